@@ -1,0 +1,77 @@
+# nginx-pat — build, test and run.
+#
+#   make deps    install what is missing (Debian 12 packages, apt-get)
+#   make         the core library, patctl and the nginx module
+#   make test    deps + build + every test (unit, CLI, integration)
+#
+# Pieces that belong to one part of the project live in mk/*.mk.
+
+CXX      ?= g++
+BUILD    ?= build
+CXXSTD   := -std=c++20
+WARN     := -Wall -Wextra -Werror
+CXXFLAGS ?= -O2 -g
+CXXFLAGS += $(CXXSTD) $(WARN) -fPIC -fvisibility=hidden -Iinclude
+LDLIBS   := -llmdb -lcrypto
+PYTHON   := /usr/bin/python3
+
+CORE_SRCS := $(sort $(wildcard src/core/*.cpp))
+CORE_OBJS := $(CORE_SRCS:%.cpp=$(BUILD)/%.o)
+CLI_SRCS  := $(sort $(wildcard src/cli/*.cpp))
+CLI_OBJS  := $(CLI_SRCS:%.cpp=$(BUILD)/%.o)
+UNIT_SRCS := $(sort $(wildcard tests/unit/*.cpp))
+UNIT_OBJS := $(UNIT_SRCS:%.cpp=$(BUILD)/%.o)
+
+CORE_LIB  := $(BUILD)/libpatcore.a
+PATCTL    := $(BUILD)/patctl
+UNIT_BIN  := $(BUILD)/unit_tests
+
+.PHONY: all deps test test-unit test-cli clean
+all: $(CORE_LIB) $(PATCTL)
+
+# Debian 12 packages the build and the tests use. Idempotent and quiet when
+# everything is there already.
+DEB_PACKAGES := g++ make liblmdb-dev lmdb-utils libssl-dev libgtest-dev \
+                nginx nginx-dev libpcre2-dev zlib1g-dev fcgiwrap git curl \
+                python3 python3-pytest
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:" $$missing; \
+	    $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+$(BUILD)/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
+
+$(CORE_LIB): $(CORE_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(PATCTL): $(CLI_OBJS) $(CORE_LIB)
+	$(CXX) $(CXXFLAGS) -o $@ $(CLI_OBJS) $(CORE_LIB) $(LDLIBS)
+
+$(UNIT_BIN): $(UNIT_OBJS) $(CORE_LIB)
+	$(CXX) $(CXXFLAGS) -o $@ $(UNIT_OBJS) $(CORE_LIB) -lgtest -lgtest_main -pthread $(LDLIBS)
+
+test-unit: $(UNIT_BIN)
+	$(UNIT_BIN)
+
+test-cli: $(PATCTL)
+	PATCTL=$(abspath $(PATCTL)) $(PYTHON) -m pytest -q tests/cli
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(sort $(wildcard mk/*.mk))
+-include $(CORE_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(UNIT_OBJS:.o=.d)
+
+# test is defined last so that mk/*.mk can add to TEST_TARGETS.
+TEST_TARGETS += test-unit test-cli
+test: deps
+	$(MAKE) all
+	$(MAKE) $(TEST_TARGETS)

@@ -1,0 +1,147 @@
+// The token store: one LMDB file (MDB_NOSUBDIR; LMDB adds PATH-lock beside
+// it) with named sub-databases:
+//
+//   meta           "schema_version" -> "1"
+//   users          user name -> user record
+//   project_grants user "\0" KEY -> level byte
+//   repo_grants    user "\0" KEY "/" slug -> level byte
+//   tokens         SHA-256 digest (32 bytes) -> token record
+//   token_ids      token id -> digest
+//   user_tokens    user "\0" token id -> (empty)   (listing and deletion by owner)
+//
+// Every change is one write transaction with default (synchronous) flags, so
+// when a call returns the change is on disk and the next reader sees it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pat/decision.hpp"
+#include "pat/permission.hpp"
+#include "pat/status.hpp"
+
+namespace pat {
+
+inline constexpr int kSchemaVersion = 1;
+
+struct UserInfo {
+    std::string name;
+    std::string display_name;
+    bool active = true;
+    bool sysadmin = false;
+};
+
+struct GrantInfo {
+    std::string user;
+    std::string project;  // canonical KEY
+    std::string repo;     // canonical slug; empty for a project grant
+    Level level = Level::none;
+};
+
+struct TokenInfo {
+    std::string id;
+    std::string owner;
+    std::string name;
+    TokenPermissions permissions;
+    std::int64_t created_ms = 0;
+    std::int64_t expires_ms = 0;             // 0: never
+    std::int64_t last_authenticated_ms = 0;  // 0: never
+};
+
+// The result of a creation: the text exists only here. Wipe it after showing.
+struct CreatedToken {
+    TokenInfo info;
+    std::string text;
+    ~CreatedToken();
+};
+
+// Who asks for a change of existing tokens. The sysadmin running patctl on
+// the server acts as the system; the management API acts as the signed-in
+// user. Nobody acts for token creation: only the owner's password creates.
+struct Actor {
+    std::string user;      // canonical; empty for the system
+    bool sysadmin = false;
+
+    static Actor system() { return Actor{"", true}; }
+};
+
+struct TokenChange {
+    std::optional<Level> project;
+    std::optional<Level> repo;
+    std::optional<std::string> name;
+};
+
+class Store {
+public:
+    enum class Mode { read_only, read_write };
+
+    // Creates a new, empty store of the current schema. Refuses an existing one.
+    static Expected<std::unique_ptr<Store>> create(const std::string& path);
+    // Opens an existing store; refuses one of another schema version.
+    // A writer (read_write) also clears stale reader slots (mdb_reader_check).
+    static Expected<std::unique_ptr<Store>> open(const std::string& path, Mode mode);
+
+    ~Store();
+    Store(const Store&) = delete;
+    Store& operator=(const Store&) = delete;
+
+    const std::string& path() const;
+
+    // ---- the request path: no allocation, no write, one short read txn ----
+    Decision decide(TokenHasher& hasher, const AccessRequest& request, std::int64_t now_ms);
+
+    // ---- users ----
+    Status add_user(std::string_view name, std::string_view display_name, bool sysadmin,
+                    std::string_view password);
+    Status set_password(std::string_view name, std::string_view password);
+    Status set_user_active(std::string_view name, bool active);
+    // Also deletes the user's grants and tokens.
+    Status delete_user(std::string_view name);
+    Expected<std::vector<UserInfo>> list_users();
+    Expected<UserInfo> get_user(std::string_view name);
+    // Refused (not an error of the store) when the user is unknown, disabled
+    // or the password is wrong; all three give the same message.
+    Status authenticate_user(std::string_view name, std::string_view password);
+
+    // ---- grants ----
+    Status grant_project(std::string_view user, std::string_view key, Level level);
+    Status grant_repo(std::string_view user, std::string_view key, std::string_view slug, Level level);
+    Status revoke_project_grant(std::string_view user, std::string_view key);
+    Status revoke_repo_grant(std::string_view user, std::string_view key, std::string_view slug);
+    // All grants, or one user's.
+    Expected<std::vector<GrantInfo>> list_grants(std::optional<std::string_view> user);
+
+    // ---- tokens ----
+    // The owner proves who they are with their password; there is no other
+    // way to create a token. Omitted permissions default to admin/admin (the
+    // user's own level caps them at request time). expiry_days: 1..3650.
+    Expected<CreatedToken> create_token(std::string_view owner, std::string_view password,
+                                        std::string_view name,
+                                        std::optional<TokenPermissions> permissions,
+                                        std::optional<int> expiry_days, std::int64_t now_ms);
+    // All tokens, or one user's; ordered by owner then creation.
+    Expected<std::vector<TokenInfo>> list_tokens(std::optional<std::string_view> owner);
+    Expected<TokenInfo> get_token(std::string_view id);
+    // The owner or a sysadmin; anyone else gets not_found (no existence leak).
+    Expected<TokenInfo> modify_token(const Actor& actor, std::string_view id, const TokenChange& change);
+    Status revoke_token(const Actor& actor, std::string_view id);
+
+    // Record uses in one write transaction (the batch flush of "last
+    // authenticated"); unknown ids are skipped.
+    Status record_token_uses(const std::vector<std::pair<std::string, std::int64_t>>& uses);
+
+    struct Impl;
+
+private:
+    explicit Store(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+// Milliseconds since the epoch, from the system clock.
+std::int64_t now_ms();
+
+}  // namespace pat
