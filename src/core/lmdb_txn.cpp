@@ -1,0 +1,81 @@
+#include <string>
+
+#include "store_impl.hpp"
+
+namespace pat::lmdb {
+namespace {
+
+// The map starts at 1 GiB of address space (the file grows only as data is
+// written) and doubles on MDB_MAP_FULL up to this bound.
+constexpr std::size_t kMaxMapSize = std::size_t{64} << 30;
+
+}  // namespace
+
+Status error(std::string_view what, int rc) {
+    return {StatusCode::store_error, "store: " + std::string(what) + ": " + mdb_strerror(rc)};
+}
+
+int put(MDB_txn* txn, MDB_dbi dbi, std::string_view key, std::string_view value, unsigned flags) {
+    MDB_val k = val(key), v = val(value);
+    int rc = mdb_put(txn, dbi, &k, &v, flags);
+    if (rc == MDB_MAP_FULL) throw MapFull{};
+    return rc;
+}
+
+int del(MDB_txn* txn, MDB_dbi dbi, std::string_view key) {
+    MDB_val k = val(key);
+    int rc = mdb_del(txn, dbi, &k, nullptr);
+    if (rc == MDB_MAP_FULL) throw MapFull{};
+    return rc;
+}
+
+int get(MDB_txn* txn, MDB_dbi dbi, std::string_view key, std::string_view& value) {
+    MDB_val k = val(key), v{};
+    int rc = mdb_get(txn, dbi, &k, &v);
+    if (rc == 0) value = view(v);
+    return rc;
+}
+
+int scan_prefix(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix,
+                const std::function<bool(std::string_view, std::string_view)>& visit) {
+    MDB_cursor* cursor = nullptr;
+    int rc = mdb_cursor_open(txn, dbi, &cursor);
+    if (rc != 0) return rc;
+    MDB_val k = val(prefix), v{};
+    rc = mdb_cursor_get(cursor, &k, &v, prefix.empty() ? MDB_FIRST : MDB_SET_RANGE);
+    while (rc == 0) {
+        std::string_view key = view(k);
+        if (key.substr(0, prefix.size()) != prefix) break;
+        if (!visit(key, view(v))) break;
+        rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cursor);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+Status run_write(Store::Impl& store, const std::function<Status(MDB_txn*)>& body) {
+    if (store.read_only) return {StatusCode::store_error, "store: opened read-only"};
+    for (;;) {
+        Txn txn;
+        int rc = txn.begin(store.env, 0);
+        if (rc != 0) return error("begin write transaction", rc);
+        try {
+            Status status = body(txn.get());
+            if (!status.ok()) return status;  // txn aborts: nothing changed
+            rc = txn.commit();
+            if (rc == 0) return Status::success();
+            if (rc != MDB_MAP_FULL) return error("commit", rc);
+        } catch (const MapFull&) {
+        }
+        // The map is full: nothing was written. Grow it and run body again.
+        txn.abort();
+        MDB_envinfo info{};
+        mdb_env_info(store.env, &info);
+        std::size_t grown = info.me_mapsize * 2;
+        if (grown > kMaxMapSize) return error("write", MDB_MAP_FULL);
+        rc = mdb_env_set_mapsize(store.env, grown);
+        if (rc != 0) return error("grow the map", rc);
+    }
+}
+
+}  // namespace pat::lmdb

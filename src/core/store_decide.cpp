@@ -1,0 +1,194 @@
+// The decision on the request path. It runs for every protected request:
+// no allocation, no write, one read transaction reused across requests.
+#include <algorithm>
+#include <cstring>
+
+#include "pat/decision.hpp"
+#include "pat/names.hpp"
+#include "records.hpp"
+#include "store_impl.hpp"
+
+namespace pat {
+namespace {
+
+void copy_field(char* out, std::size_t capacity, std::string_view value) {
+    std::size_t n = std::min(value.size(), capacity - 1);
+    std::memcpy(out, value.data(), n);
+    out[n] = '\0';
+}
+
+// Renews the cached read transaction (or begins it the first time). When a
+// writer has grown the map beyond ours, LMDB says MDB_MAP_RESIZED: adopt
+// the new size and try once more.
+int begin_read(Store::Impl& store) {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        int rc = store.cached_read != nullptr ? mdb_txn_renew(store.cached_read)
+                                              : mdb_txn_begin(store.env, nullptr, MDB_RDONLY, &store.cached_read);
+        if (rc != MDB_MAP_RESIZED) return rc;
+        if (store.cached_read != nullptr) {
+            mdb_txn_abort(store.cached_read);
+            store.cached_read = nullptr;
+        }
+        rc = mdb_env_set_mapsize(store.env, 0);
+        if (rc != 0) return rc;
+    }
+    return MDB_MAP_RESIZED;
+}
+
+// Ends the request's use of the transaction but keeps the handle (and its
+// reader slot) for the next request.
+class ReadScope {
+public:
+    explicit ReadScope(Store::Impl& store) : store_(store) { rc_ = begin_read(store); }
+    ~ReadScope() {
+        if (rc_ == 0) mdb_txn_reset(store_.cached_read);
+    }
+    int status() const { return rc_; }
+    MDB_txn* txn() const { return store_.cached_read; }
+
+private:
+    Store::Impl& store_;
+    int rc_;
+};
+
+// The user's level right now: the highest of the repository grant (for a
+// repository need), the project grant, ownership of a personal project and
+// the sysadmin flag. A grant record that does not decode is a store error.
+bool user_level(MDB_txn* txn, const Store::Impl& store, std::string_view user, bool sysadmin,
+                std::string_view key, std::string_view slug, Level& level) {
+    if (sysadmin) {
+        level = Level::admin;
+        return true;
+    }
+    char owner[kMaxUserName + 1];
+    if (personal_project_owner(key, owner) == user) {
+        level = Level::admin;
+        return true;
+    }
+    level = Level::none;
+    char grant_key[records::kMaxGrantKey];
+    std::string_view value;
+    std::size_t n = records::project_grant_key(user, key, grant_key);
+    int rc = lmdb::get(txn, store.project_grants, {grant_key, n}, value);
+    if (rc == 0) {
+        auto granted = records::decode_level(value);
+        if (!granted) return false;
+        level = std::max(level, *granted);
+    } else if (rc != MDB_NOTFOUND) {
+        return false;
+    }
+    if (slug.empty()) return true;
+    n = records::repo_grant_key(user, key, slug, grant_key);
+    rc = lmdb::get(txn, store.repo_grants, {grant_key, n}, value);
+    if (rc == 0) {
+        auto granted = records::decode_level(value);
+        if (!granted) return false;
+        level = std::max(level, *granted);
+    } else if (rc != MDB_NOTFOUND) {
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+Decision Store::decide(TokenHasher& hasher, const AccessRequest& request, std::int64_t now) {
+    Decision decision;
+    switch (check_token_format(request.token)) {
+        case TokenFormat::malformed: decision.reason = Reason::malformed_token; return decision;
+        case TokenFormat::bad_checksum: decision.reason = Reason::bad_checksum; return decision;
+        case TokenFormat::valid: break;
+    }
+    TokenDigest digest;
+    if (!hasher.digest(request.token, digest)) {
+        decision.reason = Reason::store_error;
+        return decision;
+    }
+
+    ReadScope read(*impl_);
+    if (read.status() != 0) {
+        decision.reason = Reason::store_error;
+        return decision;
+    }
+    MDB_txn* txn = read.txn();
+
+    std::string_view record;
+    int rc = lmdb::get(txn, impl_->tokens, {reinterpret_cast<const char*>(digest.data()), digest.size()}, record);
+    if (rc == MDB_NOTFOUND) {
+        decision.reason = Reason::unknown_token;
+        return decision;
+    }
+    auto token = rc == 0 ? records::decode_token(record) : std::nullopt;
+    if (!token) {
+        decision.reason = Reason::store_error;
+        return decision;
+    }
+    copy_field(decision.token_id, sizeof decision.token_id, token->id);
+    copy_field(decision.user, sizeof decision.user, token->owner);
+
+    if (token->revoked) {
+        decision.reason = Reason::revoked;
+        return decision;
+    }
+    if (token->expires_ms != 0 && now >= token->expires_ms) {
+        decision.reason = Reason::expired;
+        return decision;
+    }
+    if (request.has_basic_user) {
+        char basic_user[kMaxUserName];
+        std::size_t n = canonical_user_name(request.basic_user, basic_user);
+        if (n == 0 || std::string_view(basic_user, n) != token->owner) {
+            decision.reason = Reason::wrong_user;
+            return decision;
+        }
+    }
+
+    rc = lmdb::get(txn, impl_->users, token->owner, record);
+    if (rc == MDB_NOTFOUND) {
+        decision.reason = Reason::user_unknown;
+        return decision;
+    }
+    auto user = rc == 0 ? records::decode_user(record) : std::nullopt;
+    if (!user) {
+        decision.reason = Reason::store_error;
+        return decision;
+    }
+    if (!user->active) {
+        decision.reason = Reason::user_disabled;
+        return decision;
+    }
+
+    const Need need = request.need;
+    if (need == Need::authenticated) {
+        decision.reason = Reason::allowed;
+        return decision;
+    }
+    if (need == Need::unrecognised_route) {
+        decision.reason = Reason::route_not_allowed;
+        return decision;
+    }
+
+    char key[kMaxProjectKey];
+    char slug[kMaxRepoSlug];
+    std::size_t key_len = canonical_project_key(request.project, key);
+    std::size_t slug_len = 0;
+    if (is_repo_need(need)) slug_len = canonical_repo_slug(request.repo, slug);
+    if (key_len == 0 || (is_repo_need(need) && slug_len == 0)) {
+        decision.reason = Reason::invalid_target;
+        return decision;
+    }
+
+    if (!token_allows(token->permissions, need)) {
+        decision.reason = Reason::token_level_too_low;
+        return decision;
+    }
+    Level level = Level::none;
+    if (!user_level(txn, *impl_, token->owner, user->sysadmin, {key, key_len}, {slug, slug_len}, level)) {
+        decision.reason = Reason::store_error;
+        return decision;
+    }
+    decision.reason = level >= user_level_required(need) ? Reason::allowed : Reason::user_level_too_low;
+    return decision;
+}
+
+}  // namespace pat

@@ -1,0 +1,127 @@
+// Grants: user -> project KEY and user -> KEY/slug, each read|write|admin.
+#include <string>
+
+#include "pat/names.hpp"
+#include "records.hpp"
+#include "store_impl.hpp"
+
+namespace pat {
+namespace {
+
+Status validate_grant_level(Level level) {
+    if (level == Level::none) return {StatusCode::invalid_argument, "a grant's level is read, write or admin"};
+    return Status::success();
+}
+
+Status require_user(MDB_txn* txn, const Store::Impl& store, const std::string& user) {
+    std::string_view ignored;
+    int rc = lmdb::get(txn, store.users, user, ignored);
+    if (rc == MDB_NOTFOUND) return {StatusCode::not_found, "no user '" + user + "'"};
+    return rc == 0 ? Status::success() : lmdb::error("read user", rc);
+}
+
+Status put_grant(Store::Impl& store, MDB_dbi dbi, const std::string& user, const std::string& key, Level level) {
+    const char value = static_cast<char>(level);
+    return lmdb::run_write(store, [&](MDB_txn* txn) -> Status {
+        if (Status s = require_user(txn, store, user); !s.ok()) return s;
+        int rc = lmdb::put(txn, dbi, key, std::string_view(&value, 1));
+        return rc == 0 ? Status::success() : lmdb::error("write grant", rc);
+    });
+}
+
+Status delete_grant(Store::Impl& store, MDB_dbi dbi, const std::string& key, const std::string& description) {
+    return lmdb::run_write(store, [&](MDB_txn* txn) -> Status {
+        int rc = lmdb::del(txn, dbi, key);
+        if (rc == MDB_NOTFOUND) return {StatusCode::not_found, "no grant " + description};
+        return rc == 0 ? Status::success() : lmdb::error("delete grant", rc);
+    });
+}
+
+}  // namespace
+
+Status Store::grant_project(std::string_view raw_user, std::string_view raw_key, Level level) {
+    auto user = canonical_user_name(raw_user);
+    if (!user) return user.status();
+    auto key = canonical_project_key(raw_key);
+    if (!key) return key.status();
+    if (Status s = validate_grant_level(level); !s.ok()) return s;
+    return put_grant(*impl_, impl_->project_grants, *user, records::project_grant_key(*user, *key), level);
+}
+
+Status Store::grant_repo(std::string_view raw_user, std::string_view raw_key, std::string_view raw_slug, Level level) {
+    auto user = canonical_user_name(raw_user);
+    if (!user) return user.status();
+    auto key = canonical_project_key(raw_key);
+    if (!key) return key.status();
+    auto slug = canonical_repo_slug(raw_slug);
+    if (!slug) return slug.status();
+    if (Status s = validate_grant_level(level); !s.ok()) return s;
+    return put_grant(*impl_, impl_->repo_grants, *user, records::repo_grant_key(*user, *key, *slug), level);
+}
+
+Status Store::revoke_project_grant(std::string_view raw_user, std::string_view raw_key) {
+    auto user = canonical_user_name(raw_user);
+    if (!user) return user.status();
+    auto key = canonical_project_key(raw_key);
+    if (!key) return key.status();
+    return delete_grant(*impl_, impl_->project_grants, records::project_grant_key(*user, *key),
+                        "for '" + *user + "' on project " + *key);
+}
+
+Status Store::revoke_repo_grant(std::string_view raw_user, std::string_view raw_key, std::string_view raw_slug) {
+    auto user = canonical_user_name(raw_user);
+    if (!user) return user.status();
+    auto key = canonical_project_key(raw_key);
+    if (!key) return key.status();
+    auto slug = canonical_repo_slug(raw_slug);
+    if (!slug) return slug.status();
+    return delete_grant(*impl_, impl_->repo_grants, records::repo_grant_key(*user, *key, *slug),
+                        "for '" + *user + "' on repository " + *key + "/" + *slug);
+}
+
+Expected<std::vector<GrantInfo>> Store::list_grants(std::optional<std::string_view> raw_user) {
+    std::string prefix;
+    if (raw_user) {
+        auto user = canonical_user_name(*raw_user);
+        if (!user) return user.status();
+        prefix = records::user_prefix(*user);
+    }
+    lmdb::Txn txn;
+    int rc = txn.begin(impl_->env, MDB_RDONLY);
+    if (rc != 0) return lmdb::error("begin read", rc);
+    std::vector<GrantInfo> grants;
+    bool corrupt = false;
+    for (bool repo_table : {false, true}) {
+        rc = lmdb::scan_prefix(txn.get(), repo_table ? impl_->repo_grants : impl_->project_grants, prefix,
+                               [&](std::string_view key, std::string_view value) {
+                                   auto level = records::decode_level(value);
+                                   std::size_t sep = key.find('\0');
+                                   if (!level || sep == std::string_view::npos) {
+                                       corrupt = true;
+                                       return false;
+                                   }
+                                   GrantInfo grant;
+                                   grant.user = key.substr(0, sep);
+                                   std::string_view target = key.substr(sep + 1);
+                                   if (repo_table) {
+                                       std::size_t slash = target.find('/');
+                                       if (slash == std::string_view::npos) {
+                                           corrupt = true;
+                                           return false;
+                                       }
+                                       grant.project = target.substr(0, slash);
+                                       grant.repo = target.substr(slash + 1);
+                                   } else {
+                                       grant.project = target;
+                                   }
+                                   grant.level = *level;
+                                   grants.push_back(std::move(grant));
+                                   return true;
+                               });
+        if (rc != 0) return lmdb::error("read grants", rc);
+        if (corrupt) return Status{StatusCode::store_error, "store: a grant record is corrupt"};
+    }
+    return grants;
+}
+
+}  // namespace pat

@@ -1,0 +1,91 @@
+// Internals shared by the store's translation units: the LMDB handles and
+// the write-transaction runner. Nothing outside src/core sees LMDB.
+#pragma once
+
+#include <lmdb.h>
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "pat/store.hpp"
+
+namespace pat {
+
+struct Store::Impl {
+    std::string path;
+    MDB_env* env = nullptr;
+    bool read_only = true;
+
+    MDB_dbi meta = 0;
+    MDB_dbi users = 0;
+    MDB_dbi project_grants = 0;
+    MDB_dbi repo_grants = 0;
+    MDB_dbi tokens = 0;
+    MDB_dbi token_ids = 0;
+    MDB_dbi user_tokens = 0;
+
+    // The request path's read transaction, kept between requests and
+    // renewed/reset around each one (MDB_NOTLS lets it outlive a thread's
+    // other transactions and keeps the reader slot for reuse).
+    MDB_txn* cached_read = nullptr;
+
+    ~Impl();
+};
+
+namespace lmdb {
+
+inline MDB_val val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
+inline std::string_view view(const MDB_val& v) { return {static_cast<const char*>(v.mv_data), v.mv_size}; }
+
+// "LMDB: <what> failed: <mdb_strerror>" as a store_error Status.
+Status error(std::string_view what, int rc);
+
+// A transaction that aborts unless committed.
+class Txn {
+public:
+    Txn() = default;
+    ~Txn() { abort(); }
+    Txn(const Txn&) = delete;
+    Txn& operator=(const Txn&) = delete;
+
+    int begin(MDB_env* env, unsigned flags) { return mdb_txn_begin(env, nullptr, flags, &txn_); }
+    int commit() {
+        int rc = mdb_txn_commit(txn_);
+        txn_ = nullptr;
+        return rc;
+    }
+    void abort() {
+        if (txn_ != nullptr) mdb_txn_abort(txn_);
+        txn_ = nullptr;
+    }
+    MDB_txn* get() const { return txn_; }
+
+private:
+    MDB_txn* txn_ = nullptr;
+};
+
+// Thrown only inside run_write (never across the public API) to unwind a
+// write transaction when LMDB reports MDB_MAP_FULL, so it can be retried
+// on a larger map.
+struct MapFull {};
+
+// Runs body in one write transaction and commits it when body returns ok.
+// body may be run more than once (after growing the map on MDB_MAP_FULL),
+// so it must depend only on its inputs and the transaction. Ops inside body
+// use the checked helpers below, which turn MDB_MAP_FULL into MapFull.
+Status run_write(Store::Impl& store, const std::function<Status(MDB_txn*)>& body);
+
+// put/del that escalate MDB_MAP_FULL to a retry and return other codes.
+int put(MDB_txn* txn, MDB_dbi dbi, std::string_view key, std::string_view value, unsigned flags = 0);
+int del(MDB_txn* txn, MDB_dbi dbi, std::string_view key);
+// 0 and value set, MDB_NOTFOUND, or another LMDB error.
+int get(MDB_txn* txn, MDB_dbi dbi, std::string_view key, std::string_view& value);
+
+// Every (key, value) whose key starts with prefix, in key order. visit
+// returns false to stop early. Returns 0 or an LMDB error.
+int scan_prefix(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix,
+                const std::function<bool(std::string_view, std::string_view)>& visit);
+
+}  // namespace lmdb
+}  // namespace pat

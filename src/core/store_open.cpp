@@ -1,0 +1,146 @@
+// Opening and creating the store: environment flags, sub-databases, schema.
+#include <sys/stat.h>
+
+#include <chrono>
+#include <string>
+
+#include "pat/token.hpp"
+#include "store_impl.hpp"
+
+namespace pat {
+namespace {
+
+constexpr std::size_t kInitialMapSize = std::size_t{1} << 30;
+constexpr unsigned kMaxDbs = 16;
+constexpr std::string_view kSchemaKey = "schema_version";
+// The data file holds password hashes: owner and group only. Workers (the
+// group) need read access to it and write access to PATH-lock.
+constexpr mdb_mode_t kFileMode = 0640;
+
+struct DbiSlot {
+    const char* name;
+    MDB_dbi Store::Impl::*slot;
+};
+constexpr DbiSlot kDatabases[] = {
+    {"meta", &Store::Impl::meta},
+    {"users", &Store::Impl::users},
+    {"project_grants", &Store::Impl::project_grants},
+    {"repo_grants", &Store::Impl::repo_grants},
+    {"tokens", &Store::Impl::tokens},
+    {"token_ids", &Store::Impl::token_ids},
+    {"user_tokens", &Store::Impl::user_tokens},
+};
+
+Status open_env(Store::Impl& impl, bool read_only) {
+    int rc = mdb_env_create(&impl.env);
+    if (rc != 0) return lmdb::error("create environment", rc);
+    mdb_env_set_maxdbs(impl.env, kMaxDbs);
+    if (!read_only) {
+        // A reader maps whatever size the file records; a writer asks for
+        // at least the initial size (LMDB keeps the larger of the two).
+        rc = mdb_env_set_mapsize(impl.env, kInitialMapSize);
+        if (rc != 0) return lmdb::error("set map size", rc);
+    }
+    unsigned flags = MDB_NOSUBDIR | MDB_NOTLS | (read_only ? MDB_RDONLY : 0);
+    rc = mdb_env_open(impl.env, impl.path.c_str(), flags, kFileMode);
+    if (rc != 0) {
+        std::string what = "open " + impl.path;
+        if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH) {
+            return {StatusCode::store_error, "store: " + impl.path + " is not an nginx-pat store (not an LMDB file)"};
+        }
+        return lmdb::error(what, rc);
+    }
+    impl.read_only = read_only;
+    if (!read_only) {
+        int dead = 0;
+        mdb_reader_check(impl.env, &dead);  // free slots of readers that died
+    }
+    return Status::success();
+}
+
+// Opens (creating when asked) every sub-database, then checks the schema.
+Status open_databases(Store::Impl& impl, bool create) {
+    lmdb::Txn txn;
+    int rc = txn.begin(impl.env, impl.read_only ? MDB_RDONLY : 0);
+    if (rc != 0) return lmdb::error("begin transaction", rc);
+    for (const DbiSlot& db : kDatabases) {
+        rc = mdb_dbi_open(txn.get(), db.name, create ? MDB_CREATE : 0, &(impl.*db.slot));
+        if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE) {
+            return {StatusCode::store_error, "store: " + impl.path + " is not an nginx-pat store (no '" +
+                                                 db.name + "' table; run 'patctl init' to create a store)"};
+        }
+        if (rc != 0) return lmdb::error(std::string("open table ") + db.name, rc);
+    }
+    std::string version = std::to_string(kSchemaVersion);
+    if (create) {
+        MDB_val k = lmdb::val(kSchemaKey), v = lmdb::val(version);
+        rc = mdb_put(txn.get(), impl.meta, &k, &v, MDB_NOOVERWRITE);
+        if (rc == MDB_KEYEXIST) {
+            return {StatusCode::already_exists, "store: " + impl.path + " is already an initialised store"};
+        }
+        if (rc != 0) return lmdb::error("write schema version", rc);
+    } else {
+        std::string_view found;
+        rc = lmdb::get(txn.get(), impl.meta, kSchemaKey, found);
+        if (rc == MDB_NOTFOUND) {
+            return {StatusCode::store_error, "store: " + impl.path + " has no schema version (not an nginx-pat store)"};
+        }
+        if (rc != 0) return lmdb::error("read schema version", rc);
+        if (found != version) {
+            return {StatusCode::store_error, "store: " + impl.path + " has schema version " +
+                                                 std::string(found.substr(0, 16)) + "; this build reads version " +
+                                                 version};
+        }
+    }
+    // Commit even when read-only: DBI handles opened in a transaction stay
+    // valid for the environment only after a commit.
+    rc = txn.commit();
+    if (rc != 0) return lmdb::error("commit", rc);
+    return Status::success();
+}
+
+}  // namespace
+
+Store::Impl::~Impl() {
+    if (cached_read != nullptr) mdb_txn_abort(cached_read);
+    if (env != nullptr) mdb_env_close(env);
+}
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+const std::string& Store::path() const { return impl_->path; }
+
+Expected<std::unique_ptr<Store>> Store::create(const std::string& path) {
+    struct stat st{};
+    if (::stat(path.c_str(), &st) == 0) {
+        return Status{StatusCode::already_exists, "store: " + path + " already exists"};
+    }
+    auto impl = std::make_unique<Impl>();
+    impl->path = path;
+    if (Status s = open_env(*impl, false); !s.ok()) return s;
+    if (Status s = open_databases(*impl, true); !s.ok()) return s;
+    return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+Expected<std::unique_ptr<Store>> Store::open(const std::string& path, Mode mode) {
+    struct stat st{};
+    if (::stat(path.c_str(), &st) != 0) {
+        return Status{StatusCode::store_error, "store: " + path + " does not exist (create it with 'patctl init')"};
+    }
+    if (!S_ISREG(st.st_mode)) return Status{StatusCode::store_error, "store: " + path + " is not a regular file"};
+    auto impl = std::make_unique<Impl>();
+    impl->path = path;
+    if (Status s = open_env(*impl, mode == Mode::read_only); !s.ok()) return s;
+    if (Status s = open_databases(*impl, false); !s.ok()) return s;
+    return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+std::int64_t now_ms() {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+CreatedToken::~CreatedToken() { wipe(text); }
+
+}  // namespace pat

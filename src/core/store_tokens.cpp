@@ -1,0 +1,245 @@
+// Tokens: creation by the owner, listing, modification, revocation, and the
+// batched "last authenticated" update.
+#include <algorithm>
+#include <string>
+
+#include "pat/names.hpp"
+#include "pat/password.hpp"
+#include "pat/token.hpp"
+#include "records.hpp"
+#include "store_impl.hpp"
+
+namespace pat {
+namespace {
+
+constexpr std::size_t kMaxTokenName = 255;
+constexpr int kMaxExpiryDays = 3650;
+constexpr std::int64_t kMsPerDay = 86'400'000;
+
+Status validate_token_name(std::string_view name) {
+    if (name.empty()) return {StatusCode::invalid_argument, "a token needs a name"};
+    if (name.size() > kMaxTokenName) return {StatusCode::invalid_argument, "a token's name is at most 255 bytes"};
+    for (unsigned char c : name) {
+        if (c < 0x20 || c == 0x7f) return {StatusCode::invalid_argument, "a token's name contains a control character"};
+    }
+    return Status::success();
+}
+
+TokenInfo to_info(const records::TokenView& token) {
+    TokenInfo info;
+    info.id = token.id;
+    info.owner = token.owner;
+    info.name = token.name;
+    info.permissions = token.permissions;
+    info.created_ms = token.created_ms;
+    info.expires_ms = token.expires_ms;
+    info.last_authenticated_ms = token.last_authenticated_ms;
+    return info;
+}
+
+Status token_not_found(std::string_view id) { return {StatusCode::not_found, "no token '" + std::string(id) + "'"}; }
+
+// A live token found by id. The digest and record are copies, so they
+// survive puts in the same transaction; the record is known to decode.
+struct FoundToken {
+    std::string digest;
+    std::string record;
+    // Decoded on demand: a stored view would dangle when this is moved.
+    records::TokenView view() const { return *records::decode_token(record); }
+};
+
+Expected<FoundToken> find_token(MDB_txn* txn, const Store::Impl& store, std::string_view id) {
+    if (!is_valid_token_id(id)) return token_not_found(id);
+    std::string_view digest, record;
+    int rc = lmdb::get(txn, store.token_ids, id, digest);
+    if (rc == MDB_NOTFOUND) return token_not_found(id);
+    if (rc != 0) return lmdb::error("read token id", rc);
+    rc = lmdb::get(txn, store.tokens, digest, record);
+    if (rc == MDB_NOTFOUND) return Status{StatusCode::store_error, "store: token " + std::string(id) + " has no record"};
+    if (rc != 0) return lmdb::error("read token", rc);
+    auto view = records::decode_token(record);
+    if (!view) return Status{StatusCode::store_error, "store: the record of token " + std::string(id) + " is corrupt"};
+    if (view->revoked) return token_not_found(id);
+    return FoundToken{std::string(digest), std::string(record)};
+}
+
+// The owner, or a sysadmin; anyone else is told the token does not exist.
+bool may_manage(const Actor& actor, const records::TokenView& token) {
+    return actor.sysadmin || (!actor.user.empty() && actor.user == token.owner);
+}
+
+}  // namespace
+
+Expected<CreatedToken> Store::create_token(std::string_view raw_owner, std::string_view password,
+                                           std::string_view name, std::optional<TokenPermissions> permissions,
+                                           std::optional<int> expiry_days, std::int64_t now) {
+    auto owner = canonical_user_name(raw_owner);
+    if (!owner) return owner.status();
+    if (Status s = validate_token_name(name); !s.ok()) return s;
+    const TokenPermissions granted = permissions.value_or(TokenPermissions{Level::admin, Level::admin});
+    if (Status s = validate_token_permissions(granted); !s.ok()) return s;
+    if (expiry_days && (*expiry_days < 1 || *expiry_days > kMaxExpiryDays)) {
+        return Status{StatusCode::invalid_argument, "expiry is 1 to 3650 days"};
+    }
+    // Only the owner's password creates a token: nobody, sysadmin included,
+    // can create one for someone else.
+    if (Status s = authenticate_user(*owner, password); !s.ok()) return s;
+
+    CreatedToken created;
+    auto text = generate_token();
+    if (!text) return text.status();
+    created.text = std::move(*text);
+    TokenHasher hasher;
+    TokenDigest digest;
+    if (!hasher.digest(created.text, digest)) return Status{StatusCode::store_error, "OpenSSL: SHA-256 failed"};
+    const std::string_view digest_key(reinterpret_cast<const char*>(digest.data()), digest.size());
+
+    Status written = lmdb::run_write(*impl_, [&](MDB_txn* txn) -> Status {
+        // The user may have been disabled or deleted since the password check.
+        std::string_view user_bytes;
+        int rc = lmdb::get(txn, impl_->users, *owner, user_bytes);
+        if (rc == MDB_NOTFOUND) return {StatusCode::refused, "wrong user name or password"};
+        if (rc != 0) return lmdb::error("read user", rc);
+        auto user = records::decode_user(user_bytes);
+        if (!user) return {StatusCode::store_error, "store: the record of user '" + *owner + "' is corrupt"};
+        if (!user->active) return {StatusCode::refused, "wrong user name or password"};
+
+        // A fresh random id; a collision (1 in 10^11 per token) draws again.
+        std::string id;
+        for (int attempt = 0;; ++attempt) {
+            auto candidate = generate_token_id();
+            if (!candidate) return candidate.status();
+            std::string_view existing;
+            rc = lmdb::get(txn, impl_->token_ids, *candidate, existing);
+            if (rc == MDB_NOTFOUND) {
+                id = std::move(*candidate);
+                break;
+            }
+            if (rc != 0) return lmdb::error("read token id", rc);
+            if (attempt == 16) return {StatusCode::store_error, "could not draw an unused token id"};
+        }
+
+        records::TokenView token;
+        token.permissions = granted;
+        token.created_ms = now;
+        token.expires_ms = expiry_days ? now + *expiry_days * kMsPerDay : 0;
+        token.id = id;
+        token.owner = *owner;
+        token.name = name;
+        rc = lmdb::put(txn, impl_->tokens, digest_key, records::encode_token(token), MDB_NOOVERWRITE);
+        if (rc == MDB_KEYEXIST) return {StatusCode::store_error, "token digest collision"};
+        if (rc != 0) return lmdb::error("write token", rc);
+        if ((rc = lmdb::put(txn, impl_->token_ids, id, digest_key)) != 0) return lmdb::error("write token id", rc);
+        if ((rc = lmdb::put(txn, impl_->user_tokens, records::user_prefix(*owner) + id, {})) != 0)
+            return lmdb::error("write token index", rc);
+        created.info = to_info(token);
+        return Status::success();
+    });
+    wipe(digest.data(), digest.size());
+    if (!written.ok()) return written;
+    return created;
+}
+
+Expected<std::vector<TokenInfo>> Store::list_tokens(std::optional<std::string_view> raw_owner) {
+    std::string prefix;
+    if (raw_owner) {
+        auto owner = canonical_user_name(*raw_owner);
+        if (!owner) return owner.status();
+        prefix = records::user_prefix(*owner);
+    }
+    lmdb::Txn txn;
+    int rc = txn.begin(impl_->env, MDB_RDONLY);
+    if (rc != 0) return lmdb::error("begin read", rc);
+    std::vector<TokenInfo> tokens;
+    Status failure;
+    rc = lmdb::scan_prefix(txn.get(), impl_->user_tokens, prefix, [&](std::string_view key, std::string_view) {
+        std::size_t sep = key.find('\0');
+        if (sep == std::string_view::npos) {
+            failure = {StatusCode::store_error, "store: a token index entry is corrupt"};
+            return false;
+        }
+        auto found = find_token(txn.get(), *impl_, key.substr(sep + 1));
+        if (found) {
+            tokens.push_back(to_info(found->view()));
+        } else if (found.status().code() != StatusCode::not_found) {  // revoked ones are skipped
+            failure = found.status();
+            return false;
+        }
+        return true;
+    });
+    if (rc != 0) return lmdb::error("read tokens", rc);
+    if (!failure.ok()) return failure;
+    std::stable_sort(tokens.begin(), tokens.end(), [](const TokenInfo& a, const TokenInfo& b) {
+        return a.owner != b.owner ? a.owner < b.owner : a.created_ms < b.created_ms;
+    });
+    return tokens;
+}
+
+Expected<TokenInfo> Store::get_token(std::string_view id) {
+    lmdb::Txn txn;
+    int rc = txn.begin(impl_->env, MDB_RDONLY);
+    if (rc != 0) return lmdb::error("begin read", rc);
+    auto found = find_token(txn.get(), *impl_, id);
+    if (!found) return found.status();
+    return to_info(found->view());
+}
+
+Expected<TokenInfo> Store::modify_token(const Actor& actor, std::string_view id, const TokenChange& change) {
+    if (change.name) {
+        if (Status s = validate_token_name(*change.name); !s.ok()) return s;
+    }
+    TokenInfo result;
+    Status written = lmdb::run_write(*impl_, [&](MDB_txn* txn) -> Status {
+        auto found = find_token(txn, *impl_, id);
+        if (!found) return found.status();
+        records::TokenView token = found->view();
+        if (!may_manage(actor, token)) return token_not_found(id);
+        if (change.project) token.permissions.project = *change.project;
+        if (change.repo) token.permissions.repo = *change.repo;
+        if (change.name) token.name = *change.name;
+        if (Status s = validate_token_permissions(token.permissions); !s.ok()) return s;
+        int rc = lmdb::put(txn, impl_->tokens, found->digest, records::encode_token(token));
+        if (rc != 0) return lmdb::error("write token", rc);
+        result = to_info(token);
+        return Status::success();
+    });
+    if (!written.ok()) return written;
+    return result;
+}
+
+Status Store::revoke_token(const Actor& actor, std::string_view id) {
+    const std::int64_t revoked_at = now_ms();
+    return lmdb::run_write(*impl_, [&](MDB_txn* txn) -> Status {
+        auto found = find_token(txn, *impl_, id);
+        if (!found) return found.status();
+        records::TokenView token = found->view();
+        if (!may_manage(actor, token)) return token_not_found(id);
+        // The record stays as a tombstone so that a later use is reported
+        // as "revoked" rather than "unknown"; it lists nowhere.
+        token.revoked = true;
+        token.revoked_ms = revoked_at;
+        int rc = lmdb::put(txn, impl_->tokens, found->digest, records::encode_token(token));
+        return rc == 0 ? Status::success() : lmdb::error("write token", rc);
+    });
+}
+
+Status Store::record_token_uses(const std::vector<std::pair<std::string, std::int64_t>>& uses) {
+    if (uses.empty()) return Status::success();
+    return lmdb::run_write(*impl_, [&](MDB_txn* txn) -> Status {
+        for (const auto& [id, when] : uses) {
+            auto found = find_token(txn, *impl_, id);
+            if (!found) {
+                if (found.status().code() == StatusCode::not_found) continue;  // revoked meanwhile
+                return found.status();
+            }
+            records::TokenView token = found->view();
+            if (when <= token.last_authenticated_ms) continue;
+            token.last_authenticated_ms = when;
+            int rc = lmdb::put(txn, impl_->tokens, found->digest, records::encode_token(token));
+            if (rc != 0) return lmdb::error("write token", rc);
+        }
+        return Status::success();
+    });
+}
+
+}  // namespace pat

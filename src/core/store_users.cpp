@@ -1,0 +1,188 @@
+// Users: add, password, enable/disable, delete (with their grants and
+// tokens), list, and password authentication.
+#include <string>
+
+#include "pat/names.hpp"
+#include "pat/password.hpp"
+#include "records.hpp"
+#include "store_impl.hpp"
+
+namespace pat {
+namespace {
+
+constexpr std::size_t kMaxDisplayName = 256;
+
+Status validate_display_name(std::string_view name) {
+    if (name.size() > kMaxDisplayName) {
+        return {StatusCode::invalid_argument, "display name is longer than 256 bytes"};
+    }
+    for (unsigned char c : name) {
+        if (c < 0x20 || c == 0x7f) return {StatusCode::invalid_argument, "display name contains a control character"};
+    }
+    return Status::success();
+}
+
+Status user_not_found(std::string_view name) {
+    return {StatusCode::not_found, "no user '" + std::string(name) + "'"};
+}
+
+// Reads and decodes a user inside txn. not_found or store_error on failure.
+Expected<records::UserView> read_user(MDB_txn* txn, const Store::Impl& store, std::string_view name) {
+    std::string_view bytes;
+    int rc = lmdb::get(txn, store.users, name, bytes);
+    if (rc == MDB_NOTFOUND) return user_not_found(name);
+    if (rc != 0) return lmdb::error("read user", rc);
+    auto user = records::decode_user(bytes);
+    if (!user) return Status{StatusCode::store_error, "store: the record of user '" + std::string(name) + "' is corrupt"};
+    return *user;
+}
+
+// Read-modify-write of one user record.
+Status update_user(Store::Impl& store, std::string_view raw_name,
+                   const std::function<void(records::UserView&)>& change) {
+    auto name = canonical_user_name(raw_name);
+    if (!name) return name.status();
+    return lmdb::run_write(store, [&](MDB_txn* txn) -> Status {
+        auto user = read_user(txn, store, *name);
+        if (!user) return user.status();
+        std::string display(user->display_name);  // the view dies with the put
+        user->display_name = display;
+        change(*user);
+        int rc = lmdb::put(txn, store.users, *name, records::encode_user(*user));
+        return rc == 0 ? Status::success() : lmdb::error("write user", rc);
+    });
+}
+
+}  // namespace
+
+Status Store::add_user(std::string_view raw_name, std::string_view display_name, bool sysadmin,
+                       std::string_view password) {
+    auto name = canonical_user_name(raw_name);
+    if (!name) return name.status();
+    if (Status s = validate_display_name(display_name); !s.ok()) return s;
+    // The slow KDF runs before the write transaction, which stays short.
+    auto hash = hash_password(password);
+    if (!hash) return hash.status();
+    records::UserView user;
+    user.active = true;
+    user.sysadmin = sysadmin;
+    user.password = *hash;
+    user.display_name = display_name.empty() ? std::string_view(*name) : display_name;
+    const std::string record = records::encode_user(user);
+    return lmdb::run_write(*impl_, [&](MDB_txn* txn) -> Status {
+        int rc = lmdb::put(txn, impl_->users, *name, record, MDB_NOOVERWRITE);
+        if (rc == MDB_KEYEXIST) return {StatusCode::already_exists, "user '" + *name + "' already exists"};
+        return rc == 0 ? Status::success() : lmdb::error("write user", rc);
+    });
+}
+
+Status Store::set_password(std::string_view name, std::string_view password) {
+    auto hash = hash_password(password);
+    if (!hash) return hash.status();
+    return update_user(*impl_, name, [&](records::UserView& user) { user.password = *hash; });
+}
+
+Status Store::set_user_active(std::string_view name, bool active) {
+    return update_user(*impl_, name, [&](records::UserView& user) { user.active = active; });
+}
+
+Status Store::delete_user(std::string_view raw_name) {
+    auto name = canonical_user_name(raw_name);
+    if (!name) return name.status();
+    const std::string prefix = records::user_prefix(*name);
+    return lmdb::run_write(*impl_, [&](MDB_txn* txn) -> Status {
+        int rc = lmdb::del(txn, impl_->users, *name);
+        if (rc == MDB_NOTFOUND) return user_not_found(*name);
+        if (rc != 0) return lmdb::error("delete user", rc);
+
+        // Collect first, delete after: a cursor walk and deletes in the
+        // same table do not mix well.
+        std::vector<std::string> doomed;
+        for (MDB_dbi dbi : {impl_->project_grants, impl_->repo_grants}) {
+            doomed.clear();
+            rc = lmdb::scan_prefix(txn, dbi, prefix, [&](std::string_view key, std::string_view) {
+                doomed.emplace_back(key);
+                return true;
+            });
+            if (rc != 0) return lmdb::error("read grants", rc);
+            for (const auto& key : doomed) {
+                if ((rc = lmdb::del(txn, dbi, key)) != 0) return lmdb::error("delete grant", rc);
+            }
+        }
+        doomed.clear();
+        rc = lmdb::scan_prefix(txn, impl_->user_tokens, prefix, [&](std::string_view key, std::string_view) {
+            doomed.emplace_back(key);
+            return true;
+        });
+        if (rc != 0) return lmdb::error("read tokens", rc);
+        for (const auto& key : doomed) {
+            std::string id = key.substr(prefix.size());
+            std::string_view digest;
+            rc = lmdb::get(txn, impl_->token_ids, id, digest);
+            if (rc == 0) {
+                std::string digest_copy(digest);
+                if ((rc = lmdb::del(txn, impl_->tokens, digest_copy)) != 0 && rc != MDB_NOTFOUND)
+                    return lmdb::error("delete token", rc);
+                if ((rc = lmdb::del(txn, impl_->token_ids, id)) != 0) return lmdb::error("delete token id", rc);
+            } else if (rc != MDB_NOTFOUND) {
+                return lmdb::error("read token id", rc);
+            }
+            if ((rc = lmdb::del(txn, impl_->user_tokens, key)) != 0) return lmdb::error("delete token index", rc);
+        }
+        return Status::success();
+    });
+}
+
+Expected<std::vector<UserInfo>> Store::list_users() {
+    lmdb::Txn txn;
+    int rc = txn.begin(impl_->env, MDB_RDONLY);
+    if (rc != 0) return lmdb::error("begin read", rc);
+    std::vector<UserInfo> users;
+    bool corrupt = false;
+    rc = lmdb::scan_prefix(txn.get(), impl_->users, "", [&](std::string_view key, std::string_view value) {
+        auto user = records::decode_user(value);
+        if (!user) {
+            corrupt = true;
+            return false;
+        }
+        users.push_back({std::string(key), std::string(user->display_name), user->active, user->sysadmin});
+        return true;
+    });
+    if (rc != 0) return lmdb::error("read users", rc);
+    if (corrupt) return Status{StatusCode::store_error, "store: a user record is corrupt"};
+    return users;
+}
+
+Expected<UserInfo> Store::get_user(std::string_view raw_name) {
+    auto name = canonical_user_name(raw_name);
+    if (!name) return name.status();
+    lmdb::Txn txn;
+    int rc = txn.begin(impl_->env, MDB_RDONLY);
+    if (rc != 0) return lmdb::error("begin read", rc);
+    auto user = read_user(txn.get(), *impl_, *name);
+    if (!user) return user.status();
+    return UserInfo{*name, std::string(user->display_name), user->active, user->sysadmin};
+}
+
+Status Store::authenticate_user(std::string_view raw_name, std::string_view password) {
+    const Status refused{StatusCode::refused, "wrong user name or password"};
+    auto name = canonical_user_name(raw_name);
+    if (!name) return refused;
+    PasswordHash stored;  // defaults: a well-formed hash nobody's password matches
+    bool active = true;
+    {
+        lmdb::Txn txn;
+        int rc = txn.begin(impl_->env, MDB_RDONLY);
+        if (rc != 0) return lmdb::error("begin read", rc);
+        auto user = read_user(txn.get(), *impl_, *name);
+        if (!user && user.status().code() != StatusCode::not_found) return user.status();
+        if (user && user->active) stored = user->password;
+        else active = false;
+    }  // the KDF runs outside the transaction
+    // An unknown or disabled user costs the same KDF as a real one, so the
+    // answer's timing does not tell which names exist.
+    bool matches = verify_password(password, stored);
+    return matches && active ? Status::success() : refused;
+}
+
+}  // namespace pat
