@@ -51,43 +51,36 @@ private:
     int rc_;
 };
 
+// Raises level to the grant stored under key, if any. False when the store
+// cannot be read or the grant does not decode.
+bool raise_to_grant(MDB_txn* txn, MDB_dbi table, std::string_view key, Level& level) {
+    std::string_view value;
+    int rc = lmdb::get(txn, table, key, value);
+    if (rc == MDB_NOTFOUND) return true;
+    if (rc != 0) return false;
+    auto granted = records::decode_level(value);
+    if (!granted) return false;
+    level = std::max(level, *granted);
+    return true;
+}
+
 // The user's level right now: the highest of the repository grant (for a
 // repository need), the project grant, ownership of a personal project and
-// the sysadmin flag. A grant record that does not decode is a store error.
+// the sysadmin flag.
 bool user_level(MDB_txn* txn, const Store::Impl& store, std::string_view user, bool sysadmin,
                 std::string_view key, std::string_view slug, Level& level) {
-    if (sysadmin) {
-        level = Level::admin;
-        return true;
-    }
     char owner[kMaxUserName + 1];
-    if (personal_project_owner(key, owner) == user) {
+    if (sysadmin || personal_project_owner(key, owner) == user) {
         level = Level::admin;
         return true;
     }
     level = Level::none;
     char grant_key[records::kMaxGrantKey];
-    std::string_view value;
     std::size_t n = records::project_grant_key(user, key, grant_key);
-    int rc = lmdb::get(txn, store.project_grants, {grant_key, n}, value);
-    if (rc == 0) {
-        auto granted = records::decode_level(value);
-        if (!granted) return false;
-        level = std::max(level, *granted);
-    } else if (rc != MDB_NOTFOUND) {
-        return false;
-    }
+    if (n == 0 || !raise_to_grant(txn, store.project_grants, {grant_key, n}, level)) return false;
     if (slug.empty()) return true;
     n = records::repo_grant_key(user, key, slug, grant_key);
-    rc = lmdb::get(txn, store.repo_grants, {grant_key, n}, value);
-    if (rc == 0) {
-        auto granted = records::decode_level(value);
-        if (!granted) return false;
-        level = std::max(level, *granted);
-    } else if (rc != MDB_NOTFOUND) {
-        return false;
-    }
-    return true;
+    return n != 0 && raise_to_grant(txn, store.repo_grants, {grant_key, n}, level);
 }
 
 }  // namespace
