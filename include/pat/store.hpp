@@ -8,6 +8,7 @@
 //   tokens         SHA-256 digest (32 bytes) -> token record
 //   token_ids      token id -> digest
 //   user_tokens    user "\0" token id -> (empty)   (listing and deletion by owner)
+//   audit          8-byte big-endian sequence (time_ms << 16 | n) -> audit record
 //
 // Every change is one write transaction with default (synchronous) flags, so
 // when a call returns the change is on disk and the next reader sees it.
@@ -20,7 +21,9 @@
 #include <string_view>
 #include <vector>
 
+#include "pat/audit.hpp"
 #include "pat/decision.hpp"
+#include "pat/password.hpp"
 #include "pat/permission.hpp"
 #include "pat/status.hpp"
 
@@ -96,22 +99,26 @@ public:
 
     // ---- users ----
     Status add_user(std::string_view name, std::string_view display_name, bool sysadmin,
-                    std::string_view password);
-    Status set_password(std::string_view name, std::string_view password);
-    Status set_user_active(std::string_view name, bool active);
+                    std::string_view password, const AuditContext& audit = {});
+    Status set_password(std::string_view name, std::string_view password, const AuditContext& audit = {});
+    Status set_user_active(std::string_view name, bool active, const AuditContext& audit = {});
     // Also deletes the user's grants and tokens.
-    Status delete_user(std::string_view name);
+    Status delete_user(std::string_view name, const AuditContext& audit = {});
     Expected<std::vector<UserInfo>> list_users();
     Expected<UserInfo> get_user(std::string_view name);
     // Refused (not an error of the store) when the user is unknown, disabled
-    // or the password is wrong; all three give the same message.
-    Status authenticate_user(std::string_view name, std::string_view password);
+    // or the password is wrong; all three give the same message and take the
+    // same time. A refusal is audited as password-failed (a write; callers
+    // facing the network throttle attempts before they get here).
+    Status authenticate_user(std::string_view name, std::string_view password, const AuditContext& audit = {});
 
     // ---- grants ----
-    Status grant_project(std::string_view user, std::string_view key, Level level);
-    Status grant_repo(std::string_view user, std::string_view key, std::string_view slug, Level level);
-    Status revoke_project_grant(std::string_view user, std::string_view key);
-    Status revoke_repo_grant(std::string_view user, std::string_view key, std::string_view slug);
+    Status grant_project(std::string_view user, std::string_view key, Level level, const AuditContext& audit = {});
+    Status grant_repo(std::string_view user, std::string_view key, std::string_view slug, Level level,
+                      const AuditContext& audit = {});
+    Status revoke_project_grant(std::string_view user, std::string_view key, const AuditContext& audit = {});
+    Status revoke_repo_grant(std::string_view user, std::string_view key, std::string_view slug,
+                             const AuditContext& audit = {});
     // All grants, or one user's.
     Expected<std::vector<GrantInfo>> list_grants(std::optional<std::string_view> user);
 
@@ -122,17 +129,48 @@ public:
     Expected<CreatedToken> create_token(std::string_view owner, std::string_view password,
                                         std::string_view name,
                                         std::optional<TokenPermissions> permissions,
-                                        std::optional<int> expiry_days, std::int64_t now_ms);
+                                        std::optional<int> expiry_days, std::int64_t now_ms,
+                                        const AuditContext& audit = {});
     // All tokens, or one user's; ordered by owner then creation.
     Expected<std::vector<TokenInfo>> list_tokens(std::optional<std::string_view> owner);
     Expected<TokenInfo> get_token(std::string_view id);
     // The owner or a sysadmin; anyone else gets not_found (no existence leak).
-    Expected<TokenInfo> modify_token(const Actor& actor, std::string_view id, const TokenChange& change);
-    Status revoke_token(const Actor& actor, std::string_view id);
+    Expected<TokenInfo> modify_token(const Actor& actor, std::string_view id, const TokenChange& change,
+                                     const AuditContext& audit = {});
+    Status revoke_token(const Actor& actor, std::string_view id, const AuditContext& audit = {});
 
     // Record uses in one write transaction (the batch flush of "last
     // authenticated"); unknown ids are skipped.
     Status record_token_uses(const std::vector<std::pair<std::string, std::int64_t>>& uses);
+
+    // ---- audit ----
+    // Newest first; entries about the user or made by them when user is set.
+    Expected<std::vector<AuditEntry>> list_audit(std::optional<std::string_view> user, std::size_t limit);
+
+    // ---- bulk seeding (benchmarks and soak tests; no CLI or API exposes it) ----
+    // Writes users (all with one password hash), grants and tokens whose text
+    // the caller generated, in write transactions of at most batch_size
+    // records each: a crash leaves whole batches, never a partial record.
+    // Returns the new tokens' ids in input order. Not audited.
+    struct BulkLoad {
+        struct User {
+            std::string name;
+            bool sysadmin = false;
+        };
+        std::vector<User> users;
+        PasswordHash password;
+        std::vector<GrantInfo> grants;
+        struct Token {
+            std::string owner;
+            std::string name;
+            TokenPermissions permissions;
+            std::string text;  // wiped by the caller
+            std::int64_t created_ms = 0;
+            std::int64_t expires_ms = 0;
+        };
+        std::vector<Token> tokens;
+    };
+    Expected<std::vector<std::string>> bulk_load(const BulkLoad& load, std::size_t batch_size = 50'000);
 
     struct Impl;
 

@@ -20,35 +20,44 @@ Status require_user(MDB_txn* txn, const Store::Impl& store, const std::string& u
     return rc == 0 ? Status::success() : lmdb::error("read user", rc);
 }
 
-Status put_grant(Store::Impl& store, MDB_dbi dbi, const std::string& user, const std::string& key, Level level) {
+// target is "project KEY" or "repository KEY/slug": for messages and the audit.
+Status put_grant(Store::Impl& store, MDB_dbi dbi, const std::string& user, const std::string& key,
+                 const std::string& target, Level level, const AuditContext& audit) {
     const char value = static_cast<char>(level);
     return lmdb::run_write(store, [&](MDB_txn* txn) -> Status {
         if (Status s = require_user(txn, store, user); !s.ok()) return s;
         int rc = lmdb::put(txn, dbi, key, std::string_view(&value, 1));
-        return rc == 0 ? Status::success() : lmdb::error("write grant", rc);
+        if (rc != 0) return lmdb::error("write grant", rc);
+        return append_audit(store, txn, AuditAction::grant_set, audit, user, {},
+                            target + " " + std::string(level_name(level)));
     });
 }
 
-Status delete_grant(Store::Impl& store, MDB_dbi dbi, const std::string& key, const std::string& description) {
+Status delete_grant(Store::Impl& store, MDB_dbi dbi, const std::string& user, const std::string& key,
+                    const std::string& target, const AuditContext& audit) {
     return lmdb::run_write(store, [&](MDB_txn* txn) -> Status {
         int rc = lmdb::del(txn, dbi, key);
-        if (rc == MDB_NOTFOUND) return {StatusCode::not_found, "no grant " + description};
-        return rc == 0 ? Status::success() : lmdb::error("delete grant", rc);
+        if (rc == MDB_NOTFOUND) return {StatusCode::not_found, "no grant for '" + user + "' on " + target};
+        if (rc != 0) return lmdb::error("delete grant", rc);
+        return append_audit(store, txn, AuditAction::grant_removed, audit, user, {}, target);
     });
 }
 
 }  // namespace
 
-Status Store::grant_project(std::string_view raw_user, std::string_view raw_key, Level level) {
+Status Store::grant_project(std::string_view raw_user, std::string_view raw_key, Level level,
+                            const AuditContext& audit) {
     auto user = canonical_user_name(raw_user);
     if (!user) return user.status();
     auto key = canonical_project_key(raw_key);
     if (!key) return key.status();
     if (Status s = validate_grant_level(level); !s.ok()) return s;
-    return put_grant(*impl_, impl_->project_grants, *user, records::project_grant_key(*user, *key), level);
+    return put_grant(*impl_, impl_->project_grants, *user, records::project_grant_key(*user, *key), "project " + *key,
+                     level, audit);
 }
 
-Status Store::grant_repo(std::string_view raw_user, std::string_view raw_key, std::string_view raw_slug, Level level) {
+Status Store::grant_repo(std::string_view raw_user, std::string_view raw_key, std::string_view raw_slug, Level level,
+                         const AuditContext& audit) {
     auto user = canonical_user_name(raw_user);
     if (!user) return user.status();
     auto key = canonical_project_key(raw_key);
@@ -56,27 +65,29 @@ Status Store::grant_repo(std::string_view raw_user, std::string_view raw_key, st
     auto slug = canonical_repo_slug(raw_slug);
     if (!slug) return slug.status();
     if (Status s = validate_grant_level(level); !s.ok()) return s;
-    return put_grant(*impl_, impl_->repo_grants, *user, records::repo_grant_key(*user, *key, *slug), level);
+    return put_grant(*impl_, impl_->repo_grants, *user, records::repo_grant_key(*user, *key, *slug),
+                     "repository " + *key + "/" + *slug, level, audit);
 }
 
-Status Store::revoke_project_grant(std::string_view raw_user, std::string_view raw_key) {
+Status Store::revoke_project_grant(std::string_view raw_user, std::string_view raw_key, const AuditContext& audit) {
     auto user = canonical_user_name(raw_user);
     if (!user) return user.status();
     auto key = canonical_project_key(raw_key);
     if (!key) return key.status();
-    return delete_grant(*impl_, impl_->project_grants, records::project_grant_key(*user, *key),
-                        "for '" + *user + "' on project " + *key);
+    return delete_grant(*impl_, impl_->project_grants, *user, records::project_grant_key(*user, *key),
+                        "project " + *key, audit);
 }
 
-Status Store::revoke_repo_grant(std::string_view raw_user, std::string_view raw_key, std::string_view raw_slug) {
+Status Store::revoke_repo_grant(std::string_view raw_user, std::string_view raw_key, std::string_view raw_slug,
+                                const AuditContext& audit) {
     auto user = canonical_user_name(raw_user);
     if (!user) return user.status();
     auto key = canonical_project_key(raw_key);
     if (!key) return key.status();
     auto slug = canonical_repo_slug(raw_slug);
     if (!slug) return slug.status();
-    return delete_grant(*impl_, impl_->repo_grants, records::repo_grant_key(*user, *key, *slug),
-                        "for '" + *user + "' on repository " + *key + "/" + *slug);
+    return delete_grant(*impl_, impl_->repo_grants, *user, records::repo_grant_key(*user, *key, *slug),
+                        "repository " + *key + "/" + *slug, audit);
 }
 
 Expected<std::vector<GrantInfo>> Store::list_grants(std::optional<std::string_view> raw_user) {

@@ -24,6 +24,7 @@ struct Store::Impl {
     MDB_dbi tokens = 0;
     MDB_dbi token_ids = 0;
     MDB_dbi user_tokens = 0;
+    MDB_dbi audit = 0;
 
     // The request path's read transaction, kept between requests and
     // renewed/reset around each one (MDB_NOTLS lets it outlive a thread's
@@ -88,4 +89,9 @@ int scan_prefix(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix,
                 const std::function<bool(std::string_view, std::string_view)>& visit);
 
 }  // namespace lmdb
+
+// Appends one audit entry inside a write transaction (store_audit.cpp).
+Status append_audit(const Store::Impl& store, MDB_txn* txn, AuditAction action, const AuditContext& context,
+                    std::string_view user, std::string_view token_id = {}, std::string_view detail = {});
+
 }  // namespace pat

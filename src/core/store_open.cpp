@@ -29,6 +29,7 @@ constexpr DbiSlot kDatabases[] = {
     {"tokens", &Store::Impl::tokens},
     {"token_ids", &Store::Impl::token_ids},
     {"user_tokens", &Store::Impl::user_tokens},
+    {"audit", &Store::Impl::audit},
 };
 
 Status open_env(Store::Impl& impl, bool read_only) {

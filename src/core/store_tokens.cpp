@@ -25,6 +25,11 @@ Status validate_token_name(std::string_view name) {
     return Status::success();
 }
 
+std::string describe(const TokenPermissions& permissions) {
+    return "project:" + std::string(level_name(permissions.project)) + " repo:" +
+           std::string(level_name(permissions.repo));
+}
+
 TokenInfo to_info(const records::TokenView& token) {
     TokenInfo info;
     info.id = token.id;
@@ -72,7 +77,8 @@ bool may_manage(const Actor& actor, const records::TokenView& token) {
 
 Expected<CreatedToken> Store::create_token(std::string_view raw_owner, std::string_view password,
                                            std::string_view name, std::optional<TokenPermissions> permissions,
-                                           std::optional<int> expiry_days, std::int64_t now) {
+                                           std::optional<int> expiry_days, std::int64_t now,
+                                           const AuditContext& audit) {
     auto owner = canonical_user_name(raw_owner);
     if (!owner) return owner.status();
     if (Status s = validate_token_name(name); !s.ok()) return s;
@@ -83,7 +89,7 @@ Expected<CreatedToken> Store::create_token(std::string_view raw_owner, std::stri
     }
     // Only the owner's password creates a token: nobody, sysadmin included,
     // can create one for someone else.
-    if (Status s = authenticate_user(*owner, password); !s.ok()) return s;
+    if (Status s = authenticate_user(*owner, password, audit); !s.ok()) return s;
 
     CreatedToken created;
     auto text = generate_token();
@@ -133,7 +139,8 @@ Expected<CreatedToken> Store::create_token(std::string_view raw_owner, std::stri
         if ((rc = lmdb::put(txn, impl_->user_tokens, records::user_prefix(*owner) + id, {})) != 0)
             return lmdb::error("write token index", rc);
         created.info = to_info(token);
-        return Status::success();
+        return append_audit(*impl_, txn, AuditAction::token_created, audit, *owner, id,
+                            describe(granted) + " name:" + std::string(name));
     });
     wipe(digest.data(), digest.size());
     if (!written.ok()) return written;
@@ -184,7 +191,8 @@ Expected<TokenInfo> Store::get_token(std::string_view id) {
     return to_info(found->view());
 }
 
-Expected<TokenInfo> Store::modify_token(const Actor& actor, std::string_view id, const TokenChange& change) {
+Expected<TokenInfo> Store::modify_token(const Actor& actor, std::string_view id, const TokenChange& change,
+                                        const AuditContext& audit) {
     if (change.name) {
         if (Status s = validate_token_name(*change.name); !s.ok()) return s;
     }
@@ -201,13 +209,14 @@ Expected<TokenInfo> Store::modify_token(const Actor& actor, std::string_view id,
         int rc = lmdb::put(txn, impl_->tokens, found->digest, records::encode_token(token));
         if (rc != 0) return lmdb::error("write token", rc);
         result = to_info(token);
-        return Status::success();
+        return append_audit(*impl_, txn, AuditAction::token_modified, audit, result.owner, result.id,
+                            describe(token.permissions) + " name:" + result.name);
     });
     if (!written.ok()) return written;
     return result;
 }
 
-Status Store::revoke_token(const Actor& actor, std::string_view id) {
+Status Store::revoke_token(const Actor& actor, std::string_view id, const AuditContext& audit) {
     const std::int64_t revoked_at = now_ms();
     return lmdb::run_write(*impl_, [&](MDB_txn* txn) -> Status {
         auto found = find_token(txn, *impl_, id);
@@ -219,7 +228,8 @@ Status Store::revoke_token(const Actor& actor, std::string_view id) {
         token.revoked = true;
         token.revoked_ms = revoked_at;
         int rc = lmdb::put(txn, impl_->tokens, found->digest, records::encode_token(token));
-        return rc == 0 ? Status::success() : lmdb::error("write token", rc);
+        if (rc != 0) return lmdb::error("write token", rc);
+        return append_audit(*impl_, txn, AuditAction::token_revoked, audit, token.owner, token.id);
     });
 }
 

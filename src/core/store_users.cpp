@@ -37,8 +37,8 @@ Expected<records::UserView> read_user(MDB_txn* txn, const Store::Impl& store, st
     return *user;
 }
 
-// Read-modify-write of one user record.
-Status update_user(Store::Impl& store, std::string_view raw_name,
+// Read-modify-write of one user record, audited as action.
+Status update_user(Store::Impl& store, std::string_view raw_name, AuditAction action, const AuditContext& audit,
                    const std::function<void(records::UserView&)>& change) {
     auto name = canonical_user_name(raw_name);
     if (!name) return name.status();
@@ -49,14 +49,24 @@ Status update_user(Store::Impl& store, std::string_view raw_name,
         user->display_name = display;
         change(*user);
         int rc = lmdb::put(txn, store.users, *name, records::encode_user(*user));
-        return rc == 0 ? Status::success() : lmdb::error("write user", rc);
+        if (rc != 0) return lmdb::error("write user", rc);
+        return append_audit(store, txn, action, audit, *name);
+    });
+}
+
+// Best effort: a read-only store (or a full disk) still refuses the
+// password; it only cannot write the trail.
+void record_password_failure(Store::Impl& store, std::string_view user, const AuditContext& audit) {
+    if (store.read_only) return;
+    lmdb::run_write(store, [&](MDB_txn* txn) {
+        return append_audit(store, txn, AuditAction::password_failed, audit, user);
     });
 }
 
 }  // namespace
 
 Status Store::add_user(std::string_view raw_name, std::string_view display_name, bool sysadmin,
-                       std::string_view password) {
+                       std::string_view password, const AuditContext& audit) {
     auto name = canonical_user_name(raw_name);
     if (!name) return name.status();
     if (Status s = validate_display_name(display_name); !s.ok()) return s;
@@ -72,21 +82,24 @@ Status Store::add_user(std::string_view raw_name, std::string_view display_name,
     return lmdb::run_write(*impl_, [&](MDB_txn* txn) -> Status {
         int rc = lmdb::put(txn, impl_->users, *name, record, MDB_NOOVERWRITE);
         if (rc == MDB_KEYEXIST) return {StatusCode::already_exists, "user '" + *name + "' already exists"};
-        return rc == 0 ? Status::success() : lmdb::error("write user", rc);
+        if (rc != 0) return lmdb::error("write user", rc);
+        return append_audit(*impl_, txn, AuditAction::user_added, audit, *name, {}, sysadmin ? "sysadmin" : "");
     });
 }
 
-Status Store::set_password(std::string_view name, std::string_view password) {
+Status Store::set_password(std::string_view name, std::string_view password, const AuditContext& audit) {
     auto hash = hash_password(password);
     if (!hash) return hash.status();
-    return update_user(*impl_, name, [&](records::UserView& user) { user.password = *hash; });
+    return update_user(*impl_, name, AuditAction::password_changed, audit,
+                       [&](records::UserView& user) { user.password = *hash; });
 }
 
-Status Store::set_user_active(std::string_view name, bool active) {
-    return update_user(*impl_, name, [&](records::UserView& user) { user.active = active; });
+Status Store::set_user_active(std::string_view name, bool active, const AuditContext& audit) {
+    return update_user(*impl_, name, active ? AuditAction::user_enabled : AuditAction::user_disabled, audit,
+                       [&](records::UserView& user) { user.active = active; });
 }
 
-Status Store::delete_user(std::string_view raw_name) {
+Status Store::delete_user(std::string_view raw_name, const AuditContext& audit) {
     auto name = canonical_user_name(raw_name);
     if (!name) return name.status();
     const std::string prefix = records::user_prefix(*name);
@@ -129,7 +142,8 @@ Status Store::delete_user(std::string_view raw_name) {
             }
             if ((rc = lmdb::del(txn, impl_->user_tokens, key)) != 0) return lmdb::error("delete token index", rc);
         }
-        return Status::success();
+        return append_audit(*impl_, txn, AuditAction::user_deleted, audit, *name, {},
+                            std::to_string(doomed.size()) + " tokens deleted");
     });
 }
 
@@ -164,10 +178,13 @@ Expected<UserInfo> Store::get_user(std::string_view raw_name) {
     return UserInfo{*name, std::string(user->display_name), user->active, user->sysadmin};
 }
 
-Status Store::authenticate_user(std::string_view raw_name, std::string_view password) {
+Status Store::authenticate_user(std::string_view raw_name, std::string_view password, const AuditContext& audit) {
     const Status refused{StatusCode::refused, "wrong user name or password"};
     auto name = canonical_user_name(raw_name);
-    if (!name) return refused;
+    if (!name) {
+        record_password_failure(*impl_, "", audit);
+        return refused;
+    }
     PasswordHash stored;  // defaults: a well-formed hash nobody's password matches
     bool active = true;
     {
@@ -181,8 +198,9 @@ Status Store::authenticate_user(std::string_view raw_name, std::string_view pass
     }  // the KDF runs outside the transaction
     // An unknown or disabled user costs the same KDF as a real one, so the
     // answer's timing does not tell which names exist.
-    bool matches = verify_password(password, stored);
-    return matches && active ? Status::success() : refused;
+    if (verify_password(password, stored) && active) return Status::success();
+    record_password_failure(*impl_, *name, audit);
+    return refused;
 }
 
 }  // namespace pat
