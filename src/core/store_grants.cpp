@@ -100,6 +100,10 @@ Expected<std::vector<GrantInfo>> Store::list_grants(std::optional<std::string_vi
     lmdb::Txn txn;
     int rc = txn.begin(impl_->env, MDB_RDONLY);
     if (rc != 0) return lmdb::error("begin read", rc);
+    if (raw_user) {
+        // A mistyped name is an error, not an empty list.
+        if (Status s = require_user(txn.get(), *impl_, prefix.substr(0, prefix.size() - 1)); !s.ok()) return s;
+    }
     std::vector<GrantInfo> grants;
     bool corrupt = false;
     for (bool repo_table : {false, true}) {

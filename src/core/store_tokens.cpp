@@ -157,6 +157,14 @@ Expected<std::vector<TokenInfo>> Store::list_tokens(std::optional<std::string_vi
     lmdb::Txn txn;
     int rc = txn.begin(impl_->env, MDB_RDONLY);
     if (rc != 0) return lmdb::error("begin read", rc);
+    if (raw_owner) {
+        // A mistyped name is an error, not an empty list.
+        std::string_view ignored;
+        const std::string owner = prefix.substr(0, prefix.size() - 1);
+        rc = lmdb::get(txn.get(), impl_->users, owner, ignored);
+        if (rc == MDB_NOTFOUND) return Status{StatusCode::not_found, "no user '" + owner + "'"};
+        if (rc != 0) return lmdb::error("read user", rc);
+    }
     std::vector<TokenInfo> tokens;
     Status failure;
     rc = lmdb::scan_prefix(txn.get(), impl_->user_tokens, prefix, [&](std::string_view key, std::string_view) {

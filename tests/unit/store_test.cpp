@@ -174,7 +174,8 @@ TEST_F(StoreTest, ListingOrdersByOwnerThenCreation) {
     EXPECT_EQ((*all)[1].name, "a2");
     EXPECT_EQ((*all)[2].name, "b1");
     EXPECT_EQ(store_->list_tokens("bob")->size(), 1u);
-    EXPECT_TRUE(store_->list_tokens("nobody")->empty());
+    EXPECT_EQ(store_->list_tokens("nobody").status().code(), StatusCode::not_found);
+    EXPECT_EQ(store_->list_grants("nobody").status().code(), StatusCode::not_found);
 }
 
 TEST_F(StoreTest, CreateRefusesAnExistingFileAndOpenRefusesGarbage) {

@@ -1,0 +1,135 @@
+#include "commands.hpp"
+
+namespace patctl {
+
+const std::vector<Command>& all_commands() {
+    // clang-format off
+    static const std::vector<Command> kCommands = {
+        {{"init"}, 0, 0, "", {},
+         "init",
+         "Create a new, empty store at the --db path. Refuses an existing file.\n",
+         run_init},
+        {{"user", "add"}, 1, 1, "NAME", {"display-name", "sysadmin", "password-stdin"},
+         "user add NAME [--display-name TEXT] [--sysadmin] --password-stdin",
+         "Add a user. The password is read as one line from standard input.\n"
+         "  --display-name TEXT  the name shown in listings\n"
+         "  --sysadmin           the user may manage every user's tokens\n",
+         run_user_add},
+        {{"user", "passwd"}, 1, 1, "NAME", {"password-stdin"},
+         "user passwd NAME --password-stdin",
+         "Set a user's password, read as one line from standard input.\n",
+         run_user_passwd},
+        {{"user", "disable"}, 1, 1, "NAME", {},
+         "user disable NAME",
+         "Disable a user: their tokens stop working until the user is enabled.\n",
+         run_user_disable},
+        {{"user", "enable"}, 1, 1, "NAME", {},
+         "user enable NAME",
+         "Enable a disabled user.\n",
+         run_user_enable},
+        {{"user", "delete"}, 1, 1, "NAME", {},
+         "user delete NAME",
+         "Delete a user together with their grants and tokens.\n",
+         run_user_delete},
+        {{"user", "list"}, 0, 0, "", {},
+         "user list",
+         "List users.\n",
+         run_user_list},
+        {{"grant"}, 4, 4, "NAME, SCOPE, TARGET and LEVEL", {},
+         "grant NAME project KEY LEVEL | grant NAME repo KEY/SLUG LEVEL",
+         "Give a user read, write or admin on a project or a repository\n"
+         "(replacing an existing grant on the same target). LEVEL: read|write|admin.\n",
+         run_grant},
+        {{"ungrant"}, 3, 3, "NAME, SCOPE and TARGET", {},
+         "ungrant NAME project KEY | ungrant NAME repo KEY/SLUG",
+         "Remove a user's grant on a project or a repository.\n",
+         run_ungrant},
+        {{"grants"}, 0, 1, "", {},
+         "grants [NAME]",
+         "List all grants, or one user's.\n",
+         run_grants},
+        {{"token", "create"}, 1, 1, "NAME",
+         {"name", "project", "repo", "expiry-days", "password-stdin"},
+         "token create NAME --name LABEL [--project LEVEL] [--repo LEVEL] [--expiry-days N] --password-stdin",
+         "Create a token for user NAME, who proves it with their password (one line\n"
+         "on standard input); nobody can create a token for someone else.\n"
+         "The token is printed once on standard output; only its digest is stored.\n"
+         "  --name LABEL       what the token is for (required)\n"
+         "  --project LEVEL    read|write|admin on projects\n"
+         "  --repo LEVEL       read|write|admin on repositories\n"
+         "  --expiry-days N    the token expires N days from now (default: never)\n"
+         "With neither --project nor --repo the token has admin on both, capped at\n"
+         "request time by the user's own grants. An omitted one of the two is admin;\n"
+         "the repository level may not be below the project level.\n",
+         run_token_create},
+        {{"token", "list"}, 0, 1, "", {},
+         "token list [NAME]",
+         "List all tokens, or one user's. The token text is never shown again.\n",
+         run_token_list},
+        {{"token", "modify"}, 1, 1, "ID", {"project", "repo", "name"},
+         "token modify ID [--project LEVEL] [--repo LEVEL] [--name LABEL]",
+         "Change a token's permissions or label (at least one option).\n",
+         run_token_modify},
+        {{"token", "revoke"}, 1, 1, "ID", {},
+         "token revoke ID",
+         "Revoke a token. It is refused from the moment this command returns.\n",
+         run_token_revoke},
+        {{"check"}, 0, 0, "", {"token", "token-stdin", "user", "need", "project", "repo"},
+         "check (--token TOKEN | --token-stdin) [--user NAME] --need NEED [--project KEY] [--repo SLUG]",
+         "Decide a request exactly as the nginx module would, and say why.\n"
+         "Exit 0 when allowed, 1 when denied.\n"
+         "  --token TOKEN    the token (visible in ps: prefer --token-stdin)\n"
+         "  --token-stdin    read the token as one line from standard input\n"
+         "  --user NAME      as with Basic auth: the user name sent with the token\n"
+         "  --need NEED      repo-read|repo-write|repo-admin|repo-fork|\n"
+         "                   project-read|project-write|project-admin|authenticated\n"
+         "  --project KEY    the project (required unless NEED is authenticated)\n"
+         "  --repo SLUG      the repository (required for repo-* needs)\n"
+         "Environment: PAT_NOW_MS=MS evaluates at that time (milliseconds since the\n"
+         "epoch) instead of now, to answer \"why was this token refused at time T\".\n",
+         run_check},
+        {{"audit"}, 0, 1, "", {"limit"},
+         "audit [NAME] [--limit N]",
+         "Show the audit trail, newest first: every change to users, grants and\n"
+         "tokens and every failed password, with who made it (patctl records\n"
+         "\"patctl:\" and the Unix user). With NAME, only entries about that user.\n"
+         "  --limit N   at most N entries (default 50)\n",
+         run_audit},
+    };
+    // clang-format on
+    return kCommands;
+}
+
+std::string command_usage(const Command& command) {
+    std::string text = "usage: patctl " + std::string(command.synopsis) + " [--db PATH] [--json]\n\n";
+    text += command.help;
+    text +=
+        "\n  --db PATH   the store (default: $PAT_DB)\n"
+        "  --json      machine-readable output\n";
+    return text;
+}
+
+std::string global_usage() {
+    std::string text =
+        "usage: patctl COMMAND [ARGS] [--db PATH] [--json]\n"
+        "\n"
+        "Manage the nginx-pat token store.\n"
+        "\n"
+        "Commands:\n";
+    for (const Command& command : all_commands()) {
+        text += "  patctl ";
+        text += command.synopsis;
+        text += '\n';
+    }
+    text +=
+        "\n"
+        "Options (anywhere after the command words):\n"
+        "  --db PATH   the store file (default: $PAT_DB)\n"
+        "  --json      machine-readable output\n"
+        "  -h, --help  this text, or a command's (patctl user add --help)\n"
+        "\n"
+        "Exit status: 0 success, 1 refused or not found (check: denied), 2 usage error.\n";
+    return text;
+}
+
+}  // namespace patctl

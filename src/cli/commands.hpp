@@ -1,0 +1,72 @@
+// The command table: each patctl command's words, operands, accepted
+// options, help text and handler. Handlers live in commands_*.cpp.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "args.hpp"
+#include "pat/store.hpp"
+
+namespace patctl {
+
+// What a handler gets: the parsed command line, already checked against the
+// command's table entry.
+struct Invocation {
+    const ParsedArgs& args;
+    std::vector<std::string> operands;  // the words after the command words
+    bool json = false;
+
+    // The store named by --db or $PAT_DB. Fails the command (exit 1) when it
+    // cannot be opened; a missing --db was already a usage error.
+    std::unique_ptr<pat::Store> open_store(pat::Store::Mode mode) const;
+
+    // Who makes a change, for the store's audit trail: "patctl:" and the
+    // Unix user (plus the sudo caller when there is one), address "local".
+    pat::AuditContext audit_context() const;
+
+    std::string db_path;
+};
+
+using Handler = int (*)(const Invocation&);
+
+struct Command {
+    std::vector<std::string_view> words;  // {"user", "add"}
+    std::size_t min_operands;
+    std::size_t max_operands;
+    std::string_view operand_names;        // "NAME", for "missing NAME"
+    std::vector<std::string_view> options;  // accepted besides --db, --json, --help
+    std::string_view synopsis;             // one line, after "patctl "
+    std::string_view help;                 // the rest of `patctl CMD --help`
+    Handler handler;
+};
+
+const std::vector<Command>& all_commands();
+
+// The global usage text (`patctl --help`).
+std::string global_usage();
+// One command's usage text (`patctl CMD --help`).
+std::string command_usage(const Command& command);
+
+// Handlers.
+int run_init(const Invocation& invocation);
+int run_user_add(const Invocation& invocation);
+int run_user_passwd(const Invocation& invocation);
+int run_user_disable(const Invocation& invocation);
+int run_user_enable(const Invocation& invocation);
+int run_user_delete(const Invocation& invocation);
+int run_user_list(const Invocation& invocation);
+int run_grant(const Invocation& invocation);
+int run_ungrant(const Invocation& invocation);
+int run_grants(const Invocation& invocation);
+int run_token_create(const Invocation& invocation);
+int run_token_list(const Invocation& invocation);
+int run_token_modify(const Invocation& invocation);
+int run_token_revoke(const Invocation& invocation);
+int run_check(const Invocation& invocation);
+int run_audit(const Invocation& invocation);
+
+}  // namespace patctl

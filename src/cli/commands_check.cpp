@@ -1,0 +1,151 @@
+// patctl check: one request decided by Store::decide, the function the nginx
+// module calls, so the answer here is the answer nginx gives.
+
+#include <cstdlib>
+
+#include "cli_error.hpp"
+#include "commands.hpp"
+#include "numbers.hpp"
+#include "output.hpp"
+#include "pat/decision.hpp"
+#include "pat/token.hpp"
+#include "render.hpp"
+#include "secret_input.hpp"
+
+namespace patctl {
+namespace {
+
+// The longest token line read from stdin; anything near it is malformed
+// anyway and the core says so.
+constexpr std::size_t kMaxTokenLine = 1024;
+
+pat::Need need_from(const Invocation& invocation) {
+    const std::string* text = invocation.args.value("need");
+    if (text == nullptr) {
+        usage_error("'check' needs --need NEED (see patctl check --help)");
+    }
+    std::optional<pat::Need> need = pat::parse_need(*text);
+    if (!need) {
+        usage_error("invalid --need '" + printable(*text) +
+                    "': expected repo-read, repo-write, repo-admin, repo-fork, project-read, "
+                    "project-write, project-admin or authenticated");
+    }
+    return *need;
+}
+
+// A testing and diagnostic aid: PAT_NOW_MS evaluates the request at another
+// time ("why was this token refused at time T?"). Only `check` reads it.
+std::int64_t evaluation_time() {
+    const char* text = std::getenv("PAT_NOW_MS");
+    if (text == nullptr || *text == '\0') {
+        return pat::now_ms();
+    }
+    std::optional<std::int64_t> ms = parse_whole_number(text);
+    if (!ms || *ms < 0) {
+        usage_error("invalid PAT_NOW_MS '" + printable(text) + "': expected milliseconds since the epoch");
+    }
+    return *ms;
+}
+
+std::string_view verdict_name(pat::Verdict verdict) {
+    switch (verdict) {
+        case pat::Verdict::allow: return "allow";
+        case pat::Verdict::unauthenticated: return "unauthenticated";
+        case pat::Verdict::forbidden: return "forbidden";
+        case pat::Verdict::fault: return "fault";
+    }
+    return "fault";
+}
+
+// What nginx answers for the verdict; 0 for "pass the request on".
+std::int64_t http_status_of(pat::Verdict verdict) {
+    switch (verdict) {
+        case pat::Verdict::allow: return 0;
+        case pat::Verdict::unauthenticated: return 401;
+        case pat::Verdict::forbidden: return 403;
+        case pat::Verdict::fault: return 500;
+    }
+    return 500;
+}
+
+void print_decision(const pat::Decision& decision, bool json) {
+    std::string token_id = decision.token_id;
+    std::string user = decision.user;
+    if (json) {
+        pat::Verdict verdict = pat::verdict_of(decision.reason);
+        JsonWriter writer;
+        writer.begin_object()
+            .field("allowed", decision.allowed())
+            .field("reason", pat::reason_name(decision.reason))
+            .field("verdict", verdict_name(verdict));
+        writer.key("http_status");
+        if (verdict == pat::Verdict::allow) {
+            writer.null();
+        } else {
+            writer.number(http_status_of(verdict));
+        }
+        writer.optional_field("token_id", token_id.empty() ? std::nullopt : std::optional<std::string>(token_id))
+            .optional_field("user", user.empty() ? std::nullopt : std::optional<std::string>(user))
+            .end_object();
+        print_json(writer);
+        return;
+    }
+    std::string line = decision.allowed() ? "allowed" : "denied: " + std::string(pat::reason_name(decision.reason));
+    if (!token_id.empty()) {
+        line += " (token " + token_id + (user.empty() ? "" : ", user " + user) + ")";
+    }
+    print_line(line);
+}
+
+}  // namespace
+
+int run_check(const Invocation& invocation) {
+    const ParsedArgs& args = invocation.args;
+    const std::string* token_argument = args.value("token");
+    const bool token_from_stdin = args.has("token-stdin");
+    if ((token_argument != nullptr) == token_from_stdin) {
+        usage_error("'check' needs exactly one of --token TOKEN and --token-stdin");
+    }
+    const pat::Need need = need_from(invocation);
+    const std::string* project = args.value("project");
+    const std::string* repo = args.value("repo");
+    if (need != pat::Need::authenticated && project == nullptr) {
+        usage_error("--need " + std::string(pat::need_name(need)) + " needs --project KEY");
+    }
+    if (pat::is_repo_need(need) && repo == nullptr) {
+        usage_error("--need " + std::string(pat::need_name(need)) + " needs --repo SLUG");
+    }
+    if (pat::is_project_need(need) && repo != nullptr) {
+        usage_error("--repo does not apply to --need " + std::string(pat::need_name(need)));
+    }
+    const std::int64_t now = evaluation_time();
+
+    pat::TokenHasher hasher;
+    if (!hasher.ready()) {
+        failure("OpenSSL cannot provide SHA-256");
+    }
+    std::unique_ptr<pat::Store> store = invocation.open_store(pat::Store::Mode::read_only);
+    std::optional<SecretLine> token_line;
+    if (token_from_stdin) {
+        token_line.emplace(read_secret_line("token", kMaxTokenLine));
+    }
+
+    pat::AccessRequest request;
+    request.token = token_line ? token_line->view() : std::string_view(*token_argument);
+    if (const std::string* user = args.value("user")) {
+        request.has_basic_user = true;
+        request.basic_user = *user;
+    }
+    request.need = need;
+    request.project = project != nullptr ? std::string_view(*project) : std::string_view();
+    request.repo = repo != nullptr ? std::string_view(*repo) : std::string_view();
+
+    pat::Decision decision = store->decide(hasher, request, now);
+    if (decision.reason == pat::Reason::store_error) {
+        failure("the store could not be read: the request would be refused (fail closed)");
+    }
+    print_decision(decision, invocation.json);
+    return decision.allowed() ? kExitOk : kExitFailed;
+}
+
+}  // namespace patctl

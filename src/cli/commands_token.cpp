@@ -1,0 +1,176 @@
+// patctl token create | list | modify | revoke
+
+#include <limits>
+
+#include "cli_error.hpp"
+#include "commands.hpp"
+#include "numbers.hpp"
+#include "output.hpp"
+#include "pat/password.hpp"
+#include "render.hpp"
+#include "secret_input.hpp"
+#include "targets.hpp"
+
+namespace patctl {
+namespace {
+
+std::optional<pat::Level> level_option(const Invocation& invocation, std::string_view option) {
+    const std::string* text = invocation.args.value(option);
+    if (text == nullptr) {
+        return std::nullopt;
+    }
+    return parse_level_argument(*text, "--" + std::string(option));
+}
+
+// Bitbucket's rule, kept simple: what is not given is admin (the user's own
+// grants cap it at request time). The core then checks the combination, so
+// "--repo read" alone (project admin, repo read) is refused with its rule.
+std::optional<pat::TokenPermissions> requested_permissions(const Invocation& invocation) {
+    std::optional<pat::Level> project = level_option(invocation, "project");
+    std::optional<pat::Level> repo = level_option(invocation, "repo");
+    if (!project && !repo) {
+        return std::nullopt;  // the core's default: admin on both
+    }
+    return pat::TokenPermissions{project.value_or(pat::Level::admin), repo.value_or(pat::Level::admin)};
+}
+
+std::optional<int> requested_expiry_days(const Invocation& invocation) {
+    const std::string* text = invocation.args.value("expiry-days");
+    if (text == nullptr) {
+        return std::nullopt;
+    }
+    std::optional<std::int64_t> days = parse_whole_number(*text);
+    if (!days || *days < std::numeric_limits<int>::min() || *days > std::numeric_limits<int>::max()) {
+        usage_error("invalid --expiry-days '" + printable(*text) + "': expected a whole number of days");
+    }
+    return static_cast<int>(*days);  // the core decides the accepted range
+}
+
+void print_token(const pat::TokenInfo& token, bool json, std::string_view what_happened) {
+    if (json) {
+        JsonWriter writer;
+        write_token_json(writer, token);
+        print_json(writer);
+    } else {
+        print_line(std::string(what_happened) + " token " + token.id + " (" + printable(token.name) + ", owner " +
+                   token.owner + "): " + describe_permissions(token.permissions) + ", expires " +
+                   format_time_or_never(token.expires_ms));
+    }
+}
+
+}  // namespace
+
+int run_token_create(const Invocation& invocation) {
+    const std::string& owner = invocation.operands[0];
+    const std::string* label = invocation.args.value("name");
+    if (label == nullptr) {
+        usage_error("'token create' needs --name LABEL (what the token is for)");
+    }
+    if (!invocation.args.has("password-stdin")) {
+        usage_error("the owner's password is read from standard input: add --password-stdin "
+                    "(it is never taken from the command line)");
+    }
+    std::optional<pat::TokenPermissions> permissions = requested_permissions(invocation);
+    std::optional<int> expiry_days = requested_expiry_days(invocation);
+    if (permissions) {
+        // Refuse a bad combination before asking for the password.
+        throw_if_failed(pat::validate_token_permissions(*permissions));
+    }
+
+    std::unique_ptr<pat::Store> store = invocation.open_store(pat::Store::Mode::read_write);
+    SecretLine password = read_secret_line("password", pat::kMaxPasswordLength);
+    pat::CreatedToken created =
+        take(store->create_token(owner, password.view(), *label, permissions, expiry_days, pat::now_ms(),
+                                 invocation.audit_context()));
+    const pat::TokenInfo& info = created.info;
+
+    // Everything that holds the token text is reserved up front (no copies
+    // left by reallocation), written past stdio's buffer, then wiped.
+    std::string output;
+    if (invocation.json) {
+        JsonWriter json;
+        json.reserve(2048 + info.name.size() * 6);
+        json.begin_object()
+            .field("id", info.id)
+            .field("token", created.text)
+            .field("owner", info.owner)
+            .field("name", info.name)
+            .field("project", pat::level_name(info.permissions.project))
+            .field("repo", pat::level_name(info.permissions.repo))
+            .field("created", format_time_utc(info.created_ms))
+            .optional_field("expires", info.expires_ms == 0 ? std::nullopt
+                                                            : std::optional<std::string>(format_time_utc(info.expires_ms)))
+            .end_object();
+        json.text() += '\n';
+        output.swap(json.text());
+    } else {
+        output.reserve(created.text.size() + 1);
+        output += created.text;
+        output += '\n';
+    }
+    if (!write_secret_to_stdout(output)) {
+        failure("token " + info.id + " was created but could not be written to standard output: revoke it");
+    }
+    if (!invocation.json) {
+        print_note("created token " + info.id + " for " + info.owner + " (" + describe_permissions(info.permissions) +
+                   ", expires " + format_time_or_never(info.expires_ms) +
+                   "); it is shown only this once and cannot be recovered");
+    }
+    return kExitOk;
+}
+
+int run_token_list(const Invocation& invocation) {
+    std::unique_ptr<pat::Store> store = invocation.open_store(pat::Store::Mode::read_only);
+    std::optional<std::string_view> owner;
+    if (!invocation.operands.empty()) {
+        owner = invocation.operands[0];
+    }
+    std::vector<pat::TokenInfo> tokens = take(store->list_tokens(owner));
+    if (invocation.json) {
+        JsonWriter json;
+        json.begin_array();
+        for (const pat::TokenInfo& token : tokens) {
+            write_token_json(json, token);
+        }
+        json.end_array();
+        print_json(json);
+    } else if (tokens.empty()) {
+        print_line("no tokens");
+    } else {
+        print_text(tokens_table(tokens));
+    }
+    return kExitOk;
+}
+
+int run_token_modify(const Invocation& invocation) {
+    pat::TokenChange change;
+    change.project = level_option(invocation, "project");
+    change.repo = level_option(invocation, "repo");
+    if (const std::string* label = invocation.args.value("name")) {
+        change.name = *label;
+    }
+    if (!change.project && !change.repo && !change.name) {
+        usage_error("'token modify' needs something to change: --project, --repo or --name");
+    }
+    std::unique_ptr<pat::Store> store = invocation.open_store(pat::Store::Mode::read_write);
+    // patctl runs on the server as its administrator: it acts as the system.
+    pat::TokenInfo modified = take(store->modify_token(pat::Actor::system(), invocation.operands[0], change, invocation.audit_context()));
+    print_token(modified, invocation.json, "modified");
+    return kExitOk;
+}
+
+int run_token_revoke(const Invocation& invocation) {
+    const std::string& id = invocation.operands[0];
+    std::unique_ptr<pat::Store> store = invocation.open_store(pat::Store::Mode::read_write);
+    throw_if_failed(store->revoke_token(pat::Actor::system(), id, invocation.audit_context()));
+    if (invocation.json) {
+        JsonWriter json;
+        json.begin_object().field("revoked", id).end_object();
+        print_json(json);
+    } else {
+        print_line("revoked token " + id);
+    }
+    return kExitOk;
+}
+
+}  // namespace patctl

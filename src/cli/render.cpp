@@ -1,0 +1,112 @@
+#include "render.hpp"
+
+#include "output.hpp"
+
+namespace patctl {
+namespace {
+
+std::optional<std::string> time_or_null(std::int64_t ms) {
+    if (ms == 0) {
+        return std::nullopt;
+    }
+    return format_time_utc(ms);
+}
+
+std::string grant_target(const pat::GrantInfo& grant) {
+    return grant.repo.empty() ? grant.project : grant.project + "/" + grant.repo;
+}
+
+}  // namespace
+
+void write_user_json(JsonWriter& json, const pat::UserInfo& user) {
+    json.begin_object()
+        .field("name", user.name)
+        .field("display_name", user.display_name)
+        .field("active", user.active)
+        .field("sysadmin", user.sysadmin)
+        .end_object();
+}
+
+void write_grant_json(JsonWriter& json, const pat::GrantInfo& grant) {
+    json.begin_object()
+        .field("user", grant.user)
+        .field("scope", grant.repo.empty() ? "project" : "repo")
+        .field("project", grant.project);
+    json.optional_field("repo", grant.repo.empty() ? std::nullopt : std::optional<std::string>(grant.repo));
+    json.field("level", pat::level_name(grant.level)).end_object();
+}
+
+void write_token_json(JsonWriter& json, const pat::TokenInfo& token) {
+    json.begin_object()
+        .field("id", token.id)
+        .field("owner", token.owner)
+        .field("name", token.name)
+        .field("project", pat::level_name(token.permissions.project))
+        .field("repo", pat::level_name(token.permissions.repo))
+        .field("created", format_time_utc(token.created_ms))
+        .optional_field("expires", time_or_null(token.expires_ms))
+        .optional_field("last_authenticated", time_or_null(token.last_authenticated_ms))
+        .end_object();
+}
+
+void write_audit_json(JsonWriter& json, const pat::AuditEntry& entry) {
+    json.begin_object()
+        .field("time", format_time_utc(entry.time_ms))
+        .field("action", pat::audit_action_name(entry.action))
+        .field("actor", entry.actor)
+        .field("address", entry.address)
+        .field("user", entry.user)
+        .optional_field("token_id", entry.token_id.empty() ? std::nullopt : std::optional<std::string>(entry.token_id))
+        .field("detail", entry.detail)
+        .end_object();
+}
+
+std::string users_table(const std::vector<pat::UserInfo>& users) {
+    Table table({"NAME", "DISPLAY NAME", "ACTIVE", "SYSADMIN"});
+    for (const pat::UserInfo& user : users) {
+        table.add_row({user.name, user.display_name, user.active ? "yes" : "no (disabled)",
+                       user.sysadmin ? "yes" : "no"});
+    }
+    return table.render();
+}
+
+std::string grants_table(const std::vector<pat::GrantInfo>& grants) {
+    Table table({"USER", "SCOPE", "TARGET", "LEVEL"});
+    for (const pat::GrantInfo& grant : grants) {
+        table.add_row({grant.user, grant.repo.empty() ? "project" : "repo", grant_target(grant),
+                       std::string(pat::level_name(grant.level))});
+    }
+    return table.render();
+}
+
+std::string tokens_table(const std::vector<pat::TokenInfo>& tokens) {
+    Table table({"ID", "OWNER", "NAME", "PROJECT", "REPO", "CREATED", "EXPIRES", "LAST AUTHENTICATED"});
+    for (const pat::TokenInfo& token : tokens) {
+        table.add_row({token.id, token.owner, token.name, std::string(pat::level_name(token.permissions.project)),
+                       std::string(pat::level_name(token.permissions.repo)), format_time_utc(token.created_ms),
+                       format_time_or_never(token.expires_ms), format_time_or_never(token.last_authenticated_ms)});
+    }
+    return table.render();
+}
+
+std::string audit_table(const std::vector<pat::AuditEntry>& entries) {
+    Table table({"TIME", "ACTION", "ACTOR", "ADDRESS", "USER", "TOKEN", "DETAIL"});
+    for (const pat::AuditEntry& entry : entries) {
+        table.add_row({format_time_utc(entry.time_ms), std::string(pat::audit_action_name(entry.action)), entry.actor,
+                       entry.address, entry.user, entry.token_id.empty() ? "-" : entry.token_id,
+                       entry.detail.empty() ? "-" : entry.detail});
+    }
+    return table.render();
+}
+
+std::string describe_permissions(const pat::TokenPermissions& permissions) {
+    return "project " + std::string(pat::level_name(permissions.project)) + ", repo " +
+           std::string(pat::level_name(permissions.repo));
+}
+
+void print_json(JsonWriter& json) {
+    json.text() += '\n';
+    print_text(json.text());
+}
+
+}  // namespace patctl
