@@ -1,0 +1,86 @@
+// The token-management REST API, compatible with Bitbucket Server's
+// access-tokens API, as a framework-free class: the nginx glue reads the
+// body, calls handle() on a thread-pool thread (a write transaction fsyncs;
+// a password check runs a KDF) and sends the response.
+//
+//   PUT    {ctx}/rest/access-tokens/{1.0|latest}/users/{userSlug}            create (owner only)
+//   GET    {ctx}/rest/access-tokens/{1.0|latest}/users/{userSlug}            list, paged
+//   GET    {ctx}/rest/access-tokens/{1.0|latest}/users/{userSlug}/{tokenId}  one token
+//   POST   {ctx}/rest/access-tokens/{1.0|latest}/users/{userSlug}/{tokenId}  change name/permissions
+//   DELETE {ctx}/rest/access-tokens/{1.0|latest}/users/{userSlug}/{tokenId}  revoke (204)
+//   PUT    {ctx}/rest/access-tokens/{1.0|latest}/users/{userSlug}/password   own password (204)
+//   PUT    {ctx}/rest/api/{1.0|latest}/users/credentials                     the same, Bitbucket's path
+//
+// Every request authenticates with HTTP Basic and the user's password; a
+// personal access token is never accepted here. handle() keeps no state of
+// its own: it may be called from several threads at once (the Store and the
+// limiter must allow that; the glue's limiter locks).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "pat/failure_throttle.hpp"
+#include "pat/store.hpp"
+
+namespace pat {
+
+// Request bodies above this are refused with 400 (the glue may also set
+// body_too_large instead of reading more).
+inline constexpr std::size_t kMaxApiBodyBytes = 64 * 1024;
+
+struct ApiRequest {
+    std::string_view method;          // "GET", "PUT", ...
+    std::string_view path;            // normalized ($uri), may start with a context path
+    std::string_view query;           // raw query string without '?', may be empty
+    std::string_view body;            // the request body's bytes
+    bool body_too_large = false;      // the glue stopped reading: answer 400
+    std::string_view authorization;   // the Authorization header's value, raw; may be empty
+    std::string_view client_address;  // for the audit trail and the throttle
+    std::int64_t now_ms = 0;
+};
+
+struct ApiResponse {
+    int status = 500;
+    std::string content_type;  // empty when there is no body (204)
+    std::string body;
+    std::string www_authenticate;    // the WWW-Authenticate value for a 401; empty otherwise
+    std::string allow;               // the Allow value for a 405; empty otherwise
+    std::int64_t retry_after_s = 0;  // the Retry-After value for a 429; 0 otherwise
+    // One line for nginx's error log at notice (a change made, a password
+    // refused, a throttled attempt); empty when there is nothing to log.
+    // Never a secret: token ids, user names and addresses only.
+    std::string audit_line;
+    // The body holds a new token's text: the glue sends it with no copy left
+    // behind (and the destructor wipes this one).
+    bool body_is_secret = false;
+
+    ApiResponse() = default;
+    ApiResponse(ApiResponse&&) noexcept = default;
+    ApiResponse& operator=(ApiResponse&& other) noexcept;  // wipes a secret body it replaces
+    ApiResponse(const ApiResponse&) = delete;              // a secret body must not be copied
+    ApiResponse& operator=(const ApiResponse&) = delete;
+    ~ApiResponse();
+};
+
+struct ManagementApiOptions {
+    std::string realm = "nginx-pat";            // for WWW-Authenticate: Basic realm="..."
+    PasswordAttemptLimiter* limiter = nullptr;  // not owned; nullptr: no throttling
+    std::size_t max_page_size = 1000;           // larger limit= values are capped to this
+};
+
+class ManagementApi {
+   public:
+    explicit ManagementApi(Store& store, ManagementApiOptions options = {});
+
+    // Never throws (an exception escaping the core becomes a 500) and never
+    // puts a secret in audit_line.
+    ApiResponse handle(const ApiRequest& request) noexcept;
+
+   private:
+    Store& store_;
+    ManagementApiOptions options_;
+};
+
+}  // namespace pat

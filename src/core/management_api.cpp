@@ -1,0 +1,194 @@
+// The management API's entry point: route, method, body size and
+// credentials are checked here, in that order, before any endpoint runs;
+// then the password check, throttled, shared by every endpoint.
+#include "pat/management_api.hpp"
+
+#include <string>
+
+#include "management_api_internal.hpp"
+#include "pat/names.hpp"
+
+namespace pat {
+
+namespace {
+
+// Basic realm="...", with '"' and '\' escaped inside the quoted string.
+std::string basic_challenge(std::string_view realm) {
+    std::string value = "Basic realm=\"";
+    for (char c : realm) {
+        if (c == '"' || c == '\\') value += '\\';
+        value += (c >= 0x20 && c != 0x7f) ? c : '?';
+    }
+    value += '"';
+    return value;
+}
+
+ApiResponse unauthorized(const ManagementApiOptions& options, std::string_view message,
+                         std::string_view exception_name) {
+    ApiResponse response = api::error_response(401, message, exception_name);
+    response.www_authenticate = basic_challenge(options.realm);
+    return response;
+}
+
+ApiResponse refuse_credentials(const ManagementApiOptions& options, api::Credentials::Kind kind) {
+    switch (kind) {
+        case api::Credentials::Kind::token:
+            return unauthorized(options,
+                                "Personal access tokens cannot be used to manage tokens or passwords: sign in with "
+                                "your user name and password.",
+                                api::exception_name::authentication);
+        case api::Credentials::Kind::unsupported:
+            return unauthorized(options, "Sign in with HTTP Basic authentication: your user name and password.",
+                                api::exception_name::authentication);
+        case api::Credentials::Kind::malformed:
+            return unauthorized(options, "The Authorization header is not valid HTTP Basic credentials.",
+                                api::exception_name::authentication);
+        case api::Credentials::Kind::none:
+        case api::Credentials::Kind::password: break;
+    }
+    return unauthorized(options, "Authentication is required: sign in with your user name and password.",
+                        api::exception_name::authentication);
+}
+
+}  // namespace
+
+ManagementApi::ManagementApi(Store& store, ManagementApiOptions options) : store_(store), options_(std::move(options)) {
+    if (options_.max_page_size == 0) options_.max_page_size = 1;
+}
+
+ApiResponse ManagementApi::handle(const ApiRequest& request) noexcept {
+    try {
+        const api::ApiRoute route = api::route_api_request(request.path);
+        if (route.kind == api::ApiRoute::Kind::unknown) {
+            return api::error_response(404,
+                                       "No such resource. Tokens are managed under "
+                                       "/rest/access-tokens/1.0/users/{userSlug}.");
+        }
+        if (!api::method_allowed(route.kind, request.method)) {
+            ApiResponse response =
+                api::error_response(405, "Method " + api::loggable(request.method, 16) + " is not allowed here; use " +
+                                             std::string(api::allowed_methods(route.kind)) + ".");
+            response.allow = api::allowed_methods(route.kind);
+            return response;
+        }
+        if (request.body_too_large || request.body.size() > kMaxApiBodyBytes) {
+            return api::error_response(400, "The request body is larger than 64 KiB.", api::exception_name::validation);
+        }
+        api::Credentials credentials;
+        api::parse_credentials(request.authorization, credentials);
+        if (credentials.kind != api::Credentials::Kind::password) return refuse_credentials(options_, credentials.kind);
+        ApiRequest timed = request;
+        if (timed.now_ms <= 0) timed.now_ms = pat::now_ms();
+        return api::Exchange(store_, options_, timed, credentials).dispatch(route);
+    } catch (...) {
+        // Only allocation can throw here; answer rather than take the worker down.
+        ApiResponse response;
+        response.status = 500;
+        response.audit_line = "token API: internal error (out of memory?)";
+        return response;
+    }
+}
+
+namespace api {
+
+ApiResponse Exchange::dispatch(const ApiRoute& route) {
+    const std::string_view method = request_.method;
+    const bool is_get = method == "GET" || method == "HEAD";
+    switch (route.kind) {
+        case ApiRoute::Kind::user_tokens: return is_get ? list_tokens(route.user_slug) : create_token(route.user_slug);
+        case ApiRoute::Kind::single_token:
+            if (is_get) return get_token(route.user_slug, route.token_id);
+            if (method == "POST") return modify_token(route.user_slug, route.token_id);
+            return revoke_token(route.user_slug, route.token_id);
+        case ApiRoute::Kind::password: return change_password(route.user_slug);
+        case ApiRoute::Kind::credentials: return change_password(std::nullopt);
+        case ApiRoute::Kind::unknown: break;
+    }
+    return error_response(404, "No such resource.");
+}
+
+std::string Exchange::claimed_user() const {
+    auto name = canonical_user_name(credentials_.user);
+    return name ? *name : std::string("(invalid user name)");
+}
+
+std::string Exchange::audit_prefix() const {
+    return "token API: ";
+}
+
+std::optional<ApiResponse> Exchange::begin_password_attempt() {
+    if (options_.limiter == nullptr) return std::nullopt;
+    const std::int64_t wait_ms =
+        options_.limiter->begin_attempt(credentials_.user, request_.client_address, request_.now_ms);
+    if (wait_ms <= 0) return std::nullopt;
+    const std::int64_t seconds = (wait_ms + 999) / 1000;
+    ApiResponse response =
+        error_response(429, "Too many failed sign-ins for this user or from this address. Try again in " +
+                                std::to_string(seconds) + " seconds.");
+    response.retry_after_s = seconds;
+    response.audit_line = audit_prefix() + "sign-in as " + claimed_user() + " from " +
+                          loggable(request_.client_address) + " throttled for " + std::to_string(seconds) + " s";
+    return response;
+}
+
+void Exchange::end_password_attempt(const Status& outcome) {
+    if (options_.limiter == nullptr) return;
+    if (outcome.ok()) {
+        options_.limiter->attempt_succeeded(credentials_.user, request_.client_address, request_.now_ms);
+    } else if (outcome.code() != StatusCode::refused) {
+        // No password was judged (a bad body, a store fault): take the attempt back.
+        options_.limiter->attempt_abandoned(credentials_.user, request_.client_address, request_.now_ms);
+    }  // refused: begin_password_attempt already counted the failure
+}
+
+ApiResponse Exchange::password_refused() {
+    ApiResponse response = unauthorized(options_, "Authentication failed. Please check your credentials and try again.",
+                                        exception_name::wrong_password);
+    response.audit_line =
+        audit_prefix() + "password refused for " + claimed_user() + " from " + loggable(request_.client_address);
+    return response;
+}
+
+std::optional<ApiResponse> Exchange::authenticate(Session& session) {
+    if (auto throttled = begin_password_attempt()) return throttled;
+    auto name = canonical_user_name(credentials_.user);
+    const AuditContext audit{name ? *name : std::string(), std::string(request_.client_address)};
+    const Status checked = store_.authenticate_user(credentials_.user, credentials_.password, audit);
+    end_password_attempt(checked);
+    if (!checked.ok()) {
+        if (checked.code() == StatusCode::refused) return password_refused();
+        return store_failure(checked, "checking a password");
+    }
+    auto user = store_.get_user(*name);
+    if (!user) {
+        // Deleted since the check: as good as a wrong password.
+        if (user.status().code() == StatusCode::not_found) return password_refused();
+        return store_failure(user.status(), "reading the signed-in user");
+    }
+    session.user = std::move(*user);
+    session.actor = Actor{session.user.name, session.user.sysadmin};
+    session.audit = AuditContext{session.user.name, std::string(request_.client_address)};
+    return std::nullopt;
+}
+
+ApiResponse Exchange::store_failure(const Status& status, std::string_view doing) {
+    ApiResponse response = error_response(500, "An internal error occurred. The server log has the details.");
+    response.audit_line = audit_prefix() + "store failure while " + std::string(doing) + ": " + status.message();
+    return response;
+}
+
+ApiResponse Exchange::from_status(const Status& status, std::string_view doing) {
+    switch (status.code()) {
+        case StatusCode::invalid_argument: return error_response(400, status.message(), exception_name::validation);
+        case StatusCode::not_found: return error_response(404, status.message(), exception_name::no_such_token);
+        case StatusCode::already_exists: return error_response(409, status.message(), exception_name::validation);
+        case StatusCode::refused: return error_response(403, status.message(), exception_name::authorisation);
+        case StatusCode::ok:
+        case StatusCode::store_error: break;
+    }
+    return store_failure(status, doing);
+}
+
+}  // namespace api
+
+}  // namespace pat
