@@ -4,6 +4,7 @@
 
 #include "pat/names.hpp"
 #include "pat/password.hpp"
+#include "pat/token.hpp"
 #include "records.hpp"
 #include "store_impl.hpp"
 
@@ -63,6 +64,15 @@ void record_password_failure(Store::Impl& store, std::string_view user, const Au
     });
 }
 
+// A password shaped like a token could never be used: the management API
+// refuses token-shaped credentials so that a token never manages tokens.
+Expected<PasswordHash> hash_new_password(std::string_view password) {
+    if (check_token_format(password) != TokenFormat::malformed) {
+        return Status{StatusCode::invalid_argument, "a password may not look like an access token"};
+    }
+    return hash_password(password);
+}
+
 }  // namespace
 
 Status Store::add_user(std::string_view raw_name, std::string_view display_name, bool sysadmin,
@@ -71,7 +81,7 @@ Status Store::add_user(std::string_view raw_name, std::string_view display_name,
     if (!name) return name.status();
     if (Status s = validate_display_name(display_name); !s.ok()) return s;
     // The slow KDF runs before the write transaction, which stays short.
-    auto hash = hash_password(password);
+    auto hash = hash_new_password(password);
     if (!hash) return hash.status();
     records::UserView user;
     user.active = true;
@@ -88,7 +98,7 @@ Status Store::add_user(std::string_view raw_name, std::string_view display_name,
 }
 
 Status Store::set_password(std::string_view name, std::string_view password, const AuditContext& audit) {
-    auto hash = hash_password(password);
+    auto hash = hash_new_password(password);
     if (!hash) return hash.status();
     return update_user(*impl_, name, AuditAction::password_changed, audit,
                        [&](records::UserView& user) { user.password = *hash; });

@@ -114,7 +114,11 @@ TEST_F(StoreTest, UsersAreValidatedAndUnique) {
     EXPECT_EQ(store_->set_password("nobody", "pw").code(), StatusCode::not_found);
     EXPECT_EQ(store_->delete_user("nobody").code(), StatusCode::not_found);
 
+    auto token_shaped = generate_token();
+    ASSERT_TRUE(token_shaped.ok());
+    EXPECT_EQ(store_->add_user("bob", "", false, *token_shaped).code(), StatusCode::invalid_argument);
     ASSERT_TRUE(store_->add_user("Bob", "Bob Builder", true, "pw").ok());
+    EXPECT_EQ(store_->set_password("bob", *token_shaped).code(), StatusCode::invalid_argument);
     auto users = store_->list_users();
     ASSERT_TRUE(users.ok());
     ASSERT_EQ(users->size(), 2u);
