@@ -1,56 +1,41 @@
-// A small JSON writer for --json output: compact, one document per call,
-// strings escaped per RFC 8259 and always valid UTF-8 (an invalid byte
-// becomes U+FFFD, since store text such as token names is not trusted).
+// JSON for --json output: the core's writer (RFC 8259 escaping, invalid
+// UTF-8 from store text becomes U+FFFD) plus key-and-value shorthands.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
+
+#include "pat/json.hpp"
 
 namespace patctl {
 
-class JsonWriter {
+class JsonWriter : public pat::json::Writer {
 public:
-    JsonWriter& begin_object();
-    JsonWriter& end_object();
-    JsonWriter& begin_array();
-    JsonWriter& end_array();
+    JsonWriter& begin_object() { return self(Writer::begin_object()); }
+    JsonWriter& end_object() { return self(Writer::end_object()); }
+    JsonWriter& begin_array() { return self(Writer::begin_array()); }
+    JsonWriter& end_array() { return self(Writer::end_array()); }
+    JsonWriter& key(std::string_view name) { return self(Writer::key(name)); }
+    JsonWriter& string(std::string_view value) { return self(Writer::string(value)); }
+    JsonWriter& number(std::int64_t value) { return self(Writer::number(value)); }
+    JsonWriter& boolean(bool value) { return self(Writer::boolean(value)); }
+    JsonWriter& null() { return self(Writer::null()); }
 
-    JsonWriter& key(std::string_view name);
-    JsonWriter& string(std::string_view value);
-    JsonWriter& number(std::int64_t value);
-    JsonWriter& boolean(bool value);
-    JsonWriter& null();
-
-    // key + value in one call.
-    JsonWriter& field(std::string_view name, std::string_view value);
+    JsonWriter& field(std::string_view name, std::string_view value) { return key(name).string(value); }
     JsonWriter& field(std::string_view name, const char* value) { return field(name, std::string_view(value)); }
-    JsonWriter& field(std::string_view name, std::int64_t value);
-    JsonWriter& field(std::string_view name, bool value);
     JsonWriter& field(std::string_view name, const std::string& value) { return field(name, std::string_view(value)); }
+    JsonWriter& field(std::string_view name, std::int64_t value) { return key(name).number(value); }
+    JsonWriter& field(std::string_view name, bool value) { return key(name).boolean(value); }
     // An empty optional writes null.
-    JsonWriter& optional_field(std::string_view name, const std::optional<std::string>& value);
-
-    // Reserve room up front when the document will hold a secret, so no
-    // reallocation leaves a copy behind in freed memory.
-    void reserve(std::size_t bytes) { out_.reserve(bytes); }
-
-    // The document so far; complete once every begin has its end.
-    std::string& text() { return out_; }
-    bool complete() const { return nesting_.empty() && wrote_value_; }
+    JsonWriter& optional_field(std::string_view name, const std::optional<std::string>& value) {
+        key(name);
+        return value ? string(*value) : null();
+    }
 
 private:
-    void before_value();
-
-    std::string out_;
-    std::vector<bool> nesting_;  // per open container: has it an element yet?
-    bool after_key_ = false;
-    bool wrote_value_ = false;
+    JsonWriter& self(pat::json::Writer&) { return *this; }
 };
-
-// The escaped body of a JSON string, without the quotes.
-void append_json_escaped(std::string& out, std::string_view text);
 
 }  // namespace patctl
