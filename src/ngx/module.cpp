@@ -1,0 +1,310 @@
+// ngx_http_auth_pat_module: directives, configuration, variables and the
+// worker lifecycle. The decision itself is in access_handler.cpp.
+
+#include <string_view>
+
+#include "access_handler.hpp"
+#include "error_response.hpp"
+#include "module_conf.hpp"
+#include "ngx.hpp"
+#include "pat/permission.hpp"
+#include "request_context.hpp"
+#include "worker_state.hpp"
+
+namespace pat::ngx {
+
+RequestContext* find_request_context(ngx_http_request_t* r) noexcept {
+    return static_cast<RequestContext*>(ngx_http_get_module_ctx(r, ngx_http_auth_pat_module));
+}
+
+RequestContext* request_context(ngx_http_request_t* r) noexcept {
+    RequestContext* ctx = find_request_context(r);
+    if (ctx != nullptr) return ctx;
+    ctx = static_cast<RequestContext*>(ngx_pcalloc(r->pool, sizeof(RequestContext)));
+    if (ctx != nullptr) ngx_http_set_ctx(r, ctx, ngx_http_auth_pat_module);
+    return ctx;
+}
+
+namespace {
+
+std::string_view view(const ngx_str_t& s) {
+    return {reinterpret_cast<const char*>(s.data), s.len};
+}
+
+char* const kConfOk = NGX_CONF_OK;
+char* const kConfError = static_cast<char*>(NGX_CONF_ERROR);
+char* const kIsDuplicate = const_cast<char*>("is duplicate");
+
+// ---- directives ----
+
+char* set_db(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
+    auto* lcf = static_cast<LocConf*>(conf);
+    if (lcf->db_index != NGX_CONF_UNSET_UINT) return kIsDuplicate;
+
+    ngx_str_t path = static_cast<ngx_str_t*>(cf->args->elts)[1];
+    if (path.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"auth_pat_db\" needs the path of a store");
+        return kConfError;
+    }
+    // Relative paths are taken from the configuration prefix, like
+    // auth_basic_user_file.
+    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) return kConfError;
+
+    auto* mcf = static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_auth_pat_module));
+    auto* paths = static_cast<ngx_str_t*>(mcf->db_paths->elts);
+    for (ngx_uint_t i = 0; i < mcf->db_paths->nelts; ++i) {
+        if (view(paths[i]) == view(path)) {
+            lcf->db_index = i;
+            return kConfOk;
+        }
+    }
+    auto* added = static_cast<ngx_str_t*>(ngx_array_push(mcf->db_paths));
+    if (added == nullptr) return kConfError;
+    // NUL-terminated copy: workers hand it to stat() and to the store.
+    added->data = static_cast<u_char*>(ngx_pnalloc(cf->pool, path.len + 1));
+    if (added->data == nullptr) return kConfError;
+    ngx_memcpy(added->data, path.data, path.len);
+    added->data[path.len] = '\0';
+    added->len = path.len;
+    lcf->db_index = mcf->db_paths->nelts - 1;
+    return kConfOk;
+}
+
+char* set_realm(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
+    auto* lcf = static_cast<LocConf*>(conf);
+    if (lcf->realm != NGX_CONF_UNSET_PTR) return kIsDuplicate;
+
+    ngx_str_t* value = static_cast<ngx_str_t*>(cf->args->elts);
+    if (view(value[1]) == "off") {
+        lcf->realm = nullptr;
+        return kConfOk;
+    }
+    if (value[1].len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"auth_pat\" takes a realm (a non-empty string) or \"off\"");
+        return kConfError;
+    }
+    auto* realm = static_cast<ngx_http_complex_value_t*>(
+        ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t)));
+    if (realm == nullptr) return kConfError;
+    ngx_http_compile_complex_value_t ccv;
+    ngx_memzero(&ccv, sizeof ccv);
+    ccv.cf = cf;
+    ccv.value = &value[1];
+    ccv.complex_value = realm;
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) return kConfError;
+    lcf->realm = realm;
+    return kConfOk;
+}
+
+char* set_route(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
+    auto* lcf = static_cast<LocConf*>(conf);
+    if (lcf->route != NGX_CONF_UNSET_UINT) return kIsDuplicate;
+
+    const ngx_str_t& value = static_cast<ngx_str_t*>(cf->args->elts)[1];
+    const std::string_view text = view(value);
+    if (text == "git") {
+        lcf->route = static_cast<ngx_uint_t>(RouteKind::git);
+    } else if (text == "rest") {
+        lcf->route = static_cast<ngx_uint_t>(RouteKind::rest);
+    } else if (text == "off") {
+        lcf->route = static_cast<ngx_uint_t>(RouteKind::off);
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"auth_pat_route\": it must be \"git\", "
+                           "\"rest\" or \"off\"",
+                           &value);
+        return kConfError;
+    }
+    return kConfOk;
+}
+
+char* set_require(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
+    auto* lcf = static_cast<LocConf*>(conf);
+    if (lcf->require != NGX_CONF_UNSET_UINT) return kIsDuplicate;
+
+    const ngx_str_t& value = static_cast<ngx_str_t*>(cf->args->elts)[1];
+    const auto need = parse_need(view(value));
+    if (!need) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"auth_pat_require\": it must be one of "
+                           "\"authenticated\", \"repo-read\", \"repo-write\", \"repo-admin\", "
+                           "\"project-read\", \"project-write\", \"project-admin\", \"repo-fork\"",
+                           &value);
+        return kConfError;
+    }
+    lcf->require = static_cast<ngx_uint_t>(*need);
+    return kConfOk;
+}
+
+char* set_target_value(ngx_conf_t* cf, ngx_http_complex_value_t*& field) noexcept {
+    if (field != NGX_CONF_UNSET_PTR) return kIsDuplicate;
+    ngx_str_t* value = static_cast<ngx_str_t*>(cf->args->elts);
+    auto* compiled = static_cast<ngx_http_complex_value_t*>(
+        ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t)));
+    if (compiled == nullptr) return kConfError;
+    ngx_http_compile_complex_value_t ccv;
+    ngx_memzero(&ccv, sizeof ccv);
+    ccv.cf = cf;
+    ccv.value = &value[1];
+    ccv.complex_value = compiled;
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) return kConfError;
+    field = compiled;
+    return kConfOk;
+}
+
+char* set_project(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
+    return set_target_value(cf, static_cast<LocConf*>(conf)->project);
+}
+
+char* set_repo(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
+    return set_target_value(cf, static_cast<LocConf*>(conf)->repo);
+}
+
+constexpr ngx_uint_t kContexts =
+    NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_HTTP_LMT_CONF | NGX_CONF_TAKE1;
+
+// clang-format off
+ngx_command_t commands[] = {
+    {ngx_string("auth_pat"), kContexts, set_realm, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("auth_pat_db"), kContexts, set_db, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("auth_pat_route"), kContexts, set_route, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("auth_pat_require"), kContexts, set_require, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("auth_pat_project"), kContexts, set_project, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("auth_pat_repo"), kContexts, set_repo, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    ngx_null_command,
+};
+// clang-format on
+
+// ---- configuration structures ----
+
+void* create_main_conf(ngx_conf_t* cf) noexcept {
+    auto* mcf = static_cast<MainConf*>(ngx_pcalloc(cf->pool, sizeof(MainConf)));
+    if (mcf == nullptr) return nullptr;
+    mcf->db_paths = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
+    if (mcf->db_paths == nullptr) return nullptr;
+    return mcf;
+}
+
+void* create_loc_conf(ngx_conf_t* cf) noexcept {
+    auto* lcf = static_cast<LocConf*>(ngx_palloc(cf->pool, sizeof(LocConf)));
+    if (lcf == nullptr) return nullptr;
+    lcf->realm = static_cast<ngx_http_complex_value_t*>(NGX_CONF_UNSET_PTR);
+    lcf->db_index = NGX_CONF_UNSET_UINT;
+    lcf->route = NGX_CONF_UNSET_UINT;
+    lcf->require = NGX_CONF_UNSET_UINT;
+    lcf->project = static_cast<ngx_http_complex_value_t*>(NGX_CONF_UNSET_PTR);
+    lcf->repo = static_cast<ngx_http_complex_value_t*>(NGX_CONF_UNSET_PTR);
+    return lcf;
+}
+
+char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) noexcept {
+    auto* prev = static_cast<LocConf*>(parent);
+    auto* conf = static_cast<LocConf*>(child);
+
+    ngx_conf_merge_ptr_value(conf->realm, prev->realm, nullptr);
+    ngx_conf_merge_uint_value(conf->db_index, prev->db_index, NGX_CONF_UNSET_UINT);
+    ngx_conf_merge_uint_value(conf->route, prev->route, static_cast<ngx_uint_t>(RouteKind::off));
+    ngx_conf_merge_uint_value(conf->require, prev->require, NGX_CONF_UNSET_UINT);
+    ngx_conf_merge_ptr_value(conf->project, prev->project, nullptr);
+    ngx_conf_merge_ptr_value(conf->repo, prev->repo, nullptr);
+
+    // A protected location must name its store at the same or an enclosing
+    // level; otherwise every request would get 500.
+    if (conf->realm != nullptr && conf->db_index == NGX_CONF_UNSET_UINT) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"auth_pat\" is on but no \"auth_pat_db\" is set at this level or above");
+        return kConfError;
+    }
+    return kConfOk;
+}
+
+// ---- variables ----
+
+ngx_int_t identity_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v,
+                            uintptr_t data) noexcept {
+    // Subrequests skip the access phase: they carry the main request's
+    // identity.
+    const RequestContext* ctx = find_request_context(r->main);
+    const char* text = nullptr;
+    if (ctx != nullptr) text = data == 0 ? ctx->user : ctx->token_id;
+    if (text == nullptr || text[0] == '\0') {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+    v->data = reinterpret_cast<u_char*>(const_cast<char*>(text));
+    v->len = static_cast<unsigned>(ngx_strlen(text));
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    return NGX_OK;
+}
+
+ngx_int_t add_variables(ngx_conf_t* cf) noexcept {
+    struct Definition {
+        ngx_str_t name;
+        uintptr_t data;
+    };
+    Definition definitions[] = {{ngx_string("pat_user"), 0}, {ngx_string("pat_token_id"), 1}};
+    for (auto& definition : definitions) {
+        ngx_http_variable_t* variable =
+            ngx_http_add_variable(cf, &definition.name, NGX_HTTP_VAR_NOCACHEABLE);
+        if (variable == nullptr) return NGX_ERROR;
+        variable->get_handler = identity_variable;
+        variable->data = definition.data;
+    }
+    return NGX_OK;
+}
+
+// ---- phases and lifecycle ----
+
+ngx_int_t postconfiguration(ngx_conf_t* cf) noexcept {
+    auto* cmcf = static_cast<ngx_http_core_main_conf_t*>(
+        ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
+    auto* handler = static_cast<ngx_http_handler_pt*>(
+        ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers));
+    if (handler == nullptr) return NGX_ERROR;
+    *handler = access_handler;
+    install_error_filters();
+    return NGX_OK;
+}
+
+ngx_int_t init_process(ngx_cycle_t* cycle) noexcept {
+    // Never NGX_ERROR: the master would stop respawning workers. A worker
+    // without a store answers 500 and keeps retrying.
+    if (ngx_process == NGX_PROCESS_WORKER || ngx_process == NGX_PROCESS_SINGLE) start_worker(cycle);
+    return NGX_OK;
+}
+
+void exit_process(ngx_cycle_t*) noexcept { stop_worker(); }
+
+ngx_http_module_t module_ctx = {
+    add_variables,     // preconfiguration
+    postconfiguration, // postconfiguration
+    create_main_conf,  // create main configuration
+    nullptr,           // init main configuration
+    nullptr,           // create server configuration
+    nullptr,           // merge server configuration
+    create_loc_conf,   // create location configuration
+    merge_loc_conf,    // merge location configuration
+};
+
+}  // namespace
+}  // namespace pat::ngx
+
+// The only exported symbol.
+extern "C" {
+__attribute__((visibility("default"))) ngx_module_t ngx_http_auth_pat_module = {
+    NGX_MODULE_V1,
+    &pat::ngx::module_ctx,        // module context
+    pat::ngx::commands,           // module directives
+    NGX_HTTP_MODULE,              // module type
+    nullptr,                      // init master
+    nullptr,                      // init module
+    pat::ngx::init_process,       // init process
+    nullptr,                      // init thread
+    nullptr,                      // exit thread
+    pat::ngx::exit_process,       // exit process
+    nullptr,                      // exit master
+    NGX_MODULE_V1_PADDING};
+}

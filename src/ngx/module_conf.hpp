@@ -1,0 +1,39 @@
+// The module's configuration structures, shared by the glue's files.
+#pragma once
+
+#include "ngx.hpp"
+
+extern "C" {
+extern ngx_module_t ngx_http_auth_pat_module;
+}
+
+namespace pat::ngx {
+
+enum class RouteKind : ngx_uint_t { off = 0, git = 1, rest = 2 };
+
+struct MainConf {
+    // The distinct store paths of every auth_pat_db (absolute). A location
+    // refers to its store by index, so a worker keeps one open Store per
+    // path and a request finds it without comparing strings.
+    ngx_array_t* db_paths;  // of ngx_str_t, each NUL-terminated
+};
+
+struct LocConf {
+    // NGX_CONF_UNSET_PTR: inherit; nullptr: `auth_pat off` (not protected).
+    ngx_http_complex_value_t* realm;
+    ngx_uint_t db_index;  // NGX_CONF_UNSET_UINT when no auth_pat_db applies
+    ngx_uint_t route;     // a RouteKind
+    ngx_uint_t require;   // a pat::Need, or NGX_CONF_UNSET_UINT
+    ngx_http_complex_value_t* project;  // NGX_CONF_UNSET_PTR / nullptr when unset
+    ngx_http_complex_value_t* repo;
+};
+
+inline MainConf* main_conf(ngx_http_request_t* r) {
+    return static_cast<MainConf*>(ngx_http_get_module_main_conf(r, ngx_http_auth_pat_module));
+}
+
+inline LocConf* loc_conf(ngx_http_request_t* r) {
+    return static_cast<LocConf*>(ngx_http_get_module_loc_conf(r, ngx_http_auth_pat_module));
+}
+
+}  // namespace pat::ngx

@@ -1,0 +1,166 @@
+"""Fixtures: one real deployment (nginx + module + store + git backend) per
+test module, torn down with a check of nginx's error.log."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from harness import (GIT_HTTP_BACKEND, Fcgiwrap, Nginx, Patctl, free_port, load_module_line,
+                     make_bare_repo, module_path, patctl_path)
+
+
+def nginx_conf(prefix, port, h2_port, store, fcgi_socket, git_root, extra_http="",
+               extra_server=""):
+    """The configuration most tests share: git smart HTTP under /scm, the
+    Bitbucket REST API under /rest and /bitbucket/rest, and whatever the test
+    module adds."""
+    user = "user root root;" if os.geteuid() == 0 else ""
+    return f"""
+{load_module_line()}
+{user}
+worker_processes 2;
+error_log {prefix}/logs/error.log info;
+pid {prefix}/nginx.pid;
+daemon off;
+events {{ worker_connections 256; }}
+
+http {{
+    default_type application/octet-stream;
+    log_format pat '$remote_user|$pat_user|$pat_token_id|$status|$request_uri';
+    access_log {prefix}/logs/access.log pat;
+    client_body_temp_path {prefix}/tmp/body;
+    fastcgi_temp_path {prefix}/tmp/fastcgi;
+    proxy_temp_path {prefix}/tmp/proxy;
+    scgi_temp_path {prefix}/tmp/scgi;
+    uwsgi_temp_path {prefix}/tmp/uwsgi;
+    {extra_http}
+
+    server {{
+        listen 127.0.0.1:{port};
+        listen 127.0.0.1:{h2_port} http2;
+        root {prefix}/html;
+        auth_pat_db {store};
+
+        location ~ ^/scm(/.*)$ {{
+            auth_pat "Git";
+            auth_pat_route git;
+            client_max_body_size 0;
+            fastcgi_pass unix:{fcgi_socket};
+            fastcgi_param SCRIPT_FILENAME {GIT_HTTP_BACKEND};
+            fastcgi_param GIT_PROJECT_ROOT {git_root};
+            fastcgi_param GIT_HTTP_EXPORT_ALL "";
+            fastcgi_param PATH_INFO $1;
+            fastcgi_param REMOTE_USER $pat_user;
+            fastcgi_param QUERY_STRING $query_string;
+            fastcgi_param REQUEST_METHOD $request_method;
+            fastcgi_param CONTENT_TYPE $content_type;
+            fastcgi_param CONTENT_LENGTH $content_length;
+            fastcgi_param SERVER_PROTOCOL $server_protocol;
+            fastcgi_param REMOTE_ADDR $remote_addr;
+        }}
+
+        location /rest/ {{
+            auth_pat "Bitbucket";
+            auth_pat_route rest;
+            try_files /rest-ok.json =404;
+        }}
+
+        location /bitbucket/rest/ {{
+            auth_pat "Bitbucket";
+            auth_pat_route rest;
+            try_files /rest-ok.json =404;
+        }}
+
+        {extra_server}
+    }}
+}}
+"""
+
+
+class Deployment:
+    """Everything one test module talks to. Users: alice (write on project
+    WORK), bob (no grants). Tokens: alice's read and write tokens, bob's."""
+
+    def __init__(self, root, extra_http="", extra_server=""):
+        self.root = Path(root)
+        self.prefix = self.root / "nginx"
+        self.store_path = self.root / "store" / "pat.db"
+        self.store_path.parent.mkdir(parents=True)
+        self.git_root = self.root / "git"
+        self.home = self.root / "home"
+        self.home.mkdir()
+        self.port = free_port()
+        self.h2_port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.h2_base = f"http://127.0.0.1:{self.h2_port}"
+
+        self.patctl = Patctl(self.store_path)
+        self.patctl.init()
+        self.patctl.add_user("alice")
+        self.patctl.grant("alice", "project", "WORK", "write")
+        self.patctl.add_user("bob")
+        self.read_token = self.patctl.create_token("alice", "read", project="read", repo="read")
+        self.write_token = self.patctl.create_token("alice", "write", project="write",
+                                                    repo="write")
+        self.bob_token = self.patctl.create_token("bob", "bob")
+
+        make_bare_repo(self.git_root, "WORK", "my-repo", self.root / "seed")
+
+        self.fcgiwrap = Fcgiwrap(self.root / "fcgiwrap.sock")
+        conf = nginx_conf(self.prefix, self.port, self.h2_port, self.store_path,
+                          self.fcgiwrap.socket_path, self.git_root, extra_http=extra_http,
+                          extra_server=extra_server.replace("@PREFIX@", str(self.prefix))
+                          .replace("@ROOT@", str(self.root)))
+        self.nginx = Nginx(self.prefix, conf, [self.port, self.h2_port])
+        html = self.prefix / "html"
+        html.mkdir(parents=True, exist_ok=True)
+        (html / "rest-ok.json").write_text('{"ok":true}\n')
+        (html / "ok.txt").write_text("ok\n")
+        (html / "secret.txt").write_text("secret\n")
+
+    def start(self, nginx_env=None):
+        self.fcgiwrap.start()
+        self.nginx.start(env=nginx_env)
+
+    def stop(self):
+        self.nginx.stop()
+        self.fcgiwrap.stop()
+
+    def url(self, path):
+        return self.base + path
+
+    def repo_url(self, credentials=None, slug="my-repo.git", project="WORK"):
+        auth = f"{credentials}@" if credentials else ""
+        return f"http://{auth}127.0.0.1:{self.port}/scm/{project}/{slug}"
+
+    def secrets(self):
+        return [t.text for t in (self.read_token, self.write_token, self.bob_token)]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def built_binaries():
+    for path, what in ((patctl_path(), "patctl"), (module_path(), "the module")):
+        if path != "static" and not Path(path).exists():
+            pytest.exit(f"{what} is not built ({path}): run `make` first", returncode=2)
+
+
+@pytest.fixture(scope="module")
+def deployment(request, tmp_path_factory):
+    """A running deployment; a test module may set EXTRA_HTTP / EXTRA_SERVER
+    (nginx configuration text, @PREFIX@ and @ROOT@ substituted)."""
+    root = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
+    deployment = Deployment(root, getattr(request.module, "EXTRA_HTTP", ""),
+                            getattr(request.module, "EXTRA_SERVER", ""))
+    deployment.start(getattr(request.module, "NGINX_ENV", None))
+    try:
+        yield deployment
+    finally:
+        deployment.stop()
+    problems = deployment.nginx.log_problems()
+    assert not problems, "error.log has alerts:\n" + "\n".join(problems)
+    logs = deployment.nginx.error_log.read_text(errors="replace")
+    if deployment.nginx.access_log.exists():
+        logs += deployment.nginx.access_log.read_text(errors="replace")
+    for secret in deployment.secrets():
+        assert secret not in logs, "a token reached nginx's logs"

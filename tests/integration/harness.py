@@ -1,0 +1,267 @@
+"""Real processes for the integration tests: nginx with the built module,
+fcgiwrap running git http-backend, patctl, git and curl.
+
+Nothing here is mocked: every request goes through /usr/sbin/nginx and the
+module's access handler, and every store is written by the real patctl.
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# PAT_NGINX runs the tests against another nginx binary, e.g. one built with
+# the module compiled in (`make test-static`; then PAT_MODULE=static).
+NGINX = os.environ.get("PAT_NGINX", "/usr/sbin/nginx")
+FCGIWRAP = "/usr/sbin/fcgiwrap"
+GIT_HTTP_BACKEND = "/usr/lib/git-core/git-http-backend"
+PASSWORD = "correct horse battery staple"
+
+# error.log lines that fail a test module: nginx alerts and emergencies, and
+# anything a sanitizer prints.
+BAD_LOG_LINE = re.compile(r"\[alert\]|\[emerg\]|AddressSanitizer|LeakSanitizer|runtime error:")
+
+
+def patctl_path():
+    return os.environ.get("PATCTL") or str(REPO_ROOT / "build" / "patctl")
+
+
+def module_path():
+    return os.environ.get("PAT_MODULE") or str(REPO_ROOT / "build" / "ngx_http_auth_pat_module.so")
+
+
+def load_module_line():
+    """The load_module directive, or nothing when the module is built in."""
+    return "" if module_path() == "static" else f"load_module {module_path()};"
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def port_open(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+class Patctl:
+    """The real patctl against one store file."""
+
+    def __init__(self, db):
+        self.db = str(db)
+
+    def run(self, *args, stdin=None, check=True):
+        result = subprocess.run([patctl_path(), "--db", self.db, *args], input=stdin,
+                                capture_output=True, text=True, timeout=60)
+        if check and result.returncode != 0:
+            raise AssertionError(f"patctl {' '.join(args)} failed ({result.returncode}): "
+                                 f"{result.stderr.strip()}")
+        return result
+
+    def init(self):
+        self.run("init")
+
+    def add_user(self, name):
+        self.run("user", "add", name, "--password-stdin", stdin=PASSWORD + "\n")
+
+    def grant(self, user, kind, target, level):
+        self.run("grant", user, kind, target, level)
+
+    def ungrant(self, user, kind, target):
+        self.run("ungrant", user, kind, target)
+
+    def create_token(self, user, label, project=None, repo=None, expiry_days=None):
+        args = ["token", "create", user, "--name", label, "--json", "--password-stdin"]
+        if project:
+            args += ["--project", project]
+        if repo:
+            args += ["--repo", repo]
+        if expiry_days:
+            args += ["--expiry-days", str(expiry_days)]
+        created = json.loads(self.run(*args, stdin=PASSWORD + "\n").stdout)
+        return Token(user=user, id=created["id"], text=created["token"])
+
+    def revoke(self, token_id):
+        self.run("token", "revoke", token_id)
+
+    def disable_user(self, name):
+        self.run("user", "disable", name)
+
+
+class Token:
+    def __init__(self, user, id, text):
+        self.user, self.id, self.text = user, id, text
+
+    def basic(self, user=None):
+        return ("-u", f"{user or self.user}:{self.text}")
+
+    def bearer(self):
+        return ("-H", f"Authorization: Bearer {self.text}")
+
+
+class Fcgiwrap:
+    """fcgiwrap on a unix socket, running git http-backend for nginx."""
+
+    def __init__(self, socket_path):
+        self.socket_path = Path(socket_path)
+        self.process = None
+
+    def start(self):
+        if self.socket_path.exists():
+            self.socket_path.unlink()
+        self.process = subprocess.Popen([FCGIWRAP, "-c", "4", "-s", f"unix:{self.socket_path}"],
+                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL, start_new_session=True)
+        wait_for(self.socket_path.exists, what="fcgiwrap socket")
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=10)
+
+
+class Nginx:
+    """The distribution's nginx in the foreground with its own prefix."""
+
+    def __init__(self, prefix, conf_text, ports):
+        self.prefix = Path(prefix)
+        self.conf = self.prefix / "nginx.conf"
+        self.error_log = self.prefix / "logs" / "error.log"
+        self.access_log = self.prefix / "logs" / "access.log"
+        self.ports = ports
+        self.process = None
+        for sub in ("logs", "tmp", "html"):
+            (self.prefix / sub).mkdir(parents=True, exist_ok=True)
+        self.conf.write_text(conf_text)
+
+    def command(self, *extra):
+        return [NGINX, "-p", str(self.prefix), "-c", str(self.conf), *extra]
+
+    def test_config(self):
+        return subprocess.run(self.command("-t"), capture_output=True, text=True, timeout=30)
+
+    def start(self, env=None):
+        checked = self.test_config()
+        assert checked.returncode == 0, checked.stderr
+        self.process = subprocess.Popen(self.command(), env=env, stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for port in self.ports:
+            wait_for(lambda: port_open(port) or self.process.poll() is not None,
+                     what=f"nginx on port {port}")
+        assert self.process.poll() is None, self.process.stderr.read().decode()
+
+    def worker_pids(self):
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.process.pid)],
+                             capture_output=True, text=True).stdout
+        return {int(p) for p in out.split()}
+
+    def reload(self):
+        """`nginx -s reload`, then wait until the old workers are gone."""
+        old = self.worker_pids()
+        result = subprocess.run(self.command("-s", "reload"), capture_output=True, text=True,
+                                timeout=30)
+        assert result.returncode == 0, result.stderr
+        wait_for(lambda: self.worker_pids() and not (self.worker_pids() & old),
+                 what="new nginx workers")
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=15)
+
+    def log_problems(self):
+        if not self.error_log.exists():
+            return []
+        return [line for line in self.error_log.read_text(errors="replace").splitlines()
+                if BAD_LOG_LINE.search(line)]
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status, self.headers, self.body = status, headers, body
+
+    def header_values(self, name):
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+    def json(self):
+        return json.loads(self.body)
+
+
+def curl(url, *args, method=None, http2=False, path_as_is=True, head=False):
+    """One request with the real curl; returns status, headers and body."""
+    command = ["curl", "-sS", "--max-time", "30"]
+    command += ["-I"] if head else ["-D", "-", "-o", "/dev/stdout"]
+    if path_as_is:
+        command.append("--path-as-is")
+    if http2:
+        command.append("--http2-prior-knowledge")
+    if method:
+        command += ["-X", method]
+    command += [*args, url]
+    result = subprocess.run(command, capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    raw = result.stdout
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = []
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers.append((name.strip(), value.strip()))
+    return Response(status, headers, body.decode("utf-8", errors="replace"))
+
+
+def git(*args, cwd=None, env=None, check=True):
+    full_env = git_env()
+    full_env.update(env or {})
+    result = subprocess.run(["git", *args], cwd=cwd, env=full_env, capture_output=True, text=True,
+                            timeout=120)
+    if check and result.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed: {result.stderr}")
+    return result
+
+
+def git_env():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update({
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": "/dev/null",
+        "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.com",
+    })
+    return env
+
+
+def make_bare_repo(git_root, project, slug, work_dir):
+    """A bare repository GIT_ROOT/PROJECT/SLUG.git with two commits on master."""
+    bare = Path(git_root) / project / f"{slug}.git"
+    bare.parent.mkdir(parents=True, exist_ok=True)
+    git("init", "-q", "--bare", "--initial-branch=master", str(bare))
+    work = Path(work_dir)
+    git("init", "-q", "--initial-branch=master", str(work))
+    for n in (1, 2):
+        (work / "README.md").write_text(f"version {n}\n")
+        git("add", "README.md", cwd=work)
+        git("commit", "-q", "-m", f"commit {n}", cwd=work)
+    git("push", "-q", str(bare), "master", cwd=work)
+    return bare

@@ -1,0 +1,180 @@
+// The Authorization header parser on its own (it has no nginx dependency):
+// every accepted form, every refusal, and random input that must never be
+// accepted in a form that disagrees with a strict re-encoding.
+#include "../../src/ngx/authorization_header.hpp"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <random>
+#include <string>
+
+namespace pat::ngx {
+namespace {
+
+using Scratch = std::array<unsigned char, kCredentialsScratchSize>;
+
+std::string base64(std::string_view raw) {
+    static constexpr char kAlphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    std::size_t i = 0;
+    for (; i + 2 < raw.size(); i += 3) {
+        const unsigned v = static_cast<unsigned char>(raw[i]) << 16 |
+                           static_cast<unsigned char>(raw[i + 1]) << 8 |
+                           static_cast<unsigned char>(raw[i + 2]);
+        for (int shift : {18, 12, 6, 0}) out += kAlphabet[(v >> shift) & 63];
+    }
+    if (raw.size() - i == 1) {
+        const unsigned v = static_cast<unsigned char>(raw[i]) << 16;
+        out += kAlphabet[(v >> 18) & 63];
+        out += kAlphabet[(v >> 12) & 63];
+        out += "==";
+    } else if (raw.size() - i == 2) {
+        const unsigned v = static_cast<unsigned char>(raw[i]) << 16 |
+                           static_cast<unsigned char>(raw[i + 1]) << 8;
+        out += kAlphabet[(v >> 18) & 63];
+        out += kAlphabet[(v >> 12) & 63];
+        out += kAlphabet[(v >> 6) & 63];
+        out += '=';
+    }
+    return out;
+}
+
+AuthorizationError parse(std::string_view header, Credentials& out, Scratch& scratch) {
+    return parse_authorization(header, scratch, out);
+}
+
+TEST(AuthorizationHeader, BearerToken) {
+    Scratch scratch;
+    Credentials c;
+    ASSERT_EQ(parse("Bearer npat_abc", c, scratch), AuthorizationError::none);
+    EXPECT_EQ(c.scheme, AuthScheme::bearer);
+    EXPECT_EQ(c.token, "npat_abc");
+    EXPECT_TRUE(c.user.empty());
+}
+
+TEST(AuthorizationHeader, BasicUserAndToken) {
+    Scratch scratch;
+    Credentials c;
+    ASSERT_EQ(parse("Basic " + base64("alice:npat_x"), c, scratch), AuthorizationError::none);
+    EXPECT_EQ(c.scheme, AuthScheme::basic);
+    EXPECT_EQ(c.user, "alice");
+    EXPECT_EQ(c.token, "npat_x");
+}
+
+TEST(AuthorizationHeader, EveryPaddingLength) {
+    for (std::string user : {"a", "ab", "abc"}) {
+        Scratch scratch;
+        Credentials c;
+        ASSERT_EQ(parse("Basic " + base64(user + ":t"), c, scratch), AuthorizationError::none)
+            << user;
+        EXPECT_EQ(c.user, user);
+        EXPECT_EQ(c.token, "t");
+    }
+}
+
+TEST(AuthorizationHeader, TokenMayContainColons) {
+    Scratch scratch;
+    Credentials c;
+    ASSERT_EQ(parse("Basic " + base64("alice:a:b"), c, scratch), AuthorizationError::none);
+    EXPECT_EQ(c.user, "alice");
+    EXPECT_EQ(c.token, "a:b");
+}
+
+TEST(AuthorizationHeader, SchemeIsCaseInsensitiveAndSpacesMayRepeat) {
+    Scratch scratch;
+    Credentials c;
+    EXPECT_EQ(parse("bEaReR   tok", c, scratch), AuthorizationError::none);
+    EXPECT_EQ(c.token, "tok");
+    EXPECT_EQ(parse("BASIC " + base64("u:t"), c, scratch), AuthorizationError::none);
+}
+
+TEST(AuthorizationHeader, Refusals) {
+    const std::string good = base64("alice:tok");
+    const std::pair<std::string, AuthorizationError> cases[] = {
+        {"", AuthorizationError::unknown_scheme},
+        {"Basic", AuthorizationError::missing_credentials},
+        {"Bearer ", AuthorizationError::missing_credentials},
+        {"Token abc", AuthorizationError::unknown_scheme},
+        {"Basicx " + good, AuthorizationError::unknown_scheme},
+        {" Basic " + good, AuthorizationError::unknown_scheme},
+        {"Bearer a b", AuthorizationError::extra_words},
+        {"Bearer a\tb", AuthorizationError::extra_words},
+        {"Basic " + good + " x", AuthorizationError::extra_words},
+        {std::string("Bearer a\0b", 10), AuthorizationError::nul_byte},
+        {"Basic !!!!", AuthorizationError::bad_base64},
+        {"Basic " + good.substr(0, good.size() - 1), AuthorizationError::bad_base64},
+        {"Basic " + good + "====", AuthorizationError::bad_base64},
+        {"Basic " + base64("a:b").substr(0, 3) + "=", AuthorizationError::bad_base64},
+        {"Basic QQ=A", AuthorizationError::bad_base64},
+        {"Basic QR==", AuthorizationError::bad_base64},  // non-zero unused bits
+        {"Basic QUI=", AuthorizationError::no_colon},     // "AB"
+        {"Basic QUJ=", AuthorizationError::bad_base64},   // non-zero unused bits
+        {"Basic " + base64("alicetok"), AuthorizationError::no_colon},
+        {"Basic " + base64(":tok"), AuthorizationError::empty_user},
+        {"Basic " + base64(std::string("al\0ice:tok", 10)), AuthorizationError::nul_byte},
+        {"Bearer " + std::string(kMaxAuthorizationLength, 'a'), AuthorizationError::too_long},
+    };
+    for (const auto& [header, expected] : cases) {
+        Scratch scratch;
+        Credentials c;
+        EXPECT_EQ(parse(header, c, scratch), expected) << header;
+    }
+}
+
+TEST(AuthorizationHeader, LongestAcceptedBasicFitsTheScratch) {
+    // The longest header: "Basic " and 4090 characters, 4088 of them base64.
+    const std::size_t raw_length = (kMaxAuthorizationLength - 6) / 4 * 3;
+    const std::string raw = "u:" + std::string(raw_length - 2, 't');
+    const std::string header = "Basic " + base64(raw);
+    ASSERT_LE(header.size(), kMaxAuthorizationLength);
+    ASSERT_LE(raw.size(), kCredentialsScratchSize);
+    Scratch scratch;
+    Credentials c;
+    ASSERT_EQ(parse(header, c, scratch), AuthorizationError::none);
+    EXPECT_EQ(c.token.size(), raw.size() - 2);
+}
+
+// Random headers: never a crash, and whatever is accepted as Basic
+// re-encodes to exactly what was sent (one accepted encoding per value).
+TEST(AuthorizationHeader, RandomInputIsAcceptedOnlyInCanonicalForm) {
+    std::mt19937 random(12345);
+    static constexpr char kBytes[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= :\t\0\x80\xff";
+    const std::string alphabet(kBytes, sizeof kBytes - 1);
+    int accepted_basic = 0;
+    for (int round = 0; round < 200000; ++round) {
+        std::string header;
+        if (round % 2 == 0) {
+            // A valid encoding of random bytes with one character changed.
+            std::string raw;
+            const std::size_t length = 1 + random() % 12;
+            for (std::size_t i = 0; i < length; ++i) raw += static_cast<char>(random() % 256);
+            std::string encoded = base64(raw);
+            encoded[random() % encoded.size()] = alphabet[random() % alphabet.size()];
+            header = "Basic " + encoded;
+        } else {
+            header = (round % 4 == 1) ? "Basic " : "Bearer ";
+            const std::size_t length = random() % 24;
+            for (std::size_t i = 0; i < length; ++i) header += alphabet[random() % alphabet.size()];
+        }
+        Scratch scratch;
+        Credentials c;
+        if (parse(header, c, scratch) != AuthorizationError::none) continue;
+        if (c.scheme == AuthScheme::basic) {
+            ++accepted_basic;
+            const std::string decoded = std::string(c.user) + ":" + std::string(c.token);
+            const std::string sent = header.substr(header.find_first_not_of(' ', 5));
+            EXPECT_EQ(base64(decoded), sent);
+            EXPECT_FALSE(c.user.empty());
+            EXPECT_EQ(decoded.find('\0'), std::string::npos);
+        } else {
+            EXPECT_EQ(c.token.find_first_of(std::string(" \t\0", 3)), std::string_view::npos);
+        }
+    }
+    EXPECT_GT(accepted_basic, 100);  // the invariants above were really exercised
+}
+
+}  // namespace
+}  // namespace pat::ngx
