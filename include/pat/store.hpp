@@ -3,8 +3,9 @@
 //
 //   meta           "schema_version" -> "1"
 //   users          user name -> user record
-//   project_grants user "\0" KEY -> level byte
-//   repo_grants    user "\0" KEY "/" slug -> level byte
+//   grants         user "\0" KEY -> level byte            (a project grant)
+//                  user "\0" KEY "/" slug -> level byte   (a repository grant)
+//                  (one table: the request path touches as few tables as it can)
 //   tokens         SHA-256 digest (32 bytes) -> token record
 //   token_ids      token id -> digest
 //   user_tokens    user "\0" token id -> (empty)   (listing and deletion by owner)

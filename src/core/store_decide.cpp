@@ -66,9 +66,10 @@ bool raise_to_grant(MDB_txn* txn, MDB_dbi table, std::string_view key, Level& le
 
 // The user's level right now: the highest of the repository grant (for a
 // repository need), the project grant, ownership of a personal project and
-// the sysadmin flag.
+// the sysadmin flag. Stops reading as soon as `required` is reached: the
+// common case of a project-wide grant costs one lookup.
 bool user_level(MDB_txn* txn, const Store::Impl& store, std::string_view user, bool sysadmin,
-                std::string_view key, std::string_view slug, Level& level) {
+                std::string_view key, std::string_view slug, Level required, Level& level) {
     char owner[kMaxUserName + 1];
     if (sysadmin || personal_project_owner(key, owner) == user) {
         level = Level::admin;
@@ -77,10 +78,10 @@ bool user_level(MDB_txn* txn, const Store::Impl& store, std::string_view user, b
     level = Level::none;
     char grant_key[records::kMaxGrantKey];
     std::size_t n = records::project_grant_key(user, key, grant_key);
-    if (n == 0 || !raise_to_grant(txn, store.project_grants, {grant_key, n}, level)) return false;
-    if (slug.empty()) return true;
+    if (n == 0 || !raise_to_grant(txn, store.grants, {grant_key, n}, level)) return false;
+    if (slug.empty() || level >= required) return true;
     n = records::repo_grant_key(user, key, slug, grant_key);
-    return n != 0 && raise_to_grant(txn, store.repo_grants, {grant_key, n}, level);
+    return n != 0 && raise_to_grant(txn, store.grants, {grant_key, n}, level);
 }
 
 }  // namespace
@@ -175,12 +176,13 @@ Decision Store::decide(TokenHasher& hasher, const AccessRequest& request, std::i
         decision.reason = Reason::token_level_too_low;
         return decision;
     }
+    const Level required = user_level_required(need);
     Level level = Level::none;
-    if (!user_level(txn, *impl_, token->owner, user->sysadmin, {key, key_len}, {slug, slug_len}, level)) {
+    if (!user_level(txn, *impl_, token->owner, user->sysadmin, {key, key_len}, {slug, slug_len}, required, level)) {
         decision.reason = Reason::store_error;
         return decision;
     }
-    decision.reason = level >= user_level_required(need) ? Reason::allowed : Reason::user_level_too_low;
+    decision.reason = level >= required ? Reason::allowed : Reason::user_level_too_low;
     return decision;
 }
 

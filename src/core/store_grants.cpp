@@ -21,22 +21,22 @@ Status require_user(MDB_txn* txn, const Store::Impl& store, const std::string& u
 }
 
 // target is "project KEY" or "repository KEY/slug": for messages and the audit.
-Status put_grant(Store::Impl& store, MDB_dbi dbi, const std::string& user, const std::string& key,
+Status put_grant(Store::Impl& store, const std::string& user, const std::string& key,
                  const std::string& target, Level level, const AuditContext& audit) {
     const char value = static_cast<char>(level);
     return lmdb::run_write(store, [&](MDB_txn* txn) -> Status {
         if (Status s = require_user(txn, store, user); !s.ok()) return s;
-        int rc = lmdb::put(txn, dbi, key, std::string_view(&value, 1));
+        int rc = lmdb::put(txn, store.grants, key, std::string_view(&value, 1));
         if (rc != 0) return lmdb::error("write grant", rc);
         return append_audit(store, txn, AuditAction::grant_set, audit, user, {},
                             target + " " + std::string(level_name(level)));
     });
 }
 
-Status delete_grant(Store::Impl& store, MDB_dbi dbi, const std::string& user, const std::string& key,
+Status delete_grant(Store::Impl& store, const std::string& user, const std::string& key,
                     const std::string& target, const AuditContext& audit) {
     return lmdb::run_write(store, [&](MDB_txn* txn) -> Status {
-        int rc = lmdb::del(txn, dbi, key);
+        int rc = lmdb::del(txn, store.grants, key);
         if (rc == MDB_NOTFOUND) return {StatusCode::not_found, "no grant for '" + user + "' on " + target};
         if (rc != 0) return lmdb::error("delete grant", rc);
         return append_audit(store, txn, AuditAction::grant_removed, audit, user, {}, target);
@@ -52,7 +52,7 @@ Status Store::grant_project(std::string_view raw_user, std::string_view raw_key,
     auto key = canonical_project_key(raw_key);
     if (!key) return key.status();
     if (Status s = validate_grant_level(level); !s.ok()) return s;
-    return put_grant(*impl_, impl_->project_grants, *user, records::project_grant_key(*user, *key), "project " + *key,
+    return put_grant(*impl_, *user, records::project_grant_key(*user, *key), "project " + *key,
                      level, audit);
 }
 
@@ -65,7 +65,7 @@ Status Store::grant_repo(std::string_view raw_user, std::string_view raw_key, st
     auto slug = canonical_repo_slug(raw_slug);
     if (!slug) return slug.status();
     if (Status s = validate_grant_level(level); !s.ok()) return s;
-    return put_grant(*impl_, impl_->repo_grants, *user, records::repo_grant_key(*user, *key, *slug),
+    return put_grant(*impl_, *user, records::repo_grant_key(*user, *key, *slug),
                      "repository " + *key + "/" + *slug, level, audit);
 }
 
@@ -74,7 +74,7 @@ Status Store::revoke_project_grant(std::string_view raw_user, std::string_view r
     if (!user) return user.status();
     auto key = canonical_project_key(raw_key);
     if (!key) return key.status();
-    return delete_grant(*impl_, impl_->project_grants, *user, records::project_grant_key(*user, *key),
+    return delete_grant(*impl_, *user, records::project_grant_key(*user, *key),
                         "project " + *key, audit);
 }
 
@@ -86,7 +86,7 @@ Status Store::revoke_repo_grant(std::string_view raw_user, std::string_view raw_
     if (!key) return key.status();
     auto slug = canonical_repo_slug(raw_slug);
     if (!slug) return slug.status();
-    return delete_grant(*impl_, impl_->repo_grants, *user, records::repo_grant_key(*user, *key, *slug),
+    return delete_grant(*impl_, *user, records::repo_grant_key(*user, *key, *slug),
                         "repository " + *key + "/" + *slug, audit);
 }
 
@@ -106,36 +106,26 @@ Expected<std::vector<GrantInfo>> Store::list_grants(std::optional<std::string_vi
     }
     std::vector<GrantInfo> grants;
     bool corrupt = false;
-    for (bool repo_table : {false, true}) {
-        rc = lmdb::scan_prefix(txn.get(), repo_table ? impl_->repo_grants : impl_->project_grants, prefix,
-                               [&](std::string_view key, std::string_view value) {
-                                   auto level = records::decode_level(value);
-                                   std::size_t sep = key.find('\0');
-                                   if (!level || sep == std::string_view::npos) {
-                                       corrupt = true;
-                                       return false;
-                                   }
-                                   GrantInfo grant;
-                                   grant.user = key.substr(0, sep);
-                                   std::string_view target = key.substr(sep + 1);
-                                   if (repo_table) {
-                                       std::size_t slash = target.find('/');
-                                       if (slash == std::string_view::npos) {
-                                           corrupt = true;
-                                           return false;
-                                       }
-                                       grant.project = target.substr(0, slash);
-                                       grant.repo = target.substr(slash + 1);
-                                   } else {
-                                       grant.project = target;
-                                   }
-                                   grant.level = *level;
-                                   grants.push_back(std::move(grant));
-                                   return true;
-                               });
-        if (rc != 0) return lmdb::error("read grants", rc);
-        if (corrupt) return Status{StatusCode::store_error, "store: a grant record is corrupt"};
-    }
+    // Keys sort a project's grant just before its repositories' grants.
+    rc = lmdb::scan_prefix(txn.get(), impl_->grants, prefix, [&](std::string_view key, std::string_view value) {
+        auto level = records::decode_level(value);
+        std::size_t sep = key.find('\0');
+        if (!level || sep == std::string_view::npos) {
+            corrupt = true;
+            return false;
+        }
+        GrantInfo grant;
+        grant.user = key.substr(0, sep);
+        std::string_view target = key.substr(sep + 1);
+        std::size_t slash = target.find('/');  // never in a project key
+        grant.project = target.substr(0, slash);
+        if (slash != std::string_view::npos) grant.repo = target.substr(slash + 1);
+        grant.level = *level;
+        grants.push_back(std::move(grant));
+        return true;
+    });
+    if (rc != 0) return lmdb::error("read grants", rc);
+    if (corrupt) return Status{StatusCode::store_error, "store: a grant record is corrupt"};
     return grants;
 }
 

@@ -19,8 +19,7 @@ struct Store::Impl {
 
     MDB_dbi meta = 0;
     MDB_dbi users = 0;
-    MDB_dbi project_grants = 0;
-    MDB_dbi repo_grants = 0;
+    MDB_dbi grants = 0;
     MDB_dbi tokens = 0;
     MDB_dbi token_ids = 0;
     MDB_dbi user_tokens = 0;

@@ -24,8 +24,7 @@ struct DbiSlot {
 constexpr DbiSlot kDatabases[] = {
     {"meta", &Store::Impl::meta},
     {"users", &Store::Impl::users},
-    {"project_grants", &Store::Impl::project_grants},
-    {"repo_grants", &Store::Impl::repo_grants},
+    {"grants", &Store::Impl::grants},
     {"tokens", &Store::Impl::tokens},
     {"token_ids", &Store::Impl::token_ids},
     {"user_tokens", &Store::Impl::user_tokens},

@@ -121,16 +121,13 @@ Status Store::delete_user(std::string_view raw_name, const AuditContext& audit) 
         // Collect first, delete after: a cursor walk and deletes in the
         // same table do not mix well.
         std::vector<std::string> doomed;
-        for (MDB_dbi dbi : {impl_->project_grants, impl_->repo_grants}) {
-            doomed.clear();
-            rc = lmdb::scan_prefix(txn, dbi, prefix, [&](std::string_view key, std::string_view) {
-                doomed.emplace_back(key);
-                return true;
-            });
-            if (rc != 0) return lmdb::error("read grants", rc);
-            for (const auto& key : doomed) {
-                if ((rc = lmdb::del(txn, dbi, key)) != 0) return lmdb::error("delete grant", rc);
-            }
+        rc = lmdb::scan_prefix(txn, impl_->grants, prefix, [&](std::string_view key, std::string_view) {
+            doomed.emplace_back(key);
+            return true;
+        });
+        if (rc != 0) return lmdb::error("read grants", rc);
+        for (const auto& key : doomed) {
+            if ((rc = lmdb::del(txn, impl_->grants, key)) != 0) return lmdb::error("delete grant", rc);
         }
         doomed.clear();
         rc = lmdb::scan_prefix(txn, impl_->user_tokens, prefix, [&](std::string_view key, std::string_view) {

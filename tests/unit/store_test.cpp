@@ -223,7 +223,7 @@ TEST_F(StoreTest, ACorruptUserOrGrantRecordFailsClosed) {
     ASSERT_TRUE(store_->grant_project("alice", "WORK", L::read).ok());
     const std::string token = create_token("alice", {L::read, L::read});
     store_.reset();
-    poke(path_, "project_grants", std::string("alice\0WORK", 10), "\x07");
+    poke(path_, "grants", std::string("alice\0WORK", 10), "\x07");
     store_ = std::move(*Store::open(path_, Store::Mode::read_write));
     EXPECT_EQ(decide(token, Need::repo_read).reason, Reason::store_error);
     EXPECT_EQ(store_->list_grants(std::nullopt).status().code(), StatusCode::store_error);
