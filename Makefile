@@ -29,11 +29,14 @@ UNIT_BIN  := $(BUILD)/unit_tests
 .PHONY: all deps test test-unit test-cli clean
 all: $(CORE_LIB) $(PATCTL)
 
+# Fast suites first; mk/*.mk append theirs.
+TEST_TARGETS := test-unit test-cli
+
 # Debian 12 packages the build and the tests use. Idempotent and quiet when
 # everything is there already.
 DEB_PACKAGES := g++ make liblmdb-dev lmdb-utils libssl-dev libgtest-dev \
                 nginx nginx-dev libpcre2-dev zlib1g-dev fcgiwrap git curl \
-                python3 python3-pytest
+                python3 python3-pytest faketime
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
@@ -70,8 +73,8 @@ clean:
 -include $(sort $(wildcard mk/*.mk))
 -include $(CORE_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(UNIT_OBJS:.o=.d)
 
-# test is defined last so that mk/*.mk can add to TEST_TARGETS.
-TEST_TARGETS += test-unit test-cli
+# Every suite runs even when an earlier one fails (-k); the exit status
+# still reports any failure.
 test: deps
 	$(MAKE) all
-	$(MAKE) $(TEST_TARGETS)
+	$(MAKE) -k $(TEST_TARGETS)
