@@ -95,8 +95,14 @@ public:
 
     const std::string& path() const;
 
-    // ---- the request path: no allocation, no write, one short read txn ----
+    // ---- the request path: no allocation, no write, one read snapshot ----
+    // Sees every change committed before the call. Consecutive decisions
+    // share one snapshot while nothing is committed (see store_decide.cpp).
     Decision decide(TokenHasher& hasher, const AccessRequest& request, std::int64_t now_ms);
+    // Ends the snapshot decide() keeps between calls. Call it when idle (the
+    // module does, once a second): an open snapshot keeps writers from
+    // reusing the pages they free, so the file would grow.
+    void release_snapshot();
 
     // ---- users ----
     Status add_user(std::string_view name, std::string_view display_name, bool sysadmin,

@@ -1,5 +1,6 @@
 // The decision on the request path. It runs for every protected request:
-// no allocation, no write, one read transaction reused across requests.
+// no allocation, no write, one read snapshot shared by the decisions made
+// while the store does not change.
 #include <algorithm>
 #include <cstring>
 
@@ -20,10 +21,11 @@ void copy_field(char* out, std::size_t capacity, std::string_view value) {
 // Renews the cached read transaction (or begins it the first time). When a
 // writer has grown the map beyond ours, LMDB says MDB_MAP_RESIZED: adopt
 // the new size and try once more.
-int begin_read(Store::Impl& store) {
+int renew_snapshot(Store::Impl& store) {
     for (int attempt = 0; attempt < 2; ++attempt) {
         int rc = store.cached_read != nullptr ? mdb_txn_renew(store.cached_read)
                                               : mdb_txn_begin(store.env, nullptr, MDB_RDONLY, &store.cached_read);
+        if (rc == 0) store.snapshot_live = true;
         if (rc != MDB_MAP_RESIZED) return rc;
         if (store.cached_read != nullptr) {
             mdb_txn_abort(store.cached_read);
@@ -35,21 +37,23 @@ int begin_read(Store::Impl& store) {
     return MDB_MAP_RESIZED;
 }
 
-// Ends the request's use of the transaction but keeps the handle (and its
-// reader slot) for the next request.
-class ReadScope {
-public:
-    explicit ReadScope(Store::Impl& store) : store_(store) { rc_ = begin_read(store); }
-    ~ReadScope() {
-        if (rc_ == 0) mdb_txn_reset(store_.cached_read);
+// A read transaction showing the newest committed state. The snapshot of
+// the previous decision is reused when no write has committed since: LMDB's
+// meta page says which transaction is the newest, and a reused snapshot
+// keeps its tables open (a renewed transaction must look every named table
+// up again, about a third of a decision's LMDB time). When anything was
+// committed, the snapshot is renewed, so a revocation is seen by the very
+// next decision either way. release_snapshot() ends an idle snapshot so it
+// does not keep writers from reusing freed pages.
+int current_snapshot(Store::Impl& store) {
+    if (store.snapshot_live) {
+        MDB_envinfo info;
+        if (mdb_env_info(store.env, &info) == 0 && mdb_txn_id(store.cached_read) == info.me_last_txnid) return 0;
+        mdb_txn_reset(store.cached_read);
+        store.snapshot_live = false;
     }
-    int status() const { return rc_; }
-    MDB_txn* txn() const { return store_.cached_read; }
-
-private:
-    Store::Impl& store_;
-    int rc_;
-};
+    return renew_snapshot(store);
+}
 
 // Raises level to the grant stored under key, if any. False when the store
 // cannot be read or the grant does not decode.
@@ -99,12 +103,11 @@ Decision Store::decide(TokenHasher& hasher, const AccessRequest& request, std::i
         return decision;
     }
 
-    ReadScope read(*impl_);
-    if (read.status() != 0) {
+    if (current_snapshot(*impl_) != 0) {
         decision.reason = Reason::store_error;
         return decision;
     }
-    MDB_txn* txn = read.txn();
+    MDB_txn* txn = impl_->cached_read;
 
     std::string_view record;
     int rc = lmdb::get(txn, impl_->tokens, {reinterpret_cast<const char*>(digest.data()), digest.size()}, record);
@@ -184,6 +187,13 @@ Decision Store::decide(TokenHasher& hasher, const AccessRequest& request, std::i
     }
     decision.reason = level >= required ? Reason::allowed : Reason::user_level_too_low;
     return decision;
+}
+
+void Store::release_snapshot() {
+    if (impl_->snapshot_live) {
+        mdb_txn_reset(impl_->cached_read);
+        impl_->snapshot_live = false;
+    }
 }
 
 }  // namespace pat

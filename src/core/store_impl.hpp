@@ -25,10 +25,11 @@ struct Store::Impl {
     MDB_dbi user_tokens = 0;
     MDB_dbi audit = 0;
 
-    // The request path's read transaction, kept between requests and
-    // renewed/reset around each one (MDB_NOTLS lets it outlive a thread's
-    // other transactions and keeps the reader slot for reuse).
+    // The request path's read transaction, kept between requests (MDB_NOTLS
+    // lets it outlive a thread's other transactions and keeps the reader
+    // slot for reuse); snapshot_live while it holds a snapshot.
     MDB_txn* cached_read = nullptr;
+    bool snapshot_live = false;
 
     ~Impl();
 };

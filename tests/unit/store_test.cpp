@@ -247,9 +247,16 @@ TEST_F(StoreTest, AReadOnlyStoreDecidesButNeverWrites) {
     EXPECT_EQ((*reader)->decide(hasher_, request, now_ms()).reason, Reason::allowed);
     EXPECT_EQ((*reader)->add_user("bob", "", false, "pw").code(), StatusCode::store_error);
 
-    // A change by the writer is seen by the reader's next decision.
+    // A change by the writer is seen by the reader's next decision, whether
+    // the reader's snapshot was kept, released, or stale by several commits.
+    EXPECT_EQ((*reader)->decide(hasher_, request, now_ms()).reason, Reason::allowed);
+    ASSERT_TRUE(store_->grant_project("alice", "OTHER", Level::read).ok());
+    ASSERT_TRUE(store_->grant_project("alice", "OTHER2", Level::read).ok());
     auto listed = store_->list_tokens("alice");
     ASSERT_TRUE(store_->revoke_token(Actor::system(), (*listed)[0].id).ok());
+    EXPECT_EQ((*reader)->decide(hasher_, request, now_ms()).reason, Reason::revoked);
+    (*reader)->release_snapshot();
+    (*reader)->release_snapshot();  // idempotent
     EXPECT_EQ((*reader)->decide(hasher_, request, now_ms()).reason, Reason::revoked);
 }
 
