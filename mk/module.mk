@@ -2,7 +2,8 @@
 # nginx 1.22 headers (nginx-dev) so that /usr/sbin/nginx can load it.
 #
 #   make module            build/ngx_http_auth_pat_module.so
-#   make install           the module to /usr/lib/nginx/modules, patctl to /usr/local/bin
+#   make install           the module to /usr/lib/nginx/modules, patctl to /usr/local/bin,
+#                          the account page (web/) to /usr/share/nginx-pat/web
 #   make test-integration  real nginx + git + curl against the built module
 
 NGINX_DEV_SRC   := /usr/share/nginx/src
@@ -42,10 +43,13 @@ $(MODULE_SO): $(NGINX_BUILD)/objs/Makefile $(MODULE_SOURCES) $(MODULE_HEADERS) s
 	$(MAKE) -C $(NGINX_BUILD) -f objs/Makefile modules
 	cp $(NGINX_BUILD)/objs/ngx_http_auth_pat_module.so $@
 
+# DESTDIR stages the files elsewhere (packaging).
+WEB_DIR := /usr/share/nginx-pat/web
 install: $(MODULE_SO) $(PATCTL)
-	install -d /usr/lib/nginx/modules /usr/local/bin
-	install -m 0644 $(MODULE_SO) /usr/lib/nginx/modules/
-	install -m 0755 $(PATCTL) /usr/local/bin/
+	install -d $(DESTDIR)/usr/lib/nginx/modules $(DESTDIR)/usr/local/bin $(DESTDIR)$(WEB_DIR)
+	install -m 0644 $(MODULE_SO) $(DESTDIR)/usr/lib/nginx/modules/
+	install -m 0755 $(PATCTL) $(DESTDIR)/usr/local/bin/
+	cd web && find . -type f ! -name '.*' -exec install -D -m 0644 {} $(DESTDIR)$(WEB_DIR)/{} \;
 
 test-integration: $(MODULE_SO) $(PATCTL)
 	PATCTL=$(abspath $(PATCTL)) PAT_MODULE=$(abspath $(MODULE_SO)) \
@@ -70,16 +74,3 @@ test-static:
 	    '  auth_pat "x"; auth_pat_route git; auth_pat_require repo-read;' \
 	    '  auth_pat_project $$arg_p; auth_pat_repo $$arg_r; } } }' > $(STATIC_BUILD)/check/nginx.conf
 	$(STATIC_BUILD)/objs/nginx -t -p $(abspath $(STATIC_BUILD))/check -c nginx.conf
-
-# The glue's one nginx-free parser, unit-tested on its own.
-NGX_UNIT_BIN := $(BUILD)/ngx_unit_tests
-$(NGX_UNIT_BIN): tests/ngx/authorization_header_test.cpp src/ngx/authorization_header.cpp src/ngx/authorization_header.hpp
-	@mkdir -p $(dir $@)
-	$(CXX) $(CXXFLAGS) -o $@ tests/ngx/authorization_header_test.cpp src/ngx/authorization_header.cpp \
-	    -lgtest -lgtest_main -pthread
-
-.PHONY: test-ngx-unit
-test-ngx-unit: $(NGX_UNIT_BIN)
-	$(NGX_UNIT_BIN)
-
-TEST_TARGETS += test-ngx-unit

@@ -4,8 +4,9 @@
 #include <cstring>
 #include <string_view>
 
-#include "authorization_header.hpp"
+#include "pat/authorization.hpp"
 #include "error_response.hpp"
+#include "last_used.hpp"
 #include "module_conf.hpp"
 #include "pat/decision.hpp"
 #include "pat/names.hpp"
@@ -78,7 +79,7 @@ TargetResult find_target(ngx_http_request_t* r, const LocConf& conf, Target& tar
 
 // The Basic user as the client sent it, for the log only when it is a valid
 // name: anything else could forge log lines.
-const char* loggable_user(const Credentials& credentials, char (&buffer)[kMaxUserName + 1]) {
+const char* loggable_user(const AuthorizationCredentials& credentials, char (&buffer)[kMaxUserName + 1]) {
     if (credentials.scheme != AuthScheme::basic) return "-";
     if (!is_valid_user_name(credentials.user)) return "(not a valid user name)";
     std::memcpy(buffer, credentials.user.data(), credentials.user.size());
@@ -129,7 +130,7 @@ ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx
 
     std::array<unsigned char, kCredentialsScratchSize> scratch;
     ScratchWiper wiper(scratch);
-    Credentials credentials;
+    AuthorizationCredentials credentials;
     const AuthorizationError error =
         parse_authorization(view(r->headers_in.authorization->value), scratch, credentials);
     if (error != AuthorizationError::none) {
@@ -173,6 +174,8 @@ ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx
         case Verdict::allow:
             ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0, "auth_pat: token %s of user \"%s\" allowed",
                            token_id, ctx.user);
+            // In memory only; a worker timer writes it later (last_used.hpp).
+            note_token_use(conf.db_index, decision.token_id, now_ms);
             return NGX_OK;
         case Verdict::unauthenticated:
             ngx_log_error(NGX_LOG_ERR, log, 0,

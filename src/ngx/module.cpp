@@ -4,12 +4,16 @@
 #include <string_view>
 
 #include "access_handler.hpp"
+#include "api_handler.hpp"
 #include "error_response.hpp"
+#include "last_used.hpp"
 #include "module_conf.hpp"
 #include "ngx.hpp"
 #include "pat/permission.hpp"
 #include "request_context.hpp"
+#include "throttle_zone.hpp"
 #include "worker_state.hpp"
+#include "writable_store.hpp"
 
 namespace pat::ngx {
 
@@ -161,6 +165,53 @@ char* set_repo(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
     return set_target_value(cf, static_cast<LocConf*>(conf)->repo);
 }
 
+// auth_pat_api [realm]: this location serves the token-management API.
+char* set_api(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
+    auto* lcf = static_cast<LocConf*>(conf);
+    if (lcf->api != NGX_CONF_UNSET) return kIsDuplicate;
+    lcf->api = 1;
+    ngx_str_t* value = static_cast<ngx_str_t*>(cf->args->elts);
+    if (cf->args->nelts == 2) {
+        if (value[1].len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"auth_pat_api\" takes an optional realm (a non-empty string)");
+            return kConfError;
+        }
+        lcf->api_realm = value[1];
+    } else {
+        ngx_str_set(&lcf->api_realm, "nginx-pat");
+    }
+    auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
+    clcf->handler = api_content_handler;
+
+    auto* mcf = static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_auth_pat_module));
+    if (mcf->throttle_zone == nullptr) {
+        mcf->throttle_zone = add_throttle_zone(cf);
+        if (mcf->throttle_zone == nullptr) return kConfError;
+    }
+    return kConfOk;
+}
+
+// auth_pat_last_used_flush time | off
+char* set_last_used_flush(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
+    auto* mcf = static_cast<MainConf*>(conf);
+    if (mcf->last_used_flush != NGX_CONF_UNSET_MSEC) return kIsDuplicate;
+    ngx_str_t* value = static_cast<ngx_str_t*>(cf->args->elts);
+    if (view(value[1]) == "off") {
+        mcf->last_used_flush = 0;
+        return kConfOk;
+    }
+    const ngx_int_t ms = ngx_parse_time(&value[1], 0);
+    if (ms == NGX_ERROR || ms <= 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"auth_pat_last_used_flush\": it must be a positive time "
+                           "(e.g. \"60s\", \"500ms\") or \"off\"",
+                           &value[1]);
+        return kConfError;
+    }
+    mcf->last_used_flush = static_cast<ngx_msec_t>(ms);
+    return kConfOk;
+}
+
 constexpr ngx_uint_t kContexts =
     NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_HTTP_LMT_CONF | NGX_CONF_TAKE1;
 
@@ -172,6 +223,12 @@ ngx_command_t commands[] = {
     {ngx_string("auth_pat_require"), kContexts, set_require, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("auth_pat_project"), kContexts, set_project, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("auth_pat_repo"), kContexts, set_repo, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("auth_pat_api"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS | NGX_CONF_TAKE1, set_api,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("auth_pat_api_thread_pool"), NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1,
+     ngx_conf_set_str_slot, NGX_HTTP_LOC_CONF_OFFSET, offsetof(LocConf, api_thread_pool_name), nullptr},
+    {ngx_string("auth_pat_last_used_flush"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_last_used_flush,
+     NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
     ngx_null_command,
 };
 // clang-format on
@@ -183,7 +240,14 @@ void* create_main_conf(ngx_conf_t* cf) noexcept {
     if (mcf == nullptr) return nullptr;
     mcf->db_paths = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
     if (mcf->db_paths == nullptr) return nullptr;
+    mcf->last_used_flush = NGX_CONF_UNSET_MSEC;
     return mcf;
+}
+
+char* init_main_conf(ngx_conf_t*, void* conf) noexcept {
+    auto* mcf = static_cast<MainConf*>(conf);
+    if (mcf->last_used_flush == NGX_CONF_UNSET_MSEC) mcf->last_used_flush = 60'000;
+    return kConfOk;
 }
 
 void* create_loc_conf(ngx_conf_t* cf) noexcept {
@@ -195,6 +259,10 @@ void* create_loc_conf(ngx_conf_t* cf) noexcept {
     lcf->require = NGX_CONF_UNSET_UINT;
     lcf->project = static_cast<ngx_http_complex_value_t*>(NGX_CONF_UNSET_PTR);
     lcf->repo = static_cast<ngx_http_complex_value_t*>(NGX_CONF_UNSET_PTR);
+    lcf->api = NGX_CONF_UNSET;
+    lcf->api_realm = ngx_null_string;
+    lcf->api_thread_pool_name = ngx_null_string;
+    lcf->api_thread_pool = nullptr;
     return lcf;
 }
 
@@ -215,6 +283,24 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) noexcept {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"auth_pat\" is on but no \"auth_pat_db\" is set at this level or above");
         return kConfError;
+    }
+
+    ngx_conf_merge_str_value(conf->api_thread_pool_name, prev->api_thread_pool_name, "default");
+    if (conf->api == NGX_CONF_UNSET) conf->api = 0;  // not inherited: it is this location's handler
+    if (conf->api) {
+        if (conf->db_index == NGX_CONF_UNSET_UINT) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"auth_pat_api\" needs an \"auth_pat_db\" at this level or above");
+            return kConfError;
+        }
+        if (conf->realm != nullptr) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"auth_pat_api\" cannot be protected by \"auth_pat\" (the API signs in with "
+                               "passwords and refuses tokens): add \"auth_pat off;\" to this location");
+            return kConfError;
+        }
+        conf->api_thread_pool = ngx_thread_pool_add(cf, &conf->api_thread_pool_name);
+        if (conf->api_thread_pool == nullptr) return kConfError;
     }
     return kConfOk;
 }
@@ -266,23 +352,46 @@ ngx_int_t postconfiguration(ngx_conf_t* cf) noexcept {
     if (handler == nullptr) return NGX_ERROR;
     *handler = access_handler;
     install_error_filters();
+
+    // The "last authenticated" flush runs on the thread pool named at the
+    // http level (auth_pat_api_thread_pool), "default" otherwise.
+    auto* mcf = static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_auth_pat_module));
+    if (mcf->db_paths->nelts != 0 && mcf->last_used_flush != 0) {
+        auto* http_level = static_cast<LocConf*>(ngx_http_conf_get_module_loc_conf(cf, ngx_http_auth_pat_module));
+        ngx_str_t name = http_level->api_thread_pool_name;
+        if (name.data == nullptr) {
+            ngx_str_set(&name, "default");
+        }
+        mcf->flush_pool = ngx_thread_pool_add(cf, &name);
+        if (mcf->flush_pool == nullptr) return NGX_ERROR;
+    }
     return NGX_OK;
 }
 
 ngx_int_t init_process(ngx_cycle_t* cycle) noexcept {
     // Never NGX_ERROR: the master would stop respawning workers. A worker
     // without a store answers 500 and keeps retrying.
-    if (ngx_process == NGX_PROCESS_WORKER || ngx_process == NGX_PROCESS_SINGLE) start_worker(cycle);
+    if (ngx_process == NGX_PROCESS_WORKER || ngx_process == NGX_PROCESS_SINGLE) {
+        start_worker(cycle);
+        start_writable_stores();
+        start_last_used(cycle);
+    }
     return NGX_OK;
 }
 
-void exit_process(ngx_cycle_t*) noexcept { stop_worker(); }
+// The thread pools have stopped by now (their module's exit_process runs
+// before ours), so the last flush runs alone.
+void exit_process(ngx_cycle_t* cycle) noexcept {
+    stop_last_used(cycle);
+    stop_writable_stores();
+    stop_worker();
+}
 
 ngx_http_module_t module_ctx = {
     add_variables,     // preconfiguration
     postconfiguration, // postconfiguration
     create_main_conf,  // create main configuration
-    nullptr,           // init main configuration
+    init_main_conf,    // init main configuration
     nullptr,           // create server configuration
     nullptr,           // merge server configuration
     create_loc_conf,   // create location configuration

@@ -16,6 +16,14 @@ struct MainConf {
     // refers to its store by index, so a worker keeps one open Store per
     // path and a request finds it without comparing strings.
     ngx_array_t* db_paths;  // of ngx_str_t, each NUL-terminated
+
+    // auth_pat_last_used_flush: how often a worker writes the token uses it
+    // noted (0: off). The flush runs on flush_pool.
+    ngx_msec_t last_used_flush;
+    ngx_thread_pool_t* flush_pool;
+
+    // The brute-force throttle's shared zone; nullptr without auth_pat_api.
+    ngx_shm_zone_t* throttle_zone;
 };
 
 struct LocConf {
@@ -26,6 +34,13 @@ struct LocConf {
     ngx_uint_t require;   // a pat::Need, or NGX_CONF_UNSET_UINT
     ngx_http_complex_value_t* project;  // NGX_CONF_UNSET_PTR / nullptr when unset
     ngx_http_complex_value_t* repo;
+
+    // auth_pat_api: this location serves the token-management API (not
+    // inherited: it sets the location's content handler).
+    ngx_flag_t api;
+    ngx_str_t api_realm;             // for the API's Basic challenge
+    ngx_str_t api_thread_pool_name;  // auth_pat_api_thread_pool, inherited
+    ngx_thread_pool_t* api_thread_pool;
 };
 
 inline MainConf* main_conf(ngx_http_request_t* r) {

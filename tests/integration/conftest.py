@@ -157,6 +157,9 @@ def deployment(request, tmp_path_factory):
         yield deployment
     finally:
         deployment.stop()
+    # A master that crashed (e.g. on a worker's exit) exits with a signal.
+    assert deployment.nginx.process.returncode == 0, \
+        f"nginx's master exited with {deployment.nginx.process.returncode}"
     problems = deployment.nginx.log_problems()
     assert not problems, "error.log has alerts:\n" + "\n".join(problems)
     logs = deployment.nginx.error_log.read_text(errors="replace")

@@ -1,9 +1,9 @@
-#include "authorization_header.hpp"
+#include "pat/authorization.hpp"
 
 #include <array>
 #include <cstdint>
 
-namespace pat::ngx {
+namespace pat {
 
 namespace {
 
@@ -12,8 +12,7 @@ constexpr std::uint8_t kNotBase64 = 0xff;
 constexpr std::array<std::uint8_t, 256> make_base64_table() {
     std::array<std::uint8_t, 256> table{};
     for (auto& entry : table) entry = kNotBase64;
-    constexpr std::string_view alphabet =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    constexpr std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     for (std::size_t i = 0; i < alphabet.size(); ++i) {
         table[static_cast<unsigned char>(alphabet[i])] = static_cast<std::uint8_t>(i);
     }
@@ -69,8 +68,8 @@ bool equals_ignoring_case(std::string_view a, std::string_view b) {
 }  // namespace
 
 AuthorizationError parse_authorization(std::string_view header, std::span<unsigned char> scratch,
-                                       Credentials& out) {
-    out = Credentials{};
+                                       AuthorizationCredentials& out) {
+    out = AuthorizationCredentials{};
     if (header.size() > kMaxAuthorizationLength) return AuthorizationError::too_long;
 
     const std::size_t scheme_end = header.find(' ');
@@ -83,6 +82,7 @@ AuthorizationError parse_authorization(std::string_view header, std::span<unsign
     } else {
         return AuthorizationError::unknown_scheme;
     }
+    out.scheme = kind;  // known from here on, even when the credentials are refused
     if (scheme_end == std::string_view::npos) return AuthorizationError::missing_credentials;
 
     std::string_view credentials = header.substr(scheme_end);
@@ -93,7 +93,6 @@ AuthorizationError parse_authorization(std::string_view header, std::span<unsign
         if (c == '\0') return AuthorizationError::nul_byte;
     }
 
-    out.scheme = kind;
     if (kind == AuthScheme::bearer) {
         out.token = credentials;
         return AuthorizationError::none;
@@ -129,4 +128,4 @@ std::string_view authorization_error_name(AuthorizationError error) {
     return "unknown";
 }
 
-}  // namespace pat::ngx
+}  // namespace pat

@@ -1,15 +1,19 @@
-// Parsing of the Authorization request header: "Basic base64(user:token)"
-// and "Bearer token". Plain C++ with no nginx type, so it can be tested and
-// fuzzed on its own; the access handler owns the scratch buffer and wipes it.
+// Parsing of the Authorization request header: "Basic base64(user:secret)"
+// and "Bearer token". The one parser of that header: the access handler
+// (a token, as Basic password or Bearer) and the management API (a user's
+// password, refusing tokens) both use it, so they can never disagree on what
+// a header says. The caller owns the scratch buffer that receives the
+// decoded secret and wipes it.
 #pragma once
 
 #include <cstddef>
 #include <span>
 #include <string_view>
 
-namespace pat::ngx {
+namespace pat {
 
-// A header value longer than this is refused outright (a token is 54 bytes).
+// A header value longer than this is refused outright (a token is 54 bytes,
+// a password at most 1 KiB).
 inline constexpr std::size_t kMaxAuthorizationLength = 4096;
 // Enough for the base64 decoding of any accepted header value.
 inline constexpr std::size_t kCredentialsScratchSize = kMaxAuthorizationLength / 4 * 3;
@@ -28,10 +32,13 @@ enum class AuthorizationError {
     nul_byte,
 };
 
-struct Credentials {
+struct AuthorizationCredentials {
+    // Set once the scheme is recognised, even if what follows is refused
+    // (so a caller can tell a bad Basic header from a bad Bearer one).
     AuthScheme scheme = AuthScheme::bearer;
     std::string_view user;   // Basic only; a view into the scratch buffer
-    std::string_view token;  // Basic: into the scratch buffer; Bearer: into the header
+    std::string_view token;  // the secret (token or password). Basic: into the scratch
+                             // buffer; Bearer: into the header
 };
 
 // Parses a header value (nginx has already trimmed surrounding whitespace).
@@ -41,8 +48,8 @@ struct Credentials {
 // The scratch buffer must hold kCredentialsScratchSize bytes; it holds the
 // decoded secret afterwards, whatever the result, and the caller wipes it.
 AuthorizationError parse_authorization(std::string_view header, std::span<unsigned char> scratch,
-                                       Credentials& out);
+                                       AuthorizationCredentials& out);
 
 std::string_view authorization_error_name(AuthorizationError error);
 
-}  // namespace pat::ngx
+}  // namespace pat

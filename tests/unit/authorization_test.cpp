@@ -1,7 +1,7 @@
-// The Authorization header parser on its own (it has no nginx dependency):
-// every accepted form, every refusal, and random input that must never be
-// accepted in a form that disagrees with a strict re-encoding.
-#include "../../src/ngx/authorization_header.hpp"
+// The Authorization header parser (pat/authorization.hpp): every accepted
+// form, every refusal, and random input that must never be accepted in a
+// form that disagrees with a strict re-encoding.
+#include "pat/authorization.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 #include <random>
 #include <string>
 
-namespace pat::ngx {
+namespace pat {
 namespace {
 
 using Scratch = std::array<unsigned char, kCredentialsScratchSize>;
@@ -41,13 +41,13 @@ std::string base64(std::string_view raw) {
     return out;
 }
 
-AuthorizationError parse(std::string_view header, Credentials& out, Scratch& scratch) {
+AuthorizationError parse(std::string_view header, AuthorizationCredentials& out, Scratch& scratch) {
     return parse_authorization(header, scratch, out);
 }
 
 TEST(AuthorizationHeader, BearerToken) {
     Scratch scratch;
-    Credentials c;
+    AuthorizationCredentials c;
     ASSERT_EQ(parse("Bearer npat_abc", c, scratch), AuthorizationError::none);
     EXPECT_EQ(c.scheme, AuthScheme::bearer);
     EXPECT_EQ(c.token, "npat_abc");
@@ -56,7 +56,7 @@ TEST(AuthorizationHeader, BearerToken) {
 
 TEST(AuthorizationHeader, BasicUserAndToken) {
     Scratch scratch;
-    Credentials c;
+    AuthorizationCredentials c;
     ASSERT_EQ(parse("Basic " + base64("alice:npat_x"), c, scratch), AuthorizationError::none);
     EXPECT_EQ(c.scheme, AuthScheme::basic);
     EXPECT_EQ(c.user, "alice");
@@ -66,7 +66,7 @@ TEST(AuthorizationHeader, BasicUserAndToken) {
 TEST(AuthorizationHeader, EveryPaddingLength) {
     for (std::string user : {"a", "ab", "abc"}) {
         Scratch scratch;
-        Credentials c;
+        AuthorizationCredentials c;
         ASSERT_EQ(parse("Basic " + base64(user + ":t"), c, scratch), AuthorizationError::none)
             << user;
         EXPECT_EQ(c.user, user);
@@ -76,7 +76,7 @@ TEST(AuthorizationHeader, EveryPaddingLength) {
 
 TEST(AuthorizationHeader, TokenMayContainColons) {
     Scratch scratch;
-    Credentials c;
+    AuthorizationCredentials c;
     ASSERT_EQ(parse("Basic " + base64("alice:a:b"), c, scratch), AuthorizationError::none);
     EXPECT_EQ(c.user, "alice");
     EXPECT_EQ(c.token, "a:b");
@@ -84,7 +84,7 @@ TEST(AuthorizationHeader, TokenMayContainColons) {
 
 TEST(AuthorizationHeader, SchemeIsCaseInsensitiveAndSpacesMayRepeat) {
     Scratch scratch;
-    Credentials c;
+    AuthorizationCredentials c;
     EXPECT_EQ(parse("bEaReR   tok", c, scratch), AuthorizationError::none);
     EXPECT_EQ(c.token, "tok");
     EXPECT_EQ(parse("BASIC " + base64("u:t"), c, scratch), AuthorizationError::none);
@@ -118,7 +118,7 @@ TEST(AuthorizationHeader, Refusals) {
     };
     for (const auto& [header, expected] : cases) {
         Scratch scratch;
-        Credentials c;
+        AuthorizationCredentials c;
         EXPECT_EQ(parse(header, c, scratch), expected) << header;
     }
 }
@@ -131,7 +131,7 @@ TEST(AuthorizationHeader, LongestAcceptedBasicFitsTheScratch) {
     ASSERT_LE(header.size(), kMaxAuthorizationLength);
     ASSERT_LE(raw.size(), kCredentialsScratchSize);
     Scratch scratch;
-    Credentials c;
+    AuthorizationCredentials c;
     ASSERT_EQ(parse(header, c, scratch), AuthorizationError::none);
     EXPECT_EQ(c.token.size(), raw.size() - 2);
 }
@@ -160,7 +160,7 @@ TEST(AuthorizationHeader, RandomInputIsAcceptedOnlyInCanonicalForm) {
             for (std::size_t i = 0; i < length; ++i) header += alphabet[random() % alphabet.size()];
         }
         Scratch scratch;
-        Credentials c;
+        AuthorizationCredentials c;
         if (parse(header, c, scratch) != AuthorizationError::none) continue;
         if (c.scheme == AuthScheme::basic) {
             ++accepted_basic;
@@ -177,4 +177,4 @@ TEST(AuthorizationHeader, RandomInputIsAcceptedOnlyInCanonicalForm) {
 }
 
 }  // namespace
-}  // namespace pat::ngx
+}  // namespace pat
