@@ -13,6 +13,11 @@
 //
 // Every change is one write transaction with default (synchronous) flags, so
 // when a call returns the change is on disk and the next reader sees it.
+//
+// Threads: one thread may call decide() and release_snapshot() while other
+// threads call the other methods; each of those uses its own transactions
+// (write transactions queue on LMDB's writer lock). A worker therefore needs
+// one Store per file: LMDB forbids opening one file twice in a process.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +36,13 @@
 namespace pat {
 
 inline constexpr int kSchemaVersion = 1;
+
+// The store's maximum size, fixed at creation (address space reserved by
+// every process that opens it; the file grows only with its data). 16 GiB
+// holds over ten million tokens.
+inline constexpr std::size_t kDefaultStoreSize = std::size_t{16} << 30;
+inline constexpr std::size_t kMinStoreSize = std::size_t{1} << 20;
+inline constexpr std::size_t kMaxStoreSize = std::size_t{1} << 40;
 
 struct UserInfo {
     std::string name;
@@ -83,8 +95,10 @@ class Store {
 public:
     enum class Mode { read_only, read_write };
 
-    // Creates a new, empty store of the current schema. Refuses an existing one.
-    static Expected<std::unique_ptr<Store>> create(const std::string& path);
+    // Creates a new, empty store of the current schema. Refuses an existing
+    // one. A store that reaches max_size refuses further changes, cleanly.
+    static Expected<std::unique_ptr<Store>> create(const std::string& path,
+                                                   std::size_t max_size = kDefaultStoreSize);
     // Opens an existing store; refuses one of another schema version.
     // A writer (read_write) also clears stale reader slots (mdb_reader_check).
     static Expected<std::unique_ptr<Store>> open(const std::string& path, Mode mode);

@@ -22,6 +22,7 @@ constexpr OptionSpec kOptions[] = {
     {"project",          true,  false},
     {"repo",             true,  false},
     {"expiry-days",      true,  false},
+    {"max-size",         true,  false},
     {"token",            true,  true},
     {"token-stdin",      false, false},
     {"user",             true,  false},

@@ -5,9 +5,11 @@ namespace patctl {
 const std::vector<Command>& all_commands() {
     // clang-format off
     static const std::vector<Command> kCommands = {
-        {{"init"}, 0, 0, "", {},
-         "init",
-         "Create a new, empty store at the --db path. Refuses an existing file.\n",
+        {{"init"}, 0, 0, "", {"max-size"},
+         "init [--max-size MIB]",
+         "Create a new, empty store at the --db path. Refuses an existing file.\n"
+         "  --max-size MIB  the most the store may grow to, in MiB (default 16384);\n"
+         "                  a full store refuses changes and keeps working\n",
          run_init},
         {{"user", "add"}, 1, 1, "NAME", {"display-name", "sysadmin", "password-stdin"},
          "user add NAME [--display-name TEXT] [--sysadmin] --password-stdin",

@@ -3,30 +3,24 @@
 #include "store_impl.hpp"
 
 namespace pat::lmdb {
-namespace {
-
-// The map starts at 1 GiB of address space (the file grows only as data is
-// written) and doubles on MDB_MAP_FULL up to this bound.
-constexpr std::size_t kMaxMapSize = std::size_t{64} << 30;
-
-}  // namespace
 
 Status error(std::string_view what, int rc) {
+    if (rc == MDB_MAP_FULL) {
+        return {StatusCode::store_error,
+                "store: full: it reached the maximum size set when it was created (patctl init --max-size); "
+                "nothing was changed"};
+    }
     return {StatusCode::store_error, "store: " + std::string(what) + ": " + mdb_strerror(rc)};
 }
 
 int put(MDB_txn* txn, MDB_dbi dbi, std::string_view key, std::string_view value, unsigned flags) {
     MDB_val k = val(key), v = val(value);
-    int rc = mdb_put(txn, dbi, &k, &v, flags);
-    if (rc == MDB_MAP_FULL) throw MapFull{};
-    return rc;
+    return mdb_put(txn, dbi, &k, &v, flags);
 }
 
 int del(MDB_txn* txn, MDB_dbi dbi, std::string_view key) {
     MDB_val k = val(key);
-    int rc = mdb_del(txn, dbi, &k, nullptr);
-    if (rc == MDB_MAP_FULL) throw MapFull{};
-    return rc;
+    return mdb_del(txn, dbi, &k, nullptr);
 }
 
 int get(MDB_txn* txn, MDB_dbi dbi, std::string_view key, std::string_view& value) {
@@ -55,27 +49,13 @@ int scan_prefix(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix,
 
 Status run_write(Store::Impl& store, const std::function<Status(MDB_txn*)>& body) {
     if (store.read_only) return {StatusCode::store_error, "store: opened read-only"};
-    for (;;) {
-        Txn txn;
-        int rc = txn.begin(store.env, 0);
-        if (rc != 0) return error("begin write transaction", rc);
-        try {
-            Status status = body(txn.get());
-            if (!status.ok()) return status;  // txn aborts: nothing changed
-            rc = txn.commit();
-            if (rc == 0) return Status::success();
-            if (rc != MDB_MAP_FULL) return error("commit", rc);
-        } catch (const MapFull&) {
-        }
-        // The map is full: nothing was written. Grow it and run body again.
-        txn.abort();
-        MDB_envinfo info{};
-        mdb_env_info(store.env, &info);
-        std::size_t grown = info.me_mapsize * 2;
-        if (grown > kMaxMapSize) return error("write", MDB_MAP_FULL);
-        rc = mdb_env_set_mapsize(store.env, grown);
-        if (rc != 0) return error("grow the map", rc);
-    }
+    Txn txn;
+    int rc = txn.begin(store.env, 0);
+    if (rc != 0) return error("begin write transaction", rc);
+    Status status = body(txn.get());
+    if (!status.ok()) return status;  // txn aborts: nothing changed
+    rc = txn.commit();
+    return rc == 0 ? Status::success() : error("commit", rc);
 }
 
 }  // namespace pat::lmdb

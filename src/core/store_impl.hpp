@@ -66,18 +66,11 @@ private:
     MDB_txn* txn_ = nullptr;
 };
 
-// Thrown only inside run_write (never across the public API) to unwind a
-// write transaction when LMDB reports MDB_MAP_FULL, so it can be retried
-// on a larger map.
-struct MapFull {};
-
-// Runs body in one write transaction and commits it when body returns ok.
-// body may be run more than once (after growing the map on MDB_MAP_FULL),
-// so it must depend only on its inputs and the transaction. Ops inside body
-// use the checked helpers below, which turn MDB_MAP_FULL into MapFull.
+// Runs body in one write transaction and commits it when body returns ok;
+// otherwise (or when the commit fails) nothing is changed.
 Status run_write(Store::Impl& store, const std::function<Status(MDB_txn*)>& body);
 
-// put/del that escalate MDB_MAP_FULL to a retry and return other codes.
+// 0 or an LMDB error (MDB_MAP_FULL when the store is full).
 int put(MDB_txn* txn, MDB_dbi dbi, std::string_view key, std::string_view value, unsigned flags = 0);
 int del(MDB_txn* txn, MDB_dbi dbi, std::string_view key);
 // 0 and value set, MDB_NOTFOUND, or another LMDB error.

@@ -10,7 +10,6 @@
 namespace pat {
 namespace {
 
-constexpr std::size_t kInitialMapSize = std::size_t{1} << 30;
 constexpr unsigned kMaxDbs = 16;
 constexpr std::string_view kSchemaKey = "schema_version";
 // The data file holds password hashes: owner and group only. Workers (the
@@ -31,14 +30,17 @@ constexpr DbiSlot kDatabases[] = {
     {"audit", &Store::Impl::audit},
 };
 
-Status open_env(Store::Impl& impl, bool read_only) {
+// max_size is set only when the store is created; afterwards every process
+// maps the size the file records. The map is never resized while open:
+// mdb_env_set_mapsize must not run while any transaction of the process is
+// live, and a worker has one on the event loop while thread-pool threads
+// write. The file grows only with its data; max_size reserves address space.
+Status open_env(Store::Impl& impl, bool read_only, std::size_t max_size = 0) {
     int rc = mdb_env_create(&impl.env);
     if (rc != 0) return lmdb::error("create environment", rc);
     mdb_env_set_maxdbs(impl.env, kMaxDbs);
-    if (!read_only) {
-        // A reader maps whatever size the file records; a writer asks for
-        // at least the initial size (LMDB keeps the larger of the two).
-        rc = mdb_env_set_mapsize(impl.env, kInitialMapSize);
+    if (max_size != 0) {
+        rc = mdb_env_set_mapsize(impl.env, max_size);
         if (rc != 0) return lmdb::error("set map size", rc);
     }
     unsigned flags = MDB_NOSUBDIR | MDB_NOTLS | (read_only ? MDB_RDONLY : 0);
@@ -111,14 +113,17 @@ Store::~Store() = default;
 
 const std::string& Store::path() const { return impl_->path; }
 
-Expected<std::unique_ptr<Store>> Store::create(const std::string& path) {
+Expected<std::unique_ptr<Store>> Store::create(const std::string& path, std::size_t max_size) {
     struct stat st{};
     if (::stat(path.c_str(), &st) == 0) {
         return Status{StatusCode::already_exists, "store: " + path + " already exists"};
     }
+    if (max_size < kMinStoreSize || max_size > kMaxStoreSize) {
+        return Status{StatusCode::invalid_argument, "store: the maximum size is 1 MiB to 1 TiB"};
+    }
     auto impl = std::make_unique<Impl>();
     impl->path = path;
-    if (Status s = open_env(*impl, false); !s.ok()) return s;
+    if (Status s = open_env(*impl, false, max_size); !s.ok()) return s;
     if (Status s = open_databases(*impl, true); !s.ok()) return s;
     return std::unique_ptr<Store>(new Store(std::move(impl)));
 }

@@ -152,6 +152,19 @@ def test_init_creates_an_empty_store_of_the_current_schema(tmp_path):
     assert tool.ok("grants").out == "no grants\n"
 
 
+def test_init_max_size_bounds_the_store(tmp_path):
+    for bad in ("0", "-1", "x", "1048577", "1.5"):
+        tool = Patctl(tmp_path / f"bad-{bad}.db")
+        assert_error(tool.run("init", "--max-size", bad), 2, "--max-size")
+        assert not (tmp_path / f"bad-{bad}.db").exists()
+    tool = Patctl(tmp_path / "small.db")
+    tool.ok("init", "--max-size", "1")
+    # LMDB records the map size in the file: every later process honours it.
+    info = subprocess.run(["mdb_stat", "-e", "-n", str(tool.db)], capture_output=True, text=True, check=True).stdout
+    assert "Map size: 1048576" in info, info
+    assert tool.ok("user", "list").out == "no users\n"
+
+
 def test_init_refuses_an_existing_store(populated):
     with unchanged(populated):
         assert_error(populated.run("init"), 1, "exists")

@@ -260,6 +260,22 @@ TEST_F(StoreTest, AReadOnlyStoreDecidesButNeverWrites) {
     EXPECT_EQ((*reader)->decide(hasher_, request, now_ms()).reason, Reason::revoked);
 }
 
+TEST_F(StoreTest, AFullStoreRefusesAChangeCleanlyAndKeepsWorking) {
+    const std::string small = dir_ + "/small.db";
+    auto created = Store::create(small, kMinStoreSize);
+    ASSERT_TRUE(created.ok()) << created.status().message();
+    std::unique_ptr<Store> store = std::move(*created);
+    ASSERT_TRUE(store->add_user("alice", "", false, "alice-pw").ok());
+    Store::BulkLoad load;
+    for (int i = 0; i < 40000; ++i) load.grants.push_back({"alice", "P" + std::to_string(i), "", Level::read});
+    auto full = store->bulk_load(load, /*batch_size=*/40000);  // one transaction that cannot fit
+    ASSERT_FALSE(full.ok());
+    EXPECT_NE(full.status().message().find("full"), std::string::npos) << full.status().message();
+    EXPECT_TRUE(store->list_grants("alice")->empty());  // nothing of it was written
+    EXPECT_TRUE(store->grant_project("alice", "WORK", Level::write).ok());  // small changes still fit
+    EXPECT_EQ(Store::create(dir_ + "/tiny.db", 4096).status().code(), StatusCode::invalid_argument);
+}
+
 TEST_F(StoreTest, ManyWritesGrowTheFileWithoutLosingAny) {
     // 300 users' grants in separate transactions: the data survives a reopen.
     add_user("alice");
