@@ -79,6 +79,33 @@ int hex_value(char c) {
     return -1;
 }
 
+// Does the text, percent-decoded once, mention `needle` (ignoring ASCII
+// case)? Decodes into a stack buffer: a text too long for it counts as a
+// mention, and so does a malformed escape — both only ever make the answer
+// stricter. (nginx decodes the path before we see it; an escape left in it
+// was encoded twice, which is_safe_raw_uri refuses, but the classifier does
+// not rely on that.)
+bool mentions_when_decoded(string_view query, string_view needle) {
+    char decoded[4096];
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < query.size(); ++i) {
+        if (n == sizeof decoded) return true;
+        char c = query[i];
+        if (c == '%') {
+            if (i + 2 >= query.size()) return true;
+            const int high = hex_value(query[i + 1]);
+            const int low = hex_value(query[i + 2]);
+            if (high < 0 || low < 0) return true;
+            c = static_cast<char>(high * 16 + low);
+            i += 2;
+        } else if (c == '+') {
+            c = ' ';
+        }
+        decoded[n++] = c;
+    }
+    return contains_ignoring_case({decoded, n}, needle);
+}
+
 enum class NameMatch { equal, different, malformed };
 
 // Decodes a query-string parameter name (percent escapes, '+' as a space) on
@@ -230,8 +257,12 @@ Route classify_git_request(const RouteInput& input) {
     // in the path it is a repository or context name containing the word,
     // which then needs write access to be read.
     if (route.need == Need::repo_read) {
-        if (contains_ignoring_case(input.args, "receive-pack")) return bad_request();
-        if (contains_ignoring_case(input.path, "receive-pack")) route.need = Need::repo_write;
+        if (contains_ignoring_case(input.args, "receive-pack") || mentions_when_decoded(input.args, "receive-pack")) {
+            return bad_request();
+        }
+        if (contains_ignoring_case(input.path, "receive-pack") || mentions_when_decoded(input.path, "receive-pack")) {
+            route.need = Need::repo_write;
+        }
     }
     return route;
 }

@@ -1,6 +1,11 @@
 // Opening and creating the store: environment flags, sub-databases, schema.
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+
 #include <chrono>
 #include <string>
 
@@ -35,7 +40,58 @@ constexpr DbiSlot kDatabases[] = {
 // mdb_env_set_mapsize must not run while any transaction of the process is
 // live, and a worker has one on the event loop while thread-pool threads
 // write. The file grows only with its data; max_size reserves address space.
+// LMDB trusts its file: a truncated copy makes it read past the end of the
+// map (SIGBUS) and a zero page size divides by zero, killing the process.
+// Before LMDB sees an existing file, check its two meta pages the way LMDB
+// 0.9 lays them out (lmdb.h / mdb.c: a 16-byte page header, then MDB_meta)
+// and that the file holds every page they claim. Corruption inside the
+// pages is beyond this check: the store file must be protected like any
+// credential file (see README, "The store").
+constexpr std::uint32_t kLmdbMagic = 0xBEEFC0DE;
+constexpr std::uint32_t kLmdbDataVersion = 1;
+constexpr std::size_t kMetaOffset = 16;   // after the page header
+constexpr std::size_t kPageSizeAt = 40;   // mm_dbs[FREE_DBI].md_pad holds the page size
+constexpr std::size_t kLastPageAt = 136;  // mm_last_pg
+constexpr std::size_t kMetaBytes = 152;   // through mm_txnid
+
+template <typename T>
+T read_le(const unsigned char* bytes) {
+    T v = 0;
+    for (std::size_t i = 0; i < sizeof(T); ++i) v |= static_cast<T>(bytes[i]) << (8 * i);
+    return v;
+}
+
+Status check_lmdb_file(const std::string& path) {
+    const Status truncated{StatusCode::store_error,
+                           "store: " + path + " is damaged (truncated or not an LMDB file); restore it from a backup"};
+    FILE* file = std::fopen(path.c_str(), "rb");
+    if (file == nullptr) return {StatusCode::store_error, "store: cannot read " + path + ": " + std::strerror(errno)};
+    struct stat st{};
+    unsigned char meta[2][kMetaBytes];
+    bool ok = ::fstat(fileno(file), &st) == 0 && std::fread(meta[0], 1, kMetaBytes, file) == kMetaBytes;
+    std::uint32_t page_size = ok ? read_le<std::uint32_t>(meta[0] + kPageSizeAt) : 0;
+    ok = ok && read_le<std::uint32_t>(meta[0] + kMetaOffset) == kLmdbMagic &&
+         read_le<std::uint32_t>(meta[0] + kMetaOffset + 4) == kLmdbDataVersion && page_size >= 512 &&
+         page_size <= 65536 && (page_size & (page_size - 1)) == 0 &&
+         static_cast<std::uint64_t>(st.st_size) >= 2ULL * page_size &&
+         std::fseek(file, static_cast<long>(page_size), SEEK_SET) == 0 &&
+         std::fread(meta[1], 1, kMetaBytes, file) == kMetaBytes;
+    std::fclose(file);
+    if (!ok) return truncated;
+    for (const auto& page : meta) {
+        // LMDB may use either meta page; both must fit in the file.
+        if (read_le<std::uint32_t>(page + kMetaOffset) != kLmdbMagic) return truncated;
+        if (read_le<std::uint32_t>(page + kPageSizeAt) != page_size) return truncated;
+        const auto last_page = read_le<std::uint64_t>(page + kLastPageAt);
+        if (last_page >= static_cast<std::uint64_t>(st.st_size) / page_size) return truncated;
+    }
+    return Status::success();
+}
+
 Status open_env(Store::Impl& impl, bool read_only, std::size_t max_size = 0) {
+    if (max_size == 0) {  // an existing file
+        if (Status s = check_lmdb_file(impl.path); !s.ok()) return s;
+    }
     int rc = mdb_env_create(&impl.env);
     if (rc != 0) return lmdb::error("create environment", rc);
     mdb_env_set_maxdbs(impl.env, kMaxDbs);

@@ -162,6 +162,12 @@ TEST(RouteGit, ServiceParameterTricks) {
         {"GET", "/scm/PRJ/repo/info/refs", "service=git-upload-pack&%73ervice=git-receive-pack", kBad, kNone, "", ""},
         {"GET", "/scm/PRJ/repo/info/refs", "service=git-upload%2Dpack", kBad, kNone, "", ""},
         {"GET", "/scm/PRJ/repo/info/refs", "service=git%2dreceive-pack", kBad, kNone, "", ""},
+        // receive-pack in another parameter, visible only once decoded (found by the fuzzer)
+        {"GET", "/scm/PRJ/repo/info/refs", "service=git-upload-pack&x=receive%2Dpack", kBad, kNone, "", ""},
+        {"POST", "/scm/PRJ/repo/git-upload-pack", "x=%72eceive-pack", kBad, kNone, "", ""},
+        {"POST", "/scm/PRJ/repo/git-upload-pack", "x=receive%", kBad, kNone, "", ""},
+        // ... and in a path that still holds an escape (it was encoded twice)
+        {"GET", "/scm/PRJ/repo/info/lfs/objects/receive%2Dpack", "", kOk, kWrite, "PRJ", "repo"},
         {"GET", "/scm/PRJ/repo/info/refs", "service=git-upload-pack+", kBad, kNone, "", ""},
         {"GET", "/scm/PRJ/repo/info/refs", "service=%67it-upload-pack", kBad, kNone, "", ""},
         // A name that only spells "service" after case folding.

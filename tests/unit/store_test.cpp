@@ -195,6 +195,30 @@ TEST_F(StoreTest, CreateRefusesAnExistingFileAndOpenRefusesGarbage) {
     EXPECT_EQ(opened.status().code(), StatusCode::store_error);
 }
 
+TEST_F(StoreTest, ATruncatedOrDamagedFileIsRefusedBeforeLmdbReadsIt) {
+    add_user("alice");
+    store_.reset();
+    const std::string bytes = read_file(path_);
+    ASSERT_GT(bytes.size(), 16384u);
+    auto write_variant = [&](const std::string& name, const std::string& content) {
+        const std::string variant = dir_ + "/" + name;
+        std::ofstream(variant, std::ios::binary) << content;
+        return variant;
+    };
+    std::string zero_page_size = bytes;
+    zero_page_size.replace(40, 4, std::string(4, '\0'));
+    for (const auto& variant : {write_variant("cut.db", bytes.substr(0, bytes.size() - 4096)),
+                                write_variant("half-meta.db", bytes.substr(0, 100)),
+                                write_variant("zero-psize.db", zero_page_size)}) {
+        for (auto mode : {Store::Mode::read_only, Store::Mode::read_write}) {
+            auto opened = Store::open(variant, mode);
+            ASSERT_FALSE(opened.ok()) << variant;
+            EXPECT_NE(opened.status().message().find("damaged"), std::string::npos) << opened.status().message();
+        }
+    }
+    EXPECT_TRUE(Store::open(path_, Store::Mode::read_only).ok());
+}
+
 TEST_F(StoreTest, AStoreOfAnotherSchemaVersionIsRefused) {
     store_.reset();
     poke(path_, "meta", "schema_version", "2");
