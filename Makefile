@@ -12,7 +12,7 @@ CXXSTD   := -std=c++20
 WARN     := -Wall -Wextra -Werror
 CXXFLAGS ?= -O2 -g
 CXXFLAGS += $(CXXSTD) $(WARN) -fPIC -fvisibility=hidden -Iinclude
-LDLIBS   := -llmdb -lcrypto
+LDLIBS   := -llmdb -lcrypto -lz
 PYTHON   := /usr/bin/python3
 
 CORE_SRCS := $(sort $(wildcard src/core/*.cpp))

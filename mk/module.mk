@@ -41,7 +41,10 @@ $(NGINX_BUILD)/objs/Makefile: $(NGINX_BUILD)/configure config $(MODULE_FILELIST)
 
 $(MODULE_SO): $(NGINX_BUILD)/objs/Makefile $(MODULE_SOURCES) $(MODULE_HEADERS) src/ngx/cxx20.specs
 	$(MAKE) -C $(NGINX_BUILD) -f objs/Makefile modules
-	cp $(NGINX_BUILD)/objs/ngx_http_auth_pat_module.so $@
+	@# A new file renamed over the old one, never a rewrite in place: a
+	@# running nginx that mapped the old file keeps its (unlinked) copy.
+	cp $(NGINX_BUILD)/objs/ngx_http_auth_pat_module.so $@.tmp
+	mv -f $@.tmp $@
 
 # DESTDIR stages the files elsewhere (packaging).
 WEB_DIR := /usr/share/nginx-pat/web

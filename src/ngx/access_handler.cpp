@@ -14,6 +14,7 @@
 #include "pat/store.hpp"
 #include "request_context.hpp"
 #include "worker_state.hpp"
+#include "worker_stores.hpp"
 
 namespace pat::ngx {
 
@@ -140,9 +141,9 @@ ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx
         return unauthenticated(r, ctx, realm);
     }
 
-    const auto* paths = static_cast<const ngx_str_t*>(main_conf(r)->db_paths->elts);
-    const ngx_str_t& path = paths[conf.db_index];
-    Store* store = worker_store(conf.db_index, path, log);
+    const auto* stores = static_cast<const StoreConf*>(main_conf(r)->stores->elts);
+    const ngx_str_t& path = stores[conf.db_index].path;
+    Store* store = store_for_decision(conf.db_index, log);
     TokenHasher* hasher = worker_hasher();
     if (store == nullptr || hasher == nullptr) {
         ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: no usable store \"%V\": answering 500", &path);
@@ -197,7 +198,7 @@ ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx
     }
     ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: the store \"%V\" failed a decision (%*s): "
                   "answering 500 and reopening it", &path, reason.size(), reason.data());
-    drop_worker_store(conf.db_index);
+    drop_failed_store(conf.db_index);
     return fault(ctx);
 }
 

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -10,8 +11,9 @@
 #include "pat/store.hpp"
 #include "pat/token.hpp"
 #include "request_context.hpp"
+#include "sign_in_gate.hpp"
 #include "throttle_zone.hpp"
-#include "writable_store.hpp"
+#include "worker_stores.hpp"
 
 namespace pat::ngx {
 
@@ -19,18 +21,27 @@ namespace pat::ngx {
 // structures (the thread must not read memory the event loop may change),
 // and the answer it produces. Secrets (the Authorization header, a body
 // with passwords, a new token in the answer) are wiped when it is freed.
+//
+// The store is the worker's one Store for the path (worker_stores.hpp),
+// shared with the access phase and with the other tasks: several API
+// requests of one worker run at once (each password check is its own
+// scrypt), as pat::Store's thread contract allows. The job holds it from
+// posting the task to the task's completion, both on the event loop.
 struct ApiJob {
     std::string method;
     std::string path;
     std::string query;
     std::string address;
     std::string authorization;
+    std::string sign_in_key;  // sign_in_gate.hpp
     std::string body;
     bool body_too_large = false;
     std::int64_t now_ms = 0;
 
     ngx_uint_t db_index = 0;
-    std::string db_path;
+    std::shared_ptr<Store> store;  // nullptr when unavailable: store_problem says why
+    std::string store_problem;     // logged at crit
+    bool store_reopening = false;  // unavailable for a moment: 503, retry
     std::string realm;
     ngx_shm_zone_t* throttle_zone = nullptr;
 
@@ -58,17 +69,24 @@ std::string copy(const ngx_str_t& s) {
 
 constexpr std::string_view kInternalErrorBody =
     R"({"errors":[{"context":null,"message":"An internal error occurred. The server log has the details.","exceptionName":null}]})";
+constexpr std::string_view kReopeningBody =
+    R"({"errors":[{"context":null,"message":"The token store is being reopened. Try again in a second.","exceptionName":null}]})";
 
-void set_internal_error(ApiJob& job) noexcept {
+void set_error(ApiJob& job, int status, std::string_view body) noexcept {
     try {
         ApiResponse response;
-        response.status = 500;
+        response.status = status;
         response.content_type = "application/json;charset=UTF-8";
-        response.body = kInternalErrorBody;
+        response.body = body;
+        if (status == 503) response.retry_after_s = 1;
         job.response = std::move(response);
     } catch (...) {
-        job.response.status = 500;  // no body rather than none at all
+        job.response.status = status;  // no body rather than none at all
     }
+}
+
+void set_internal_error(ApiJob& job) noexcept {
+    set_error(job, 500, kInternalErrorBody);
 }
 
 // ---- on the thread pool ----
@@ -91,16 +109,21 @@ void run_job(void* data, ngx_log_t*) noexcept {
         request.client_address = job.address;
         request.now_ms = job.now_ms;
 
-        const bool opened = with_writable_store(
-            job.db_index, job.db_path,
-            [&](Store& store) {
-                ManagementApi api(store, options);
-                job.response = api.handle(request);
-                // A 500 is a store fault: reopen the store next time.
-                return job.response.status != 500;
-            },
-            job.failure);
-        if (!opened) set_internal_error(job);
+        if (job.store == nullptr) {
+            // Answered here rather than on the event loop: one path for
+            // every answer.
+            if (job.store_reopening) {
+                set_error(job, 503, kReopeningBody);
+            } else {
+                set_internal_error(job);
+            }
+            return;
+        }
+        // Its own instance per request: ManagementApi keeps no state
+        // between calls, but the limiter it points to is this task's.
+        ManagementApi api(*job.store, options);
+        const SignInPass pass(job.sign_in_key);
+        job.response = api.handle(request);
     } catch (const std::exception& e) {
         try {
             job.failure = e.what();
@@ -192,6 +215,10 @@ ngx_int_t send_answer(ngx_http_request_t* r, ApiJob& job) {
 
 void log_job(ngx_http_request_t* r, const ApiJob& job) {
     ngx_log_t* log = r->connection->log;
+    if (!job.store_problem.empty()) {
+        const ngx_uint_t level = job.store_reopening ? NGX_LOG_WARN : NGX_LOG_CRIT;
+        ngx_log_error(level, log, 0, "auth_pat: token API: %s", job.store_problem.c_str());
+    }
     if (!job.failure.empty()) {
         ngx_log_error(NGX_LOG_ALERT, log, 0, "auth_pat: token API failed: %s", job.failure.c_str());
     }
@@ -207,6 +234,11 @@ void job_done(ngx_event_t* ev) noexcept {
     auto* r = static_cast<ngx_http_request_t*>(ev->data);
     ngx_connection_t* c = r->connection;
     ngx_http_set_log_request(c->log, r);
+    // The task is over: let go of the store now (a store being reopened
+    // waits for this), not when the client has taken the whole answer.
+    if (RequestContext* done = find_request_context(r); done != nullptr && done->api_job != nullptr) {
+        done->api_job->store.reset();
+    }
     r->main->blocked--;
     r->aio = 0;
 
@@ -238,6 +270,10 @@ bool post_job(ngx_http_request_t* r, ApiJob& job) {
     const LocConf* conf = loc_conf(r);
     ngx_thread_task_t* task = ngx_thread_task_alloc(r->pool, sizeof(ApiJob*));
     if (task == nullptr) return false;
+    TaskStore taken = store_for_task(job.db_index, r->connection->log);
+    job.store = std::move(taken.store);
+    job.store_problem = std::move(taken.why);
+    job.store_reopening = taken.retry_soon;
     *static_cast<ApiJob**>(task->ctx) = &job;
     task->handler = run_job;
     task->event.handler = job_done;
@@ -246,6 +282,7 @@ bool post_job(ngx_http_request_t* r, ApiJob& job) {
     if (ngx_thread_task_post(conf->api_thread_pool, task) != NGX_OK) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "auth_pat: token API: the thread pool refused the task (queue full?)");
+        job.store.reset();
         return false;
     }
     r->main->blocked++;
@@ -316,13 +353,14 @@ ApiJob* create_job(ngx_http_request_t* r, const LocConf& conf) {
     job->path = copy(r->uri);
     job->query = copy(r->args);
     job->address = copy(r->connection->addr_text);
-    if (r->headers_in.authorization != nullptr) job->authorization = copy(r->headers_in.authorization->value);
+    if (r->headers_in.authorization != nullptr) {
+        job->authorization = copy(r->headers_in.authorization->value);
+        job->sign_in_key = sign_in_key(&r->headers_in.authorization->value);
+    }
     const ngx_time_t* now = ngx_timeofday();
     job->now_ms = static_cast<std::int64_t>(now->sec) * 1000 + static_cast<std::int64_t>(now->msec);
 
-    const auto* paths = static_cast<const ngx_str_t*>(main_conf(r)->db_paths->elts);
     job->db_index = conf.db_index;
-    job->db_path = copy(paths[conf.db_index]);
     job->realm = copy(conf.api_realm);
     job->throttle_zone = main_conf(r)->throttle_zone;
     return job;

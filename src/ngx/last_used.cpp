@@ -1,6 +1,7 @@
 #include "last_used.hpp"
 
 #include <cstring>
+#include <memory>
 #include <new>
 #include <string>
 #include <utility>
@@ -9,7 +10,7 @@
 #include "module_conf.hpp"
 #include "pat/decision.hpp"
 #include "pat/store.hpp"
-#include "writable_store.hpp"
+#include "worker_stores.hpp"
 
 namespace pat::ngx {
 
@@ -28,10 +29,13 @@ struct UseSlot {
     char token_id[kTokenIdLength];
 };
 
-// One batch of uses for one store, written by a thread-pool task.
+// One batch of uses for one store, written by a thread-pool task. The
+// store is taken on the event loop before the task is posted and released
+// there when the job is deleted (worker_stores.hpp).
 struct FlushBatch {
     ngx_uint_t db_index = 0;
     std::string path;
+    std::shared_ptr<Store> store;  // nullptr: unavailable, the batch is dropped
     std::vector<std::pair<std::string, std::int64_t>> uses;
 };
 
@@ -64,24 +68,29 @@ std::uint64_t hash_id(std::uint32_t db_index, const char* id) {
     return h;
 }
 
-// Moves the noted uses into a job (one batch per store) and empties the
-// table. Runs on the event loop (timer) or at exit.
-FlushJob* take_uses(const MainConf& conf) {
+// Moves the noted uses into a job (one batch per store, with the store)
+// and empties the table. Runs on the event loop (timer) or at exit. Uses of
+// a store that is unavailable right now are dropped (and noted again at
+// their next use); why goes to job->failures.
+FlushJob* take_uses(const MainConf& conf, ngx_log_t* log) {
     auto* job = new FlushJob();
-    const auto* paths = static_cast<const ngx_str_t*>(conf.db_paths->elts);
+    const auto* stores = static_cast<const StoreConf*>(conf.stores->elts);
     for (std::size_t i = 0; i < kUseSlots; ++i) {
         UseSlot& slot = state->slots[i];
         if (slot.last_ms == 0) continue;
-        if (slot.db_index < conf.db_paths->nelts) {
+        if (slot.db_index < conf.stores->nelts) {
             FlushBatch* batch = nullptr;
             for (auto& existing : job->batches) {
                 if (existing.db_index == slot.db_index) batch = &existing;
             }
             if (batch == nullptr) {
-                const ngx_str_t& path = paths[slot.db_index];
+                const ngx_str_t& path = stores[slot.db_index].path;
                 batch = &job->batches.emplace_back();
                 batch->db_index = slot.db_index;
                 batch->path.assign(reinterpret_cast<const char*>(path.data), path.len);
+                TaskStore taken = store_for_task(slot.db_index, log);
+                batch->store = std::move(taken.store);
+                if (batch->store == nullptr) job->failures.push_back(std::move(taken.why));
             }
             batch->uses.emplace_back(std::string(slot.token_id, kTokenIdLength), slot.last_ms);
         }
@@ -94,21 +103,10 @@ FlushJob* take_uses(const MainConf& conf) {
 // The writes, off the event loop.
 void write_uses(FlushJob& job) noexcept {
     for (const FlushBatch& batch : job.batches) {
+        if (batch.store == nullptr) continue;  // take_uses noted why
         try {
-            std::string why;
-            Status written = Status::success();
-            const bool opened = with_writable_store(
-                batch.db_index, batch.path,
-                [&](Store& store) {
-                    written = store.record_token_uses(batch.uses);
-                    return written.code() != StatusCode::store_error;
-                },
-                why);
-            if (!opened) {
-                job.failures.push_back(why);
-            } else if (!written.ok()) {
-                job.failures.push_back("\"" + batch.path + "\": " + written.message());
-            }
+            const Status written = batch.store->record_token_uses(batch.uses);
+            if (!written.ok()) job.failures.push_back("\"" + batch.path + "\": " + written.message());
         } catch (const std::exception& e) {
             job.failures.push_back(e.what());
         } catch (...) {
@@ -154,7 +152,7 @@ void flush_timer(ngx_event_t* ev) noexcept {
         }
         // One flush at a time: a slow one keeps collecting into the table.
         if (state->used != 0 && state->job == nullptr && !state->task->event.active) {
-            FlushJob* job = take_uses(*conf);
+            FlushJob* job = take_uses(*conf, ev->log);
             *static_cast<FlushJob**>(state->task->ctx) = job;
             state->job = job;
             if (ngx_thread_task_post(state->pool, state->task) != NGX_OK) {
@@ -173,7 +171,7 @@ void flush_timer(ngx_event_t* ev) noexcept {
 
 void start_last_used(ngx_cycle_t* cycle) noexcept {
     auto* conf = static_cast<MainConf*>(ngx_http_cycle_get_module_main_conf(cycle, ngx_http_auth_pat_module));
-    if (conf == nullptr || conf->last_used_flush == 0 || conf->flush_pool == nullptr || conf->db_paths->nelts == 0) {
+    if (conf == nullptr || conf->last_used_flush == 0 || conf->flush_pool == nullptr || conf->stores->nelts == 0) {
         return;
     }
     state = new (std::nothrow) LastUsed();
@@ -214,7 +212,7 @@ void stop_last_used(ngx_cycle_t* cycle) noexcept {
             state->job = nullptr;
         }
         if (state->used != 0 && conf != nullptr) {
-            FlushJob* job = take_uses(*conf);
+            FlushJob* job = take_uses(*conf, cycle->log);
             write_uses(*job);
             log_outcome(cycle->log, *job);
             delete job;

@@ -13,7 +13,6 @@
 #include "request_context.hpp"
 #include "throttle_zone.hpp"
 #include "worker_state.hpp"
-#include "writable_store.hpp"
 
 namespace pat::ngx {
 
@@ -55,22 +54,23 @@ char* set_db(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
     if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) return kConfError;
 
     auto* mcf = static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_auth_pat_module));
-    auto* paths = static_cast<ngx_str_t*>(mcf->db_paths->elts);
-    for (ngx_uint_t i = 0; i < mcf->db_paths->nelts; ++i) {
-        if (view(paths[i]) == view(path)) {
+    auto* stores = static_cast<StoreConf*>(mcf->stores->elts);
+    for (ngx_uint_t i = 0; i < mcf->stores->nelts; ++i) {
+        if (view(stores[i].path) == view(path)) {
             lcf->db_index = i;
             return kConfOk;
         }
     }
-    auto* added = static_cast<ngx_str_t*>(ngx_array_push(mcf->db_paths));
+    auto* added = static_cast<StoreConf*>(ngx_array_push(mcf->stores));
     if (added == nullptr) return kConfError;
     // NUL-terminated copy: workers hand it to stat() and to the store.
-    added->data = static_cast<u_char*>(ngx_pnalloc(cf->pool, path.len + 1));
-    if (added->data == nullptr) return kConfError;
-    ngx_memcpy(added->data, path.data, path.len);
-    added->data[path.len] = '\0';
-    added->len = path.len;
-    lcf->db_index = mcf->db_paths->nelts - 1;
+    added->path.data = static_cast<u_char*>(ngx_pnalloc(cf->pool, path.len + 1));
+    if (added->path.data == nullptr) return kConfError;
+    ngx_memcpy(added->path.data, path.data, path.len);
+    added->path.data[path.len] = '\0';
+    added->path.len = path.len;
+    added->written = 0;  // set by an auth_pat_api location or the last-use flush
+    lcf->db_index = mcf->stores->nelts - 1;
     return kConfOk;
 }
 
@@ -238,8 +238,8 @@ ngx_command_t commands[] = {
 void* create_main_conf(ngx_conf_t* cf) noexcept {
     auto* mcf = static_cast<MainConf*>(ngx_pcalloc(cf->pool, sizeof(MainConf)));
     if (mcf == nullptr) return nullptr;
-    mcf->db_paths = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
-    if (mcf->db_paths == nullptr) return nullptr;
+    mcf->stores = ngx_array_create(cf->pool, 2, sizeof(StoreConf));
+    if (mcf->stores == nullptr) return nullptr;
     mcf->last_used_flush = NGX_CONF_UNSET_MSEC;
     return mcf;
 }
@@ -301,6 +301,9 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) noexcept {
         }
         conf->api_thread_pool = ngx_thread_pool_add(cf, &conf->api_thread_pool_name);
         if (conf->api_thread_pool == nullptr) return kConfError;
+        // The API writes: workers open this store read-write.
+        auto* mcf = static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_auth_pat_module));
+        static_cast<StoreConf*>(mcf->stores->elts)[conf->db_index].written = 1;
     }
     return kConfOk;
 }
@@ -356,7 +359,10 @@ ngx_int_t postconfiguration(ngx_conf_t* cf) noexcept {
     // The "last authenticated" flush runs on the thread pool named at the
     // http level (auth_pat_api_thread_pool), "default" otherwise.
     auto* mcf = static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_auth_pat_module));
-    if (mcf->db_paths->nelts != 0 && mcf->last_used_flush != 0) {
+    if (mcf->stores->nelts != 0 && mcf->last_used_flush != 0) {
+        // The flush writes to every store a token can be used with.
+        auto* stores = static_cast<StoreConf*>(mcf->stores->elts);
+        for (ngx_uint_t i = 0; i < mcf->stores->nelts; ++i) stores[i].written = 1;
         auto* http_level = static_cast<LocConf*>(ngx_http_conf_get_module_loc_conf(cf, ngx_http_auth_pat_module));
         ngx_str_t name = http_level->api_thread_pool_name;
         if (name.data == nullptr) {
@@ -373,7 +379,6 @@ ngx_int_t init_process(ngx_cycle_t* cycle) noexcept {
     // without a store answers 500 and keeps retrying.
     if (ngx_process == NGX_PROCESS_WORKER || ngx_process == NGX_PROCESS_SINGLE) {
         start_worker(cycle);
-        start_writable_stores();
         start_last_used(cycle);
     }
     return NGX_OK;
@@ -383,7 +388,6 @@ ngx_int_t init_process(ngx_cycle_t* cycle) noexcept {
 // before ours), so the last flush runs alone.
 void exit_process(ngx_cycle_t* cycle) noexcept {
     stop_last_used(cycle);
-    stop_writable_stores();
     stop_worker();
 }
 

@@ -11,11 +11,21 @@ namespace pat::ngx {
 
 enum class RouteKind : ngx_uint_t { off = 0, git = 1, rest = 2 };
 
+// One distinct auth_pat_db path.
+struct StoreConf {
+    ngx_str_t path;  // absolute, NUL-terminated (workers hand it to stat() and the store)
+    // An auth_pat_api location serves this store, or the last-use flush
+    // writes to it: workers open it read-write. Otherwise read-only, so a
+    // deployment without either works with a data file the workers may only
+    // read.
+    ngx_flag_t written;
+};
+
 struct MainConf {
-    // The distinct store paths of every auth_pat_db (absolute). A location
-    // refers to its store by index, so a worker keeps one open Store per
-    // path and a request finds it without comparing strings.
-    ngx_array_t* db_paths;  // of ngx_str_t, each NUL-terminated
+    // The distinct store paths of every auth_pat_db. A location refers to
+    // its store by index, so a worker keeps one open Store per path and a
+    // request finds it without comparing strings.
+    ngx_array_t* stores;  // of StoreConf
 
     // auth_pat_last_used_flush: how often a worker writes the token uses it
     // noted (0: off). The flush runs on flush_pool.

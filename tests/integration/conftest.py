@@ -11,15 +11,16 @@ from harness import (GIT_HTTP_BACKEND, Fcgiwrap, Nginx, Patctl, free_port, load_
 
 
 def nginx_conf(prefix, port, h2_port, store, fcgi_socket, git_root, extra_http="",
-               extra_server=""):
+               extra_server="", workers=2, extra_main=""):
     """The configuration most tests share: git smart HTTP under /scm, the
     Bitbucket REST API under /rest and /bitbucket/rest, and whatever the test
-    module adds."""
+    module adds (extra_main in the main context, e.g. a thread_pool)."""
     user = "user root root;" if os.geteuid() == 0 else ""
     return f"""
 {load_module_line()}
 {user}
-worker_processes 2;
+worker_processes {workers};
+{extra_main}
 error_log {prefix}/logs/error.log info;
 pid {prefix}/nginx.pid;
 daemon off;
@@ -82,7 +83,7 @@ class Deployment:
     """Everything one test module talks to. Users: alice (write on project
     WORK), bob (no grants). Tokens: alice's read and write tokens, bob's."""
 
-    def __init__(self, root, extra_http="", extra_server=""):
+    def __init__(self, root, extra_http="", extra_server="", workers=2, extra_main=""):
         self.root = Path(root)
         self.prefix = self.root / "nginx"
         self.store_path = self.root / "store" / "pat.db"
@@ -111,7 +112,8 @@ class Deployment:
         conf = nginx_conf(self.prefix, self.port, self.h2_port, self.store_path,
                           self.fcgiwrap.socket_path, self.git_root, extra_http=extra_http,
                           extra_server=extra_server.replace("@PREFIX@", str(self.prefix))
-                          .replace("@ROOT@", str(self.root)))
+                          .replace("@ROOT@", str(self.root)), workers=workers,
+                          extra_main=extra_main)
         self.nginx = Nginx(self.prefix, conf, [self.port, self.h2_port])
         html = self.prefix / "html"
         html.mkdir(parents=True, exist_ok=True)
@@ -148,10 +150,13 @@ def built_binaries():
 @pytest.fixture(scope="module")
 def deployment(request, tmp_path_factory):
     """A running deployment; a test module may set EXTRA_HTTP / EXTRA_SERVER
-    (nginx configuration text, @PREFIX@ and @ROOT@ substituted)."""
+    (nginx configuration text, @PREFIX@ and @ROOT@ substituted), EXTRA_MAIN
+    (the main context) and WORKERS (worker_processes, 2 by default)."""
     root = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
     deployment = Deployment(root, getattr(request.module, "EXTRA_HTTP", ""),
-                            getattr(request.module, "EXTRA_SERVER", ""))
+                            getattr(request.module, "EXTRA_SERVER", ""),
+                            workers=getattr(request.module, "WORKERS", 2),
+                            extra_main=getattr(request.module, "EXTRA_MAIN", ""))
     deployment.start(getattr(request.module, "NGINX_ENV", None))
     try:
         yield deployment

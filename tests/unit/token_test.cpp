@@ -27,8 +27,8 @@ constexpr std::string_view kLetterSecretToken =
 constexpr std::string_view kLetterSecretSha256 =
     "3b581263e096a73e1e64063b3a1ada02e3fa0f8e9f636049e456781c56c00042";
 
-// A bit-at-a-time CRC-32 (IEEE), independent of the table-driven one under
-// test, to build tokens with chosen prefixes.
+// A bit-at-a-time CRC-32 (IEEE), independent of zlib's under test, to
+// build tokens with chosen prefixes.
 std::uint32_t reference_crc32(std::string_view bytes) {
     std::uint32_t crc = 0xFFFFFFFFU;
     for (char c : bytes) {
@@ -75,6 +75,27 @@ TEST(TokenFormat, LengthIsFiftyFour) {
 
 TEST(TokenFormat, ReferenceCrcMatchesTheStandardCheckValue) {
     EXPECT_EQ(reference_crc32("123456789"), 0xCBF43926U);
+}
+
+// The checksum path itself (zlib's CRC-32 inside check_token_format) against
+// a value computed outside this code base: Python's zlib.crc32 of these 48
+// characters is 0x690BD1FF. Any other CRC (another polynomial, no final XOR,
+// a wrong length) gives another value, and the token is refused.
+TEST(TokenFormat, ChecksumIsTheIeeeCrc32OfTheFirst48Characters) {
+    const std::string first_48 = "npat_123456789123456789123456789123456789" "1234567";
+    ASSERT_EQ(first_48.size(), 48U);
+    ASSERT_EQ(reference_crc32(first_48), 0x690BD1FFU);
+    auto encoded = [&](std::uint32_t crc) {
+        char digits[6];
+        for (int i = 5; i >= 0; --i) {
+            digits[i] = kBase62[crc % 62];
+            crc /= 62;
+        }
+        return first_48 + std::string(digits, 6);
+    };
+    EXPECT_EQ(check_token_format(encoded(0x690BD1FFU)), TokenFormat::valid);
+    EXPECT_EQ(check_token_format(encoded(0x690BD1FFU ^ 1U)), TokenFormat::bad_checksum);
+    EXPECT_EQ(check_token_format(encoded(~0x690BD1FFU)), TokenFormat::bad_checksum);  // no final XOR
 }
 
 TEST(TokenFormat, KnownAnswers) {

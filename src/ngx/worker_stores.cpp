@@ -1,0 +1,257 @@
+#include "worker_stores.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <string_view>
+#include <vector>
+
+#include "module_conf.hpp"
+#include "pat/store.hpp"
+
+namespace pat::ngx {
+
+namespace {
+
+// A failed open is retried after this long; requests in between get 500
+// without touching the file system.
+constexpr ngx_msec_t kReopenInterval = 1000;
+// How often the access phase checks that the path still names the open file.
+constexpr ngx_msec_t kReplacedCheckInterval = 1000;
+// A store not used for a decision for this long gives up its read snapshot.
+constexpr ngx_msec_t kIdleSnapshot = 1000;
+
+struct FileId {
+    dev_t device = 0;
+    ino_t inode = 0;
+    bool operator==(const FileId&) const = default;
+};
+
+bool file_at(const char* path, FileId& id) {
+    struct stat st;
+    if (stat(path, &st) != 0) return false;
+    id = FileId{st.st_dev, st.st_ino};
+    return true;
+}
+
+enum class Closing {
+    no,
+    // The path names another file now (or none): decisions go on with the
+    // old file, as they did until the check noticed, while the tasks that
+    // use it finish; new tasks wait for the new file.
+    replaced,
+    // A decision failed on it: no more decisions or tasks.
+    failed,
+};
+
+struct StoreSlot {
+    const StoreConf* conf = nullptr;
+    std::shared_ptr<Store> store;
+    Closing closing = Closing::no;
+    // The file the open store reads, to notice when the path names another
+    // one (a backup restored by rename) or none (deleted): LMDB would go on
+    // reading the old file forever, tokens revoked since included.
+    FileId file;
+    ngx_msec_t last_check = 0;
+    ngx_msec_t last_decision = 0;
+    bool attempted = false;
+    ngx_msec_t last_attempt = 0;
+};
+
+std::vector<StoreSlot>* slots = nullptr;
+
+StoreSlot* slot_at(ngx_uint_t index) {
+    if (slots == nullptr || index >= slots->size()) return nullptr;
+    return &(*slots)[index];
+}
+
+// Closes a store taken out of use once nothing but the slot holds it. Every
+// holder releases on the event loop, so the count cannot rise meanwhile.
+void finish_closing(StoreSlot& slot) {
+    if (!slot.store || slot.closing == Closing::no || slot.store.use_count() != 1) return;
+    const bool failed = slot.closing == Closing::failed;
+    slot.store.reset();
+    slot.closing = Closing::no;
+    // A replaced file is opened at once; a failed one at most once a second
+    // (kReopenInterval from the last attempt).
+    if (!failed) slot.attempted = false;
+}
+
+void begin_closing(StoreSlot& slot, Closing why) {
+    if (!slot.store || slot.closing == Closing::failed) return;
+    // No more decisions on a failed store: end its snapshot now rather than
+    // when the last task lets go of it.
+    if (why == Closing::failed) slot.store->release_snapshot();
+    slot.closing = why;
+    finish_closing(slot);
+}
+
+void check_replaced(StoreSlot& slot, ngx_log_t* log, bool throttled) {
+    if (!slot.store || slot.closing != Closing::no) return;
+    if (throttled && ngx_current_msec - slot.last_check < kReplacedCheckInterval) return;
+    slot.last_check = ngx_current_msec;
+    FileId now;
+    if (file_at(reinterpret_cast<const char*>(slot.conf->path.data), now) && now == slot.file) return;
+    ngx_log_error(NGX_LOG_WARN, log, 0, "auth_pat: the store \"%V\" was replaced or removed: reopening it",
+                  &slot.conf->path);
+    begin_closing(slot, Closing::replaced);
+}
+
+// True when this process may not write the data file (so a read-write open
+// would fail): the workers were given read access only.
+bool may_not_write(const char* path) {
+    if (faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) == 0) return false;
+    return errno == EACCES || errno == EPERM || errno == EROFS;
+}
+
+Store* open_store(StoreSlot& slot, ngx_log_t* log) {
+    const ngx_str_t& path = slot.conf->path;
+    if (slot.attempted && ngx_current_msec - slot.last_attempt < kReopenInterval) {
+        ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: the store \"%V\" is unavailable (retrying once a second)",
+                      &path);
+        return nullptr;
+    }
+    slot.attempted = true;
+    slot.last_attempt = ngx_current_msec;
+    const char* path_text = reinterpret_cast<const char*>(path.data);
+
+    // The file's identity before the open: if it is replaced in between, the
+    // next check sees a difference and reopens (taken after the open, a
+    // replacement in between would go unnoticed for good).
+    FileId file;
+    const bool identified = file_at(path_text, file);
+    bool writable = slot.conf->written != 0;
+    const bool refused_write = writable && may_not_write(path_text);
+    if (refused_write) writable = false;
+
+    auto opened = Store::open(std::string(path_text, path.len),
+                              writable ? Store::Mode::read_write : Store::Mode::read_only);
+    if (!opened) {
+        ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: cannot open the store \"%V\": %s", &path,
+                      opened.status().message().c_str());
+        return nullptr;
+    }
+    if (refused_write) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "auth_pat: the worker may not write the store \"%V\": opened it read-only, so token "
+                      "authentication works but the token API and the last-use flush cannot change it (give "
+                      "the workers write access to the file, as to its -lock file)",
+                      &path);
+    }
+    slot.file = identified ? file : FileId{};
+    slot.last_check = ngx_current_msec;
+    slot.closing = Closing::no;
+    slot.store = std::shared_ptr<Store>(std::move(opened.value()));
+    ngx_log_error(NGX_LOG_INFO, log, 0, "auth_pat: opened the store \"%V\" %s", &path,
+                  writable ? "read-write" : "read-only");
+    return slot.store.get();
+}
+
+}  // namespace
+
+void start_worker_stores(const MainConf& conf, ngx_log_t* log) noexcept {
+    try {
+        if (slots == nullptr) slots = new std::vector<StoreSlot>();
+        const auto* stores = static_cast<const StoreConf*>(conf.stores->elts);
+        slots->resize(conf.stores->nelts);
+        for (ngx_uint_t i = 0; i < conf.stores->nelts; ++i) {
+            (*slots)[i].conf = &stores[i];
+            open_store((*slots)[i], log);
+        }
+    } catch (const std::exception& e) {
+        ngx_log_error(NGX_LOG_ALERT, log, 0, "auth_pat: cannot set up the worker's stores: %s", e.what());
+    } catch (...) {
+        ngx_log_error(NGX_LOG_ALERT, log, 0, "auth_pat: cannot set up the worker's stores");
+    }
+}
+
+void stop_worker_stores() noexcept {
+    // A store some task still held (none should, the pools have stopped)
+    // stays open until the process ends.
+    delete slots;
+    slots = nullptr;
+}
+
+Store* store_for_decision(ngx_uint_t index, ngx_log_t* log) noexcept {
+    StoreSlot* slot = slot_at(index);
+    if (slot == nullptr) {
+        ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: no store slot %ui (not a worker process?)", index);
+        return nullptr;
+    }
+    try {
+        finish_closing(*slot);
+        check_replaced(*slot, log, true);
+        Store* store = nullptr;
+        if (slot->store) {
+            if (slot->closing == Closing::failed) {
+                ngx_log_error(NGX_LOG_CRIT, log, 0,
+                              "auth_pat: the store \"%V\" failed and is reopened once the token API "
+                              "requests using it finish",
+                              &slot->conf->path);
+                return nullptr;
+            }
+            store = slot->store.get();
+        } else {
+            store = open_store(*slot, log);
+        }
+        if (store != nullptr) slot->last_decision = ngx_current_msec;
+        return store;
+    } catch (const std::exception& e) {
+        ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: cannot open the store \"%V\": %s", &slot->conf->path,
+                      e.what());
+    } catch (...) {
+        ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: cannot open the store \"%V\"", &slot->conf->path);
+    }
+    return nullptr;
+}
+
+void drop_failed_store(ngx_uint_t index) noexcept {
+    if (StoreSlot* slot = slot_at(index)) begin_closing(*slot, Closing::failed);
+}
+
+TaskStore store_for_task(ngx_uint_t index, ngx_log_t* log) noexcept {
+    TaskStore result;
+    try {
+        StoreSlot* slot = slot_at(index);
+        if (slot == nullptr) {
+            result.why = "the worker has no store for this location (out of memory at start?)";
+            return result;
+        }
+        finish_closing(*slot);
+        check_replaced(*slot, log, false);
+        if (slot->store && slot->closing != Closing::no) {
+            result.why = "the store \"" + std::string(reinterpret_cast<const char*>(slot->conf->path.data)) +
+                         "\" is being reopened (" +
+                         (slot->closing == Closing::replaced ? "its file was replaced" : "it failed") +
+                         "); waiting for the requests that use it";
+            result.retry_soon = true;
+            return result;
+        }
+        if (!slot->store && open_store(*slot, log) == nullptr) {
+            result.why = "cannot open the store \"" +
+                         std::string(reinterpret_cast<const char*>(slot->conf->path.data)) +
+                         "\" (the reason is logged above)";
+            return result;
+        }
+        result.store = slot->store;
+    } catch (...) {
+        result.store.reset();
+        result.why = "out of memory";
+    }
+    return result;
+}
+
+void tend_worker_stores(ngx_log_t* log) noexcept {
+    if (slots == nullptr) return;
+    for (StoreSlot& slot : *slots) {
+        finish_closing(slot);
+        check_replaced(slot, log, true);
+        if (slot.store && ngx_current_msec - slot.last_decision >= kIdleSnapshot) slot.store->release_snapshot();
+    }
+}
+
+}  // namespace pat::ngx
