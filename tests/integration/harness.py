@@ -25,6 +25,10 @@ PASSWORD = "correct horse battery staple"
 # error.log lines that fail a test module: nginx alerts and emergencies, and
 # anything a sanitizer prints.
 BAD_LOG_LINE = re.compile(r"\[alert\]|\[emerg\]|AddressSanitizer|LeakSanitizer|runtime error:")
+# Under `make test-asan` nginx's sanitizer reports go to files in its logs
+# directory (tests/sanitizers/nginx-asan); this names them. Any such file
+# fails the test module like an alert in error.log.
+SANITIZER_LOGS = os.environ.get("PAT_SANITIZER_LOGS")
 
 
 def patctl_path():
@@ -189,10 +193,15 @@ class Nginx:
             self.process.wait(timeout=15)
 
     def log_problems(self):
+        problems = []
+        if SANITIZER_LOGS:
+            for report in sorted(self.error_log.parent.glob(SANITIZER_LOGS)):
+                problems += [f"{report.name}: {line}"
+                             for line in report.read_text(errors="replace").splitlines()]
         if not self.error_log.exists():
-            return []
-        return [line for line in self.error_log.read_text(errors="replace").splitlines()
-                if BAD_LOG_LINE.search(line)]
+            return problems
+        return problems + [line for line in self.error_log.read_text(errors="replace").splitlines()
+                           if BAD_LOG_LINE.search(line)]
 
 
 class Response:

@@ -41,7 +41,8 @@ TEST(Records, UserRoundTrips) {
     user.password.salt.fill(7);
     user.password.key.fill(9);
     user.display_name = "Alice A.";
-    auto decoded = decode_user(encode_user(user));
+    const std::string bytes = encode_user(user);  // the decoded view borrows these bytes
+    auto decoded = decode_user(bytes);
     ASSERT_TRUE(decoded);
     EXPECT_TRUE(decoded->active);
     EXPECT_TRUE(decoded->sysadmin);
