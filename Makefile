@@ -76,5 +76,5 @@ clean:
 # Every suite runs even when an earlier one fails (-k); the exit status
 # still reports any failure.
 test: deps
-	$(MAKE) all
+	$(MAKE) -j$$(nproc) all
 	$(MAKE) -k $(TEST_TARGETS)

@@ -72,7 +72,7 @@ test-asan: asan-build
 # adds the module inside nginx.
 .PHONY: asan-core-build test-asan-core
 asan-core-build:
-	env CXXFLAGS="-O1 -g $(ASAN_FLAGS)" $(MAKE) BUILD=$(ASAN_BUILD) $(ASAN_BUILD)/patctl $(ASAN_BUILD)/unit_tests
+	env CXXFLAGS="-O1 -g $(ASAN_FLAGS)" $(MAKE) -j$$(nproc) BUILD=$(ASAN_BUILD) $(ASAN_BUILD)/patctl $(ASAN_BUILD)/unit_tests
 
 test-asan-core: asan-core-build
 	@rm -rf $(ASAN_LOGS) && mkdir -p $(ASAN_LOGS)
