@@ -49,6 +49,19 @@ Expected<TokenInfo> Exchange::token_of(std::string_view slug_user, std::string_v
     return token;
 }
 
+std::optional<ApiResponse> Exchange::sign_in_for_token(const std::string& owner, std::string_view id, Session& session,
+                                                       TokenInfo& token) {
+    if (auto refused = authenticate(session)) return refused;
+    if (owner != session.user.name && !session.user.sysadmin) return no_such_token(id, owner);
+    auto found = token_of(owner, id);
+    if (!found) {
+        if (found.status().code() == StatusCode::not_found) return no_such_token(id, owner);
+        return store_failure(found.status(), "reading a token");
+    }
+    token = std::move(*found);
+    return std::nullopt;
+}
+
 ApiResponse Exchange::create_token(std::string_view slug) {
     auto owner = canonical_user_name(slug);
     if (!owner) return no_such_user(slug);
@@ -121,13 +134,9 @@ ApiResponse Exchange::get_token(std::string_view slug, std::string_view id) {
     auto owner = canonical_user_name(slug);
     if (!owner) return no_such_user(slug);
     Session session;
-    if (auto refused = authenticate(session)) return std::move(*refused);
-    if (*owner != session.user.name && !session.user.sysadmin) return no_such_token(id, *owner);
-    auto token = token_of(*owner, id);
-    if (!token) {
-        if (token.status().code() == StatusCode::not_found) return no_such_token(id, *owner);
-        return store_failure(token.status(), "reading a token");
-    }
+    TokenInfo token_info;
+    if (auto refused = sign_in_for_token(*owner, id, session, token_info)) return std::move(*refused);
+    const TokenInfo* token = &token_info;
     if (*owner == session.user.name) return render_one(*token, session.user);
     auto owner_info = store_.get_user(*owner);
     if (!owner_info) return store_failure(owner_info.status(), "reading a token's owner");
@@ -140,13 +149,9 @@ ApiResponse Exchange::modify_token(std::string_view slug, std::string_view id) {
     auto change = parse_modify_body(request_.body);
     if (!change) return bad_request(change.status());
     Session session;
-    if (auto refused = authenticate(session)) return std::move(*refused);
-    if (*owner != session.user.name && !session.user.sysadmin) return no_such_token(id, *owner);
-    auto token = token_of(*owner, id);
-    if (!token) {
-        if (token.status().code() == StatusCode::not_found) return no_such_token(id, *owner);
-        return store_failure(token.status(), "reading a token");
-    }
+    TokenInfo token_info;
+    if (auto refused = sign_in_for_token(*owner, id, session, token_info)) return std::move(*refused);
+    const TokenInfo* token = &token_info;
     auto owner_info = *owner == session.user.name ? Expected<UserInfo>(session.user) : store_.get_user(*owner);
     if (!owner_info) return store_failure(owner_info.status(), "reading a token's owner");
 
@@ -168,13 +173,9 @@ ApiResponse Exchange::revoke_token(std::string_view slug, std::string_view id) {
     auto owner = canonical_user_name(slug);
     if (!owner) return no_such_user(slug);
     Session session;
-    if (auto refused = authenticate(session)) return std::move(*refused);
-    if (*owner != session.user.name && !session.user.sysadmin) return no_such_token(id, *owner);
-    auto token = token_of(*owner, id);
-    if (!token) {
-        if (token.status().code() == StatusCode::not_found) return no_such_token(id, *owner);
-        return store_failure(token.status(), "reading a token");
-    }
+    TokenInfo token_info;
+    if (auto refused = sign_in_for_token(*owner, id, session, token_info)) return std::move(*refused);
+    const TokenInfo* token = &token_info;
     const Status revoked = store_.revoke_token(session.actor, id, session.audit);
     if (!revoked.ok()) {
         if (revoked.code() == StatusCode::not_found) return no_such_token(id, *owner);

@@ -164,6 +164,10 @@ class Exchange {
     // The token named in the path, if it belongs to the user named in the
     // path; otherwise the 404 to send.
     Expected<TokenInfo> token_of(std::string_view slug_user, std::string_view id);
+    // Signs the caller in and finds token `id` of `owner` if the caller may
+    // manage it (the owner or a sysadmin); otherwise the answer to send.
+    std::optional<ApiResponse> sign_in_for_token(const std::string& owner, std::string_view id, Session& session,
+                                                 TokenInfo& token);
     ApiResponse store_failure(const Status& status, std::string_view doing);
     ApiResponse from_status(const Status& status, std::string_view doing);
     std::string audit_prefix() const;
