@@ -35,6 +35,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "pat/authorization.hpp"
 #include "pat/decision.hpp"
 #include "pat/route.hpp"
 #include "pat/store.hpp"
@@ -56,41 +57,6 @@ bool iequals(std::string_view a, std::string_view b) {
         if (x != y) return false;
     }
     return true;
-}
-
-int base64_value(char c) {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-}
-
-// Standard base64 with padding into out; the decoded length, or -1.
-long decode_base64(std::string_view in, char* out, std::size_t capacity) {
-    if (in.size() % 4 != 0) return -1;
-    std::size_t n = 0;
-    for (std::size_t i = 0; i < in.size(); i += 4) {
-        int v[4];
-        int pad = 0;
-        for (int k = 0; k < 4; ++k) {
-            const char c = in[i + k];
-            if (c == '=' && i + 4 == in.size() && k >= 2) {
-                v[k] = 0;
-                ++pad;
-            } else if (pad > 0 || (v[k] = base64_value(c)) < 0) {
-                return -1;
-            }
-        }
-        const unsigned triple = (unsigned(v[0]) << 18) | (unsigned(v[1]) << 12) | (unsigned(v[2]) << 6) | unsigned(v[3]);
-        const char bytes[3] = {char(triple >> 16), char(triple >> 8), char(triple)};
-        for (int k = 0; k < 3 - pad; ++k) {
-            if (n == capacity) return -1;
-            out[n++] = bytes[k];
-        }
-    }
-    return static_cast<long>(n);
 }
 
 struct ParsedRequest {
@@ -141,24 +107,17 @@ pat::Verdict check(pat::Store& store, pat::TokenHasher& hasher, const ParsedRequ
     access.project = route.project;
     access.repo = route.repo;
 
-    std::array<char, 512> decoded;
-    const std::string_view header = request.authorization;
+    // The module's own parser: the checker makes the very same decision.
+    std::array<unsigned char, pat::kCredentialsScratchSize> scratch;
+    pat::AuthorizationCredentials credentials;
     pat::Verdict verdict = pat::Verdict::unauthenticated;
-    if (header.size() > 7 && iequals(header.substr(0, 7), "bearer ")) {
-        access.token = header.substr(7);
+    if (pat::parse_authorization(request.authorization, scratch, credentials) == pat::AuthorizationError::none) {
+        access.token = credentials.token;
+        access.has_basic_user = credentials.scheme == pat::AuthScheme::basic;
+        access.basic_user = credentials.user;
         verdict = pat::verdict_of(store.decide(hasher, access, pat::now_ms()).reason);
-    } else if (header.size() > 6 && iequals(header.substr(0, 6), "basic ")) {
-        const long n = decode_base64(header.substr(6), decoded.data(), decoded.size());
-        const std::string_view pair(decoded.data(), n > 0 ? static_cast<std::size_t>(n) : 0);
-        const std::size_t colon = pair.find(':');
-        if (colon != std::string_view::npos) {
-            access.has_basic_user = true;
-            access.basic_user = pair.substr(0, colon);
-            access.token = pair.substr(colon + 1);
-            verdict = pat::verdict_of(store.decide(hasher, access, pat::now_ms()).reason);
-        }
     }
-    pat::wipe(decoded.data(), decoded.size());
+    pat::wipe(scratch.data(), scratch.size());
     return verdict;
 }
 
