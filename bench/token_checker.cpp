@@ -35,6 +35,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "../src/core/path_segments.hpp"
 #include "pat/authorization.hpp"
 #include "pat/decision.hpp"
 #include "pat/route.hpp"
@@ -47,17 +48,6 @@ volatile std::sig_atomic_t g_stop = 0;
 void on_signal(int) { g_stop = 1; }
 
 constexpr std::size_t kMaxRequestBytes = 16 * 1024;
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        char x = a[i], y = b[i];
-        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-        if (x != y) return false;
-    }
-    return true;
-}
 
 struct ParsedRequest {
     std::string_view authorization;
@@ -83,10 +73,10 @@ bool parse_headers(std::string_view block, ParsedRequest& out) {
         std::string_view value = line.substr(colon + 1);
         while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
         while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-        if (iequals(name, "authorization")) out.authorization = value;
-        else if (iequals(name, "x-original-uri")) out.original_uri = value;
-        else if (iequals(name, "x-original-method")) out.original_method = value;
-        else if (iequals(name, "content-length")) out.content_length = std::strtoull(std::string(value).c_str(), nullptr, 10);
+        if (pat::path::equals_ignoring_case(name, "authorization")) out.authorization = value;
+        else if (pat::path::equals_ignoring_case(name, "x-original-uri")) out.original_uri = value;
+        else if (pat::path::equals_ignoring_case(name, "x-original-method")) out.original_method = value;
+        else if (pat::path::equals_ignoring_case(name, "content-length")) out.content_length = std::strtoull(std::string(value).c_str(), nullptr, 10);
     }
     return true;
 }

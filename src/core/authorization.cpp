@@ -1,5 +1,7 @@
 #include "pat/authorization.hpp"
 
+#include "path_segments.hpp"
+
 #include <array>
 #include <cstdint>
 
@@ -54,17 +56,6 @@ long decode_base64_strict(std::string_view text, unsigned char* out) {
     return static_cast<long>(written);
 }
 
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        char x = a[i], y = b[i];
-        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-        if (x != y) return false;
-    }
-    return true;
-}
-
 }  // namespace
 
 AuthorizationError parse_authorization(std::string_view header, std::span<unsigned char> scratch,
@@ -75,9 +66,9 @@ AuthorizationError parse_authorization(std::string_view header, std::span<unsign
     const std::size_t scheme_end = header.find(' ');
     const std::string_view scheme = header.substr(0, scheme_end);
     AuthScheme kind;
-    if (equals_ignoring_case(scheme, "Basic")) {
+    if (path::equals_ignoring_case(scheme, "Basic")) {
         kind = AuthScheme::basic;
-    } else if (equals_ignoring_case(scheme, "Bearer")) {
+    } else if (path::equals_ignoring_case(scheme, "Bearer")) {
         kind = AuthScheme::bearer;
     } else {
         return AuthorizationError::unknown_scheme;
