@@ -15,11 +15,13 @@ CXXFLAGS += $(CXXSTD) $(WARN) -fPIC -fvisibility=hidden -Iinclude
 LDLIBS   := -llmdb -lcrypto -lz
 PYTHON   := /usr/bin/python3
 
-CORE_SRCS := $(sort $(wildcard src/core/*.cpp))
+# Source lists come from mk/sources.sh, the one list nginx's `config` uses too.
+sources    = $(shell mk/sources.sh . $(1) $(2))
+CORE_SRCS := $(call sources,cpp,src/core)
 CORE_OBJS := $(CORE_SRCS:%.cpp=$(BUILD)/%.o)
-CLI_SRCS  := $(sort $(wildcard src/cli/*.cpp))
+CLI_SRCS  := $(call sources,cpp,src/cli)
 CLI_OBJS  := $(CLI_SRCS:%.cpp=$(BUILD)/%.o)
-UNIT_SRCS := $(sort $(wildcard tests/unit/*.cpp))
+UNIT_SRCS := $(call sources,cpp,tests/unit)
 UNIT_OBJS := $(UNIT_SRCS:%.cpp=$(BUILD)/%.o)
 
 CORE_LIB  := $(BUILD)/libpatcore.a

@@ -35,7 +35,7 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "../src/core/path_segments.hpp"
+#include "pat/ascii.hpp"
 #include "pat/authorization.hpp"
 #include "pat/decision.hpp"
 #include "pat/route.hpp"
@@ -73,10 +73,10 @@ bool parse_headers(std::string_view block, ParsedRequest& out) {
         std::string_view value = line.substr(colon + 1);
         while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
         while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-        if (pat::path::equals_ignoring_case(name, "authorization")) out.authorization = value;
-        else if (pat::path::equals_ignoring_case(name, "x-original-uri")) out.original_uri = value;
-        else if (pat::path::equals_ignoring_case(name, "x-original-method")) out.original_method = value;
-        else if (pat::path::equals_ignoring_case(name, "content-length")) out.content_length = std::strtoull(std::string(value).c_str(), nullptr, 10);
+        if (pat::ascii::equals_ignoring_case(name, "authorization")) out.authorization = value;
+        else if (pat::ascii::equals_ignoring_case(name, "x-original-uri")) out.original_uri = value;
+        else if (pat::ascii::equals_ignoring_case(name, "x-original-method")) out.original_method = value;
+        else if (pat::ascii::equals_ignoring_case(name, "content-length")) out.content_length = std::strtoull(std::string(value).c_str(), nullptr, 10);
     }
     return true;
 }

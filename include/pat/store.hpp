@@ -111,7 +111,7 @@ public:
 
     // ---- the request path: no allocation, no write, one read snapshot ----
     // Sees every change committed before the call. Consecutive decisions
-    // share one snapshot while nothing is committed (see store_decide.cpp).
+    // share one snapshot while nothing is committed (see src/core/store/decide.cpp).
     Decision decide(TokenHasher& hasher, const AccessRequest& request, std::int64_t now_ms);
     // Ends the snapshot decide() keeps between calls. Call it when idle (the
     // module does, once a second): an open snapshot keeps writers from

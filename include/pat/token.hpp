@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "pat/secret.hpp"
 #include "pat/status.hpp"
 
 // OpenSSL's EVP_MD and EVP_MD_CTX, declared at global scope so that the
@@ -70,9 +71,5 @@ private:
 inline constexpr std::size_t kTokenIdLength = 12;
 Expected<std::string> generate_token_id();
 bool is_valid_token_id(std::string_view id);
-
-// Overwrite memory that held a secret in a way the compiler cannot elide.
-void wipe(void* data, std::size_t size);
-void wipe(std::string& secret);
 
 }  // namespace pat

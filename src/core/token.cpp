@@ -154,15 +154,4 @@ bool is_valid_token_id(std::string_view id) {
     return true;
 }
 
-void wipe(void* data, std::size_t size) {
-    if (data != nullptr && size != 0) OPENSSL_cleanse(data, size);
-}
-
-void wipe(std::string& secret) {
-    // Cover the whole buffer: earlier, longer contents may linger past size().
-    secret.resize(secret.capacity());
-    wipe(secret.data(), secret.size());
-    secret.clear();
-}
-
 }  // namespace pat

@@ -1,4 +1,4 @@
-// Fuzz target: the store's record decoders (src/core/records.hpp). The file
+// Fuzz target: the store's record decoders (src/core/store/records.hpp). The file
 // is input too: a corrupt record must be refused, never misread.
 //
 // The first input byte picks the decoder (user, token, grant level); the
@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/records.hpp"
+#include "core/store/records.hpp"
 #include "support/check.hpp"
 
 namespace {

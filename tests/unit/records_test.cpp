@@ -3,7 +3,7 @@
 
 #include <random>
 
-#include "../../src/core/records.hpp"
+#include "../../src/core/store/records.hpp"
 
 namespace pat::records {
 namespace {

@@ -14,7 +14,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/records.hpp"
+#include "core/store/records.hpp"
 #include "pat/store.hpp"
 #include "support/base64.hpp"
 #include "support/seed_store.hpp"

@@ -83,7 +83,7 @@ int scan_prefix(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix,
 
 }  // namespace lmdb
 
-// Appends one audit entry inside a write transaction (store_audit.cpp).
+// Appends one audit entry inside a write transaction (audit.cpp).
 Status append_audit(const Store::Impl& store, MDB_txn* txn, AuditAction action, const AuditContext& context,
                     std::string_view user, std::string_view token_id = {}, std::string_view detail = {});
 

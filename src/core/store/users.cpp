@@ -6,7 +6,7 @@
 #include "pat/password.hpp"
 #include "pat/token.hpp"
 #include "records.hpp"
-#include "store_impl.hpp"
+#include "impl.hpp"
 
 namespace pat {
 namespace {

@@ -3,7 +3,7 @@
 
 #include "pat/names.hpp"
 #include "records.hpp"
-#include "store_impl.hpp"
+#include "impl.hpp"
 
 namespace pat {
 namespace {

@@ -30,14 +30,14 @@
 
 #include "pat/names.hpp"
 #include "pat/route.hpp"
+#include "pat/ascii.hpp"
 #include "path_segments.hpp"
 
 namespace pat {
 namespace {
 
 using std::string_view;
-using path::ascii_lower;
-using path::equals_ignoring_case;
+using ascii::equals_ignoring_case;
 using path::is_plain_absolute_path;
 using path::take_segment;
 

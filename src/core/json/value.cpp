@@ -3,7 +3,7 @@
 #include <limits>
 
 #include "pat/json.hpp"
-#include "pat/token.hpp"
+#include "pat/secret.hpp"
 
 namespace pat::json {
 

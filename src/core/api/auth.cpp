@@ -8,7 +8,7 @@
 
 #include <array>
 
-#include "management_api_internal.hpp"
+#include "internal.hpp"
 #include "pat/authorization.hpp"
 #include "pat/token.hpp"
 

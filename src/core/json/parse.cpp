@@ -2,7 +2,7 @@
 #include <algorithm>
 #include <string>
 
-#include "json_utf8.hpp"
+#include "utf8.hpp"
 #include "pat/json.hpp"
 
 namespace pat::json {

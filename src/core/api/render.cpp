@@ -2,7 +2,7 @@
 #include <algorithm>
 #include <string>
 
-#include "management_api_internal.hpp"
+#include "internal.hpp"
 #include "pat/token.hpp"
 
 namespace pat::api {

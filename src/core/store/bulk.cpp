@@ -5,7 +5,7 @@
 #include "pat/names.hpp"
 #include "pat/token.hpp"
 #include "records.hpp"
-#include "store_impl.hpp"
+#include "impl.hpp"
 
 namespace pat {
 

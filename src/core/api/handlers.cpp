@@ -9,7 +9,7 @@
 //   password         only one's own
 #include <string>
 
-#include "management_api_internal.hpp"
+#include "internal.hpp"
 #include "pat/names.hpp"
 
 namespace pat::api {

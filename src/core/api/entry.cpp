@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "management_api_internal.hpp"
+#include "internal.hpp"
 #include "pat/names.hpp"
 
 namespace pat {

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "pat/token.hpp"
-#include "store_impl.hpp"
+#include "impl.hpp"
 
 namespace pat {
 namespace {

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "pat/names.hpp"
-#include "store_impl.hpp"
+#include "impl.hpp"
 
 namespace pat {
 namespace {

@@ -6,16 +6,6 @@
 
 namespace pat::path {
 
-inline char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-inline bool equals_ignoring_case(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-    }
-    return true;
-}
-
 // Removes the first segment of `rest` and returns it ("a/b/c" -> "a", rest
 // becomes "b/c"; "a" -> "a", rest becomes empty).
 inline std::string_view take_segment(std::string_view& rest) {

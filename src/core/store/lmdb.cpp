@@ -1,6 +1,6 @@
 #include <string>
 
-#include "store_impl.hpp"
+#include "impl.hpp"
 
 namespace pat::lmdb {
 

@@ -4,7 +4,7 @@
 // the first "/rest/access-tokens/" or "/rest/api/" in the path starts it.
 #include <array>
 
-#include "management_api_internal.hpp"
+#include "internal.hpp"
 
 namespace pat::api {
 

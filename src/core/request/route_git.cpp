@@ -21,14 +21,14 @@
 
 #include "pat/names.hpp"
 #include "pat/route.hpp"
+#include "pat/ascii.hpp"
 #include "path_segments.hpp"
 
 namespace pat {
 namespace {
 
 using std::string_view;
-using path::ascii_lower;
-using path::equals_ignoring_case;
+using ascii::equals_ignoring_case;
 using path::is_plain_absolute_path;
 using path::take_segment;
 
@@ -40,7 +40,7 @@ bool contains_ignoring_case(string_view haystack, string_view needle) {
     if (needle.size() > haystack.size()) return false;
     for (std::size_t start = 0; start + needle.size() <= haystack.size(); ++start) {
         std::size_t i = 0;
-        while (i < needle.size() && ascii_lower(haystack[start + i]) == ascii_lower(needle[i])) ++i;
+        while (i < needle.size() && ascii::lower(haystack[start + i]) == ascii::lower(needle[i])) ++i;
         if (i == needle.size()) return true;
     }
     return false;
@@ -126,7 +126,7 @@ NameMatch compare_decoded_name(string_view name, string_view expected) {
             i += 2;
         }
         if (!equal_so_far) continue;  // keep scanning for a malformed escape
-        if (matched == expected.size() || ascii_lower(decoded) != ascii_lower(expected[matched])) {
+        if (matched == expected.size() || ascii::lower(decoded) != ascii::lower(expected[matched])) {
             equal_so_far = false;
         } else {
             ++matched;

@@ -9,7 +9,7 @@
 #include <charconv>
 #include <string>
 
-#include "management_api_internal.hpp"
+#include "internal.hpp"
 #include "pat/token.hpp"
 
 namespace pat::api {

@@ -7,7 +7,7 @@
 #include "pat/decision.hpp"
 #include "pat/names.hpp"
 #include "records.hpp"
-#include "store_impl.hpp"
+#include "impl.hpp"
 
 namespace pat {
 namespace {

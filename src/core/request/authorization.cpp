@@ -1,6 +1,6 @@
 #include "pat/authorization.hpp"
 
-#include "path_segments.hpp"
+#include "pat/ascii.hpp"
 
 #include <array>
 #include <cstdint>
@@ -66,9 +66,9 @@ AuthorizationError parse_authorization(std::string_view header, std::span<unsign
     const std::size_t scheme_end = header.find(' ');
     const std::string_view scheme = header.substr(0, scheme_end);
     AuthScheme kind;
-    if (path::equals_ignoring_case(scheme, "Basic")) {
+    if (ascii::equals_ignoring_case(scheme, "Basic")) {
         kind = AuthScheme::basic;
-    } else if (path::equals_ignoring_case(scheme, "Bearer")) {
+    } else if (ascii::equals_ignoring_case(scheme, "Bearer")) {
         kind = AuthScheme::bearer;
     } else {
         return AuthorizationError::unknown_scheme;

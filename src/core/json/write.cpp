@@ -1,7 +1,7 @@
 // The JSON writer: escaping per RFC 8259, always valid UTF-8 out.
 #include <string>
 
-#include "json_utf8.hpp"
+#include "utf8.hpp"
 #include "pat/json.hpp"
 
 namespace pat::json {

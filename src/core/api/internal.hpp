@@ -126,7 +126,7 @@ std::string describe_permissions(const TokenPermissions& permissions);
 // for a log line: anything outside printable ASCII becomes '?'.
 std::string loggable(std::string_view text, std::size_t max_length = 64);
 
-// ---- answering one request (management_api.cpp, management_api_handlers.cpp) ----
+// ---- answering one request (entry.cpp, handlers.cpp) ----
 
 // The caller once their password has been checked.
 struct Session {
