@@ -1,6 +1,7 @@
 # Fuzzing with libFuzzer (Debian's clang 14): one target per parser of
 # untrusted bytes, in tests/fuzz/*.cpp, each checking invariants beyond "does
-# not crash" (see tmp-docs/fuzz.md).
+# not crash" (see docs/testing.md, "Fuzzing"; the last campaign's figures are
+# in tests/fuzz/RESULTS.md).
 #
 #   make fuzz               every target for FUZZ_SECONDS (default 60) each, one after another
 #   make fuzz-<target>      one target (e.g. make fuzz-routes FUZZ_SECONDS=600)
