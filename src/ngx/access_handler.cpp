@@ -5,7 +5,8 @@
 #include <string_view>
 
 #include "pat/authorization.hpp"
-#include "error_response.hpp"
+#include "error_filter.hpp"
+#include "helpers.hpp"
 #include "last_used.hpp"
 #include "module_conf.hpp"
 #include "pat/decision.hpp"
@@ -19,10 +20,6 @@
 namespace pat::ngx {
 
 namespace {
-
-std::string_view view(const ngx_str_t& s) {
-    return {reinterpret_cast<const char*>(s.data), s.len};
-}
 
 // Zeroes the decoded credentials however the handler leaves.
 class ScratchWiper {
@@ -158,9 +155,8 @@ ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx
     request.project = target.project;
     request.repo = target.repo;
 
-    const ngx_time_t* now = ngx_timeofday();
-    const std::int64_t now_ms = static_cast<std::int64_t>(now->sec) * 1000 + now->msec;
-    const Decision decision = store->decide(*hasher, request, now_ms);
+    const std::int64_t now = now_ms();
+    const Decision decision = store->decide(*hasher, request, now);
 
     std::memcpy(ctx.user, decision.user, sizeof ctx.user);
     std::memcpy(ctx.token_id, decision.token_id, sizeof ctx.token_id);
@@ -176,7 +172,7 @@ ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx
             ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0, "auth_pat: token %s of user \"%s\" allowed",
                            token_id, ctx.user);
             // In memory only; a worker timer writes it later (last_used.hpp).
-            note_token_use(conf.db_index, decision.token_id, now_ms);
+            note_token_use(conf.db_index, decision.token_id, now);
             return NGX_OK;
         case Verdict::unauthenticated:
             ngx_log_error(NGX_LOG_ERR, log, 0,

@@ -6,7 +6,9 @@
 #include <string>
 #include <string_view>
 
+#include "helpers.hpp"
 #include "module_conf.hpp"
+#include "pat/error_body.hpp"
 #include "pat/management_api.hpp"
 #include "pat/store.hpp"
 #include "pat/token.hpp"
@@ -59,34 +61,19 @@ struct ApiJob {
 
 namespace {
 
-std::string_view view(const ngx_str_t& s) {
-    return {reinterpret_cast<const char*>(s.data), s.len};
-}
-
 std::string copy(const ngx_str_t& s) {
     return std::string(view(s));
 }
 
-constexpr std::string_view kInternalErrorBody =
-    R"({"errors":[{"context":null,"message":"An internal error occurred. The server log has the details.","exceptionName":null}]})";
-constexpr std::string_view kReopeningBody =
-    R"({"errors":[{"context":null,"message":"The token store is being reopened. Try again in a second.","exceptionName":null}]})";
-
-void set_error(ApiJob& job, int status, std::string_view body) noexcept {
+// An answer the core did not make (the store is unavailable, or the task
+// failed): the core's fixed body for the status, or the status alone when
+// even that cannot be allocated.
+void set_error(ApiJob& job, int status) noexcept {
     try {
-        ApiResponse response;
-        response.status = status;
-        response.content_type = "application/json;charset=UTF-8";
-        response.body = body;
-        if (status == 503) response.retry_after_s = 1;
-        job.response = std::move(response);
+        job.response = fixed_error_response(status);
     } catch (...) {
-        job.response.status = status;  // no body rather than none at all
+        job.response.status = status;
     }
-}
-
-void set_internal_error(ApiJob& job) noexcept {
-    set_error(job, 500, kInternalErrorBody);
 }
 
 // ---- on the thread pool ----
@@ -112,11 +99,7 @@ void run_job(void* data, ngx_log_t*) noexcept {
         if (job.store == nullptr) {
             // Answered here rather than on the event loop: one path for
             // every answer.
-            if (job.store_reopening) {
-                set_error(job, 503, kReopeningBody);
-            } else {
-                set_internal_error(job);
-            }
+            set_error(job, job.store_reopening ? 503 : 500);
             return;
         }
         // Its own instance per request: ManagementApi keeps no state
@@ -129,13 +112,13 @@ void run_job(void* data, ngx_log_t*) noexcept {
             job.failure = e.what();
         } catch (...) {
         }
-        set_internal_error(job);
+        set_error(job, 500);
     } catch (...) {
         try {
             job.failure = "unexpected exception";
         } catch (...) {
         }
-        set_internal_error(job);
+        set_error(job, 500);
     }
 }
 
@@ -149,22 +132,12 @@ void delete_job(void* data) noexcept {
 // send yet.
 void waiting_for_job(ngx_http_request_t*) noexcept {}
 
+// A header whose value is copied into r->pool (the name is a literal).
 ngx_table_elt_t* add_header(ngx_http_request_t* r, std::string_view name, std::string_view value) {
-    auto* header = static_cast<ngx_table_elt_t*>(ngx_list_push(&r->headers_out.headers));
-    if (header == nullptr) return nullptr;
-    auto* data = static_cast<u_char*>(ngx_pnalloc(r->pool, value.size()));
-    if (data == nullptr && !value.empty()) return nullptr;
-    ngx_memcpy(data, value.data(), value.size());
-    header->hash = 1;
-    header->key.data = reinterpret_cast<u_char*>(const_cast<char*>(name.data()));
-    header->key.len = name.size();
-    header->value.data = data;
-    header->value.len = value.size();
-    header->lowcase_key = nullptr;
-#if nginx_version >= 1023000
-    header->next = nullptr;
-#endif
-    return header;
+    ngx_str_t copied{value.size(), static_cast<u_char*>(ngx_pnalloc(r->pool, value.size()))};
+    if (copied.data == nullptr && !value.empty()) return nullptr;
+    ngx_memcpy(copied.data, value.data(), value.size());
+    return push_response_header(r, name, copied);
 }
 
 ngx_int_t send_answer(ngx_http_request_t* r, ApiJob& job) {
@@ -357,8 +330,7 @@ ApiJob* create_job(ngx_http_request_t* r, const LocConf& conf) {
         job->authorization = copy(r->headers_in.authorization->value);
         job->sign_in_key = sign_in_key(&r->headers_in.authorization->value);
     }
-    const ngx_time_t* now = ngx_timeofday();
-    job->now_ms = static_cast<std::int64_t>(now->sec) * 1000 + static_cast<std::int64_t>(now->msec);
+    job->now_ms = now_ms();
 
     job->db_index = conf.db_index;
     job->realm = copy(conf.api_realm);
