@@ -15,7 +15,7 @@
 #include "request_context.hpp"
 #include "sign_in_gate.hpp"
 #include "throttle_zone.hpp"
-#include "worker_stores.hpp"
+#include "worker.hpp"
 
 namespace pat::ngx {
 
@@ -243,7 +243,13 @@ bool post_job(ngx_http_request_t* r, ApiJob& job) {
     const LocConf* conf = loc_conf(r);
     ngx_thread_task_t* task = ngx_thread_task_alloc(r->pool, sizeof(ApiJob*));
     if (task == nullptr) return false;
-    TaskStore taken = store_for_task(job.db_index, r->connection->log);
+    Worker* worker = Worker::current();
+    TaskStore taken;
+    if (worker != nullptr) {
+        taken = worker->stores().for_task(job.db_index, r->connection->log);
+    } else {
+        taken.why = "the worker could not set up its stores (logged at its start)";
+    }
     job.store = std::move(taken.store);
     job.store_problem = std::move(taken.why);
     job.store_reopening = taken.retry_soon;

@@ -38,4 +38,36 @@ inline ngx_table_elt_t* push_response_header(ngx_http_request_t* r, std::string_
     return header;
 }
 
+// A timer on the worker's event loop, owned like any member: it fires
+// handler(event) with event->data == data, and is taken off the loop when
+// destroyed. It never delays a graceful shutdown (cancelable).
+class Timer {
+public:
+    Timer() = default;
+    Timer(const Timer&) = delete;
+    Timer& operator=(const Timer&) = delete;
+    ~Timer() { stop(); }
+
+    void start(ngx_event_handler_pt handler, void* data, ngx_log_t* log, ngx_msec_t interval) noexcept {
+        event_.handler = handler;
+        event_.data = data;
+        event_.log = log;
+        event_.cancelable = 1;
+        interval_ = interval;
+        ngx_add_timer(&event_, interval_);
+    }
+    // From the handler: fire again after the interval, unless the worker is
+    // shutting down.
+    void again() noexcept {
+        if (!ngx_exiting) ngx_add_timer(&event_, interval_);
+    }
+    void stop() noexcept {
+        if (event_.timer_set) ngx_del_timer(&event_);
+    }
+
+private:
+    ngx_event_t event_{};
+    ngx_msec_t interval_ = 0;
+};
+
 }  // namespace pat::ngx

@@ -7,13 +7,12 @@
 #include "api_handler.hpp"
 #include "error_filter.hpp"
 #include "helpers.hpp"
-#include "last_used.hpp"
 #include "module_conf.hpp"
 #include "ngx.hpp"
 #include "pat/permission.hpp"
 #include "request_context.hpp"
 #include "throttle_zone.hpp"
-#include "worker_state.hpp"
+#include "worker.hpp"
 
 namespace pat::ngx {
 
@@ -334,17 +333,15 @@ ngx_int_t init_process(ngx_cycle_t* cycle) noexcept {
     // Never NGX_ERROR: the master would stop respawning workers. A worker
     // without a store answers 500 and keeps retrying.
     if (ngx_process == NGX_PROCESS_WORKER || ngx_process == NGX_PROCESS_SINGLE) {
-        start_worker(cycle);
-        start_last_used(cycle);
+        Worker::start(cycle);
     }
     return NGX_OK;
 }
 
 // The thread pools have stopped by now (their module's exit_process runs
 // before ours), so the last flush runs alone.
-void exit_process(ngx_cycle_t* cycle) noexcept {
-    stop_last_used(cycle);
-    stop_worker();
+void exit_process(ngx_cycle_t*) noexcept {
+    Worker::stop();
 }
 
 ngx_http_module_t module_ctx = {

@@ -48,7 +48,9 @@ enum class Closing {
     failed,
 };
 
-struct StoreSlot {
+}  // namespace
+
+struct WorkerStores::Slot {
     const StoreConf* conf = nullptr;
     std::shared_ptr<Store> store;
     Closing closing = Closing::no;
@@ -62,12 +64,9 @@ struct StoreSlot {
     ngx_msec_t last_attempt = 0;
 };
 
-std::vector<StoreSlot>* slots = nullptr;
+namespace {
 
-StoreSlot* slot_at(ngx_uint_t index) {
-    if (slots == nullptr || index >= slots->size()) return nullptr;
-    return &(*slots)[index];
-}
+using StoreSlot = WorkerStores::Slot;
 
 // Closes a store taken out of use once nothing but the slot holds it. Every
 // holder releases on the event loop, so the count cannot rise meanwhile.
@@ -153,35 +152,29 @@ Store* open_store(StoreSlot& slot, ngx_log_t* log) {
 
 }  // namespace
 
-void start_worker_stores(const MainConf& conf, ngx_log_t* log) noexcept {
-    try {
-        if (slots == nullptr) slots = new std::vector<StoreSlot>();
-        const auto* stores = static_cast<const StoreConf*>(conf.stores->elts);
-        slots->resize(conf.stores->nelts);
-        for (ngx_uint_t i = 0; i < conf.stores->nelts; ++i) {
-            (*slots)[i].conf = &stores[i];
-            open_store((*slots)[i], log);
+WorkerStores::WorkerStores(const MainConf* conf, ngx_log_t* log) {
+    if (conf == nullptr || conf->stores == nullptr) return;
+    const auto* stores = static_cast<const StoreConf*>(conf->stores->elts);
+    slots_.resize(conf->stores->nelts);
+    for (ngx_uint_t i = 0; i < conf->stores->nelts; ++i) {
+        slots_[i].conf = &stores[i];
+        try {
+            open_store(slots_[i], log);
+        } catch (const std::exception& e) {
+            ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: cannot open the store \"%V\": %s", &stores[i].path,
+                          e.what());
         }
-    } catch (const std::exception& e) {
-        ngx_log_error(NGX_LOG_ALERT, log, 0, "auth_pat: cannot set up the worker's stores: %s", e.what());
-    } catch (...) {
-        ngx_log_error(NGX_LOG_ALERT, log, 0, "auth_pat: cannot set up the worker's stores");
     }
 }
 
-void stop_worker_stores() noexcept {
-    // A store some task still held (none should, the pools have stopped)
-    // stays open until the process ends.
-    delete slots;
-    slots = nullptr;
-}
+WorkerStores::~WorkerStores() = default;
 
-Store* store_for_decision(ngx_uint_t index, ngx_log_t* log) noexcept {
-    StoreSlot* slot = slot_at(index);
-    if (slot == nullptr) {
-        ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: no store slot %ui (not a worker process?)", index);
+Store* WorkerStores::for_decision(ngx_uint_t index, ngx_log_t* log) noexcept {
+    if (index >= slots_.size()) {
+        ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: no store slot %ui", index);
         return nullptr;
     }
+    StoreSlot* slot = &slots_[index];
     try {
         finish_closing(*slot);
         check_replaced(*slot, log, true);
@@ -209,18 +202,18 @@ Store* store_for_decision(ngx_uint_t index, ngx_log_t* log) noexcept {
     return nullptr;
 }
 
-void drop_failed_store(ngx_uint_t index) noexcept {
-    if (StoreSlot* slot = slot_at(index)) begin_closing(*slot, Closing::failed);
+void WorkerStores::drop_failed(ngx_uint_t index) noexcept {
+    if (index < slots_.size()) begin_closing(slots_[index], Closing::failed);
 }
 
-TaskStore store_for_task(ngx_uint_t index, ngx_log_t* log) noexcept {
+TaskStore WorkerStores::for_task(ngx_uint_t index, ngx_log_t* log) noexcept {
     TaskStore result;
     try {
-        StoreSlot* slot = slot_at(index);
-        if (slot == nullptr) {
-            result.why = "the worker has no store for this location (out of memory at start?)";
+        if (index >= slots_.size()) {
+            result.why = "the worker has no store for this location";
             return result;
         }
+        StoreSlot* slot = &slots_[index];
         finish_closing(*slot);
         check_replaced(*slot, log, false);
         if (slot->store && slot->closing != Closing::no) {
@@ -245,9 +238,8 @@ TaskStore store_for_task(ngx_uint_t index, ngx_log_t* log) noexcept {
     return result;
 }
 
-void tend_worker_stores(ngx_log_t* log) noexcept {
-    if (slots == nullptr) return;
-    for (StoreSlot& slot : *slots) {
+void WorkerStores::tend(ngx_log_t* log) noexcept {
+    for (StoreSlot& slot : slots_) {
         finish_closing(slot);
         check_replaced(slot, log, true);
         if (slot.store && ngx_current_msec - slot.last_decision >= kIdleSnapshot) slot.store->release_snapshot();

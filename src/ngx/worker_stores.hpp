@@ -30,6 +30,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "ngx.hpp"
 
@@ -41,45 +42,61 @@ namespace pat::ngx {
 
 struct MainConf;
 
-// Sets up one slot per configured path and tries to open each (init_process,
-// event loop). Failures are logged, never fatal.
-void start_worker_stores(const MainConf& conf, ngx_log_t* log) noexcept;
-// Closes every store no task holds (exit_process, thread pools stopped).
-void stop_worker_stores() noexcept;
-
-// ---- the access phase (event loop) ----
-
-// The store to decide with, opening it if needed; nullptr (logged at crit)
-// when it cannot be used: a failed open is retried at most about once a
-// second. Valid until control returns to the event loop.
-Store* store_for_decision(ngx_uint_t index, ngx_log_t* log) noexcept;
-
-// Takes a store out of use after it failed a decision: the next request
-// reopens it once no task holds it (how a worker recovers once a broken
-// file is replaced).
-void drop_failed_store(ngx_uint_t index) noexcept;
-
-// ---- thread-pool tasks ----
-
 struct TaskStore {
     std::shared_ptr<Store> store;  // nullptr: unavailable, see why
     std::string why;               // for the log; never a secret
     bool retry_soon = false;       // being reopened: worth retrying in a second
 };
 
-// A reference to the store for one task, taken on the event loop before the
-// task is posted and released there after it completes (dropping the
-// shared_ptr). The task may call any method except decide() and
-// release_snapshot(). Checks first that the path still names the open file:
-// a write to a replaced file would be lost.
-TaskStore store_for_task(ngx_uint_t index, ngx_log_t* log) noexcept;
+// The worker's stores, one slot per configured path. Owned by the Worker
+// (worker.hpp); every method runs on the event loop.
+class WorkerStores {
+public:
+    // Sets up one slot per configured path (none without a configuration)
+    // and tries to open each; a failed open is logged and retried later.
+    // Throws std::bad_alloc only.
+    WorkerStores(const MainConf* conf, ngx_log_t* log);
+    // Closes every store no task holds (the thread pools have stopped by
+    // then; a store some task still held stays open until the process ends).
+    ~WorkerStores();
+    WorkerStores(const WorkerStores&) = delete;
+    WorkerStores& operator=(const WorkerStores&) = delete;
 
-// ---- the worker's once-a-second timer ----
+    bool empty() const noexcept { return slots_.empty(); }
 
-// Ends the read snapshot of a store not used for a decision in the last
-// second (an open snapshot keeps writers from reusing freed pages), closes
-// stores taken out of use once no task holds them, and notices replaced
-// files.
-void tend_worker_stores(ngx_log_t* log) noexcept;
+    // ---- the access phase ----
+
+    // The store to decide with, opening it if needed; nullptr (logged at
+    // crit) when it cannot be used: a failed open is retried at most about
+    // once a second. Valid until control returns to the event loop.
+    Store* for_decision(ngx_uint_t index, ngx_log_t* log) noexcept;
+
+    // Takes a store out of use after it failed a decision: the next request
+    // reopens it once no task holds it (how a worker recovers once a broken
+    // file is replaced).
+    void drop_failed(ngx_uint_t index) noexcept;
+
+    // ---- thread-pool tasks ----
+
+    // A reference to the store for one task, taken before the task is posted
+    // and released on the event loop after it completes (dropping the
+    // shared_ptr). The task may call any method except decide() and
+    // release_snapshot(). Checks first that the path still names the open
+    // file: a write to a replaced file would be lost.
+    TaskStore for_task(ngx_uint_t index, ngx_log_t* log) noexcept;
+
+    // ---- the worker's once-a-second timer ----
+
+    // Ends the read snapshot of a store not used for a decision in the last
+    // second (an open snapshot keeps writers from reusing freed pages),
+    // closes stores taken out of use once no task holds them, and notices
+    // replaced files.
+    void tend(ngx_log_t* log) noexcept;
+
+    struct Slot;  // worker_stores.cpp
+
+private:
+    std::vector<Slot> slots_;
+};
 
 }  // namespace pat::ngx
