@@ -27,8 +27,9 @@ namespace pat::ngx {
 // The store is the worker's one Store for the path (worker_stores.hpp),
 // shared with the access phase and with the other tasks: several API
 // requests of one worker run at once (each password check is its own
-// scrypt), as pat::Store's thread contract allows. The job holds it from
-// posting the task to the task's completion, both on the event loop.
+// scrypt), as pat::Store's thread contract allows. The job leases it on its
+// thread only while the call runs, after its turn at the sign-in gate: a
+// job waiting in the queue keeps no store open.
 struct ApiJob {
     std::string method;
     std::string path;
@@ -41,9 +42,9 @@ struct ApiJob {
     std::int64_t now_ms = 0;
 
     ngx_uint_t db_index = 0;
-    std::shared_ptr<Store> store;  // nullptr when unavailable: store_problem says why
-    std::string store_problem;     // logged at crit
-    bool store_reopening = false;  // unavailable for a moment: 503, retry
+    std::shared_ptr<StoreLeases> store;  // nullptr when unavailable: store_problem says why
+    std::string store_problem;           // logged at crit (at warn when store_reopening)
+    bool store_reopening = false;        // unavailable for a moment: 503, retry
     std::string realm;
     ngx_shm_zone_t* throttle_zone = nullptr;
 
@@ -102,10 +103,20 @@ void run_job(void* data, ngx_log_t*) noexcept {
             set_error(job, job.store_reopening ? 503 : 500);
             return;
         }
+        // Its turn at the sign-in gate first, then the store: a task that
+        // waits holds no lease, so a replaced store closes as soon as the
+        // calls actually running on it finish.
+        const SignInPass pass(job.sign_in_key);
+        const StoreLease lease(*job.store);
+        if (lease.get() == nullptr) {
+            job.store_reopening = true;
+            job.store_problem = "the store is being reopened (its file was replaced, or it failed): answered 503";
+            set_error(job, 503);
+            return;
+        }
         // Its own instance per request: ManagementApi keeps no state
         // between calls, but the limiter it points to is this task's.
-        ManagementApi api(*job.store, options);
-        const SignInPass pass(job.sign_in_key);
+        ManagementApi api(*lease.get(), options);
         job.response = api.handle(request);
     } catch (const std::exception& e) {
         try {
@@ -207,10 +218,11 @@ void job_done(ngx_event_t* ev) noexcept {
     auto* r = static_cast<ngx_http_request_t*>(ev->data);
     ngx_connection_t* c = r->connection;
     ngx_http_set_log_request(c->log, r);
-    // The task is over: let go of the store now (a store being reopened
-    // waits for this), not when the client has taken the whole answer.
+    // The task is over (its lease returned on its thread): close a store
+    // that waited for it now rather than at the next request or tick.
     if (RequestContext* done = find_request_context(r); done != nullptr && done->api_job != nullptr) {
         done->api_job->store.reset();
+        if (Worker* worker = Worker::current()) worker->stores().tend(c->log);
     }
     r->main->blocked--;
     r->aio = 0;
@@ -250,7 +262,7 @@ bool post_job(ngx_http_request_t* r, ApiJob& job) {
     } else {
         taken.why = "the worker could not set up its stores (logged at its start)";
     }
-    job.store = std::move(taken.store);
+    job.store = std::move(taken.leases);
     job.store_problem = std::move(taken.why);
     job.store_reopening = taken.retry_soon;
     *static_cast<ApiJob**>(task->ctx) = &job;

@@ -25,13 +25,12 @@ constexpr std::size_t kMaxProbes = 16;
 
 }  // namespace
 
-// One batch of uses for one store, written by a thread-pool task. The
-// store is taken on the event loop before the task is posted and released
-// there when the job is deleted (worker_stores.hpp).
+// One batch of uses for one store, written by a thread-pool task, which
+// leases the store only while it writes (worker_stores.hpp).
 struct FlushBatch {
     ngx_uint_t db_index = 0;
     std::string path;
-    std::shared_ptr<Store> store;  // nullptr: unavailable, the batch is dropped
+    std::shared_ptr<StoreLeases> store;  // nullptr: unavailable, the batch is dropped
     std::vector<std::pair<std::string, std::int64_t>> uses;
 };
 
@@ -62,7 +61,12 @@ void write_uses(FlushJob& job) noexcept {
     for (const FlushBatch& batch : job.batches) {
         if (batch.store == nullptr) continue;  // take_uses noted why
         try {
-            const Status written = batch.store->record_token_uses(batch.uses);
+            const StoreLease lease(*batch.store);
+            if (lease.get() == nullptr) {
+                job.failures.push_back("\"" + batch.path + "\" is being reopened: these uses are dropped");
+                continue;
+            }
+            const Status written = lease.get()->record_token_uses(batch.uses);
             if (!written.ok()) job.failures.push_back("\"" + batch.path + "\": " + written.message());
         } catch (const std::exception& e) {
             job.failures.push_back(e.what());
@@ -156,7 +160,7 @@ FlushJob* LastUsed::take_uses(ngx_log_t* log) {
                 batch->db_index = slot.db_index;
                 batch->path.assign(reinterpret_cast<const char*>(path.data), path.len);
                 TaskStore taken = stores_.for_task(slot.db_index, log);
-                batch->store = std::move(taken.store);
+                batch->store = std::move(taken.leases);
                 if (batch->store == nullptr) job->failures.push_back(std::move(taken.why));
             }
             batch->uses.emplace_back(std::string(slot.token_id, kTokenIdLength), slot.last_ms);
