@@ -108,6 +108,11 @@ public:
     Store& operator=(const Store&) = delete;
 
     const std::string& path() const;
+    // Whether LMDB's lock file (PATH-lock) describes this data file: ok, or
+    // a store_error when the file was replaced while some process kept the
+    // lock file open (readers would see an older state of this file). Close
+    // the store and open it again later. See src/core/store/lock_region.cpp.
+    Status check_lock_region() const;
 
     // ---- the request path: no allocation, no write, one read snapshot ----
     // Sees every change committed before the call. Consecutive decisions

@@ -5,24 +5,19 @@
 #include <string_view>
 
 #include "pat/authorization.hpp"
-#include "error_response.hpp"
-#include "last_used.hpp"
+#include "error_filter.hpp"
+#include "helpers.hpp"
 #include "module_conf.hpp"
 #include "pat/decision.hpp"
 #include "pat/names.hpp"
 #include "pat/route.hpp"
 #include "pat/store.hpp"
 #include "request_context.hpp"
-#include "worker_state.hpp"
-#include "worker_stores.hpp"
+#include "worker.hpp"
 
 namespace pat::ngx {
 
 namespace {
-
-std::string_view view(const ngx_str_t& s) {
-    return {reinterpret_cast<const char*>(s.data), s.len};
-}
 
 // Zeroes the decoded credentials however the handler leaves.
 class ScratchWiper {
@@ -143,8 +138,9 @@ ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx
 
     const auto* stores = static_cast<const StoreConf*>(main_conf(r)->stores->elts);
     const ngx_str_t& path = stores[conf.db_index].path;
-    Store* store = store_for_decision(conf.db_index, log);
-    TokenHasher* hasher = worker_hasher();
+    Worker* worker = Worker::current();
+    Store* store = worker != nullptr ? worker->stores().for_decision(conf.db_index, log) : nullptr;
+    TokenHasher* hasher = worker != nullptr ? worker->hasher() : nullptr;
     if (store == nullptr || hasher == nullptr) {
         ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: no usable store \"%V\": answering 500", &path);
         return fault(ctx);
@@ -158,9 +154,8 @@ ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx
     request.project = target.project;
     request.repo = target.repo;
 
-    const ngx_time_t* now = ngx_timeofday();
-    const std::int64_t now_ms = static_cast<std::int64_t>(now->sec) * 1000 + now->msec;
-    const Decision decision = store->decide(*hasher, request, now_ms);
+    const std::int64_t now = now_ms();
+    const Decision decision = store->decide(*hasher, request, now);
 
     std::memcpy(ctx.user, decision.user, sizeof ctx.user);
     std::memcpy(ctx.token_id, decision.token_id, sizeof ctx.token_id);
@@ -176,7 +171,7 @@ ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx
             ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0, "auth_pat: token %s of user \"%s\" allowed",
                            token_id, ctx.user);
             // In memory only; a worker timer writes it later (last_used.hpp).
-            note_token_use(conf.db_index, decision.token_id, now_ms);
+            worker->last_used().note(conf.db_index, decision.token_id, now);
             return NGX_OK;
         case Verdict::unauthenticated:
             ngx_log_error(NGX_LOG_ERR, log, 0,
@@ -198,7 +193,7 @@ ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx
     }
     ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: the store \"%V\" failed a decision (%*s): "
                   "answering 500 and reopening it", &path, reason.size(), reason.data());
-    drop_failed_store(conf.db_index);
+    worker->stores().drop_failed(conf.db_index);
     return fault(ctx);
 }
 

@@ -6,14 +6,16 @@
 #include <string>
 #include <string_view>
 
+#include "helpers.hpp"
 #include "module_conf.hpp"
+#include "pat/error_body.hpp"
 #include "pat/management_api.hpp"
 #include "pat/store.hpp"
 #include "pat/token.hpp"
 #include "request_context.hpp"
 #include "sign_in_gate.hpp"
 #include "throttle_zone.hpp"
-#include "worker_stores.hpp"
+#include "worker.hpp"
 
 namespace pat::ngx {
 
@@ -25,8 +27,9 @@ namespace pat::ngx {
 // The store is the worker's one Store for the path (worker_stores.hpp),
 // shared with the access phase and with the other tasks: several API
 // requests of one worker run at once (each password check is its own
-// scrypt), as pat::Store's thread contract allows. The job holds it from
-// posting the task to the task's completion, both on the event loop.
+// scrypt), as pat::Store's thread contract allows. The job leases it on its
+// thread only while the call runs, after its turn at the sign-in gate: a
+// job waiting in the queue keeps no store open.
 struct ApiJob {
     std::string method;
     std::string path;
@@ -39,9 +42,9 @@ struct ApiJob {
     std::int64_t now_ms = 0;
 
     ngx_uint_t db_index = 0;
-    std::shared_ptr<Store> store;  // nullptr when unavailable: store_problem says why
-    std::string store_problem;     // logged at crit
-    bool store_reopening = false;  // unavailable for a moment: 503, retry
+    std::shared_ptr<StoreLeases> store;  // nullptr when unavailable: store_problem says why
+    std::string store_problem;           // logged at crit (at warn when store_reopening)
+    bool store_reopening = false;        // unavailable for a moment: 503, retry
     std::string realm;
     ngx_shm_zone_t* throttle_zone = nullptr;
 
@@ -59,34 +62,19 @@ struct ApiJob {
 
 namespace {
 
-std::string_view view(const ngx_str_t& s) {
-    return {reinterpret_cast<const char*>(s.data), s.len};
-}
-
 std::string copy(const ngx_str_t& s) {
     return std::string(view(s));
 }
 
-constexpr std::string_view kInternalErrorBody =
-    R"({"errors":[{"context":null,"message":"An internal error occurred. The server log has the details.","exceptionName":null}]})";
-constexpr std::string_view kReopeningBody =
-    R"({"errors":[{"context":null,"message":"The token store is being reopened. Try again in a second.","exceptionName":null}]})";
-
-void set_error(ApiJob& job, int status, std::string_view body) noexcept {
+// An answer the core did not make (the store is unavailable, or the task
+// failed): the core's fixed body for the status, or the status alone when
+// even that cannot be allocated.
+void set_error(ApiJob& job, int status) noexcept {
     try {
-        ApiResponse response;
-        response.status = status;
-        response.content_type = "application/json;charset=UTF-8";
-        response.body = body;
-        if (status == 503) response.retry_after_s = 1;
-        job.response = std::move(response);
+        job.response = fixed_error_response(status);
     } catch (...) {
-        job.response.status = status;  // no body rather than none at all
+        job.response.status = status;
     }
-}
-
-void set_internal_error(ApiJob& job) noexcept {
-    set_error(job, 500, kInternalErrorBody);
 }
 
 // ---- on the thread pool ----
@@ -112,30 +100,36 @@ void run_job(void* data, ngx_log_t*) noexcept {
         if (job.store == nullptr) {
             // Answered here rather than on the event loop: one path for
             // every answer.
-            if (job.store_reopening) {
-                set_error(job, 503, kReopeningBody);
-            } else {
-                set_internal_error(job);
-            }
+            set_error(job, job.store_reopening ? 503 : 500);
+            return;
+        }
+        // Its turn at the sign-in gate first, then the store: a task that
+        // waits holds no lease, so a replaced store closes as soon as the
+        // calls actually running on it finish.
+        const SignInPass pass(job.sign_in_key);
+        const StoreLease lease(*job.store);
+        if (lease.get() == nullptr) {
+            job.store_reopening = true;
+            job.store_problem = "the store is being reopened (its file was replaced, or it failed): answered 503";
+            set_error(job, 503);
             return;
         }
         // Its own instance per request: ManagementApi keeps no state
         // between calls, but the limiter it points to is this task's.
-        ManagementApi api(*job.store, options);
-        const SignInPass pass(job.sign_in_key);
+        ManagementApi api(*lease.get(), options);
         job.response = api.handle(request);
     } catch (const std::exception& e) {
         try {
             job.failure = e.what();
         } catch (...) {
         }
-        set_internal_error(job);
+        set_error(job, 500);
     } catch (...) {
         try {
             job.failure = "unexpected exception";
         } catch (...) {
         }
-        set_internal_error(job);
+        set_error(job, 500);
     }
 }
 
@@ -149,22 +143,12 @@ void delete_job(void* data) noexcept {
 // send yet.
 void waiting_for_job(ngx_http_request_t*) noexcept {}
 
+// A header whose value is copied into r->pool (the name is a literal).
 ngx_table_elt_t* add_header(ngx_http_request_t* r, std::string_view name, std::string_view value) {
-    auto* header = static_cast<ngx_table_elt_t*>(ngx_list_push(&r->headers_out.headers));
-    if (header == nullptr) return nullptr;
-    auto* data = static_cast<u_char*>(ngx_pnalloc(r->pool, value.size()));
-    if (data == nullptr && !value.empty()) return nullptr;
-    ngx_memcpy(data, value.data(), value.size());
-    header->hash = 1;
-    header->key.data = reinterpret_cast<u_char*>(const_cast<char*>(name.data()));
-    header->key.len = name.size();
-    header->value.data = data;
-    header->value.len = value.size();
-    header->lowcase_key = nullptr;
-#if nginx_version >= 1023000
-    header->next = nullptr;
-#endif
-    return header;
+    ngx_str_t copied{value.size(), static_cast<u_char*>(ngx_pnalloc(r->pool, value.size()))};
+    if (copied.data == nullptr && !value.empty()) return nullptr;
+    ngx_memcpy(copied.data, value.data(), value.size());
+    return push_response_header(r, name, copied);
 }
 
 ngx_int_t send_answer(ngx_http_request_t* r, ApiJob& job) {
@@ -234,10 +218,11 @@ void job_done(ngx_event_t* ev) noexcept {
     auto* r = static_cast<ngx_http_request_t*>(ev->data);
     ngx_connection_t* c = r->connection;
     ngx_http_set_log_request(c->log, r);
-    // The task is over: let go of the store now (a store being reopened
-    // waits for this), not when the client has taken the whole answer.
+    // The task is over (its lease returned on its thread): close a store
+    // that waited for it now rather than at the next request or tick.
     if (RequestContext* done = find_request_context(r); done != nullptr && done->api_job != nullptr) {
         done->api_job->store.reset();
+        if (Worker* worker = Worker::current()) worker->stores().tend(c->log);
     }
     r->main->blocked--;
     r->aio = 0;
@@ -270,8 +255,14 @@ bool post_job(ngx_http_request_t* r, ApiJob& job) {
     const LocConf* conf = loc_conf(r);
     ngx_thread_task_t* task = ngx_thread_task_alloc(r->pool, sizeof(ApiJob*));
     if (task == nullptr) return false;
-    TaskStore taken = store_for_task(job.db_index, r->connection->log);
-    job.store = std::move(taken.store);
+    Worker* worker = Worker::current();
+    TaskStore taken;
+    if (worker != nullptr) {
+        taken = worker->stores().for_task(job.db_index, r->connection->log);
+    } else {
+        taken.why = "the worker could not set up its stores (logged at its start)";
+    }
+    job.store = std::move(taken.leases);
     job.store_problem = std::move(taken.why);
     job.store_reopening = taken.retry_soon;
     *static_cast<ApiJob**>(task->ctx) = &job;
@@ -357,8 +348,7 @@ ApiJob* create_job(ngx_http_request_t* r, const LocConf& conf) {
         job->authorization = copy(r->headers_in.authorization->value);
         job->sign_in_key = sign_in_key(&r->headers_in.authorization->value);
     }
-    const ngx_time_t* now = ngx_timeofday();
-    job->now_ms = static_cast<std::int64_t>(now->sec) * 1000 + static_cast<std::int64_t>(now->msec);
+    job->now_ms = now_ms();
 
     job->db_index = conf.db_index;
     job->realm = copy(conf.api_realm);

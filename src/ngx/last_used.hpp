@@ -11,19 +11,52 @@
 // remaining uses are written best-effort.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
+#include "helpers.hpp"
 #include "ngx.hpp"
 
 namespace pat::ngx {
 
-// Allocates the table and starts the timer (init_process, workers only).
-void start_last_used(ngx_cycle_t* cycle) noexcept;
-// Writes what is left and frees the table (exit_process; the thread pools
-// have been stopped by then, so this runs alone).
-void stop_last_used(ngx_cycle_t* cycle) noexcept;
+struct MainConf;
+class WorkerStores;
+struct UseSlot;    // last_used.cpp
+struct FlushJob;  // last_used.cpp
 
-// Notes that a token was used now. No allocation, no system call.
-void note_token_use(ngx_uint_t db_index, const char* token_id, std::int64_t now_ms) noexcept;
+// Owned by the Worker (worker.hpp), after the stores it writes to; event
+// loop only.
+class LastUsed {
+public:
+    // Allocates the table and starts the flush timer when the configuration
+    // asks for a flush; otherwise (or without memory, logged at crit) every
+    // note is dropped.
+    LastUsed(ngx_cycle_t* cycle, const MainConf* conf, WorkerStores& stores) noexcept;
+    // Writes what is left, on this thread (at worker exit the thread pools
+    // have stopped), then frees the table.
+    ~LastUsed();
+    LastUsed(const LastUsed&) = delete;
+    LastUsed& operator=(const LastUsed&) = delete;
+
+    // Notes that a token was used now. No allocation, no system call.
+    void note(ngx_uint_t db_index, const char* token_id, std::int64_t now_ms) noexcept;
+
+private:
+    static void flush_timer(ngx_event_t* ev) noexcept;
+    static void flush_task_done(ngx_event_t* ev) noexcept;
+    FlushJob* take_uses(ngx_log_t* log);
+
+    WorkerStores& stores_;
+    const MainConf* conf_ = nullptr;
+    UseSlot* slots_ = nullptr;  // kUseSlots; nullptr: disabled
+    std::size_t used_ = 0;
+    std::uint64_t dropped_ = 0;
+
+    ngx_log_t* log_ = nullptr;
+    ngx_thread_pool_t* pool_ = nullptr;
+    ngx_thread_task_t* task_ = nullptr;  // reused; busy while task_->event.active
+    FlushJob* job_ = nullptr;            // the job of the running task
+    Timer timer_;
+};
 
 }  // namespace pat::ngx

@@ -5,34 +5,18 @@
 
 #include "access_handler.hpp"
 #include "api_handler.hpp"
-#include "error_response.hpp"
-#include "last_used.hpp"
+#include "error_filter.hpp"
+#include "helpers.hpp"
 #include "module_conf.hpp"
 #include "ngx.hpp"
 #include "pat/permission.hpp"
 #include "request_context.hpp"
 #include "throttle_zone.hpp"
-#include "worker_state.hpp"
+#include "worker.hpp"
 
 namespace pat::ngx {
 
-RequestContext* find_request_context(ngx_http_request_t* r) noexcept {
-    return static_cast<RequestContext*>(ngx_http_get_module_ctx(r, ngx_http_auth_pat_module));
-}
-
-RequestContext* request_context(ngx_http_request_t* r) noexcept {
-    RequestContext* ctx = find_request_context(r);
-    if (ctx != nullptr) return ctx;
-    ctx = static_cast<RequestContext*>(ngx_pcalloc(r->pool, sizeof(RequestContext)));
-    if (ctx != nullptr) ngx_http_set_ctx(r, ctx, ngx_http_auth_pat_module);
-    return ctx;
-}
-
 namespace {
-
-std::string_view view(const ngx_str_t& s) {
-    return {reinterpret_cast<const char*>(s.data), s.len};
-}
 
 char* const kConfOk = NGX_CONF_OK;
 char* const kConfError = static_cast<char*>(NGX_CONF_ERROR);
@@ -74,31 +58,24 @@ char* set_db(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
     return kConfOk;
 }
 
-char* set_realm(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
+// auth_pat realm | off: "off" here is a location left unprotected (the
+// realm may also be a variable whose value is "off" at request time, as with
+// auth_basic); anything else is nginx's complex value.
+char* set_realm(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept {
     auto* lcf = static_cast<LocConf*>(conf);
     if (lcf->realm != NGX_CONF_UNSET_PTR) return kIsDuplicate;
 
-    ngx_str_t* value = static_cast<ngx_str_t*>(cf->args->elts);
-    if (view(value[1]) == "off") {
+    const ngx_str_t& value = static_cast<ngx_str_t*>(cf->args->elts)[1];
+    if (view(value) == "off") {
         lcf->realm = nullptr;
         return kConfOk;
     }
-    if (value[1].len == 0) {
+    if (value.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"auth_pat\" takes a realm (a non-empty string) or \"off\"");
         return kConfError;
     }
-    auto* realm = static_cast<ngx_http_complex_value_t*>(
-        ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t)));
-    if (realm == nullptr) return kConfError;
-    ngx_http_compile_complex_value_t ccv;
-    ngx_memzero(&ccv, sizeof ccv);
-    ccv.cf = cf;
-    ccv.value = &value[1];
-    ccv.complex_value = realm;
-    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) return kConfError;
-    lcf->realm = realm;
-    return kConfOk;
+    return ngx_http_set_complex_value_slot(cf, cmd, conf);
 }
 
 char* set_route(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
@@ -139,30 +116,6 @@ char* set_require(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
     }
     lcf->require = static_cast<ngx_uint_t>(*need);
     return kConfOk;
-}
-
-char* set_target_value(ngx_conf_t* cf, ngx_http_complex_value_t*& field) noexcept {
-    if (field != NGX_CONF_UNSET_PTR) return kIsDuplicate;
-    ngx_str_t* value = static_cast<ngx_str_t*>(cf->args->elts);
-    auto* compiled = static_cast<ngx_http_complex_value_t*>(
-        ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t)));
-    if (compiled == nullptr) return kConfError;
-    ngx_http_compile_complex_value_t ccv;
-    ngx_memzero(&ccv, sizeof ccv);
-    ccv.cf = cf;
-    ccv.value = &value[1];
-    ccv.complex_value = compiled;
-    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) return kConfError;
-    field = compiled;
-    return kConfOk;
-}
-
-char* set_project(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
-    return set_target_value(cf, static_cast<LocConf*>(conf)->project);
-}
-
-char* set_repo(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
-    return set_target_value(cf, static_cast<LocConf*>(conf)->repo);
 }
 
 // auth_pat_api [realm]: this location serves the token-management API.
@@ -217,12 +170,14 @@ constexpr ngx_uint_t kContexts =
 
 // clang-format off
 ngx_command_t commands[] = {
-    {ngx_string("auth_pat"), kContexts, set_realm, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("auth_pat"), kContexts, set_realm, NGX_HTTP_LOC_CONF_OFFSET, offsetof(LocConf, realm), nullptr},
     {ngx_string("auth_pat_db"), kContexts, set_db, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("auth_pat_route"), kContexts, set_route, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("auth_pat_require"), kContexts, set_require, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
-    {ngx_string("auth_pat_project"), kContexts, set_project, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
-    {ngx_string("auth_pat_repo"), kContexts, set_repo, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("auth_pat_project"), kContexts, ngx_http_set_complex_value_slot, NGX_HTTP_LOC_CONF_OFFSET,
+     offsetof(LocConf, project), nullptr},
+    {ngx_string("auth_pat_repo"), kContexts, ngx_http_set_complex_value_slot, NGX_HTTP_LOC_CONF_OFFSET,
+     offsetof(LocConf, repo), nullptr},
     {ngx_string("auth_pat_api"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS | NGX_CONF_TAKE1, set_api,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("auth_pat_api_thread_pool"), NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1,
@@ -378,17 +333,15 @@ ngx_int_t init_process(ngx_cycle_t* cycle) noexcept {
     // Never NGX_ERROR: the master would stop respawning workers. A worker
     // without a store answers 500 and keeps retrying.
     if (ngx_process == NGX_PROCESS_WORKER || ngx_process == NGX_PROCESS_SINGLE) {
-        start_worker(cycle);
-        start_last_used(cycle);
+        Worker::start(cycle);
     }
     return NGX_OK;
 }
 
 // The thread pools have stopped by now (their module's exit_process runs
 // before ours), so the last flush runs alone.
-void exit_process(ngx_cycle_t* cycle) noexcept {
-    stop_last_used(cycle);
-    stop_worker();
+void exit_process(ngx_cycle_t*) noexcept {
+    Worker::stop();
 }
 
 ngx_http_module_t module_ctx = {

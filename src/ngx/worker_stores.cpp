@@ -20,8 +20,13 @@ namespace {
 // A failed open is retried after this long; requests in between get 500
 // without touching the file system.
 constexpr ngx_msec_t kReopenInterval = 1000;
-// How often the access phase checks that the path still names the open file.
-constexpr ngx_msec_t kReplacedCheckInterval = 1000;
+// ... and after this long when PATH-lock still describes a replaced file:
+// the last worker to let go of the old file may do so any moment.
+constexpr ngx_msec_t kLockRegionRetry = 100;
+// How often the access phase checks that the path still names the open file
+// (a stat(), twice a second at most): under traffic a replaced file is
+// noticed within half a second; the once-a-second timer notices it otherwise.
+constexpr ngx_msec_t kReplacedCheckInterval = 500;
 // A store not used for a decision for this long gives up its read snapshot.
 constexpr ngx_msec_t kIdleSnapshot = 1000;
 
@@ -41,16 +46,20 @@ bool file_at(const char* path, FileId& id) {
 enum class Closing {
     no,
     // The path names another file now (or none): decisions go on with the
-    // old file, as they did until the check noticed, while the tasks that
-    // use it finish; new tasks wait for the new file.
+    // old file, as they did until the check noticed, while the calls that
+    // run on it finish; new tasks get 503 until the new file is open.
     replaced,
     // A decision failed on it: no more decisions or tasks.
     failed,
 };
 
-struct StoreSlot {
+}  // namespace
+
+struct WorkerStores::Slot {
     const StoreConf* conf = nullptr;
-    std::shared_ptr<Store> store;
+    std::unique_ptr<Store> store;
+    // Tasks' leases on `store`: published while it is open and in use.
+    std::shared_ptr<StoreLeases> leases = std::make_shared<StoreLeases>();
     Closing closing = Closing::no;
     // The file the open store reads, to notice when the path names another
     // one (a backup restored by rename) or none (deleted): LMDB would go on
@@ -60,19 +69,20 @@ struct StoreSlot {
     ngx_msec_t last_decision = 0;
     bool attempted = false;
     ngx_msec_t last_attempt = 0;
+    ngx_msec_t retry_interval = kReopenInterval;
+    // The last open found PATH-lock still describing a replaced file: a
+    // moment's wait, not a fault of the file.
+    bool awaiting_region = false;
 };
 
-std::vector<StoreSlot>* slots = nullptr;
+namespace {
 
-StoreSlot* slot_at(ngx_uint_t index) {
-    if (slots == nullptr || index >= slots->size()) return nullptr;
-    return &(*slots)[index];
-}
+using StoreSlot = WorkerStores::Slot;
 
-// Closes a store taken out of use once nothing but the slot holds it. Every
-// holder releases on the event loop, so the count cannot rise meanwhile.
+// Closes a store taken out of use once no lease is out. It grants none
+// since begin_closing withdrew it, so none can be taken meanwhile.
 void finish_closing(StoreSlot& slot) {
-    if (!slot.store || slot.closing == Closing::no || slot.store.use_count() != 1) return;
+    if (!slot.store || slot.closing == Closing::no || !slot.leases->idle()) return;
     const bool failed = slot.closing == Closing::failed;
     slot.store.reset();
     slot.closing = Closing::no;
@@ -83,6 +93,7 @@ void finish_closing(StoreSlot& slot) {
 
 void begin_closing(StoreSlot& slot, Closing why) {
     if (!slot.store || slot.closing == Closing::failed) return;
+    slot.leases->withdraw();
     // No more decisions on a failed store: end its snapshot now rather than
     // when the last task lets go of it.
     if (why == Closing::failed) slot.store->release_snapshot();
@@ -110,9 +121,9 @@ bool may_not_write(const char* path) {
 
 Store* open_store(StoreSlot& slot, ngx_log_t* log) {
     const ngx_str_t& path = slot.conf->path;
-    if (slot.attempted && ngx_current_msec - slot.last_attempt < kReopenInterval) {
-        ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: the store \"%V\" is unavailable (retrying once a second)",
-                      &path);
+    if (slot.attempted && ngx_current_msec - slot.last_attempt < slot.retry_interval) {
+        ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: the store \"%V\" is unavailable (retrying in %M ms)", &path,
+                      slot.retry_interval);
         return nullptr;
     }
     slot.attempted = true;
@@ -130,9 +141,20 @@ Store* open_store(StoreSlot& slot, ngx_log_t* log) {
 
     auto opened = Store::open(std::string(path_text, path.len),
                               writable ? Store::Mode::read_write : Store::Mode::read_only);
+    slot.retry_interval = kReopenInterval;
+    slot.awaiting_region = false;
     if (!opened) {
         ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: cannot open the store \"%V\": %s", &path,
                       opened.status().message().c_str());
+        return nullptr;
+    }
+    // Closed at once when PATH-lock describes another file: this process
+    // must not hold it open, or the region would never be refilled.
+    if (const Status region = opened.value()->check_lock_region(); !region.ok()) {
+        ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: cannot use the store \"%V\" yet: %s; retrying", &path,
+                      region.message().c_str());
+        slot.retry_interval = kLockRegionRetry;
+        slot.awaiting_region = true;
         return nullptr;
     }
     if (refused_write) {
@@ -145,7 +167,8 @@ Store* open_store(StoreSlot& slot, ngx_log_t* log) {
     slot.file = identified ? file : FileId{};
     slot.last_check = ngx_current_msec;
     slot.closing = Closing::no;
-    slot.store = std::shared_ptr<Store>(std::move(opened.value()));
+    slot.store = std::move(opened.value());
+    slot.leases->publish(slot.store.get());
     ngx_log_error(NGX_LOG_INFO, log, 0, "auth_pat: opened the store \"%V\" %s", &path,
                   writable ? "read-write" : "read-only");
     return slot.store.get();
@@ -153,35 +176,55 @@ Store* open_store(StoreSlot& slot, ngx_log_t* log) {
 
 }  // namespace
 
-void start_worker_stores(const MainConf& conf, ngx_log_t* log) noexcept {
-    try {
-        if (slots == nullptr) slots = new std::vector<StoreSlot>();
-        const auto* stores = static_cast<const StoreConf*>(conf.stores->elts);
-        slots->resize(conf.stores->nelts);
-        for (ngx_uint_t i = 0; i < conf.stores->nelts; ++i) {
-            (*slots)[i].conf = &stores[i];
-            open_store((*slots)[i], log);
+WorkerStores::WorkerStores(const MainConf* conf, ngx_log_t* log) {
+    if (conf == nullptr || conf->stores == nullptr) return;
+    const auto* stores = static_cast<const StoreConf*>(conf->stores->elts);
+    slots_.resize(conf->stores->nelts);
+    for (ngx_uint_t i = 0; i < conf->stores->nelts; ++i) {
+        slots_[i].conf = &stores[i];
+        try {
+            open_store(slots_[i], log);
+        } catch (const std::exception& e) {
+            ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: cannot open the store \"%V\": %s", &stores[i].path,
+                          e.what());
         }
-    } catch (const std::exception& e) {
-        ngx_log_error(NGX_LOG_ALERT, log, 0, "auth_pat: cannot set up the worker's stores: %s", e.what());
-    } catch (...) {
-        ngx_log_error(NGX_LOG_ALERT, log, 0, "auth_pat: cannot set up the worker's stores");
     }
 }
 
-void stop_worker_stores() noexcept {
-    // A store some task still held (none should, the pools have stopped)
-    // stays open until the process ends.
-    delete slots;
-    slots = nullptr;
+WorkerStores::~WorkerStores() = default;
+
+Store* StoreLeases::acquire() noexcept {
+    std::lock_guard held(lock_);
+    if (store_ != nullptr) ++out_;
+    return store_;
 }
 
-Store* store_for_decision(ngx_uint_t index, ngx_log_t* log) noexcept {
-    StoreSlot* slot = slot_at(index);
-    if (slot == nullptr) {
-        ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: no store slot %ui (not a worker process?)", index);
+void StoreLeases::release() noexcept {
+    std::lock_guard held(lock_);
+    --out_;
+}
+
+void StoreLeases::publish(Store* store) noexcept {
+    std::lock_guard held(lock_);
+    store_ = store;
+}
+
+void StoreLeases::withdraw() noexcept {
+    std::lock_guard held(lock_);
+    store_ = nullptr;
+}
+
+bool StoreLeases::idle() noexcept {
+    std::lock_guard held(lock_);
+    return out_ == 0;
+}
+
+Store* WorkerStores::for_decision(ngx_uint_t index, ngx_log_t* log) noexcept {
+    if (index >= slots_.size()) {
+        ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: no store slot %ui", index);
         return nullptr;
     }
+    StoreSlot* slot = &slots_[index];
     try {
         finish_closing(*slot);
         check_replaced(*slot, log, true);
@@ -190,7 +233,7 @@ Store* store_for_decision(ngx_uint_t index, ngx_log_t* log) noexcept {
             if (slot->closing == Closing::failed) {
                 ngx_log_error(NGX_LOG_CRIT, log, 0,
                               "auth_pat: the store \"%V\" failed and is reopened once the token API "
-                              "requests using it finish",
+                              "calls running on it finish",
                               &slot->conf->path);
                 return nullptr;
             }
@@ -209,45 +252,46 @@ Store* store_for_decision(ngx_uint_t index, ngx_log_t* log) noexcept {
     return nullptr;
 }
 
-void drop_failed_store(ngx_uint_t index) noexcept {
-    if (StoreSlot* slot = slot_at(index)) begin_closing(*slot, Closing::failed);
+void WorkerStores::drop_failed(ngx_uint_t index) noexcept {
+    if (index < slots_.size()) begin_closing(slots_[index], Closing::failed);
 }
 
-TaskStore store_for_task(ngx_uint_t index, ngx_log_t* log) noexcept {
+TaskStore WorkerStores::for_task(ngx_uint_t index, ngx_log_t* log) noexcept {
     TaskStore result;
     try {
-        StoreSlot* slot = slot_at(index);
-        if (slot == nullptr) {
-            result.why = "the worker has no store for this location (out of memory at start?)";
+        if (index >= slots_.size()) {
+            result.why = "the worker has no store for this location";
             return result;
         }
+        StoreSlot* slot = &slots_[index];
         finish_closing(*slot);
         check_replaced(*slot, log, false);
         if (slot->store && slot->closing != Closing::no) {
             result.why = "the store \"" + std::string(reinterpret_cast<const char*>(slot->conf->path.data)) +
                          "\" is being reopened (" +
                          (slot->closing == Closing::replaced ? "its file was replaced" : "it failed") +
-                         "); waiting for the requests that use it";
+                         "); waiting for the calls that run on it";
             result.retry_soon = true;
             return result;
         }
         if (!slot->store && open_store(*slot, log) == nullptr) {
+            const char* why = slot->awaiting_region ? "yet (its file was replaced; retrying)"
+                                                    : "(the reason is logged above)";
             result.why = "cannot open the store \"" +
-                         std::string(reinterpret_cast<const char*>(slot->conf->path.data)) +
-                         "\" (the reason is logged above)";
+                         std::string(reinterpret_cast<const char*>(slot->conf->path.data)) + "\" " + why;
+            result.retry_soon = slot->awaiting_region;
             return result;
         }
-        result.store = slot->store;
+        result.leases = slot->leases;
     } catch (...) {
-        result.store.reset();
+        result.leases.reset();
         result.why = "out of memory";
     }
     return result;
 }
 
-void tend_worker_stores(ngx_log_t* log) noexcept {
-    if (slots == nullptr) return;
-    for (StoreSlot& slot : *slots) {
+void WorkerStores::tend(ngx_log_t* log) noexcept {
+    for (StoreSlot& slot : slots_) {
         finish_closing(slot);
         check_replaced(slot, log, true);
         if (slot.store && ngx_current_msec - slot.last_decision >= kIdleSnapshot) slot.store->release_snapshot();

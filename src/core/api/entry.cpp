@@ -6,6 +6,7 @@
 #include <string>
 
 #include "internal.hpp"
+#include "pat/error_body.hpp"
 #include "pat/names.hpp"
 
 namespace pat {
@@ -172,7 +173,7 @@ std::optional<ApiResponse> Exchange::authenticate(Session& session) {
 }
 
 ApiResponse Exchange::store_failure(const Status& status, std::string_view doing) {
-    ApiResponse response = error_response(500, "An internal error occurred. The server log has the details.");
+    ApiResponse response = fixed_error_response(500);
     response.audit_line = audit_prefix() + "store failure while " + std::string(doing) + ": " + status.message();
     return response;
 }

@@ -1,5 +1,6 @@
 // What a denied client receives besides the status: the WWW-Authenticate
-// challenges and, on REST routes, Bitbucket's JSON error body.
+// challenges and, on REST routes, Bitbucket's JSON error body (its text is
+// the core's: pat/error_body.hpp).
 //
 // The access handler only returns a status (so that `satisfy any` can still
 // let a 401/403 through and error_page still applies); nginx then builds its

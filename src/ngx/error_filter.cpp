@@ -1,8 +1,9 @@
-#include "error_response.hpp"
+#include "error_filter.hpp"
 
 #include <string_view>
 
-#include "module_conf.hpp"
+#include "helpers.hpp"
+#include "pat/error_body.hpp"
 #include "request_context.hpp"
 
 namespace pat::ngx {
@@ -11,21 +12,6 @@ namespace {
 
 ngx_http_output_header_filter_pt next_header_filter;
 ngx_http_output_body_filter_pt next_body_filter;
-
-// Bitbucket Server's error shape. The 401 text is the same whatever the
-// reason, so a client learns nothing about why its token failed.
-std::string_view json_error_body(ngx_uint_t status) {
-    switch (status) {
-        case NGX_HTTP_BAD_REQUEST:
-            return R"({"errors":[{"context":null,"message":"The request is malformed or ambiguous.","exceptionName":null}]})";
-        case NGX_HTTP_UNAUTHORIZED:
-            return R"({"errors":[{"context":null,"message":"Authentication failed. Please check your credentials and try again.","exceptionName":null}]})";
-        case NGX_HTTP_FORBIDDEN:
-            return R"({"errors":[{"context":null,"message":"You are not permitted to access this resource.","exceptionName":null}]})";
-        default:
-            return R"({"errors":[{"context":null,"message":"An internal error occurred. The server log has the details.","exceptionName":null}]})";
-    }
-}
 
 // A realm goes inside a quoted-string: escape '"' and '\'.
 ngx_str_t challenge(ngx_pool_t* pool, std::string_view scheme, const ngx_str_t& realm) {
@@ -48,16 +34,7 @@ ngx_str_t challenge(ngx_pool_t* pool, std::string_view scheme, const ngx_str_t& 
 
 ngx_table_elt_t* push_www_authenticate(ngx_http_request_t* r, ngx_str_t value) {
     if (value.data == nullptr) return nullptr;
-    auto* header = static_cast<ngx_table_elt_t*>(ngx_list_push(&r->headers_out.headers));
-    if (header == nullptr) return nullptr;
-    header->hash = 1;
-    ngx_str_set(&header->key, "WWW-Authenticate");
-    header->value = value;
-    header->lowcase_key = nullptr;
-#if nginx_version >= 1023000
-    header->next = nullptr;  // 1.23 chains headers of one name; 1.22 has no such field
-#endif
-    return header;
+    return push_response_header(r, "WWW-Authenticate", value);
 }
 
 // Is this response the one our own denial produced? nginx sets err_status
@@ -85,7 +62,7 @@ ngx_int_t header_filter(ngx_http_request_t* r) noexcept {
         }
     }
 
-    const std::string_view body = json_error_body(ctx->denied_status);
+    const std::string_view body = fixed_error_body(static_cast<int>(ctx->denied_status));
     ngx_str_set(&r->headers_out.content_type, "application/json");
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.content_type_lowcase = nullptr;
@@ -111,7 +88,7 @@ ngx_int_t body_filter(ngx_http_request_t* r, ngx_chain_t* in) noexcept {
     if (ctx->body_sent) return NGX_OK;
     ctx->body_sent = 1;
 
-    const std::string_view body = json_error_body(ctx->denied_status);
+    const std::string_view body = fixed_error_body(static_cast<int>(ctx->denied_status));
     auto* buf = static_cast<ngx_buf_t*>(ngx_calloc_buf(r->pool));
     if (buf == nullptr) return NGX_ERROR;
     buf->pos = reinterpret_cast<u_char*>(const_cast<char*>(body.data()));
