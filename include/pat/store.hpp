@@ -109,14 +109,14 @@ public:
 
     const std::string& path() const;
 
-    // ---- the request path: no allocation, no write, one read snapshot ----
+    // ---- the request path: no allocation, no write, one read snapshot, never throws ----
     // Sees every change committed before the call. Consecutive decisions
     // share one snapshot while nothing is committed (see src/core/store/decide.cpp).
-    Decision decide(TokenHasher& hasher, const AccessRequest& request, std::int64_t now_ms);
+    Decision decide(TokenHasher& hasher, const AccessRequest& request, std::int64_t now_ms) noexcept;
     // Ends the snapshot decide() keeps between calls. Call it when idle (the
     // module does, once a second): an open snapshot keeps writers from
     // reusing the pages they free, so the file would grow.
-    void release_snapshot();
+    void release_snapshot() noexcept;
 
     // ---- users ----
     Status add_user(std::string_view name, std::string_view display_name, bool sysadmin,

@@ -33,19 +33,7 @@ int run_audit(const Invocation& invocation) {
     }
     std::unique_ptr<pat::Store> store = invocation.open_store(pat::Store::Mode::read_only);
     std::vector<pat::AuditEntry> entries = take(store->list_audit(user, limit));
-    if (invocation.json) {
-        JsonWriter json;
-        json.begin_array();
-        for (const pat::AuditEntry& entry : entries) {
-            write_audit_json(json, entry);
-        }
-        json.end_array();
-        print_json(json);
-    } else if (entries.empty()) {
-        print_line("no audit entries");
-    } else {
-        print_text(audit_table(entries));
-    }
+    print_list(entries, invocation.json, "no audit entries");
     return kExitOk;
 }
 

@@ -23,6 +23,10 @@ ALICE_PASSWORD = "alice's secret"
 BOB_PASSWORD = "bob's secret"
 CAROL_PASSWORD = "carol's secret"
 
+DAY_MS = 86_400_000
+TOKEN_RE = re.compile(r"^npat_[A-Za-z0-9]{49}$")
+ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+
 
 class Result:
     def __init__(self, rc, out, err):
@@ -102,6 +106,12 @@ def assert_error(result, exit_code, *fragments):
     assert result.err.endswith("\n") and result.err.count("\n") == 1, result
     for fragment in fragments:
         assert fragment in result.err, (fragment, result)
+
+
+def assert_password_failure_audited(patctl, user):
+    newest = patctl.audit("--limit", "1")[0]
+    assert (newest["action"], newest["user"], newest["address"]) == ("password-failed", user, "local")
+    assert newest["actor"].startswith("patctl:")
 
 
 def dump_by_database(dump):
