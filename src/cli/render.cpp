@@ -58,6 +58,7 @@ void write_json(JsonWriter& json, const pat::AuditEntry& entry) {
         .field("user", entry.user)
         .optional_field("token_id", entry.token_id.empty() ? std::nullopt : std::optional<std::string>(entry.token_id))
         .field("detail", entry.detail)
+        .field("count", static_cast<std::int64_t>(entry.count))
         .end_object();
 }
 

@@ -14,6 +14,8 @@ from conftest import (
     ALICE_PASSWORD,
     ISO_RE,
     assert_error,
+    dump_by_database,
+    unchanged,
 )
 
 
@@ -63,3 +65,53 @@ def test_a_stray_token_argument_is_not_echoed_in_errors(populated):
     assert_error(result, 2, "unexpected argument 'npat_... (a token, not shown)'")
     assert token[5:] not in result.err
     assert_error(populated.run(token), 2, "unknown command 'npat_...")
+
+
+# ---------------------------------------------------------------- failed passwords, prune
+
+
+def test_failed_passwords_are_counted_per_user_and_hour_not_appended(populated):
+    changes_before = populated.dump()
+    for _ in range(4):
+        populated.run("token", "create", "alice", "--name", "x", "--password-stdin", stdin="wrong\n")
+    newest = populated.audit("--limit", "1")[0]
+    assert (newest["action"], newest["user"], newest["count"]) == ("password-failed", "alice", 4)
+    assert newest["detail"].startswith("4 failures since ")
+    # One row in the bounded table; the trail of changes did not grow.
+    after = dump_by_database(populated.dump())
+    assert dump_by_database(changes_before)["audit"] == after["audit"]
+    rows = [line for line in after["sign_in_failures"].split(b"HEADER=END\n")[1].splitlines()
+            if line.strip() and line != b"DATA=END"]
+    assert len(rows) == 2  # one key line, one value line
+
+
+def test_audit_prune_deletes_what_is_older_and_records_the_prune(populated):
+    populated.run("token", "create", "alice", "--name", "x", "--password-stdin", stdin="wrong\n")
+    before = populated.audit()
+    assert len(before) == 6  # 3 users, 2 grants, 1 failure row
+    # Nothing is a day old yet.
+    assert populated.ok("audit", "prune", "--older-than", "1").out.startswith("pruned 0 audit entries from before ")
+    assert [e["action"] for e in populated.audit()][:2] == ["audit-pruned", "password-failed"]
+    result = json.loads(populated.ok("audit", "prune", "--older-than", "0", "--json").out)
+    assert result["pruned"] == 7 and ISO_RE.match(result["before"])  # the first prune's record too
+    entries = populated.audit()
+    assert [e["action"] for e in entries] == ["audit-pruned"]
+    assert entries[0]["detail"] == "7 entries before " + result["before"]
+    assert entries[0]["actor"].startswith("patctl:") and entries[0]["user"] == ""
+    # The store itself is untouched.
+    assert "alice" in populated.ok("user", "list").out
+    assert "PROJ" in populated.ok("grants", "alice").out
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "'audit prune' needs --older-than DAYS"),
+    (["--older-than", "-1"], "invalid --older-than '-1'"),
+    (["--older-than", "ten"], "invalid --older-than 'ten'"),
+    (["--older-than", "1.5"], "invalid --older-than '1.5'"),
+    (["--older-than", "36501"], "invalid --older-than '36501'"),
+    (["--older-than", "1", "extra"], "unexpected argument 'extra'"),
+    (["--limit", "3"], "option --limit does not apply to 'audit prune'"),
+])
+def test_audit_prune_refusals_exit_2_and_change_nothing(populated, args, message):
+    with unchanged(populated):
+        assert_error(populated.run("audit", "prune", *args), 2, message)
