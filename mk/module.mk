@@ -54,7 +54,9 @@ install: $(MODULE_SO) $(PATCTL)
 	install -m 0755 $(PATCTL) $(DESTDIR)/usr/local/bin/
 	cd web && find . -type f ! -name '.*' -exec install -D -m 0644 {} $(DESTDIR)$(WEB_DIR)/{} \;
 
-test-integration: $(MODULE_SO) $(PATCTL)
+# tests/integration/test_faults.py kills bench-seed (mk/bench.mk) in the
+# middle of a bulk import, the only long writer there is.
+test-integration: $(MODULE_SO) $(PATCTL) $(BENCH_SEED)
 	PATCTL=$(abspath $(PATCTL)) PAT_MODULE=$(abspath $(MODULE_SO)) \
 	    $(PYTHON) -m pytest -q tests/integration
 

@@ -17,7 +17,3 @@ soak-short test-soak-short: $(MODULE_SO) $(PATCTL)
 	$(SOAK_ENV) $(PYTHON) tests/soak/soak.py --seconds 60 --threads 4 --reload-every 3 $(SOAK_ARGS)
 
 TEST_TARGETS += test-soak-short
-
-# test_faults.py kills bench-seed in the middle of a bulk import (the only
-# long writer there is); build it for the integration tests.
-test-integration: $(BENCH_SEED)

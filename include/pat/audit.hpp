@@ -1,14 +1,22 @@
-// The audit trail: every change to users, grants and tokens, and every
-// failed password, recorded in the same write transaction as the change
-// (so the trail never disagrees with the store). Never a secret: token ids,
-// not tokens; the fact of a password failure, not the password.
+// The audit trail: every change to users, grants and tokens, recorded in the
+// same write transaction as the change (so the trail never disagrees with
+// the store), and the failed passwords, counted per user, actor, address and
+// hour in a table of bounded size (a failure needs no sign-in, so it must
+// not grow the store; see src/core/store/audit.cpp). Never a secret: token
+// ids, not tokens; the fact of a password failure, not the password.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 namespace pat {
+
+// The most rows the failed sign-ins table holds (one per user, actor,
+// address and hour); a new row beyond it evicts the least recent of the
+// oldest hour. At most about 230 bytes a row: under 300 KiB in all.
+inline constexpr std::size_t kMaxSignInFailureRows = 1024;
 
 enum class AuditAction : std::uint8_t {
     user_added = 1,
@@ -22,6 +30,7 @@ enum class AuditAction : std::uint8_t {
     token_created,
     token_modified,
     token_revoked,
+    audit_pruned,
 };
 std::string_view audit_action_name(AuditAction action);  // "token-created", ...
 
@@ -39,7 +48,9 @@ struct AuditEntry {
     std::string address;
     std::string user;      // the user the change is about
     std::string token_id;  // empty unless a token is concerned
-    std::string detail;    // e.g. "project WORK read", "repo:write project:read"
+    std::string detail;    // e.g. "project WORK read", "repo:write project:read",
+                           // "3 failures since 2026-12-01T06:12:03Z" (failures of one hour)
+    std::uint32_t count = 1;  // how many times: above 1 only for failed sign-ins
 };
 
 }  // namespace pat

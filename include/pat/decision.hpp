@@ -29,7 +29,7 @@ enum class Reason : std::uint8_t {
     store_error,          // the store could not be read: fail closed (HTTP 500)
 };
 
-std::string_view reason_name(Reason reason);  // "allowed", "unknown token", ...
+std::string_view reason_name(Reason reason) noexcept;  // "allowed", "unknown token", ...
 
 // How a caller must answer: the HTTP mapping lives here so that every caller
 // maps the same way.
@@ -39,7 +39,7 @@ enum class Verdict : std::uint8_t {
     forbidden,      // 403: the credentials are good, the permission is missing
     fault,          // 500: the store failed; never overridable
 };
-Verdict verdict_of(Reason reason);
+Verdict verdict_of(Reason reason) noexcept;
 
 struct AccessRequest {
     std::string_view token;        // the secret text, borrowed; never copied
@@ -57,7 +57,7 @@ struct Decision {
     char token_id[kTokenIdLength + 1] = {};
     char user[kMaxUserName + 1] = {};
 
-    bool allowed() const { return reason == Reason::allowed; }
+    bool allowed() const noexcept { return reason == Reason::allowed; }
 };
 
 }  // namespace pat

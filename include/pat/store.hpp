@@ -10,9 +10,18 @@
 //   token_ids      token id -> digest
 //   user_tokens    user "\0" token id -> (empty)   (listing and deletion by owner)
 //   audit          8-byte big-endian sequence (time_ms << 16 | n) -> audit record
+//   sign_in_failures  hour, user, actor, address -> count, first and last
+//                  (failed passwords; at most 1024 rows: src/core/store/audit.cpp)
 //
 // Every change is one write transaction with default (synchronous) flags, so
 // when a call returns the change is on disk and the next reader sees it.
+//
+// Space: the last 1/32 of the maximum size (at least 512 KiB, at most
+// 64 MiB) is a reserve that only the changes taking access away may use:
+// revoke_token, set_user_active(false), revoke_*_grant and prune_audit. Any
+// other change is refused with "store: full" once only the reserve is left,
+// so a full store can always still revoke. Stores made before the reserve
+// have it too (it follows from the size).
 //
 // Threads: one thread may call decide() and release_snapshot() while other
 // threads call the other methods; each of those uses its own transactions
@@ -114,14 +123,14 @@ public:
     // the store and open it again later. See src/core/store/lock_region.cpp.
     Status check_lock_region() const;
 
-    // ---- the request path: no allocation, no write, one read snapshot ----
+    // ---- the request path: no allocation, no write, one read snapshot, never throws ----
     // Sees every change committed before the call. Consecutive decisions
     // share one snapshot while nothing is committed (see src/core/store/decide.cpp).
-    Decision decide(TokenHasher& hasher, const AccessRequest& request, std::int64_t now_ms);
+    Decision decide(TokenHasher& hasher, const AccessRequest& request, std::int64_t now_ms) noexcept;
     // Ends the snapshot decide() keeps between calls. Call it when idle (the
     // module does, once a second): an open snapshot keeps writers from
     // reusing the pages they free, so the file would grow.
-    void release_snapshot();
+    void release_snapshot() noexcept;
 
     // ---- users ----
     Status add_user(std::string_view name, std::string_view display_name, bool sysadmin,
@@ -134,8 +143,9 @@ public:
     Expected<UserInfo> get_user(std::string_view name);
     // Refused (not an error of the store) when the user is unknown, disabled
     // or the password is wrong; all three give the same message and take the
-    // same time. A refusal is audited as password-failed (a write; callers
-    // facing the network throttle attempts before they get here).
+    // same time. A refusal is counted as password-failed in the bounded
+    // failure table (a write that never grows the store past its bound;
+    // callers facing the network throttle attempts before they get here).
     Status authenticate_user(std::string_view name, std::string_view password, const AuditContext& audit = {});
 
     // ---- grants ----
@@ -171,7 +181,13 @@ public:
 
     // ---- audit ----
     // Newest first; entries about the user or made by them when user is set.
+    // Failed sign-ins appear as one password-failed entry per user, actor,
+    // address and hour, at the time of the last one.
     Expected<std::vector<AuditEntry>> list_audit(std::optional<std::string_view> user, std::size_t limit);
+    // Deletes the entries (and failed sign-in rows) older than before_ms and
+    // records the prune itself (audit-pruned, with the count). Uses the
+    // reserve: works on a full store. Returns how many were deleted.
+    Expected<std::size_t> prune_audit(std::int64_t before_ms, const AuditContext& audit = {});
 
     // ---- bulk seeding (benchmarks and soak tests; no CLI or API exposes it) ----
     // Writes users (all with one password hash), grants and tokens whose text

@@ -28,6 +28,7 @@ constexpr OptionSpec kOptions[] = {
     {"user",             true,  false},
     {"need",             true,  false},
     {"limit",            true,  false},
+    {"older-than",       true,  false},
 };
 // clang-format on
 

@@ -9,7 +9,9 @@ const std::vector<Command>& all_commands() {
          "init [--max-size MIB]",
          "Create a new, empty store at the --db path. Refuses an existing file.\n"
          "  --max-size MIB  the most the store may grow to, in MiB (default 16384);\n"
-         "                  a full store refuses changes and keeps working\n",
+         "                  a full store refuses changes and keeps working; its\n"
+         "                  last 1/32 (at least 512 KiB) is kept for revoking,\n"
+         "                  disabling, ungranting and pruning the audit trail\n",
          run_init},
         {{"user", "add"}, 1, 1, "NAME", {"display-name", "sysadmin", "password-stdin"},
          "user add NAME [--display-name TEXT] [--sysadmin] --password-stdin",
@@ -93,10 +95,19 @@ const std::vector<Command>& all_commands() {
         {{"audit"}, 0, 1, "", {"limit"},
          "audit [NAME] [--limit N]",
          "Show the audit trail, newest first: every change to users, grants and\n"
-         "tokens and every failed password, with who made it (patctl records\n"
-         "\"patctl:\" and the Unix user). With NAME, only entries about that user.\n"
+         "tokens, with who made it (patctl records \"patctl:\" and the Unix user),\n"
+         "and failed passwords, one entry per user, address and hour with their\n"
+         "count. With NAME, only entries about that user.\n"
          "  --limit N   at most N entries (default 50)\n",
          run_audit},
+        {{"audit", "prune"}, 0, 0, "", {"older-than"},
+         "audit prune --older-than DAYS",
+         "Delete the audit entries older than DAYS days (0 to 36500; 0: all until\n"
+         "now) and record that, with the count. Failed sign-ins are kept per user,\n"
+         "address and hour in a table of bounded size; changes are kept until\n"
+         "pruned. Works on a full store, like revoking, disabling and ungranting.\n"
+         "  --older-than DAYS  delete what is older than this many days\n",
+         run_audit_prune},
     };
     // clang-format on
     return kCommands;

@@ -21,7 +21,7 @@ int run_grant(const Invocation& invocation) {
         // The core accepted them, so their canonical forms are what it stored.
         pat::GrantInfo granted{user_for_display(user), target.canonical_project(), target.canonical_repo(), level};
         JsonWriter json;
-        write_grant_json(json, granted);
+        write_json(json, granted);
         print_json(json);
     } else {
         print_line("granted " + user_for_display(user) + " " + std::string(pat::level_name(level)) + " on " +
@@ -55,19 +55,7 @@ int run_grants(const Invocation& invocation) {
         user = invocation.operands[0];
     }
     std::vector<pat::GrantInfo> grants = take(store->list_grants(user));
-    if (invocation.json) {
-        JsonWriter json;
-        json.begin_array();
-        for (const pat::GrantInfo& grant : grants) {
-            write_grant_json(json, grant);
-        }
-        json.end_array();
-        print_json(json);
-    } else if (grants.empty()) {
-        print_line("no grants");
-    } else {
-        print_text(grants_table(grants));
-    }
+    print_list(grants, invocation.json, "no grants");
     return kExitOk;
 }
 

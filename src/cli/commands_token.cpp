@@ -49,7 +49,7 @@ std::optional<int> requested_expiry_days(const Invocation& invocation) {
 void print_token(const pat::TokenInfo& token, bool json, std::string_view what_happened) {
     if (json) {
         JsonWriter writer;
-        write_token_json(writer, token);
+        write_json(writer, token);
         print_json(writer);
     } else {
         print_line(std::string(what_happened) + " token " + token.id + " (" + printable(token.name) + ", owner " +
@@ -126,19 +126,7 @@ int run_token_list(const Invocation& invocation) {
         owner = invocation.operands[0];
     }
     std::vector<pat::TokenInfo> tokens = take(store->list_tokens(owner));
-    if (invocation.json) {
-        JsonWriter json;
-        json.begin_array();
-        for (const pat::TokenInfo& token : tokens) {
-            write_token_json(json, token);
-        }
-        json.end_array();
-        print_json(json);
-    } else if (tokens.empty()) {
-        print_line("no tokens");
-    } else {
-        print_text(tokens_table(tokens));
-    }
+    print_list(tokens, invocation.json, "no tokens");
     return kExitOk;
 }
 

@@ -26,7 +26,7 @@ void report_user(pat::Store& store, std::string_view name, bool json, std::strin
     if (json) {
         JsonWriter writer;
         if (read_back.ok()) {
-            write_user_json(writer, read_back.value());
+            write_json(writer, read_back.value());
         } else {
             writer.begin_object().field("name", user_for_display(name)).end_object();
         }
@@ -91,19 +91,7 @@ int run_user_delete(const Invocation& invocation) {
 int run_user_list(const Invocation& invocation) {
     std::unique_ptr<pat::Store> store = invocation.open_store(pat::Store::Mode::read_only);
     std::vector<pat::UserInfo> users = take(store->list_users());
-    if (invocation.json) {
-        JsonWriter json;
-        json.begin_array();
-        for (const pat::UserInfo& user : users) {
-            write_user_json(json, user);
-        }
-        json.end_array();
-        print_json(json);
-    } else if (users.empty()) {
-        print_line("no users");
-    } else {
-        print_text(users_table(users));
-    }
+    print_list(users, invocation.json, "no users");
     return kExitOk;
 }
 

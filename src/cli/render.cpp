@@ -18,7 +18,7 @@ std::string grant_target(const pat::GrantInfo& grant) {
 
 }  // namespace
 
-void write_user_json(JsonWriter& json, const pat::UserInfo& user) {
+void write_json(JsonWriter& json, const pat::UserInfo& user) {
     json.begin_object()
         .field("name", user.name)
         .field("display_name", user.display_name)
@@ -27,7 +27,7 @@ void write_user_json(JsonWriter& json, const pat::UserInfo& user) {
         .end_object();
 }
 
-void write_grant_json(JsonWriter& json, const pat::GrantInfo& grant) {
+void write_json(JsonWriter& json, const pat::GrantInfo& grant) {
     json.begin_object()
         .field("user", grant.user)
         .field("scope", grant.repo.empty() ? "project" : "repo")
@@ -36,7 +36,7 @@ void write_grant_json(JsonWriter& json, const pat::GrantInfo& grant) {
     json.field("level", pat::level_name(grant.level)).end_object();
 }
 
-void write_token_json(JsonWriter& json, const pat::TokenInfo& token) {
+void write_json(JsonWriter& json, const pat::TokenInfo& token) {
     json.begin_object()
         .field("id", token.id)
         .field("owner", token.owner)
@@ -49,7 +49,7 @@ void write_token_json(JsonWriter& json, const pat::TokenInfo& token) {
         .end_object();
 }
 
-void write_audit_json(JsonWriter& json, const pat::AuditEntry& entry) {
+void write_json(JsonWriter& json, const pat::AuditEntry& entry) {
     json.begin_object()
         .field("time", format_time_utc(entry.time_ms))
         .field("action", pat::audit_action_name(entry.action))
@@ -58,10 +58,11 @@ void write_audit_json(JsonWriter& json, const pat::AuditEntry& entry) {
         .field("user", entry.user)
         .optional_field("token_id", entry.token_id.empty() ? std::nullopt : std::optional<std::string>(entry.token_id))
         .field("detail", entry.detail)
+        .field("count", static_cast<std::int64_t>(entry.count))
         .end_object();
 }
 
-std::string users_table(const std::vector<pat::UserInfo>& users) {
+std::string render_table(const std::vector<pat::UserInfo>& users) {
     Table table({"NAME", "DISPLAY NAME", "ACTIVE", "SYSADMIN"});
     for (const pat::UserInfo& user : users) {
         table.add_row({user.name, user.display_name, user.active ? "yes" : "no (disabled)",
@@ -70,7 +71,7 @@ std::string users_table(const std::vector<pat::UserInfo>& users) {
     return table.render();
 }
 
-std::string grants_table(const std::vector<pat::GrantInfo>& grants) {
+std::string render_table(const std::vector<pat::GrantInfo>& grants) {
     Table table({"USER", "SCOPE", "TARGET", "LEVEL"});
     for (const pat::GrantInfo& grant : grants) {
         table.add_row({grant.user, grant.repo.empty() ? "project" : "repo", grant_target(grant),
@@ -79,7 +80,7 @@ std::string grants_table(const std::vector<pat::GrantInfo>& grants) {
     return table.render();
 }
 
-std::string tokens_table(const std::vector<pat::TokenInfo>& tokens) {
+std::string render_table(const std::vector<pat::TokenInfo>& tokens) {
     Table table({"ID", "OWNER", "NAME", "PROJECT", "REPO", "CREATED", "EXPIRES", "LAST AUTHENTICATED"});
     for (const pat::TokenInfo& token : tokens) {
         table.add_row({token.id, token.owner, token.name, std::string(pat::level_name(token.permissions.project)),
@@ -89,7 +90,7 @@ std::string tokens_table(const std::vector<pat::TokenInfo>& tokens) {
     return table.render();
 }
 
-std::string audit_table(const std::vector<pat::AuditEntry>& entries) {
+std::string render_table(const std::vector<pat::AuditEntry>& entries) {
     Table table({"TIME", "ACTION", "ACTOR", "ADDRESS", "USER", "TOKEN", "DETAIL"});
     for (const pat::AuditEntry& entry : entries) {
         table.add_row({format_time_utc(entry.time_ms), std::string(pat::audit_action_name(entry.action)), entry.actor,

@@ -3,29 +3,50 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "json.hpp"
+#include "output.hpp"
 #include "pat/store.hpp"
 
 namespace patctl {
 
-void write_user_json(JsonWriter& json, const pat::UserInfo& user);
-void write_grant_json(JsonWriter& json, const pat::GrantInfo& grant);
+void write_json(JsonWriter& json, const pat::UserInfo& user);
+void write_json(JsonWriter& json, const pat::GrantInfo& grant);
 // Never includes the token text: the store does not have it.
-void write_token_json(JsonWriter& json, const pat::TokenInfo& token);
+void write_json(JsonWriter& json, const pat::TokenInfo& token);
 
-void write_audit_json(JsonWriter& json, const pat::AuditEntry& entry);
+void write_json(JsonWriter& json, const pat::AuditEntry& entry);
 
-std::string users_table(const std::vector<pat::UserInfo>& users);
-std::string grants_table(const std::vector<pat::GrantInfo>& grants);
-std::string tokens_table(const std::vector<pat::TokenInfo>& tokens);
-std::string audit_table(const std::vector<pat::AuditEntry>& entries);
+std::string render_table(const std::vector<pat::UserInfo>& users);
+std::string render_table(const std::vector<pat::GrantInfo>& grants);
+std::string render_table(const std::vector<pat::TokenInfo>& tokens);
+std::string render_table(const std::vector<pat::AuditEntry>& entries);
 
 // "project read, repo write"
 std::string describe_permissions(const pat::TokenPermissions& permissions);
 
 // Prints a finished JSON document and a newline.
 void print_json(JsonWriter& json);
+
+// Prints a list the one way every list command does: a JSON array with
+// --json, else a table, or `none` ("no users") when there is nothing.
+template <typename Record>
+void print_list(const std::vector<Record>& records, bool json, std::string_view none) {
+    if (json) {
+        JsonWriter writer;
+        writer.begin_array();
+        for (const Record& record : records) {
+            write_json(writer, record);
+        }
+        writer.end_array();
+        print_json(writer);
+    } else if (records.empty()) {
+        print_line(none);
+    } else {
+        print_text(render_table(records));
+    }
+}
 
 }  // namespace patctl

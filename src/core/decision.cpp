@@ -2,7 +2,7 @@
 
 namespace pat {
 
-std::string_view reason_name(Reason reason) {
+std::string_view reason_name(Reason reason) noexcept {
     switch (reason) {
         case Reason::allowed: return "allowed";
         case Reason::malformed_token: return "malformed token";
@@ -22,7 +22,7 @@ std::string_view reason_name(Reason reason) {
     return "store error";
 }
 
-Verdict verdict_of(Reason reason) {
+Verdict verdict_of(Reason reason) noexcept {
     switch (reason) {
         case Reason::allowed: return Verdict::allow;
         case Reason::invalid_target:

@@ -23,6 +23,10 @@ ALICE_PASSWORD = "alice's secret"
 BOB_PASSWORD = "bob's secret"
 CAROL_PASSWORD = "carol's secret"
 
+DAY_MS = 86_400_000
+TOKEN_RE = re.compile(r"^npat_[A-Za-z0-9]{49}$")
+ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+
 
 class Result:
     def __init__(self, rc, out, err):
@@ -104,6 +108,12 @@ def assert_error(result, exit_code, *fragments):
         assert fragment in result.err, (fragment, result)
 
 
+def assert_password_failure_audited(patctl, user):
+    newest = patctl.audit("--limit", "1")[0]
+    assert (newest["action"], newest["user"], newest["address"]) == ("password-failed", user, "local")
+    assert newest["actor"].startswith("patctl:")
+
+
 def dump_by_database(dump):
     """{database name: its mdb_dump block} from `mdb_dump -a` output."""
     blocks = {}
@@ -116,14 +126,15 @@ def dump_by_database(dump):
 @contextlib.contextmanager
 def unchanged(patctl, except_audit=False):
     """Asserts that the store's content is byte-for-byte the same afterwards.
-    except_audit: a refused password is recorded in the audit trail (in the
-    same transaction as nothing else), so compare everything but that."""
+    except_audit: a refused password is counted in the failed sign-ins (in a
+    transaction of its own), so compare everything but the audit tables."""
     before = dump_by_database(patctl.dump())
     yield
     after = dump_by_database(patctl.dump())
     if except_audit:
-        before.pop("audit", None)
-        after.pop("audit", None)
+        for table in ("audit", "sign_in_failures"):
+            before.pop(table, None)
+            after.pop(table, None)
     assert after == before
 
 

@@ -135,7 +135,7 @@ class ManagementApiTest : public StoreTest {
         auto entries = store_->list_audit(std::nullopt, 1000);
         EXPECT_TRUE(entries.ok());
         std::size_t count = 0;
-        for (const auto& entry : *entries) count += entry.action == action;
+        for (const auto& entry : *entries) count += entry.action == action ? entry.count : 0;
         return count;
     }
 

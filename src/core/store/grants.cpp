@@ -40,7 +40,7 @@ Status delete_grant(Store::Impl& store, const std::string& user, const std::stri
         if (rc == MDB_NOTFOUND) return {StatusCode::not_found, "no grant for '" + user + "' on " + target};
         if (rc != 0) return lmdb::error("delete grant", rc);
         return append_audit(store, txn, AuditAction::grant_removed, audit, user, {}, target);
-    });
+    }, lmdb::Space::reserve);  // takes access away: works on a full store
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <lmdb.h>
 
+#include <cstddef>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -24,6 +25,11 @@ struct Store::Impl {
     MDB_dbi token_ids = 0;
     MDB_dbi user_tokens = 0;
     MDB_dbi audit = 0;
+    // Failed sign-ins, aggregated (audit.cpp). A store made before the
+    // table existed gets it on its first read-write open; read-only, it may
+    // be absent (has_sign_in_failures false).
+    MDB_dbi sign_in_failures = 0;
+    bool has_sign_in_failures = false;
 
     // The request path's read transaction, kept between requests (MDB_NOTLS
     // lets it outlive a thread's other transactions and keeps the reader
@@ -66,9 +72,27 @@ private:
     MDB_txn* txn_ = nullptr;
 };
 
+// What a write may use of the store's last free pages. The reserve (see
+// reserve_pages) is kept for the changes that take access away, so that a
+// store filled by anything else can still revoke a token, disable a user,
+// remove a grant and prune the audit trail.
+enum class Space {
+    ordinary,  // refused with "store: full" when only the reserve is left
+    reserve,   // may use everything
+};
+
+// The reserve of a store mapped at map_pages pages: 1/32 of it, at least
+// 128 pages and at most 16384 (512 KiB of a 1 MiB store, 64 MiB from 2 GiB
+// up; a taking-away change needs about 8 pages, and a reader's snapshot
+// keeps the pages it sees from reuse until it moves on). Derived from the
+// size, so stores made before it have one too.
+std::size_t reserve_pages(std::size_t map_pages);
+
 // Runs body in one write transaction and commits it when body returns ok;
-// otherwise (or when the commit fails) nothing is changed.
-Status run_write(Store::Impl& store, const std::function<Status(MDB_txn*)>& body);
+// otherwise (or when the commit fails) nothing is changed. An ordinary
+// write is refused up front when the free pages (never used, or freed and
+// reusable now) are down to the reserve.
+Status run_write(Store::Impl& store, const std::function<Status(MDB_txn*)>& body, Space space = Space::ordinary);
 
 // 0 or an LMDB error (MDB_MAP_FULL when the store is full).
 int put(MDB_txn* txn, MDB_dbi dbi, std::string_view key, std::string_view value, unsigned flags = 0);
@@ -86,5 +110,11 @@ int scan_prefix(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix,
 // Appends one audit entry inside a write transaction (audit.cpp).
 Status append_audit(const Store::Impl& store, MDB_txn* txn, AuditAction action, const AuditContext& context,
                     std::string_view user, std::string_view token_id = {}, std::string_view detail = {});
+
+// Counts one failed sign-in in the bounded failure table (audit.cpp): one
+// row per user, actor, address and hour, at most kMaxSignInFailureRows rows
+// (pat/audit.hpp). Best effort: a read-only or full store still refuses the
+// password; it only does not count it.
+void record_sign_in_failure(Store::Impl& store, std::string_view user, const AuditContext& context);
 
 }  // namespace pat

@@ -116,6 +116,18 @@ Status open_env(Store::Impl& impl, bool read_only, std::size_t max_size = 0) {
     return Status::success();
 }
 
+// The failed sign-ins table came after schema 1 first shipped, without a
+// new version: a writer adds it to a store made before; until then (or when
+// the store is too full to add it) sign-in failures are not counted.
+constexpr const char* kSignInFailures = "sign_in_failures";
+
+void add_sign_in_failures(Store::Impl& impl) {
+    lmdb::Txn txn;
+    if (txn.begin(impl.env, 0) != 0) return;
+    if (mdb_dbi_open(txn.get(), kSignInFailures, MDB_CREATE, &impl.sign_in_failures) != 0) return;
+    impl.has_sign_in_failures = txn.commit() == 0;
+}
+
 // Opens (creating when asked) every sub-database, then checks the schema.
 Status open_databases(Store::Impl& impl, bool create) {
     lmdb::Txn txn;
@@ -129,6 +141,9 @@ Status open_databases(Store::Impl& impl, bool create) {
         }
         if (rc != 0) return lmdb::error(std::string("open table ") + db.name, rc);
     }
+    rc = mdb_dbi_open(txn.get(), kSignInFailures, create ? MDB_CREATE : 0, &impl.sign_in_failures);
+    if (rc != 0 && rc != MDB_NOTFOUND) return lmdb::error(std::string("open table ") + kSignInFailures, rc);
+    impl.has_sign_in_failures = rc == 0;
     std::string version = std::to_string(kSchemaVersion);
     if (create) {
         MDB_val k = lmdb::val(kSchemaKey), v = lmdb::val(version);
@@ -154,6 +169,7 @@ Status open_databases(Store::Impl& impl, bool create) {
     // valid for the environment only after a commit.
     rc = txn.commit();
     if (rc != 0) return lmdb::error("commit", rc);
+    if (!impl.has_sign_in_failures && !impl.read_only) add_sign_in_failures(impl);
     return Status::success();
 }
 

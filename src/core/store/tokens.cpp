@@ -238,7 +238,7 @@ Status Store::revoke_token(const Actor& actor, std::string_view id, const AuditC
         int rc = lmdb::put(txn, impl_->tokens, found->digest, records::encode_token(token));
         if (rc != 0) return lmdb::error("write token", rc);
         return append_audit(*impl_, txn, AuditAction::token_revoked, audit, token.owner, token.id);
-    });
+    }, lmdb::Space::reserve);  // takes access away: works on a full store
 }
 
 Status Store::record_token_uses(const std::vector<std::pair<std::string, std::int64_t>>& uses) {

@@ -40,7 +40,8 @@ Expected<records::UserView> read_user(MDB_txn* txn, const Store::Impl& store, st
 
 // Read-modify-write of one user record, audited as action.
 Status update_user(Store::Impl& store, std::string_view raw_name, AuditAction action, const AuditContext& audit,
-                   const std::function<void(records::UserView&)>& change) {
+                   const std::function<void(records::UserView&)>& change,
+                   lmdb::Space space = lmdb::Space::ordinary) {
     auto name = canonical_user_name(raw_name);
     if (!name) return name.status();
     return lmdb::run_write(store, [&](MDB_txn* txn) -> Status {
@@ -52,16 +53,7 @@ Status update_user(Store::Impl& store, std::string_view raw_name, AuditAction ac
         int rc = lmdb::put(txn, store.users, *name, records::encode_user(*user));
         if (rc != 0) return lmdb::error("write user", rc);
         return append_audit(store, txn, action, audit, *name);
-    });
-}
-
-// Best effort: a read-only store (or a full disk) still refuses the
-// password; it only cannot write the trail.
-void record_password_failure(Store::Impl& store, std::string_view user, const AuditContext& audit) {
-    if (store.read_only) return;
-    lmdb::run_write(store, [&](MDB_txn* txn) {
-        return append_audit(store, txn, AuditAction::password_failed, audit, user);
-    });
+    }, space);
 }
 
 // A password shaped like a token could never be used: the management API
@@ -105,8 +97,10 @@ Status Store::set_password(std::string_view name, std::string_view password, con
 }
 
 Status Store::set_user_active(std::string_view name, bool active, const AuditContext& audit) {
+    // Disabling takes access away: it may use the reserve (a full store).
     return update_user(*impl_, name, active ? AuditAction::user_enabled : AuditAction::user_disabled, audit,
-                       [&](records::UserView& user) { user.active = active; });
+                       [&](records::UserView& user) { user.active = active; },
+                       active ? lmdb::Space::ordinary : lmdb::Space::reserve);
 }
 
 Status Store::delete_user(std::string_view raw_name, const AuditContext& audit) {
@@ -189,7 +183,7 @@ Status Store::authenticate_user(std::string_view raw_name, std::string_view pass
     const Status refused{StatusCode::refused, "wrong user name or password"};
     auto name = canonical_user_name(raw_name);
     if (!name) {
-        record_password_failure(*impl_, "", audit);
+        record_sign_in_failure(*impl_, "", audit);
         return refused;
     }
     PasswordHash stored;  // defaults: a well-formed hash nobody's password matches
@@ -206,7 +200,7 @@ Status Store::authenticate_user(std::string_view raw_name, std::string_view pass
     // An unknown or disabled user costs the same KDF as a real one, so the
     // answer's timing does not tell which names exist.
     if (verify_password(password, stored) && active) return Status::success();
-    record_password_failure(*impl_, *name, audit);
+    record_sign_in_failure(*impl_, *name, audit);
     return refused;
 }
 
