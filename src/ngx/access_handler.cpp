@@ -1,5 +1,6 @@
 #include "access_handler.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <string_view>
@@ -104,6 +105,23 @@ ngx_int_t fault(RequestContext& ctx) {
     return deny(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
 }
 
+template <std::size_t N>
+void copy_identity(char (&out)[N], const char* text) {
+    const std::size_t n = std::min(std::strlen(text), N - 1);
+    std::memcpy(out, text, n);
+    out[n] = '\0';
+}
+
+// $remote_user shows nothing: nginx answers "no user" without parsing the
+// Authorization header again when headers_in.user is empty with non-NULL
+// data (ngx_http_auth_basic_user). Used on every request this module
+// refuses: a refused request can still reach an upstream under `satisfy
+// any`, and must not arrive with the Basic user name it was refused for.
+void hide_remote_user(ngx_http_request_t* r) {
+    r->headers_in.user.len = 0;
+    r->headers_in.user.data = reinterpret_cast<u_char*>(const_cast<char*>(""));
+}
+
 ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx,
                  const ngx_str_t& realm) {
     ngx_log_t* log = r->connection->log;
@@ -162,13 +180,14 @@ ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx
     const std::int64_t now_ms = static_cast<std::int64_t>(now->sec) * 1000 + now->msec;
     const Decision decision = store->decide(*hasher, request, now_ms);
 
-    std::memcpy(ctx.user, decision.user, sizeof ctx.user);
-    std::memcpy(ctx.token_id, decision.token_id, sizeof ctx.token_id);
-    ctx.user[kMaxUserName] = '\0';
-    ctx.token_id[kTokenIdLength] = '\0';
+    // $pat_user and $pat_token_id: empty unless the decision allows.
+    copy_identity(ctx.user, decision.allowed_user());
+    copy_identity(ctx.token_id, decision.allowed_token_id());
 
+    // Who was refused goes to error.log only.
     const std::string_view reason = reason_name(decision.reason);
-    const char* token_id = decision.token_id[0] != '\0' ? ctx.token_id : "-";
+    const char* token_id = decision.logged_token_id()[0] != '\0' ? decision.logged_token_id() : "-";
+    const char* user = decision.logged_user();
     char basic_user[kMaxUserName + 1];
 
     switch (verdict_of(decision.reason)) {
@@ -176,7 +195,7 @@ ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx
             ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0, "auth_pat: token %s of user \"%s\" allowed",
                            token_id, ctx.user);
             // In memory only; a worker timer writes it later (last_used.hpp).
-            note_token_use(conf.db_index, decision.token_id, now_ms);
+            note_token_use(conf.db_index, ctx.token_id, now_ms);
             return NGX_OK;
         case Verdict::unauthenticated:
             ngx_log_error(NGX_LOG_ERR, log, 0,
@@ -188,7 +207,7 @@ ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx
             const std::string_view need = need_name(target.need);
             ngx_log_error(NGX_LOG_ERR, log, 0,
                           "auth_pat: user \"%s\" with token %s denied %*s on \"%*s/%*s\": %*s",
-                          ctx.user, token_id, need.size(), need.data(), target.project.size(),
+                          user, token_id, need.size(), need.data(), target.project.size(),
                           target.project.data(), target.repo.size(), target.repo.data(),
                           reason.size(), reason.data());
             return deny(ctx, NGX_HTTP_FORBIDDEN);
@@ -222,14 +241,18 @@ ngx_int_t access_handler(ngx_http_request_t* r) noexcept {
         if (conf->db_index == NGX_CONF_UNSET_UINT) {
             ngx_log_error(NGX_LOG_CRIT, r->connection->log, 0,
                           "auth_pat: protected location without auth_pat_db: answering 500");
+            hide_remote_user(r);
             return fault(*ctx);
         }
-        return decide(r, *conf, *ctx, realm);
+        const ngx_int_t rc = decide(r, *conf, *ctx, realm);
+        if (rc != NGX_OK) hide_remote_user(r);
+        return rc;
     } catch (const std::exception& e) {
         ngx_log_error(NGX_LOG_CRIT, r->connection->log, 0, "auth_pat: %s", e.what());
     } catch (...) {
         ngx_log_error(NGX_LOG_CRIT, r->connection->log, 0, "auth_pat: unexpected exception");
     }
+    hide_remote_user(r);
     return NGX_HTTP_INTERNAL_SERVER_ERROR;
 }
 

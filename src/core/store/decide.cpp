@@ -120,8 +120,8 @@ Decision Store::decide(TokenHasher& hasher, const AccessRequest& request, std::i
         decision.reason = Reason::store_error;
         return decision;
     }
-    copy_field(decision.token_id, sizeof decision.token_id, token->id);
-    copy_field(decision.user, sizeof decision.user, token->owner);
+    copy_field(decision.token_id_, sizeof decision.token_id_, token->id);
+    copy_field(decision.user_, sizeof decision.user_, token->owner);
 
     if (token->revoked) {
         decision.reason = Reason::revoked;
