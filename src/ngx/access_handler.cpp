@@ -13,6 +13,7 @@
 #include "pat/names.hpp"
 #include "pat/route.hpp"
 #include "pat/store.hpp"
+#include "pat/token.hpp"
 #include "request_context.hpp"
 #include "worker_state.hpp"
 #include "worker_stores.hpp"
@@ -80,9 +81,12 @@ TargetResult find_target(ngx_http_request_t* r, const LocConf& conf, Target& tar
 }
 
 // The Basic user as the client sent it, for the log only when it is a valid
-// name: anything else could forge log lines.
+// name: anything else could forge log lines, and a token sent as the user
+// name is a secret (the parser hands it over as the token, never as a name).
 const char* loggable_user(const AuthorizationCredentials& credentials, char (&buffer)[kMaxUserName + 1]) {
     if (credentials.scheme != AuthScheme::basic) return "-";
+    if (credentials.token_as_user) return "(a token was sent as the user name)";
+    if (looks_like_token(credentials.user)) return "(a token was sent as the user name)";
     if (!is_valid_user_name(credentials.user)) return "(not a valid user name)";
     std::memcpy(buffer, credentials.user.data(), credentials.user.size());
     buffer[credentials.user.size()] = '\0';
@@ -115,8 +119,9 @@ void copy_identity(char (&out)[N], const char* text) {
 // $remote_user shows nothing: nginx answers "no user" without parsing the
 // Authorization header again when headers_in.user is empty with non-NULL
 // data (ngx_http_auth_basic_user). Used on every request this module
-// refuses: a refused request can still reach an upstream under `satisfy
-// any`, and must not arrive with the Basic user name it was refused for.
+// refuses, and on an allowed "<token>:" Basic request, whose user name is
+// the token: the default `combined` access log prints $remote_user, and a
+// refused request can still reach an upstream under `satisfy any`.
 void hide_remote_user(ngx_http_request_t* r) {
     r->headers_in.user.len = 0;
     r->headers_in.user.data = reinterpret_cast<u_char*>(const_cast<char*>(""));
@@ -170,7 +175,8 @@ ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx
 
     AccessRequest request;
     request.token = credentials.token;
-    request.has_basic_user = credentials.scheme == AuthScheme::basic;
+    // "<token>:" is decided like Bearer: the token's owner is the identity.
+    request.has_basic_user = credentials.scheme == AuthScheme::basic && !credentials.token_as_user;
     request.basic_user = credentials.user;
     request.need = target.need;
     request.project = target.project;
@@ -194,6 +200,8 @@ ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx
         case Verdict::allow:
             ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0, "auth_pat: token %s of user \"%s\" allowed",
                            token_id, ctx.user);
+            // nginx's own parse of "<token>:" would show the token.
+            if (credentials.token_as_user) hide_remote_user(r);
             // In memory only; a worker timer writes it later (last_used.hpp).
             note_token_use(conf.db_index, ctx.token_id, now_ms);
             return NGX_OK;

@@ -342,6 +342,17 @@ void body_read(ngx_http_request_t* r) noexcept {
     ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
 }
 
+// $remote_user is nginx's parse of the Basic user name; a token sent as the
+// user name ("<token>:") must not reach the access log through it (the API
+// refuses it anyway). See hide_remote_user in access_handler.cpp.
+void hide_token_as_remote_user(ngx_http_request_t* r) {
+    if (ngx_http_auth_basic_user(r) != NGX_OK) return;
+    if (!looks_like_token(view(r->headers_in.user))) return;
+    ngx_explicit_memzero(r->headers_in.user.data, r->headers_in.user.len);
+    r->headers_in.user.len = 0;
+    r->headers_in.user.data = reinterpret_cast<u_char*>(const_cast<char*>(""));
+}
+
 ApiJob* create_job(ngx_http_request_t* r, const LocConf& conf) {
     ngx_pool_cleanup_t* cleanup = ngx_pool_cleanup_add(r->pool, 0);
     if (cleanup == nullptr) return nullptr;
@@ -356,6 +367,7 @@ ApiJob* create_job(ngx_http_request_t* r, const LocConf& conf) {
     if (r->headers_in.authorization != nullptr) {
         job->authorization = copy(r->headers_in.authorization->value);
         job->sign_in_key = sign_in_key(&r->headers_in.authorization->value);
+        hide_token_as_remote_user(r);
     }
     const ngx_time_t* now = ngx_timeofday();
     job->now_ms = static_cast<std::int64_t>(now->sec) * 1000 + static_cast<std::int64_t>(now->msec);

@@ -92,6 +92,7 @@ def credentials(d, who):
         # allowed
         "basic": d.write_token.basic(),
         "bearer": d.write_token.bearer(),
+        "token-as-user": ("-u", f"{d.write_token.text}:"),
         # 401-class
         "none": (),
         "unknown": ("-H", "Authorization: Bearer npat_not-a-real-token"),
@@ -105,7 +106,7 @@ def credentials(d, who):
     }[who]
 
 
-ALLOWED = ["basic", "bearer"]
+ALLOWED = ["basic", "bearer", "token-as-user"]
 UNAUTHENTICATED = ["none", "unknown", "revoked", "revoked-as-mallory", "wrong-user", "disabled-user"]
 FORBIDDEN = ["too-weak", "no-grant"]
 
@@ -129,7 +130,8 @@ def test_the_upstream_sees_an_identity_only_when_allowed(d, upstream, location, 
     if response.status != 200:
         return
     if who in ALLOWED:
-        # $remote_user: the verified Basic user; nothing for Bearer.
+        # $remote_user: the verified Basic user; nothing for Bearer and for a
+        # token sent as the user name (nginx's own parse would show the token).
         remote_user = "alice" if who == "basic" else ""
         assert response.body == (f"pat_user=[alice] token_id=[{d.write_token.id}] "
                                  f"remote_user=[{remote_user}]\n")

@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -192,6 +194,18 @@ TEST_F(ManagementApiTest, TokensAreNeverAcceptedAsCredentials) {
         EXPECT_NE(error_message(create).find("Personal access tokens cannot be used"), std::string::npos);
         EXPECT_FALSE(create.www_authenticate.empty());
         EXPECT_EQ(call("GET", tokens_path("alice"), {}, authorization).status, 401);
+    }
+    // As the user name ("<token>:", the habit other forges teach), with or
+    // without a password, in any case: refused, and never a claimed user.
+    std::string lowered = token;
+    for (char& c : lowered) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (const std::string& user : {token, lowered}) {
+        for (const std::string& password : {std::string(), std::string("alice-pw")}) {
+            const ApiResponse response = call("GET", tokens_path("alice"), {}, basic(user, password));
+            EXPECT_EQ(response.status, 401);
+            EXPECT_NE(error_message(response).find("Personal access tokens cannot be used"), std::string::npos);
+            EXPECT_EQ(response.audit_line.find(lowered), std::string::npos);
+        }
     }
     // A token-shaped text with a bad checksum is refused the same way, by arithmetic.
     std::string mistyped = token;
