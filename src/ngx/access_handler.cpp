@@ -127,14 +127,29 @@ void hide_remote_user(ngx_http_request_t* r) {
     r->headers_in.user.data = reinterpret_cast<u_char*>(const_cast<char*>(""));
 }
 
+// The request target as the client sent it. nginx keeps only the path and
+// query of an absolute-form target ("GET http://host/scm/... HTTP/1.1") in
+// unparsed_uri; the check must see the scheme and host too, so that it
+// refuses that form as it refuses anything not starting with '/'. HTTP/2's
+// :path has no absolute form (1.22 keeps :scheme in r->schema).
+std::string_view raw_target(const ngx_http_request_t* r) {
+    const std::string_view path = view(r->unparsed_uri);
+    if (r->http_version >= NGX_HTTP_VERSION_20 || r->schema_start == nullptr || path.data() == nullptr ||
+        reinterpret_cast<const char*>(r->schema_start) > path.data()) {
+        return path;
+    }
+    const char* start = reinterpret_cast<const char*>(r->schema_start);
+    return {start, static_cast<std::size_t>(path.data() + path.size() - start)};
+}
+
 ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx,
                  const ngx_str_t& realm) {
     ngx_log_t* log = r->connection->log;
 
-    if (!is_safe_raw_uri(view(r->unparsed_uri))) {
+    if (!is_safe_raw_uri(raw_target(r))) {
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "auth_pat: refused a request target with encoded slashes, backslashes, "
-                      "';' or dot segments");
+                      "';', dot segments, or in absolute form");
         return deny(ctx, NGX_HTTP_BAD_REQUEST);
     }
 
