@@ -33,6 +33,10 @@ struct ApiJob {
     std::string query;
     std::string address;
     std::string authorization;
+    std::string content_type;
+    bool has_origin = false;
+    std::string origin;
+    std::string host;
     std::string sign_in_key;  // sign_in_gate.hpp
     std::string body;
     bool body_too_large = false;
@@ -106,6 +110,10 @@ void run_job(void* data, ngx_log_t*) noexcept {
         request.body = job.body;
         request.body_too_large = job.body_too_large;
         request.authorization = job.authorization;
+        request.content_type = job.content_type;
+        request.has_origin = job.has_origin;
+        request.origin = job.origin;
+        request.host = job.host;
         request.client_address = job.address;
         request.now_ms = job.now_ms;
 
@@ -342,6 +350,19 @@ void body_read(ngx_http_request_t* r) noexcept {
     ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
 }
 
+// The Origin header (nginx 1.22 keeps no pointer to it); nullptr if absent.
+const ngx_table_elt_t* origin_header(ngx_http_request_t* r) {
+    for (ngx_list_part_t* part = &r->headers_in.headers.part; part != nullptr; part = part->next) {
+        const auto* headers = static_cast<const ngx_table_elt_t*>(part->elts);
+        for (ngx_uint_t i = 0; i < part->nelts; ++i) {
+            if (headers[i].key.len == 6 && ngx_strncasecmp(headers[i].key.data, (u_char*)"origin", 6) == 0) {
+                return &headers[i];
+            }
+        }
+    }
+    return nullptr;
+}
+
 // $remote_user is nginx's parse of the Basic user name; a token sent as the
 // user name ("<token>:") must not reach the access log through it (the API
 // refuses it anyway). See hide_remote_user in access_handler.cpp.
@@ -369,6 +390,12 @@ ApiJob* create_job(ngx_http_request_t* r, const LocConf& conf) {
         job->sign_in_key = sign_in_key(&r->headers_in.authorization->value);
         hide_token_as_remote_user(r);
     }
+    if (r->headers_in.content_type != nullptr) job->content_type = copy(r->headers_in.content_type->value);
+    if (const ngx_table_elt_t* origin = origin_header(r)) {
+        job->has_origin = true;
+        job->origin = copy(origin->value);
+    }
+    if (r->headers_in.host != nullptr) job->host = copy(r->headers_in.host->value);
     const ngx_time_t* now = ngx_timeofday();
     job->now_ms = static_cast<std::int64_t>(now->sec) * 1000 + static_cast<std::int64_t>(now->msec);
 
