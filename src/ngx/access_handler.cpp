@@ -279,4 +279,30 @@ ngx_int_t access_handler(ngx_http_request_t* r) noexcept {
     return NGX_HTTP_INTERNAL_SERVER_ERROR;
 }
 
+ngx_int_t subrequest_guard(ngx_http_request_t* r) noexcept {
+    if (r == r->main) return NGX_DECLINED;
+    try {
+        const LocConf* conf = loc_conf(r);
+        if (conf->realm == nullptr || conf->realm == NGX_CONF_UNSET_PTR) return NGX_DECLINED;
+        ngx_str_t realm;
+        if (ngx_http_complex_value(r, conf->realm, &realm) != NGX_OK) return NGX_ERROR;
+        if (view(realm) == "off") return NGX_DECLINED;
+
+        // The main request was allowed by auth_pat (its identity is set only
+        // then): a subrequest of it (SSI, slice, mirror) may follow it in.
+        const RequestContext* main_ctx = find_request_context(r->main);
+        if (main_ctx != nullptr && main_ctx->user[0] != '\0') return NGX_DECLINED;
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "auth_pat: refused a subrequest to \"%V\", a location protected by auth_pat: nginx skips "
+                      "the access phase for subrequests (auth_request, SSI, mirror), so auth_pat cannot decide "
+                      "them; protect the main request's location with auth_pat instead",
+                      &r->uri);
+        return NGX_HTTP_FORBIDDEN;
+    } catch (...) {
+        ngx_log_error(NGX_LOG_CRIT, r->connection->log, 0, "auth_pat: unexpected exception");
+    }
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
+
 }  // namespace pat::ngx
