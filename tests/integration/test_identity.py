@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from harness import curl
+from harness import curl, wait_for
 
 ECHO_SOCKET = f"/tmp/pat-echo-{os.getpid()}-{uuid.uuid4().hex[:8]}.sock"
 
@@ -145,9 +145,14 @@ def test_the_access_log_shows_no_refused_identity(d):
     # The conftest's log format: $remote_user|$pat_user|$pat_token_id|$status|$request_uri
     curl(d.url("/any-allow/proxy/log-check"), *d.revoked.basic("mallory"))
     curl(d.url("/any-allow/proxy/log-check"), *d.read_token.basic())
-    lines = [line for line in d.nginx.access_log.read_text().splitlines()
-             if line.endswith("/any-allow/proxy/log-check")]
-    assert lines == ["-|-|-|200|/any-allow/proxy/log-check"] * 2
+
+    def lines():
+        return [line for line in d.nginx.access_log.read_text().splitlines()
+                if line.endswith("/any-allow/proxy/log-check")]
+
+    # nginx writes the access log line after sending the response.
+    wait_for(lambda: len(lines()) == 2, what="two access log lines")
+    assert lines() == ["-|-|-|200|/any-allow/proxy/log-check"] * 2
 
 
 def test_refusals_name_the_token_in_error_log(d):

@@ -18,7 +18,7 @@ import uuid
 import pytest
 
 from api_client import API_SERVER, tokens_path
-from harness import PASSWORD, curl, git
+from harness import PASSWORD, curl, git, wait_for
 
 ECHO_SOCKET = f"/tmp/pat-secrecy-echo-{os.getpid()}-{uuid.uuid4().hex[:8]}.sock"
 
@@ -99,8 +99,10 @@ def test_token_as_user_name_with_an_empty_password_is_the_token(deployment):
                 "-u", f"{d.read_token.text}:").status == 403
     assert curl(d.url("/scm/WORK/my-repo.git/info/refs?service=git-upload-pack"),
                 "-u", f"{d.bob_token.text}:").status == 403
-    combined = (d.nginx.error_log.parent / "combined.log").read_text()
-    assert " - - [" in combined  # $remote_user printed as "-"
+    combined = d.nginx.error_log.parent / "combined.log"
+    # nginx writes the access log line after sending the response.
+    wait_for(lambda: "/echo/x" in combined.read_text(), what="the combined log line")
+    assert " - - [" in combined.read_text()  # $remote_user printed as "-"
     assert_nowhere(d, token.text)
     assert_nowhere(d, d.read_token.text)
     assert_nowhere(d, d.bob_token.text)
@@ -159,3 +161,14 @@ def test_debug_level_log_really_is_on(deployment):
     curl(deployment.url("/echo/x"))
     debug = (deployment.nginx.error_log.parent / "debug.log").read_text(errors="replace")
     assert "[debug]" in debug and "auth_pat" in debug
+
+
+def test_every_log_is_clean_at_the_end(deployment):
+    # Last in the module: once this request's line is in the combined log,
+    # the earlier requests' lines are too (nginx logs after responding).
+    d = deployment
+    curl(d.url("/echo/final-marker"))
+    combined = d.nginx.error_log.parent / "combined.log"
+    wait_for(lambda: "/echo/final-marker" in combined.read_text(), what="the final log line")
+    for token in (d.read_token, d.write_token, d.bob_token):
+        assert_nowhere(d, token.text)
