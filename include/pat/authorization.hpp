@@ -30,6 +30,7 @@ enum class AuthorizationError {
     no_colon,
     empty_user,
     nul_byte,
+    token_as_user_with_password,  // Basic "<token>:<something>": refused, never logged
 };
 
 struct AuthorizationCredentials {
@@ -39,12 +40,21 @@ struct AuthorizationCredentials {
     std::string_view user;   // Basic only; a view into the scratch buffer
     std::string_view token;  // the secret (token or password). Basic: into the scratch
                              // buffer; Bearer: into the header
+    // Basic "<token>:" (`curl -u TOKEN:`, `git clone https://TOKEN@host/...`,
+    // the habit other forges teach): the user name is the token. It is moved
+    // to `token` and `user` stays empty, so that no caller can log, compare
+    // or publish it as a name; the request is then decided like Bearer (the
+    // token's owner is the identity). A token-shaped user name with a
+    // non-empty password is refused as token_as_user_with_password.
+    bool token_as_user = false;
 };
 
 // Parses a header value (nginx has already trimmed surrounding whitespace).
 // Scheme names are case-insensitive; one or more spaces separate the scheme
 // from the credentials; nothing may follow them. The Basic form must be
-// padded standard base64 of "user:token" with a non-empty user and no NUL.
+// padded standard base64 of "user:token" with a non-empty user and no NUL;
+// a user name that looks like a token (looks_like_token) is the token when
+// the password is empty, and refused otherwise.
 // The scratch buffer must hold kCredentialsScratchSize bytes; it holds the
 // decoded secret afterwards, whatever the result, and the caller wipes it.
 AuthorizationError parse_authorization(std::string_view header, std::span<unsigned char> scratch,

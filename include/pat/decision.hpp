@@ -50,14 +50,35 @@ struct AccessRequest {
     std::string_view repo;         // likewise; empty for project needs
 };
 
-struct Decision {
+class Store;
+
+// The outcome of Store::decide. The identity it found (token id, owner) is
+// handed out in two ways that cannot be confused: allowed_*() is what may be
+// published ($pat_user, $pat_token_id, REMOTE_USER, X-Remote-User: anything
+// an upstream trusts) and is empty unless the decision allows; logged_*()
+// is for error.log and `patctl check` only, to say who was refused. A
+// revoked, expired, wrong-user, disabled-user or too-weak token must never
+// reach an upstream as an identity (`satisfy any` lets refused requests
+// through on an allow rule).
+class Decision {
+public:
     Reason reason = Reason::store_error;
-    // Filled once the token is found (for logs and $pat_* variables);
-    // NUL-terminated, empty otherwise. Never the token text.
-    char token_id[kTokenIdLength + 1] = {};
-    char user[kMaxUserName + 1] = {};
 
     bool allowed() const noexcept { return reason == Reason::allowed; }
+
+    // NUL-terminated; "" unless allowed(). Never the token text.
+    const char* allowed_user() const noexcept { return allowed() ? user_ : ""; }
+    const char* allowed_token_id() const noexcept { return allowed() ? token_id_ : ""; }
+
+    // Whoever the token names, allowed or not ("" before the token was
+    // found). For logs of refusals only: never publish these.
+    const char* logged_user() const noexcept { return user_; }
+    const char* logged_token_id() const noexcept { return token_id_; }
+
+private:
+    friend class Store;  // Store::decide fills the identity once it finds the token
+    char token_id_[kTokenIdLength + 1] = {};
+    char user_[kMaxUserName + 1] = {};
 };
 
 }  // namespace pat

@@ -12,7 +12,12 @@
 //   PUT    {ctx}/rest/api/{1.0|latest}/users/credentials                     the same, Bitbucket's path
 //
 // Every request authenticates with HTTP Basic and the user's password; a
-// personal access token is never accepted here. handle() keeps no state of
+// personal access token is never accepted here. Before that, as a defence
+// against cross-site requests (a form post from another site reaching the
+// API with the browser's cached Basic credentials): a request whose Origin
+// header names another host is refused (403), and a request with a body
+// must declare it `application/json` (415; a form can only send
+// text/plain, multipart/form-data or application/x-www-form-urlencoded). handle() keeps no state of
 // its own: it may be called from several threads at once (the Store and the
 // limiter must allow that; the glue's limiter locks).
 #pragma once
@@ -37,6 +42,10 @@ struct ApiRequest {
     std::string_view body;            // the request body's bytes
     bool body_too_large = false;      // the glue stopped reading: answer 400
     std::string_view authorization;   // the Authorization header's value, raw; may be empty
+    std::string_view content_type;    // the Content-Type header's value; empty when absent
+    bool has_origin = false;          // an Origin header was sent (browsers send it cross-site)
+    std::string_view origin;          // its value: "scheme://host[:port]" or "null"
+    std::string_view host;            // the Host header's value (HTTP/2: :authority); may be empty
     std::string_view client_address;  // for the audit trail and the throttle
     std::int64_t now_ms = 0;
 };

@@ -39,6 +39,14 @@ enum class TokenFormat {
 // Pure arithmetic; no allocation, no lookup.
 TokenFormat check_token_format(std::string_view text);
 
+// True when text could be, or contain, a token: the prefix in any case and
+// at least a token's length. Such text is a secret wherever it turns up (a
+// Basic user name, an API user name or password, a header), even lower-cased
+// or with a bad checksum: lower-casing leaves few enough candidates to try,
+// and a typo's neighbours are close to the real one. Never log, audit or
+// publish it; say "a token was sent as ..." instead.
+bool looks_like_token(std::string_view text);
+
 // A new token from the CSPRNG. The caller shows it once and wipes it.
 Expected<std::string> generate_token();
 

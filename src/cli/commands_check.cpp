@@ -69,8 +69,9 @@ std::int64_t http_status_of(pat::Verdict verdict) {
 }
 
 void print_decision(const pat::Decision& decision, bool json) {
-    std::string token_id = decision.token_id;
-    std::string user = decision.user;
+    // An administrator's diagnosis: who the token names, allowed or not.
+    std::string token_id = decision.logged_token_id();
+    std::string user = decision.logged_user();
     if (json) {
         pat::Verdict verdict = pat::verdict_of(decision.reason);
         JsonWriter writer;

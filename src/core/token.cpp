@@ -7,6 +7,8 @@
 // detects every change of a single character.
 #include "pat/token.hpp"
 
+#include "pat/ascii.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -88,6 +90,14 @@ bool fill_uniform(char* out, std::size_t count, std::string_view alphabet) {
 }
 
 }  // namespace
+
+bool looks_like_token(std::string_view text) {
+    if (text.size() < kTokenLength) return false;
+    for (std::size_t at = 0; at + kTokenPrefix.size() <= text.size(); ++at) {
+        if (ascii::equals_ignoring_case(text.substr(at, kTokenPrefix.size()), kTokenPrefix)) return true;
+    }
+    return false;
+}
 
 TokenFormat check_token_format(std::string_view text) {
     if (text.size() != kTokenLength) return TokenFormat::malformed;

@@ -1,5 +1,6 @@
 #include "access_handler.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <string_view>
@@ -12,6 +13,7 @@
 #include "pat/names.hpp"
 #include "pat/route.hpp"
 #include "pat/store.hpp"
+#include "pat/token.hpp"
 #include "request_context.hpp"
 #include "worker.hpp"
 
@@ -74,9 +76,12 @@ TargetResult find_target(ngx_http_request_t* r, const LocConf& conf, Target& tar
 }
 
 // The Basic user as the client sent it, for the log only when it is a valid
-// name: anything else could forge log lines.
+// name: anything else could forge log lines, and a token sent as the user
+// name is a secret (the parser hands it over as the token, never as a name).
 const char* loggable_user(const AuthorizationCredentials& credentials, char (&buffer)[kMaxUserName + 1]) {
     if (credentials.scheme != AuthScheme::basic) return "-";
+    if (credentials.token_as_user) return "(a token was sent as the user name)";
+    if (looks_like_token(credentials.user)) return "(a token was sent as the user name)";
     if (!is_valid_user_name(credentials.user)) return "(not a valid user name)";
     std::memcpy(buffer, credentials.user.data(), credentials.user.size());
     buffer[credentials.user.size()] = '\0';
@@ -99,14 +104,47 @@ ngx_int_t fault(RequestContext& ctx) {
     return deny(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
 }
 
+template <std::size_t N>
+void copy_identity(char (&out)[N], const char* text) {
+    const std::size_t n = std::min(std::strlen(text), N - 1);
+    std::memcpy(out, text, n);
+    out[n] = '\0';
+}
+
+// $remote_user shows nothing: nginx answers "no user" without parsing the
+// Authorization header again when headers_in.user is empty with non-NULL
+// data (ngx_http_auth_basic_user). Used on every request this module
+// refuses, and on an allowed "<token>:" Basic request, whose user name is
+// the token: the default `combined` access log prints $remote_user, and a
+// refused request can still reach an upstream under `satisfy any`.
+void hide_remote_user(ngx_http_request_t* r) {
+    r->headers_in.user.len = 0;
+    r->headers_in.user.data = reinterpret_cast<u_char*>(const_cast<char*>(""));
+}
+
+// The request target as the client sent it. nginx keeps only the path and
+// query of an absolute-form target ("GET http://host/scm/... HTTP/1.1") in
+// unparsed_uri; the check must see the scheme and host too, so that it
+// refuses that form as it refuses anything not starting with '/'. HTTP/2's
+// :path has no absolute form (1.22 keeps :scheme in r->schema).
+std::string_view raw_target(const ngx_http_request_t* r) {
+    const std::string_view path = view(r->unparsed_uri);
+    if (r->http_version >= NGX_HTTP_VERSION_20 || r->schema_start == nullptr || path.data() == nullptr ||
+        reinterpret_cast<const char*>(r->schema_start) > path.data()) {
+        return path;
+    }
+    const char* start = reinterpret_cast<const char*>(r->schema_start);
+    return {start, static_cast<std::size_t>(path.data() + path.size() - start)};
+}
+
 ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx,
                  const ngx_str_t& realm) {
     ngx_log_t* log = r->connection->log;
 
-    if (!is_safe_raw_uri(view(r->unparsed_uri))) {
+    if (!is_safe_raw_uri(raw_target(r))) {
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "auth_pat: refused a request target with encoded slashes, backslashes, "
-                      "';' or dot segments");
+                      "';', dot segments, or in absolute form");
         return deny(ctx, NGX_HTTP_BAD_REQUEST);
     }
 
@@ -148,7 +186,8 @@ ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx
 
     AccessRequest request;
     request.token = credentials.token;
-    request.has_basic_user = credentials.scheme == AuthScheme::basic;
+    // "<token>:" is decided like Bearer: the token's owner is the identity.
+    request.has_basic_user = credentials.scheme == AuthScheme::basic && !credentials.token_as_user;
     request.basic_user = credentials.user;
     request.need = target.need;
     request.project = target.project;
@@ -157,21 +196,24 @@ ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx
     const std::int64_t now = now_ms();
     const Decision decision = store->decide(*hasher, request, now);
 
-    std::memcpy(ctx.user, decision.user, sizeof ctx.user);
-    std::memcpy(ctx.token_id, decision.token_id, sizeof ctx.token_id);
-    ctx.user[kMaxUserName] = '\0';
-    ctx.token_id[kTokenIdLength] = '\0';
+    // $pat_user and $pat_token_id: empty unless the decision allows.
+    copy_identity(ctx.user, decision.allowed_user());
+    copy_identity(ctx.token_id, decision.allowed_token_id());
 
+    // Who was refused goes to error.log only.
     const std::string_view reason = reason_name(decision.reason);
-    const char* token_id = decision.token_id[0] != '\0' ? ctx.token_id : "-";
+    const char* token_id = decision.logged_token_id()[0] != '\0' ? decision.logged_token_id() : "-";
+    const char* user = decision.logged_user();
     char basic_user[kMaxUserName + 1];
 
     switch (verdict_of(decision.reason)) {
         case Verdict::allow:
             ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0, "auth_pat: token %s of user \"%s\" allowed",
                            token_id, ctx.user);
+            // nginx's own parse of "<token>:" would show the token.
+            if (credentials.token_as_user) hide_remote_user(r);
             // In memory only; a worker timer writes it later (last_used.hpp).
-            worker->last_used().note(conf.db_index, decision.token_id, now);
+            worker->last_used().note(conf.db_index, ctx.token_id, now);
             return NGX_OK;
         case Verdict::unauthenticated:
             ngx_log_error(NGX_LOG_ERR, log, 0,
@@ -183,7 +225,7 @@ ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx
             const std::string_view need = need_name(target.need);
             ngx_log_error(NGX_LOG_ERR, log, 0,
                           "auth_pat: user \"%s\" with token %s denied %*s on \"%*s/%*s\": %*s",
-                          ctx.user, token_id, need.size(), need.data(), target.project.size(),
+                          user, token_id, need.size(), need.data(), target.project.size(),
                           target.project.data(), target.repo.size(), target.repo.data(),
                           reason.size(), reason.data());
             return deny(ctx, NGX_HTTP_FORBIDDEN);
@@ -217,11 +259,41 @@ ngx_int_t access_handler(ngx_http_request_t* r) noexcept {
         if (conf->db_index == NGX_CONF_UNSET_UINT) {
             ngx_log_error(NGX_LOG_CRIT, r->connection->log, 0,
                           "auth_pat: protected location without auth_pat_db: answering 500");
+            hide_remote_user(r);
             return fault(*ctx);
         }
-        return decide(r, *conf, *ctx, realm);
+        const ngx_int_t rc = decide(r, *conf, *ctx, realm);
+        if (rc != NGX_OK) hide_remote_user(r);
+        return rc;
     } catch (const std::exception& e) {
         ngx_log_error(NGX_LOG_CRIT, r->connection->log, 0, "auth_pat: %s", e.what());
+    } catch (...) {
+        ngx_log_error(NGX_LOG_CRIT, r->connection->log, 0, "auth_pat: unexpected exception");
+    }
+    hide_remote_user(r);
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+ngx_int_t subrequest_guard(ngx_http_request_t* r) noexcept {
+    if (r == r->main) return NGX_DECLINED;
+    try {
+        const LocConf* conf = loc_conf(r);
+        if (conf->realm == nullptr || conf->realm == NGX_CONF_UNSET_PTR) return NGX_DECLINED;
+        ngx_str_t realm;
+        if (ngx_http_complex_value(r, conf->realm, &realm) != NGX_OK) return NGX_ERROR;
+        if (view(realm) == "off") return NGX_DECLINED;
+
+        // The main request was allowed by auth_pat (its identity is set only
+        // then): a subrequest of it (SSI, slice, mirror) may follow it in.
+        const RequestContext* main_ctx = find_request_context(r->main);
+        if (main_ctx != nullptr && main_ctx->user[0] != '\0') return NGX_DECLINED;
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "auth_pat: refused a subrequest to \"%V\", a location protected by auth_pat: nginx skips "
+                      "the access phase for subrequests (auth_request, SSI, mirror), so auth_pat cannot decide "
+                      "them; protect the main request's location with auth_pat instead",
+                      &r->uri);
+        return NGX_HTTP_FORBIDDEN;
     } catch (...) {
         ngx_log_error(NGX_LOG_CRIT, r->connection->log, 0, "auth_pat: unexpected exception");
     }

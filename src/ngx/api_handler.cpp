@@ -36,6 +36,10 @@ struct ApiJob {
     std::string query;
     std::string address;
     std::string authorization;
+    std::string content_type;
+    bool has_origin = false;
+    std::string origin;
+    std::string host;
     std::string sign_in_key;  // sign_in_gate.hpp
     std::string body;
     bool body_too_large = false;
@@ -94,6 +98,10 @@ void run_job(void* data, ngx_log_t*) noexcept {
         request.body = job.body;
         request.body_too_large = job.body_too_large;
         request.authorization = job.authorization;
+        request.content_type = job.content_type;
+        request.has_origin = job.has_origin;
+        request.origin = job.origin;
+        request.host = job.host;
         request.client_address = job.address;
         request.now_ms = job.now_ms;
 
@@ -333,6 +341,30 @@ void body_read(ngx_http_request_t* r) noexcept {
     ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
 }
 
+// The Origin header (nginx 1.22 keeps no pointer to it); nullptr if absent.
+const ngx_table_elt_t* origin_header(ngx_http_request_t* r) {
+    for (ngx_list_part_t* part = &r->headers_in.headers.part; part != nullptr; part = part->next) {
+        const auto* headers = static_cast<const ngx_table_elt_t*>(part->elts);
+        for (ngx_uint_t i = 0; i < part->nelts; ++i) {
+            if (headers[i].key.len == 6 && ngx_strncasecmp(headers[i].key.data, (u_char*)"origin", 6) == 0) {
+                return &headers[i];
+            }
+        }
+    }
+    return nullptr;
+}
+
+// $remote_user is nginx's parse of the Basic user name; a token sent as the
+// user name ("<token>:") must not reach the access log through it (the API
+// refuses it anyway). See hide_remote_user in access_handler.cpp.
+void hide_token_as_remote_user(ngx_http_request_t* r) {
+    if (ngx_http_auth_basic_user(r) != NGX_OK) return;
+    if (!looks_like_token(view(r->headers_in.user))) return;
+    ngx_explicit_memzero(r->headers_in.user.data, r->headers_in.user.len);
+    r->headers_in.user.len = 0;
+    r->headers_in.user.data = reinterpret_cast<u_char*>(const_cast<char*>(""));
+}
+
 ApiJob* create_job(ngx_http_request_t* r, const LocConf& conf) {
     ngx_pool_cleanup_t* cleanup = ngx_pool_cleanup_add(r->pool, 0);
     if (cleanup == nullptr) return nullptr;
@@ -347,7 +379,14 @@ ApiJob* create_job(ngx_http_request_t* r, const LocConf& conf) {
     if (r->headers_in.authorization != nullptr) {
         job->authorization = copy(r->headers_in.authorization->value);
         job->sign_in_key = sign_in_key(&r->headers_in.authorization->value);
+        hide_token_as_remote_user(r);
     }
+    if (r->headers_in.content_type != nullptr) job->content_type = copy(r->headers_in.content_type->value);
+    if (const ngx_table_elt_t* origin = origin_header(r)) {
+        job->has_origin = true;
+        job->origin = copy(origin->value);
+    }
+    if (r->headers_in.host != nullptr) job->host = copy(r->headers_in.host->value);
     job->now_ms = now_ms();
 
     job->db_index = conf.db_index;

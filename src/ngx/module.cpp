@@ -309,6 +309,11 @@ ngx_int_t postconfiguration(ngx_conf_t* cf) noexcept {
         ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers));
     if (handler == nullptr) return NGX_ERROR;
     *handler = access_handler;
+    // Subrequests skip the access phase: refuse those that reach a
+    // protected location in the rewrite phase, before `return` answers.
+    auto* guard = static_cast<ngx_http_handler_pt*>(ngx_array_push(&cmcf->phases[NGX_HTTP_REWRITE_PHASE].handlers));
+    if (guard == nullptr) return NGX_ERROR;
+    *guard = subrequest_guard;
     install_error_filters();
 
     // The "last authenticated" flush runs on the thread pool named at the

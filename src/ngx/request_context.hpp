@@ -14,8 +14,9 @@ namespace pat::ngx {
 struct ApiJob;  // api_handler.cpp
 
 struct RequestContext {
-    // Who the decision identified (for $pat_user and $pat_token_id); empty
-    // until a token was found. Never the token text.
+    // Who the decision allowed (for $pat_user and $pat_token_id); empty
+    // unless the decision allowed, whatever `satisfy` does next. Never the
+    // token text.
     char user[kMaxUserName + 1];
     char token_id[kTokenIdLength + 1];
 

@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "pat/authorization.hpp"
+#include "pat/token.hpp"
 #include "support/base64.hpp"
 #include "support/check.hpp"
 
@@ -62,7 +63,15 @@ Parsed parse(std::string_view header) {
                        "Bearer token holds a space, tab or NUL");
             FUZZ_CHECK(out.user.empty(), "Bearer reported a user");
         } else {
-            FUZZ_CHECK(!out.user.empty(), "accepted Basic with an empty user");
+            if (out.token_as_user) {
+                // "<token>:": the token-looking user name became the token;
+                // no user name is handed out.
+                FUZZ_CHECK(out.user.empty(), "a token as the user name was also reported as the user");
+                FUZZ_CHECK(pat::looks_like_token(out.token), "token_as_user for text that does not look like a token");
+            } else {
+                FUZZ_CHECK(!out.user.empty(), "accepted Basic with an empty user");
+                FUZZ_CHECK(!pat::looks_like_token(out.user), "a token-looking user name was handed out");
+            }
             FUZZ_CHECK(out.user.find(':') == std::string_view::npos, "Basic user holds a ':'");
             FUZZ_CHECK(out.user.find('\0') == std::string_view::npos && out.token.find('\0') == std::string_view::npos,
                        "Basic credentials hold a NUL");

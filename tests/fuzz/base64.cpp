@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "pat/authorization.hpp"
+#include "pat/token.hpp"
 #include "support/base64.hpp"
 #include "support/check.hpp"
 
@@ -31,6 +32,10 @@ AuthorizationError expected_for(std::string_view decoded) {
     const std::size_t colon = decoded.find(':');
     if (colon == std::string_view::npos) return AuthorizationError::no_colon;
     if (colon == 0) return AuthorizationError::empty_user;
+    // A token-looking user name is the token, and only with no password.
+    if (pat::looks_like_token(decoded.substr(0, colon)) && colon + 1 != decoded.size()) {
+        return AuthorizationError::token_as_user_with_password;
+    }
     return AuthorizationError::none;
 }
 
@@ -75,9 +80,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(error != AuthorizationError::bad_base64, "the core refused base64 the reference accepts");
     FUZZ_CHECK(error == expected_for(*reference), "the core misjudged the decoded credentials");
     if (error == AuthorizationError::none) {
-        std::string joined(out.user);
+        // "<token>:" comes back as the token alone (token_as_user).
+        std::string joined(out.token_as_user ? out.token : out.user);
         joined += ':';
-        joined += out.token;
+        if (!out.token_as_user) joined += out.token;
         FUZZ_CHECK(joined == *reference, "the core decoded other bytes than the reference");
     }
     return 0;

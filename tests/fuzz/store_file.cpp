@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstring>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -58,11 +59,15 @@ void write_file(const std::string& path, const std::uint8_t* data, std::size_t s
 void check_decision(const pat::Decision& decision) {
     FUZZ_CHECK(static_cast<int>(decision.reason) <= static_cast<int>(pat::Reason::store_error),
                "decide returned an unknown reason");
-    FUZZ_CHECK(decision.token_id[pat::kTokenIdLength] == '\0' && decision.user[pat::kMaxUserName] == '\0',
+    FUZZ_CHECK(std::strlen(decision.logged_token_id()) <= pat::kTokenIdLength &&
+                   std::strlen(decision.logged_user()) <= pat::kMaxUserName,
                "decision strings are not terminated");
     if (decision.allowed()) {
-        FUZZ_CHECK(pat::is_valid_token_id(decision.token_id), "an allowed decision without a valid token id");
-        FUZZ_CHECK(pat::is_valid_user_name(decision.user), "an allowed decision without a valid user");
+        FUZZ_CHECK(pat::is_valid_token_id(decision.allowed_token_id()), "an allowed decision without a valid token id");
+        FUZZ_CHECK(pat::is_valid_user_name(decision.allowed_user()), "an allowed decision without a valid user");
+    } else {
+        FUZZ_CHECK(decision.allowed_token_id()[0] == '\0' && decision.allowed_user()[0] == '\0',
+                   "a refused decision publishes an identity");
     }
 }
 

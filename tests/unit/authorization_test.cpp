@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <cctype>
 #include <random>
 #include <string>
 
@@ -61,6 +62,43 @@ TEST(AuthorizationHeader, BasicUserAndToken) {
     EXPECT_EQ(c.scheme, AuthScheme::basic);
     EXPECT_EQ(c.user, "alice");
     EXPECT_EQ(c.token, "npat_x");
+}
+
+// "<token>:" (curl -u TOKEN:, git's https://TOKEN@host/): the user name is
+// the token. It comes out as the token, never as a user name, and any
+// token-looking user name with a password is refused without handing it out.
+TEST(AuthorizationHeader, TokenAsUserName) {
+    const std::string token = "npat_" + std::string(43, 'A') + "123456";
+    Scratch scratch;
+    AuthorizationCredentials c;
+    ASSERT_EQ(parse("Basic " + base64(token + ":"), c, scratch), AuthorizationError::none);
+    EXPECT_EQ(c.scheme, AuthScheme::basic);
+    EXPECT_TRUE(c.token_as_user);
+    EXPECT_EQ(c.token, token);
+    EXPECT_TRUE(c.user.empty());
+
+    std::string lowered = token;
+    for (char& ch : lowered) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    for (const std::string& user : {token, lowered, "NPAT_" + token.substr(5), "x" + token}) {
+        ASSERT_EQ(parse("Basic " + base64(user + ":"), c, scratch), AuthorizationError::none) << user;
+        EXPECT_TRUE(c.token_as_user);
+        EXPECT_EQ(c.token, user);
+        EXPECT_TRUE(c.user.empty());
+        for (const std::string& password : {std::string("x-oauth-basic"), token, std::string("pw")}) {
+            EXPECT_EQ(parse("Basic " + base64(user + ":" + password), c, scratch),
+                      AuthorizationError::token_as_user_with_password);
+            EXPECT_TRUE(c.user.empty());
+            EXPECT_TRUE(c.token.empty());
+        }
+    }
+    // Too short or without the prefix: an ordinary user name.
+    for (const std::string& user : {std::string("npat_alice"), std::string(54, 'a'), token.substr(1)}) {
+        ASSERT_EQ(parse("Basic " + base64(user + ":pw"), c, scratch), AuthorizationError::none) << user;
+        EXPECT_FALSE(c.token_as_user);
+        EXPECT_EQ(c.user, user);
+    }
+    const std::string_view why = authorization_error_name(AuthorizationError::token_as_user_with_password);
+    EXPECT_NE(why.find("a token was sent as the user name"), std::string_view::npos);
 }
 
 TEST(AuthorizationHeader, EveryPaddingLength) {
@@ -164,10 +202,11 @@ TEST(AuthorizationHeader, RandomInputIsAcceptedOnlyInCanonicalForm) {
         if (parse(header, c, scratch) != AuthorizationError::none) continue;
         if (c.scheme == AuthScheme::basic) {
             ++accepted_basic;
-            const std::string decoded = std::string(c.user) + ":" + std::string(c.token);
+            const std::string decoded = c.token_as_user ? std::string(c.token) + ":"
+                                                        : std::string(c.user) + ":" + std::string(c.token);
             const std::string sent = header.substr(header.find_first_not_of(' ', 5));
             EXPECT_EQ(base64(decoded), sent);
-            EXPECT_FALSE(c.user.empty());
+            EXPECT_EQ(c.user.empty(), c.token_as_user);
             EXPECT_EQ(decoded.find('\0'), std::string::npos);
         } else {
             EXPECT_EQ(c.token.find_first_of(std::string(" \t\0", 3)), std::string_view::npos);

@@ -149,7 +149,56 @@ TEST_F(StoreTest, BasicAuthMustNameTheOwner) {
         request.basic_user = user;
         Decision d = store_->decide(hasher_, request, now_ms());
         EXPECT_EQ(d.reason, Reason::wrong_user) << user;
-        EXPECT_STREQ(d.user, "alice");  // logged: the owner, never the token
+        EXPECT_STREQ(d.logged_user(), "alice");  // logged: the owner, never the token
+        EXPECT_STREQ(d.allowed_user(), "");      // but never published
+    }
+}
+
+// The identity an upstream may trust ($pat_user, $pat_token_id) exists only
+// for an allowed decision; every refusal that found the token still names it
+// for the log (issue 10: `satisfy any` forwarded refused identities).
+TEST_F(StoreTest, TheIdentityIsPublishedOnlyWhenAllowed) {
+    add_user("alice");
+    add_user("bob");
+    add_user("carol");
+    ASSERT_TRUE(store_->grant_project("alice", "WORK", L::write).ok());
+    ASSERT_TRUE(store_->grant_project("carol", "WORK", L::write).ok());
+    const std::string write = create_token("alice", {L::write, L::write});
+    const std::string read = create_token("alice", {L::read, L::read});
+    const std::string bobs = create_token("bob", {L::write, L::write});
+    const std::string carols = create_token("carol", {L::write, L::write});
+    auto revoked = store_->create_token("alice", "alice-pw", "gone", std::nullopt, std::nullopt, now_ms());
+    ASSERT_TRUE(revoked.ok());
+    ASSERT_TRUE(store_->revoke_token(Actor::system(), revoked->info.id).ok());
+    ASSERT_TRUE(store_->set_user_active("carol", false).ok());
+
+    const Decision allowed = decide(write, N::repo_write);
+    ASSERT_TRUE(allowed.allowed());
+    EXPECT_STREQ(allowed.allowed_user(), "alice");
+    EXPECT_EQ(std::string(allowed.allowed_token_id()).size(), kTokenIdLength);
+    EXPECT_STREQ(allowed.allowed_token_id(), allowed.logged_token_id());
+
+    struct Case {
+        std::string token;
+        Need need;
+        Reason reason;
+        const char* owner;
+    };
+    const Case refused[] = {
+        {revoked->text, N::repo_read, Reason::revoked, "alice"},
+        {carols, N::repo_read, Reason::user_disabled, "carol"},
+        {read, N::repo_write, Reason::token_level_too_low, "alice"},
+        {write, N::project_admin, Reason::token_level_too_low, "alice"},
+        {bobs, N::repo_read, Reason::user_level_too_low, "bob"},
+        {write, N::unrecognised_route, Reason::route_not_allowed, "alice"},
+    };
+    for (const Case& c : refused) {
+        const Decision d = decide(c.token, c.need);
+        EXPECT_EQ(d.reason, c.reason) << reason_name(c.reason);
+        EXPECT_STREQ(d.allowed_user(), "") << reason_name(c.reason);
+        EXPECT_STREQ(d.allowed_token_id(), "") << reason_name(c.reason);
+        EXPECT_STREQ(d.logged_user(), c.owner) << reason_name(c.reason);
+        EXPECT_NE(d.logged_token_id()[0], '\0') << reason_name(c.reason);
     }
 }
 
@@ -166,7 +215,7 @@ TEST_F(StoreTest, MalformedAndUnknownTokensAreRefusedBeforeAnyGrantIsRead) {
     ASSERT_TRUE(stranger.ok());
     Decision d = decide(*stranger, N::repo_read);
     EXPECT_EQ(d.reason, Reason::unknown_token);
-    EXPECT_STREQ(d.token_id, "");
+    EXPECT_STREQ(d.logged_token_id(), "");
     EXPECT_EQ(verdict_of(d.reason), Verdict::unauthenticated);
 }
 
@@ -195,7 +244,8 @@ TEST_F(StoreTest, RevocationTakesEffectOnTheNextDecision) {
     ASSERT_TRUE(store_->revoke_token(Actor::system(), created->info.id).ok());
     Decision d = decide(created->text, N::repo_read);
     EXPECT_EQ(d.reason, Reason::revoked);
-    EXPECT_EQ(std::string(d.token_id), created->info.id);
+    EXPECT_EQ(std::string(d.logged_token_id()), created->info.id);
+    EXPECT_STREQ(d.allowed_token_id(), "");
     // Gone from listings, and a second revocation finds nothing.
     EXPECT_TRUE(store_->list_tokens("alice")->empty());
     EXPECT_EQ(store_->revoke_token(Actor::system(), created->info.id).code(), StatusCode::not_found);

@@ -9,6 +9,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <optional>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -120,6 +123,7 @@ class ManagementApiTest : public StoreTest {
         request.path = path;
         request.query = query;
         request.body = body;
+        if (!body.empty()) request.content_type = "application/json";
         request.authorization = authorization;
         request.client_address = "192.0.2.10";
         request.now_ms = kNow + 1000;
@@ -193,6 +197,18 @@ TEST_F(ManagementApiTest, TokensAreNeverAcceptedAsCredentials) {
         EXPECT_FALSE(create.www_authenticate.empty());
         EXPECT_EQ(call("GET", tokens_path("alice"), {}, authorization).status, 401);
     }
+    // As the user name ("<token>:", the habit other forges teach), with or
+    // without a password, in any case: refused, and never a claimed user.
+    std::string lowered = token;
+    for (char& c : lowered) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (const std::string& user : {token, lowered}) {
+        for (const std::string& password : {std::string(), std::string("alice-pw")}) {
+            const ApiResponse response = call("GET", tokens_path("alice"), {}, basic(user, password));
+            EXPECT_EQ(response.status, 401);
+            EXPECT_NE(error_message(response).find("Personal access tokens cannot be used"), std::string::npos);
+            EXPECT_EQ(response.audit_line.find(lowered), std::string::npos);
+        }
+    }
     // A token-shaped text with a bad checksum is refused the same way, by arithmetic.
     std::string mistyped = token;
     mistyped.back() = mistyped.back() == 'a' ? 'b' : 'a';
@@ -200,6 +216,60 @@ TEST_F(ManagementApiTest, TokensAreNeverAcceptedAsCredentials) {
     // No password check, no lookup, no new token.
     EXPECT_EQ(audit_count(AuditAction::password_failed), 0u);
     EXPECT_EQ(store_->list_tokens("alice")->size(), 1u);
+}
+
+// The cross-site request defence: a form post from another site cannot send
+// application/json, and a browser names the site in Origin. Both are refused
+// before the credentials are looked at, so neither is a sign-in attempt.
+TEST_F(ManagementApiTest, CrossSiteRequestsAreRefusedBeforeSignIn) {
+    const std::string body = R"({"name":"csrf","permissions":["REPO_READ"]})";
+    const std::string authorization = basic("alice");
+    auto send = [&](std::string_view content_type, std::optional<std::string_view> origin,
+                    std::string_view host = "git.example:8443", std::string_view method = "PUT",
+                    std::string_view with_body = {}) {
+        ApiRequest request;
+        request.method = method;
+        const std::string path = tokens_path("alice");
+        request.path = path;
+        request.body = method == "PUT" ? std::string_view(body) : with_body;
+        request.content_type = content_type;
+        request.has_origin = origin.has_value();
+        if (origin) request.origin = *origin;
+        request.host = host;
+        request.authorization = authorization;
+        request.client_address = "192.0.2.10";
+        request.now_ms = kNow + 1000;
+        return api_->handle(request);
+    };
+    for (std::string_view type : {"text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+                                  "", "application/jsonp", "application/json-patch+json"}) {
+        const ApiResponse response = send(type, std::nullopt);
+        EXPECT_EQ(response.status, 415) << type;
+        EXPECT_NE(error_message(response).find("application/json"), std::string::npos);
+    }
+    for (std::string_view origin : {"https://evil.example", "http://git.example", "https://git.example:8443.evil",
+                                    "null", "", "git.example:8443"}) {
+        const ApiResponse response = send("application/json", origin);
+        EXPECT_EQ(response.status, 403) << origin;
+        EXPECT_NE(error_message(response).find("Origin"), std::string::npos);
+    }
+    // A foreign Origin is refused whatever the method, even without a body.
+    EXPECT_EQ(send("", std::string_view("https://evil.example"), "git.example:8443", "GET").status, 403);
+    // Without a Host to compare with, any Origin is foreign.
+    EXPECT_EQ(send("application/json", std::string_view("https://git.example:8443"), "").status, 403);
+    EXPECT_EQ(audit_count(AuditAction::password_failed), 0u);
+    EXPECT_TRUE(store_->list_tokens("alice")->empty());
+
+    // The account page's own requests: same origin (scheme not compared: TLS
+    // may end in front of nginx; host compared without case), JSON.
+    for (std::string_view type : {"application/json", "Application/JSON; charset=UTF-8", " application/json ;x=y"}) {
+        EXPECT_EQ(send(type, std::nullopt).status, 200) << type;
+    }
+    EXPECT_EQ(send("application/json", std::string_view("https://git.example:8443")).status, 200);
+    EXPECT_EQ(send("application/json", std::string_view("http://GIT.example:8443")).status, 200);
+    // No body, no Content-Type needed (GET, DELETE).
+    EXPECT_EQ(send("", std::nullopt, "git.example:8443", "GET").status, 200);
+    EXPECT_EQ(send("", std::string_view("https://git.example:8443"), "git.example:8443", "GET").status, 200);
 }
 
 TEST_F(ManagementApiTest, WrongPasswordIs401AndAudited) {

@@ -68,6 +68,25 @@ std::string generate() {
     return token.ok() ? *token : std::string();
 }
 
+// What is treated as a secret wherever it appears: the prefix in any case
+// within text at least a token long, whatever the checksum says.
+TEST(TokenFormat, LooksLikeToken) {
+    EXPECT_TRUE(looks_like_token(kZeroSecretToken));
+    EXPECT_TRUE(looks_like_token(kLetterSecretToken));
+    std::string lowered(kLetterSecretToken);
+    for (char& c : lowered) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    EXPECT_TRUE(looks_like_token(lowered));
+    std::string upper(kLetterSecretToken);
+    for (char& c : upper) c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
+    EXPECT_TRUE(looks_like_token(upper));
+    EXPECT_TRUE(looks_like_token("user-" + std::string(kZeroSecretToken)));
+    EXPECT_FALSE(looks_like_token(kZeroSecretToken.substr(1)));
+    EXPECT_FALSE(looks_like_token(kZeroSecretToken.substr(0, kTokenLength - 1)));
+    EXPECT_FALSE(looks_like_token(std::string(kTokenLength, 'a')));
+    EXPECT_FALSE(looks_like_token("npat_alice"));
+    EXPECT_FALSE(looks_like_token(""));
+}
+
 TEST(TokenFormat, LengthIsFiftyFour) {
     EXPECT_EQ(kTokenLength, 54U);
     EXPECT_EQ(kZeroSecretToken.size(), kTokenLength);

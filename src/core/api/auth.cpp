@@ -54,6 +54,10 @@ void parse_credentials(std::string_view header, Credentials& out) {
     if (error != AuthorizationError::none) {
         // Another scheme, or Bearer with something unusable: "not Basic".
         // Basic that does not decode to user:password: malformed.
+        if (error == AuthorizationError::token_as_user_with_password) {
+            out.kind = Credentials::Kind::token;
+            return;
+        }
         const bool basic = error != AuthorizationError::unknown_scheme && parsed.scheme == AuthScheme::basic;
         out.kind = basic ? Credentials::Kind::malformed : Credentials::Kind::unsupported;
         return;
@@ -62,7 +66,9 @@ void parse_credentials(std::string_view header, Credentials& out) {
         out.kind = is_token_shaped(parsed.token) ? Credentials::Kind::token : Credentials::Kind::unsupported;
         return;
     }
-    if (is_token_shaped(parsed.token)) {
+    // A token as the password, or as the user name ("<token>:", moved to
+    // parsed.token by the parser): refused, and the user name is never kept.
+    if (parsed.token_as_user || is_token_shaped(parsed.token)) {
         out.kind = Credentials::Kind::token;
         return;
     }

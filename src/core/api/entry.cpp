@@ -3,9 +3,11 @@
 // then the password check, throttled, shared by every endpoint.
 #include "pat/management_api.hpp"
 
+#include <optional>
 #include <string>
 
 #include "internal.hpp"
+#include "pat/ascii.hpp"
 #include "pat/error_body.hpp"
 #include "pat/names.hpp"
 
@@ -51,6 +53,49 @@ ApiResponse refuse_credentials(const ManagementApiOptions& options, api::Credent
                         api::exception_name::authentication);
 }
 
+// An Origin that is not this server: a browser on another site sent the
+// request. Origin is "scheme://host[:port]"; its authority must be the Host
+// the request was sent to (the scheme is not compared: TLS may end in front
+// of nginx). "null" (sandboxed frames, file: pages) is foreign too. No
+// Origin at all is a non-browser client (curl, git, scripts), or a browser's
+// same-origin GET: allowed.
+bool foreign_origin(const ApiRequest& request) {
+    if (!request.has_origin) return false;
+    const std::size_t separator = request.origin.find("://");
+    if (separator == std::string_view::npos || request.host.empty()) return true;
+    const std::string_view authority = request.origin.substr(separator + 3);
+    return !ascii::equals_ignoring_case(authority, request.host);
+}
+
+// The media type of a Content-Type value, without parameters ("charset=...")
+// or surrounding whitespace.
+std::string_view media_type(std::string_view content_type) {
+    content_type = content_type.substr(0, content_type.find(';'));
+    while (!content_type.empty() && (content_type.front() == ' ' || content_type.front() == '\t')) {
+        content_type.remove_prefix(1);
+    }
+    while (!content_type.empty() && (content_type.back() == ' ' || content_type.back() == '\t')) {
+        content_type.remove_suffix(1);
+    }
+    return content_type;
+}
+
+// The cross-site request defence (see management_api.hpp), checked before
+// the credentials: such a request is not even a sign-in attempt.
+std::optional<ApiResponse> refuse_cross_site(const ApiRequest& request) {
+    if (foreign_origin(request)) {
+        return api::error_response(403,
+                                   "Cross-origin requests are not accepted: the Origin header names another site.",
+                                   api::exception_name::authorisation);
+    }
+    const bool has_body = !request.body.empty() || request.body_too_large;
+    if (has_body && !ascii::equals_ignoring_case(media_type(request.content_type), "application/json")) {
+        return api::error_response(415, "The request body must be JSON, sent as Content-Type: application/json.",
+                                   api::exception_name::validation);
+    }
+    return std::nullopt;
+}
+
 }  // namespace
 
 ManagementApi::ManagementApi(Store& store, ManagementApiOptions options) : store_(store), options_(std::move(options)) {
@@ -75,6 +120,7 @@ ApiResponse ManagementApi::handle(const ApiRequest& request) noexcept {
         if (request.body_too_large || request.body.size() > kMaxApiBodyBytes) {
             return api::error_response(400, "The request body is larger than 64 KiB.", api::exception_name::validation);
         }
+        if (auto refused = refuse_cross_site(request)) return std::move(*refused);
         api::Credentials credentials;
         api::parse_credentials(request.authorization, credentials);
         if (credentials.kind != api::Credentials::Kind::password) return refuse_credentials(options_, credentials.kind);

@@ -1,6 +1,7 @@
 #include "pat/authorization.hpp"
 
 #include "pat/ascii.hpp"
+#include "pat/token.hpp"
 
 #include <array>
 #include <cstdint>
@@ -99,8 +100,17 @@ AuthorizationError parse_authorization(std::string_view header, std::span<unsign
     if (colon == std::string_view::npos) return AuthorizationError::no_colon;
     if (colon == 0) return AuthorizationError::empty_user;
 
-    out.user = decoded.substr(0, colon);
-    out.token = decoded.substr(colon + 1);
+    const std::string_view user = decoded.substr(0, colon);
+    const std::string_view secret = decoded.substr(colon + 1);
+    if (looks_like_token(user)) {
+        // Never handed out as a user name, not even with the error.
+        if (!secret.empty()) return AuthorizationError::token_as_user_with_password;
+        out.token = user;
+        out.token_as_user = true;
+        return AuthorizationError::none;
+    }
+    out.user = user;
+    out.token = secret;
     return AuthorizationError::none;
 }
 
@@ -115,6 +125,8 @@ std::string_view authorization_error_name(AuthorizationError error) {
         case AuthorizationError::no_colon: return "no colon in Basic credentials";
         case AuthorizationError::empty_user: return "empty user in Basic credentials";
         case AuthorizationError::nul_byte: return "NUL byte in credentials";
+        case AuthorizationError::token_as_user_with_password:
+            return "a token was sent as the user name, with a password (send it as the password or alone)";
     }
     return "unknown";
 }

@@ -89,10 +89,11 @@ bool user_level(MDB_txn* txn, const Store::Impl& store, std::string_view user, b
 }
 
 // The chain of checks, in order; the first that fails names the reason.
-// Fills the identity in decision as soon as the token is found. Inlined
-// into decide(): the hot path stays one function, as before the split.
+// Fills the identity (the Decision's private fields, handed in by decide())
+// as soon as the token is found. Inlined into decide(): the hot path stays
+// one function, as before the split.
 [[gnu::always_inline]] inline Reason check_request(Store::Impl& store, TokenHasher& hasher, const AccessRequest& request, std::int64_t now,
-                     Decision& decision) noexcept {
+                     char (&token_id)[kTokenIdLength + 1], char (&owner)[kMaxUserName + 1]) noexcept {
     switch (check_token_format(request.token)) {
         case TokenFormat::malformed: return Reason::malformed_token;
         case TokenFormat::bad_checksum: return Reason::bad_checksum;
@@ -108,8 +109,8 @@ bool user_level(MDB_txn* txn, const Store::Impl& store, std::string_view user, b
     if (rc == MDB_NOTFOUND) return Reason::unknown_token;
     auto token = rc == 0 ? records::decode_token(record) : std::nullopt;
     if (!token) return Reason::store_error;
-    copy_field(decision.token_id, sizeof decision.token_id, token->id);
-    copy_field(decision.user, sizeof decision.user, token->owner);
+    copy_field(token_id, sizeof token_id, token->id);
+    copy_field(owner, sizeof owner, token->owner);
 
     if (token->revoked) return Reason::revoked;
     if (token->expires_ms != 0 && now >= token->expires_ms) return Reason::expired;
@@ -148,7 +149,7 @@ bool user_level(MDB_txn* txn, const Store::Impl& store, std::string_view user, b
 
 Decision Store::decide(TokenHasher& hasher, const AccessRequest& request, std::int64_t now) noexcept {
     Decision decision;
-    decision.reason = check_request(*impl_, hasher, request, now, decision);
+    decision.reason = check_request(*impl_, hasher, request, now, decision.token_id_, decision.user_);
     return decision;
 }
 
