@@ -1,0 +1,12 @@
+# The built-in REST route table and the route docs, generated from Atlassian's
+# OpenAPI description of the Bitbucket REST API (docs/rest-routes.md says why a
+# reduced copy of it is checked in). The outputs are checked in: the build
+# needs neither the script nor the network.
+#
+#   make routes                        regenerate from tools/rest_routes/bitbucket-operations.json
+#   make routes SPEC=swagger.v3.json   first reduce a new copy of the full description
+
+.PHONY: routes
+routes:
+	$(if $(SPEC),$(PYTHON) tools/rest_routes/extract.py $(SPEC) > tools/rest_routes/bitbucket-operations.json)
+	$(PYTHON) tools/rest_routes/generate.py
