@@ -165,6 +165,16 @@ Decision Store::decide(TokenHasher& hasher, const AccessRequest& request, std::i
         return decision;
     }
 
+    if (need == Need::sysadmin) {
+        // No target: the token's level, then the user's global flag.
+        if (!token_allows(token->permissions, need)) {
+            decision.reason = Reason::token_level_too_low;
+            return decision;
+        }
+        decision.reason = user->sysadmin ? Reason::allowed : Reason::user_level_too_low;
+        return decision;
+    }
+
     char key[kMaxProjectKey];
     char slug[kMaxRepoSlug];
     std::size_t key_len = canonical_project_key(request.project, key);
