@@ -10,3 +10,14 @@
 routes:
 	$(if $(SPEC),$(PYTHON) tools/rest_routes/extract.py $(SPEC) > tools/rest_routes/bitbucket-operations.json)
 	$(PYTHON) tools/rest_routes/generate.py
+
+# The classifiers alone, per request (Google Benchmark; `make bench-deps`
+# installs it). Reported in docs/rest-routes.md, not asserted.
+BENCH_ROUTES := $(BUILD)/bench/route_bench
+.PHONY: bench-routes
+bench-routes: $(BENCH_ROUTES)
+	$(BENCH_ROUTES) --benchmark_min_time=0.5
+
+$(BENCH_ROUTES): bench/route_bench.cpp $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -DPAT_ROUTE_BENCH_RULES -o $@ $< $(CORE_LIB) -lbenchmark -pthread $(LDLIBS)

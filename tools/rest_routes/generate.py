@@ -303,6 +303,10 @@ def build(rules):
     return root
 
 
+def literal_order(item):
+    return (len(item[0]), item[0].lower())
+
+
 def flatten(root):
     """Breadth-first node list; each node's literal and suffix children sorted."""
     nodes, queue = [], [root]
@@ -310,7 +314,7 @@ def flatten(root):
         node = queue.pop(0)
         node.index = len(nodes)
         nodes.append(node)
-        for _, child in sorted(node.literals.items(), key=lambda item: item[0].lower()):
+        for _, child in sorted(node.literals.items(), key=literal_order):
             queue.append(child)
         for _, child in sorted(node.suffixes.items()):
             queue.append(child)
@@ -347,11 +351,12 @@ def write_inc(rules, nodes, out):
     node_rows = []
     for node in nodes:
         lit_begin = len(edges)
-        # Sorted ignoring case: the classifier binary-searches them that way.
+        # Sorted by length, then ignoring case: the classifier binary-searches
+        # them that way (most probes then stop at the length).
         lowered = [text.lower() for text in node.literals]
         if len(set(lowered)) != len(lowered):
             raise SystemExit(f"literals differing only in case: {sorted(node.literals)}")
-        for text, child in sorted(node.literals.items(), key=lambda item: item[0].lower()):
+        for text, child in sorted(node.literals.items(), key=literal_order):
             edges.append((text, child.index))
         lit_end = len(edges)
         for text, child in sorted(node.suffixes.items()):

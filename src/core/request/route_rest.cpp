@@ -90,16 +90,16 @@ bool accepts(Param kind, string_view segment) {
     return false;
 }
 
-// Negative, zero or positive as a sorts before, equal to or after b ignoring
-// ASCII case (the generator sorts literal edges so).
-int compare_ignoring_case(string_view a, string_view b) {
-    const std::size_t n = a.size() < b.size() ? a.size() : b.size();
-    for (std::size_t i = 0; i < n; ++i) {
+// Negative, zero or positive as a sorts before, equal to or after b: shorter
+// first, then ignoring ASCII case (the generator sorts literal edges so).
+int compare_literal(string_view a, string_view b) {
+    if (a.size() != b.size()) return a.size() < b.size() ? -1 : 1;
+    for (std::size_t i = 0; i < a.size(); ++i) {
         const char x = ascii::lower(a[i]);
         const char y = ascii::lower(b[i]);
         if (x != y) return static_cast<unsigned char>(x) < static_cast<unsigned char>(y) ? -1 : 1;
     }
-    return a.size() == b.size() ? 0 : (a.size() < b.size() ? -1 : 1);
+    return 0;
 }
 
 // The literal edge of `node` equal to `segment` ignoring case, or nullptr.
@@ -108,7 +108,7 @@ const RestEdge* find_literal(const RestNode& node, string_view segment) {
     std::size_t high = node.literal_end;
     while (low < high) {
         const std::size_t mid = low + (high - low) / 2;
-        const int order = compare_ignoring_case(kRestEdges[mid].text, segment);
+        const int order = compare_literal(kRestEdges[mid].text, segment);
         if (order == 0) return &kRestEdges[mid];
         if (order < 0) {
             low = mid + 1;
