@@ -28,6 +28,9 @@ constexpr OptionSpec kOptions[] = {
     {"user",             true,  false},
     {"need",             true,  false},
     {"limit",            true,  false},
+    {"method",           true,  false},
+    {"path",             true,  false},
+    {"rules",            true,  false},
 };
 // clang-format on
 

@@ -68,5 +68,6 @@ int run_token_modify(const Invocation& invocation);
 int run_token_revoke(const Invocation& invocation);
 int run_check(const Invocation& invocation);
 int run_audit(const Invocation& invocation);
+int run_route(const Invocation& invocation);
 
 }  // namespace patctl

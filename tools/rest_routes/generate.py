@@ -18,6 +18,7 @@ module cannot check as written). Nothing here runs at build or request time:
 the outputs are checked in.
 """
 import html
+import io
 import json
 import os
 import re
@@ -492,12 +493,16 @@ def write_doc(spec, rules, skipped, out):
     w("```nginx")
     w("location /rest/ {")
     w("    auth_pat_route rest;")
-    w("    auth_pat_rest_rule GET  /rest/myplugin/latest/projects/{projectKey}/status project-read;")
-    w("    auth_pat_rest_rule PUT  /rest/insights/latest/projects/{projectKey}/repos/{repositorySlug}/commits/{commitId}/reports/{key} repo-read;")
-    w("    auth_pat_rest_rule *    /rest/internal/** deny;")
+    w("    auth_pat_rest_rule GET \"/rest/myplugin/latest/projects/{projectKey}/status\" project-read;")
+    w("    auth_pat_rest_rule PUT")
+    w("        \"/rest/insights/latest/projects/{projectKey}/repos/{repositorySlug}/commits/{commitId}/reports/{key}\"")
+    w("        repo-read;")
+    w("    auth_pat_rest_rule * /rest/internal/** deny;")
     w("    ...")
     w("}")
     w("```")
+    w()
+    w("Quote a template that holds `{`: nginx's configuration syntax would otherwise read it as a block.")
     w()
     w("- METHOD: `GET` (also decides HEAD), `POST`, `PUT`, `DELETE`, `PATCH`, or `*` for any of them.")
     w("- PATH-TEMPLATE: starts with `/rest/`, matched after the context path like the table: `{projectKey}`")
@@ -511,8 +516,10 @@ def write_doc(spec, rules, skipped, out):
     w("- Rules are inherited by nested locations that define none, like other array directives.")
     w()
     w("`patctl route --method POST --path /rest/api/latest/projects/PRJ/repos/r/pull-requests` prints the need")
-    w("the built-in table gives and the row it comes from; `--rule 'METHOD TEMPLATE NEED'` (repeatable)")
-    w("evaluates rules first, as the module does.")
+    w("the module gives and the row it comes from (method, template, operationId, what Bitbucket states);")
+    w("`--rules FILE` evaluates a sysadmin's rules first, as the module does: one rule a line, `METHOD")
+    w("TEMPLATE NEED` or `auth_pat_rest_rule` lines copied from nginx.conf (one line each), `#` comments. It needs")
+    w("no store. `patctl check --need sysadmin` decides a token against a global administration route.")
 
 
 def main():
@@ -544,11 +551,16 @@ def main():
             raise SystemExit(f"override for an unknown operation: {key}")
     root = build(rules)
     nodes = flatten(root)
-    with open(OUT_INC, "w", encoding="utf-8") as f:
-        write_inc(rules, nodes, f)
+    inc, doc = io.StringIO(), io.StringIO()
+    write_inc(rules, nodes, inc)
+    write_doc(spec, rules, skipped, doc)
     os.makedirs(os.path.dirname(OUT_DOC), exist_ok=True)
-    with open(OUT_DOC, "w", encoding="utf-8") as f:
-        write_doc(spec, rules, skipped, f)
+    for path, text in ((OUT_INC, inc.getvalue()), (OUT_DOC, doc.getvalue())):
+        # Unchanged outputs keep their time stamps: nothing rebuilds.
+        if os.path.exists(path) and open(path, encoding="utf-8").read() == text:
+            continue
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
     print(f"{len(rules)} routes, {len(nodes)} nodes -> {os.path.relpath(OUT_INC, ROOT)}, "
           f"{os.path.relpath(OUT_DOC, ROOT)}", file=sys.stderr)
 
