@@ -59,3 +59,14 @@ def test_refused_and_bad_rules(tmp_path):
     assert rc == 1 and "bad.conf:1" in err and "{repositorySlug}" in err
     rc, _, err = route("--method", "GET")
     assert rc == 2 and "--path" in err
+
+
+def test_check_sysadmin_need(populated):
+    from conftest import ALICE_PASSWORD, BOB_PASSWORD
+    bob_admin = populated.create_token("bob", BOB_PASSWORD)["token"]
+    bob_write = populated.create_token("bob", BOB_PASSWORD, "--project", "write", "--repo", "write")["token"]
+    alice_admin = populated.create_token("alice", ALICE_PASSWORD)["token"]
+    allowed = populated.check(bob_admin, "sysadmin")
+    assert allowed.rc == 0 and allowed.out.startswith("allowed (token ")
+    assert populated.check(bob_write, "sysadmin").out.startswith("denied: token level too low")
+    assert populated.check(alice_admin, "sysadmin").out.startswith("denied: user level too low")
