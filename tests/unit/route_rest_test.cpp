@@ -211,9 +211,13 @@ TEST(RouteRest, SegmentsMethodsAndSpecificity) {
         // Method-sensitive: the path's node has no DELETE.
         {"DELETE", repo_path("/pull-requests").c_str(), kNone, "", ""},
         // A literal wins over a parameter; a case variant of a literal that
-        // a parameter could take is the parameter, as Bitbucket routes it.
+        // a parameter could also take is refused: which one the server
+        // picks depends on its routing.
+        {"GET", "/rest/api/latest/users/credentials", kNone, "", ""},  // the literal: no GET
+        {"GET", "/rest/api/latest/users/alice", Need::authenticated, "", ""},  // the parameter
         {"PUT", "/rest/api/latest/users/CREDENTIALS", kNone, "", ""},
-        {"GET", "/rest/api/latest/users/CREDENTIALS", Need::authenticated, "", ""},
+        {"GET", "/rest/api/latest/users/CREDENTIALS", kNone, "", ""},
+        {"GET", "/rest/api/latest/users/Credentials/avatar.png", kNone, "", ""},
     });
 }
 

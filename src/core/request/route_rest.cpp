@@ -13,9 +13,10 @@
 //   - a literal beats a suffixed parameter ({pullRequestId}.diff), which
 //     beats a parameter, which beats a tail; when the more specific branch
 //     leads nowhere the next one is tried;
-//   - literals match ignoring ASCII case, except where a parameter could take
-//     the same segment: there only the exact spelling is the literal (as in
-//     Bitbucket's own routing), so a case variant never reaches a weaker row;
+//   - literals match ignoring ASCII case (the answer for a variant is the
+//     canonical spelling's), except where a parameter could take the same
+//     segment: a case variant there is refused, since a case-sensitive server
+//     would take the parameter and a case-insensitive one the literal;
 //   - the path picks the row's node first, then the method (HEAD as GET);
 //     a method the node lacks is unrecognised.
 // A sysadmin's rules (RestRules) are tried first. Anything unmatched is
@@ -119,8 +120,10 @@ const RestEdge* find_literal(const RestNode& node, string_view segment) {
     return nullptr;
 }
 
+constexpr int kAmbiguous = -2;
+
 struct Match {
-    int node = -1;  // a node with at least one route, or -1
+    int node = -1;  // a node with at least one route, -1 (none) or kAmbiguous
     string_view project;
     string_view repo;
 };
@@ -139,16 +142,18 @@ Match match_below(std::size_t index, string_view rest, Match found) {
     const bool could_be_parameter = node.param != 0 || node.tail != 0 || node.suffix_end != node.literal_end;
 
     if (const RestEdge* edge = find_literal(node, segment)) {
-        if (segment == edge->text || !could_be_parameter) {
-            const Match m = match_below(edge->child, after, found);
-            if (m.node >= 0) return m;
-        }
+        // A case variant of a literal that a parameter could also take: a
+        // case-sensitive server routes it to the parameter, a case-insensitive
+        // one to the literal. Refuse rather than guess.
+        if (segment != edge->text && could_be_parameter) return {kAmbiguous, {}, {}};
+        const Match m = match_below(edge->child, after, found);
+        if (m.node >= 0 || m.node == kAmbiguous) return m;
     }
     for (std::size_t i = node.literal_end; i < node.suffix_end; ++i) {
         const string_view suffix = kRestEdges[i].text;
         if (segment.size() > suffix.size() && segment.substr(segment.size() - suffix.size()) == suffix) {
             const Match m = match_below(kRestEdges[i].child, after, found);
-            if (m.node >= 0) return m;
+            if (m.node >= 0 || m.node == kAmbiguous) return m;
         }
     }
     if (node.param != 0 && accepts(node.param_kind, segment)) {
@@ -156,7 +161,7 @@ Match match_below(std::size_t index, string_view rest, Match found) {
         if (node.param_kind == Param::project_key) next.project = segment;
         if (node.param_kind == Param::repo_slug) next.repo = segment;
         const Match m = match_below(node.param, after, next);
-        if (m.node >= 0) return m;
+        if (m.node >= 0 || m.node == kAmbiguous) return m;
     }
     if (node.tail != 0 && has_any_route(kRestNodes[node.tail])) {
         found.node = node.tail;
@@ -210,7 +215,7 @@ Route classify_rest_request(const RouteInput& input, const RestRules* rules) {
     }
 
     const Match m = match_below(0, rest, {});
-    if (m.node < 0) return {};
+    if (m.node < 0) return {};  // none, or ambiguous
     const int row = kRestNodes[m.node].route[column];
     if (row < 0) return {};
     Route route = classified(kRestRoutes[row].need, m.project, m.repo);
