@@ -112,6 +112,15 @@ for method in ("PUT", "DELETE"):
                    "/comments/{commentId}/reactions/{emoticon}")] = (
             "repo-read", "a reaction is no more than a comment, which needs REPO_READ (the spec's createComment)")
 
+# Configuration whose family states administration elsewhere.
+for method, path in (("POST", "/condition"), ("PUT", "/condition/{id}"), ("DELETE", "/condition/{id}")):
+    OVERRIDES[(method, "/default-reviewers/latest/projects/{projectKey}/repos/{repositorySlug}" + path)] = (
+        "repo-admin", "default reviewer conditions are repository settings; the project's own writes need "
+                      "project admin")
+for path in ("repo-lock-owner", "repoSyncStatus"):
+    OVERRIDES[("GET", "/mirroring/latest/supportInfo/projects/{projectKey}/repos/{repositorySlug}/" + path)] = (
+        "sysadmin", "mirror farm support information, like the rest of supportInfo")
+
 # Reads every signed-in user makes (IDE and CI integrations); Bitbucket answers
 # them for the caller or filters them by what the caller may read.
 for path, why in (
@@ -457,8 +466,9 @@ def write_doc(spec, rules, skipped, out):
     w()
     w("**Operations whose description states nothing** get, unless reviewed below: on a repository path GET")
     w("repo-read and any other method repo-write; on a project path GET project-read and any other method")
-    w("project-admin; anywhere else sysadmin. These are the levels the stated operations around them")
-    w("use, never below; a sysadmin who knows a backend needs less adds a rule.")
+    w("project-admin; anywhere else sysadmin. Each was reviewed against the stated operations of its")
+    w("family: where those state administration, the row is reviewed to that level (the Basis column says")
+    w("why). A sysadmin who knows a backend needs less adds a rule.")
     w()
     counts = {}
     for rule in rules:
