@@ -10,7 +10,7 @@ NGINX_DEV_SRC   := /usr/share/nginx/src
 NGINX_BUILD     := $(BUILD)/nginx-src
 MODULE_SO       := $(BUILD)/ngx_http_auth_pat_module.so
 MODULE_SOURCES  := $(call sources,cpp,src/ngx src/core)
-MODULE_HEADERS  := $(call sources,hpp,src/ngx src/core include/pat)
+MODULE_HEADERS  := $(call sources,hpp,src/ngx src/core include/pat) $(call sources,inc,src/core)
 MODULE_FILELIST := $(BUILD)/module-files.txt
 # Debian's hardening flags (as in `nginx -V`); the ABI is fixed by
 # --with-compat in conf_flags, these only harden our objects.

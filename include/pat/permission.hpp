@@ -34,6 +34,13 @@ enum class Need : std::uint8_t {
     // The target project is named in the request body; the git server checks
     // the user's rights there.
     repo_fork,
+    // A global administration resource (Bitbucket's ADMIN and SYS_ADMIN
+    // permissions): the user must be a sysadmin and the token at its highest
+    // level, project admin (hence repository admin). Personal access tokens
+    // have no global scope of their own in Bitbucket; a token restricts its
+    // user and never extends it, so a sysadmin's read or write token is
+    // refused here.
+    sysadmin,
     // A route no classifier recognises: the token is authenticated (so a bad
     // one still gets 401) and then refused with 403.
     unrecognised_route,
@@ -42,7 +49,7 @@ enum class Need : std::uint8_t {
 inline constexpr Need kAllNeeds[] = {
     Need::authenticated, Need::repo_read,     Need::repo_write,    Need::repo_admin,
     Need::project_read,  Need::project_write, Need::project_admin, Need::repo_fork,
-    Need::unrecognised_route};
+    Need::sysadmin,      Need::unrecognised_route};
 
 struct TokenPermissions {
     Level project = Level::admin;
@@ -55,14 +62,15 @@ struct TokenPermissions {
 std::optional<Level> parse_level(std::string_view text);
 std::string_view level_name(Level level);  // "none", "read", "write", "admin"
 
-// "repo-read" ... "project-admin", "repo-fork", "authenticated"; nullopt
+// "repo-read" ... "project-admin", "repo-fork", "sysadmin", "authenticated"; nullopt
 // otherwise ("unrecognised-route" is never parsed: it is not a choice).
 std::optional<Need> parse_need(std::string_view text);
 std::string_view need_name(Need need);
 
 bool is_repo_need(Need need);     // repo_read, repo_write, repo_admin, repo_fork
 bool is_project_need(Need need);  // project_read, project_write, project_admin
-// The level the user must hold on the target (none for authenticated).
+// The level the user must hold on the target (none for authenticated; admin
+// for sysadmin, which only the sysadmin flag gives: it has no target).
 Level user_level_required(Need need);
 
 // Ok when the pair is one of the six cells of the table; otherwise an

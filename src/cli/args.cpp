@@ -29,6 +29,9 @@ constexpr OptionSpec kOptions[] = {
     {"need",             true,  false},
     {"limit",            true,  false},
     {"older-than",       true,  false},
+    {"method",           true,  false},
+    {"path",             true,  false},
+    {"rules",            true,  false},
 };
 // clang-format on
 

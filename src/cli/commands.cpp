@@ -86,8 +86,9 @@ const std::vector<Command>& all_commands() {
          "  --token-stdin    read the token as one line from standard input\n"
          "  --user NAME      as with Basic auth: the user name sent with the token\n"
          "  --need NEED      repo-read|repo-write|repo-admin|repo-fork|\n"
-         "                   project-read|project-write|project-admin|authenticated\n"
-         "  --project KEY    the project (required unless NEED is authenticated)\n"
+         "                   project-read|project-write|project-admin|sysadmin|\n"
+         "                   authenticated\n"
+         "  --project KEY    the project (required unless NEED is authenticated or sysadmin)\n"
          "  --repo SLUG      the repository (required for repo-* needs)\n"
          "Environment: PAT_NOW_MS=MS evaluates at that time (milliseconds since the\n"
          "epoch) instead of now, to answer \"why was this token refused at time T\".\n",
@@ -108,6 +109,17 @@ const std::vector<Command>& all_commands() {
          "pruned. Works on a full store, like revoking, disabling and ungranting.\n"
          "  --older-than DAYS  delete what is older than this many days\n",
          run_audit_prune},
+        {{"route"}, 0, 0, "", {"method", "path", "rules"},
+         "route --method METHOD --path PATH [--rules FILE]",
+         "Say which need the module gives a REST request (auth_pat_route rest) and\n"
+         "which rule gave it: a row of the built-in table (docs/rest-routes.md) or a\n"
+         "sysadmin's rule. Needs no store. Exit 0 when the route is recognised, 1 when\n"
+         "it is refused (403 after authentication) or the raw path is refused (400).\n"
+         "  --method METHOD  GET, HEAD, POST, PUT, DELETE, PATCH\n"
+         "  --path PATH      the request path, e.g. /rest/api/latest/projects/PRJ/repos\n"
+         "  --rules FILE     rules tried first, one a line: METHOD TEMPLATE NEED, or\n"
+         "                   auth_pat_rest_rule lines copied from nginx.conf\n",
+         run_route},
     };
     // clang-format on
     return kCommands;

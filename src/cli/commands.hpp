@@ -69,5 +69,6 @@ int run_token_revoke(const Invocation& invocation);
 int run_check(const Invocation& invocation);
 int run_audit(const Invocation& invocation);
 int run_audit_prune(const Invocation& invocation);
+int run_route(const Invocation& invocation);
 
 }  // namespace patctl

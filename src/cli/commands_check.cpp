@@ -28,7 +28,7 @@ pat::Need need_from(const Invocation& invocation) {
     if (!need) {
         usage_error("invalid --need '" + printable(*text) +
                     "': expected repo-read, repo-write, repo-admin, repo-fork, project-read, "
-                    "project-write, project-admin or authenticated");
+                    "project-write, project-admin, sysadmin or authenticated");
     }
     return *need;
 }
@@ -110,7 +110,7 @@ int run_check(const Invocation& invocation) {
     const pat::Need need = need_from(invocation);
     const std::string* project = args.value("project");
     const std::string* repo = args.value("repo");
-    if (need != pat::Need::authenticated && project == nullptr) {
+    if (need != pat::Need::authenticated && need != pat::Need::sysadmin && project == nullptr) {
         usage_error("--need " + std::string(pat::need_name(need)) + " needs --project KEY");
     }
     if (pat::is_repo_need(need) && repo == nullptr) {

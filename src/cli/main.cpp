@@ -185,7 +185,9 @@ int run(int argc, char** argv) {
     check_operand_count(operands, *command);
     check_options_accepted(args, *command);
 
-    Invocation invocation{args, std::move(operands), args.has("json"), store_path_from(args)};
+    // `route` decides from the built-in table and needs no store.
+    const bool needs_store = command->handler != run_route;
+    Invocation invocation{args, std::move(operands), args.has("json"), needs_store ? store_path_from(args) : ""};
     return command->handler(invocation);
 }
 

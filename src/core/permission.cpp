@@ -65,6 +65,7 @@ std::string_view need_name(Need need) {
     case Need::project_write: return "project-write";
     case Need::project_admin: return "project-admin";
     case Need::repo_fork: return "repo-fork";
+    case Need::sysadmin: return "sysadmin";
     case Need::unrecognised_route: return "unrecognised-route";
     }
     return "unrecognised-route";
@@ -89,7 +90,8 @@ Level user_level_required(Need need) {
     case Need::repo_write:
     case Need::project_write: return Level::write;
     case Need::repo_admin:
-    case Need::project_admin: return Level::admin;
+    case Need::project_admin:
+    case Need::sysadmin: return Level::admin;
     // No target: nothing the user holds matters. unrecognised_route is
     // refused by token_allows whatever the user holds.
     case Need::authenticated:
@@ -128,6 +130,8 @@ bool token_allows(TokenPermissions permissions, Need need) {
     case Need::project_admin: return at_least(permissions.project, Level::admin);
     // Bitbucket grants "create and fork repositories" with project admin.
     case Need::repo_fork: return permissions.project == Level::admin;
+    // The highest level the model has (project admin implies repo admin).
+    case Need::sysadmin: return permissions.project == Level::admin && permissions.repo == Level::admin;
     case Need::unrecognised_route: return false;
     }
     return false;

@@ -56,7 +56,8 @@ TargetResult find_target(ngx_http_request_t* r, const LocConf& conf, Target& tar
     if (route == RouteKind::git || route == RouteKind::rest) {
         const RouteInput input{view(r->method_name), view(r->uri), view(r->args)};
         const Route found =
-            route == RouteKind::git ? classify_git_request(input) : classify_rest_request(input);
+            route == RouteKind::git ? classify_git_request(input)
+                                    : classify_rest_request(input, static_cast<const RestRules*>(conf.rest_rules));
         switch (found.outcome) {
             case Route::Outcome::bad_request: return TargetResult::bad_request;
             case Route::Outcome::unrecognised: target.need = Need::unrecognised_route; break;

@@ -11,6 +11,7 @@
 #include "ngx.hpp"
 #include "pat/permission.hpp"
 #include "request_context.hpp"
+#include "rest_rules_conf.hpp"
 #include "throttle_zone.hpp"
 #include "worker.hpp"
 
@@ -178,6 +179,8 @@ ngx_command_t commands[] = {
      offsetof(LocConf, project), nullptr},
     {ngx_string("auth_pat_repo"), kContexts, ngx_http_set_complex_value_slot, NGX_HTTP_LOC_CONF_OFFSET,
      offsetof(LocConf, repo), nullptr},
+    {ngx_string("auth_pat_rest_rule"), (kContexts & ~NGX_CONF_TAKE1) | NGX_CONF_TAKE3, set_rest_rule,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("auth_pat_api"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS | NGX_CONF_TAKE1, set_api,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("auth_pat_api_thread_pool"), NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1,
@@ -214,6 +217,7 @@ void* create_loc_conf(ngx_conf_t* cf) noexcept {
     lcf->require = NGX_CONF_UNSET_UINT;
     lcf->project = static_cast<ngx_http_complex_value_t*>(NGX_CONF_UNSET_PTR);
     lcf->repo = static_cast<ngx_http_complex_value_t*>(NGX_CONF_UNSET_PTR);
+    lcf->rest_rules = NGX_CONF_UNSET_PTR;
     lcf->api = NGX_CONF_UNSET;
     lcf->api_realm = ngx_null_string;
     lcf->api_thread_pool_name = ngx_null_string;
@@ -231,6 +235,7 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) noexcept {
     ngx_conf_merge_uint_value(conf->require, prev->require, NGX_CONF_UNSET_UINT);
     ngx_conf_merge_ptr_value(conf->project, prev->project, nullptr);
     ngx_conf_merge_ptr_value(conf->repo, prev->repo, nullptr);
+    ngx_conf_merge_ptr_value(conf->rest_rules, prev->rest_rules, nullptr);
 
     // A protected location must name its store at the same or an enclosing
     // level; otherwise every request would get 500.

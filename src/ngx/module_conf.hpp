@@ -44,6 +44,7 @@ struct LocConf {
     ngx_uint_t require;   // a pat::Need, or NGX_CONF_UNSET_UINT
     ngx_http_complex_value_t* project;  // NGX_CONF_UNSET_PTR / nullptr when unset
     ngx_http_complex_value_t* repo;
+    void* rest_rules;  // a pat::RestRules (auth_pat_rest_rule); NGX_CONF_UNSET_PTR / nullptr when none
 
     // auth_pat_api: this location serves the token-management API (not
     // inherited: it sets the location's content handler).

@@ -11,8 +11,12 @@
 //     segment, equals the raw path decoded once, and so the module's route
 //     is the route a server that decodes the raw path once would take;
 //   - not classified => the need is unrecognised_route (denied);
-//   - classified => a real need, a valid project key, a valid repository slug
-//     (or none, for a project need of REST), both views into the path;
+//   - classified => a real need; for a repository or project need a valid
+//     project key and a valid repository slug (or none, for a project need of
+//     REST), both views into the path; for REST's targetless needs
+//     (authenticated, sysadmin) neither;
+//   - REST: the row or rule that decided is named, and a sysadmin's rules
+//     (a fixed set) only ever decide what they match;
 //   - git: nothing whose path or query mentions receive-pack, in any case,
 //     raw or decoded once, is ever classified with a read need;
 //   - a classifier is a function: the same input, the same route.
@@ -38,7 +42,8 @@ bool is_view_into(std::string_view part, std::string_view whole) {
 }
 
 bool same_route(const Route& a, const Route& b) {
-    return a.outcome == b.outcome && a.need == b.need && a.project == b.project && a.repo == b.repo;
+    return a.outcome == b.outcome && a.need == b.need && a.project == b.project && a.repo == b.repo &&
+           a.rest_route == b.rest_route && a.rest_rule == b.rest_rule;
 }
 
 bool is_read_need(Need need) { return need == Need::repo_read || need == Need::project_read; }
@@ -66,17 +71,52 @@ bool mentions_receive_pack(std::string_view text) {
 
 enum class Classifier { git, rest };
 
+// A fixed set of a sysadmin's rules, built once.
+const pat::RestRules& fuzz_rules() {
+    static const pat::RestRules rules = [] {
+        pat::RestRules built;
+        const bool ok =
+            built.add("GET", "/rest/myplugin/latest/projects/{projectKey}/repos/{repositorySlug}/x/**", "repo-read")
+                .ok() &&
+            built.add("*", "/rest/api/latest/projects/{projectKey}/secret", "deny").ok() &&
+            built.add("POST", "/rest/ci/{id}", "sysadmin").ok();
+        FUZZ_CHECK(ok, "the fuzz rules do not parse");
+        return built;
+    }();
+    return rules;
+}
+
 Route classify(Classifier which, const RouteInput& input) {
     const Route route = which == Classifier::git ? pat::classify_git_request(input) : pat::classify_rest_request(input);
     const Route again = which == Classifier::git ? pat::classify_git_request(input) : pat::classify_rest_request(input);
     FUZZ_CHECK(same_route(route, again), "the classifier gave two answers for one input");
+    if (which == Classifier::rest) {
+        FUZZ_CHECK(route.rest_rule == -1, "a rule decided without rules");
+        FUZZ_CHECK(route.outcome != Route::Outcome::bad_request, "REST answered 400 on its own");
+        const Route ruled = pat::classify_rest_request(input, &fuzz_rules());
+        if (ruled.rest_rule < 0) {
+            FUZZ_CHECK(same_route(route, ruled), "rules that did not match changed the route");
+        } else {
+            FUZZ_CHECK(ruled.rest_route == nullptr, "a rule and a row both decided");
+            FUZZ_CHECK(ruled.need == fuzz_rules().need(static_cast<std::size_t>(ruled.rest_rule)),
+                       "the route's need is not its rule's");
+        }
+        if (route.outcome == Route::Outcome::classified) {
+            FUZZ_CHECK(route.rest_route != nullptr && route.rest_route->need == route.need,
+                       "a classified REST route names no row, or another row's need");
+        }
+    }
 
     if (route.outcome != Route::Outcome::classified) {
         FUZZ_CHECK(route.need == Need::unrecognised_route, "an unclassified route carries a need");
         return route;
     }
-    FUZZ_CHECK(route.need != Need::unrecognised_route && route.need != Need::authenticated,
-               "a classified route has no real need");
+    FUZZ_CHECK(route.need != Need::unrecognised_route, "a classified route has no real need");
+    if (!pat::is_repo_need(route.need) && !pat::is_project_need(route.need)) {
+        FUZZ_CHECK(which == Classifier::rest, "a git route without a target");
+        FUZZ_CHECK(route.project.empty() && route.repo.empty(), "a targetless need names a target");
+        return route;
+    }
     FUZZ_CHECK(pat::is_valid_project_key(route.project), "a classified route names an invalid project");
     FUZZ_CHECK(is_view_into(route.project, input.path) && is_view_into(route.repo, input.path),
                "project or repository is not a view into the path");

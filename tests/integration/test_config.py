@@ -91,6 +91,15 @@ BAD_CONFIGS = [
     ('location / { auth_pat; }', 'invalid number of arguments in "auth_pat"', None),
     ('location / { auth_pat_repo $no_such_variable; }', 'unknown "no_such_variable" variable',
      None),
+    ('location / { auth_pat_rest_rule FETCH /rest/x authenticated; }',
+     '"auth_pat_rest_rule": invalid method "FETCH"', 'GET, POST, PUT, DELETE, PATCH or *'),
+    ('location / { auth_pat_rest_rule GET /rest/x repo-reader; }',
+     '"auth_pat_rest_rule": invalid need "repo-reader"', 'repo-read'),
+    ('location / { auth_pat_rest_rule GET "/rest/a/{projectKey}" repo-read; }',
+     'need "repo-read" names a repository', '{repositorySlug}'),
+    ('location / { auth_pat_rest_rule GET /api/x authenticated; }', 'must start with /rest/', None),
+    ('location / { auth_pat_rest_rule GET /rest/x; }',
+     'invalid number of arguments in "auth_pat_rest_rule"', None),
 ]
 
 
@@ -115,6 +124,10 @@ def test_off_and_variables_are_accepted(tmp_path):
         location /b/ { auth_pat_route off; auth_pat_require project-read; auth_pat_project $arg_p; }
         location /c/ { limit_except GET { auth_pat_require repo-admin; auth_pat_project P;
                                           auth_pat_repo r; } }
+        location /rest/ { auth_pat_route rest;
+                          auth_pat_rest_rule * "/rest/myplugin/latest/projects/{projectKey}/**" project-admin;
+                          auth_pat_rest_rule GET "/rest/ci/{id}" authenticated;
+                          location /rest/inner/ { auth_pat_rest_rule POST /rest/inner/x sysadmin; } }
     }"""
     result = nginx_test(tmp_path, body, load_module_line())
     assert result.returncode == 0, result.stderr

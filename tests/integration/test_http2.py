@@ -10,7 +10,8 @@ CASES = [
     ("GET", "/scm/WORK/my-repo.git/info/refs?service=git-receive-pack", "read", 403),
     ("GET", "/scm/WORK/my-repo.git/info/refs?service=git-receive-pack", "write", 200),
     ("GET", "/rest/api/1.0/projects/WORK/repos/my-repo/commits", "read", 200),
-    ("POST", "/rest/api/1.0/projects/WORK/repos/my-repo/pull-requests", "read", 403),
+    # Merging needs REPO_WRITE (creating a pull request needs only REPO_READ).
+    ("POST", "/rest/api/1.0/projects/WORK/repos/my-repo/pull-requests/1/merge", "read", 403),
     ("GET", "/rest/api/1.0/projects/WORK/repos/my-repo/commits", "wrong-user", 401),
     ("GET", "/scm/WORK/../WORK/my-repo.git/info/refs?service=git-upload-pack", "read", 400),
 ]

@@ -22,22 +22,22 @@ struct Row {
 const Row kTable[] = {
     {{L::read, L::read},
      {{N::repo_read, true}, {N::repo_write, false}, {N::repo_admin, false}, {N::project_read, true},
-      {N::project_write, false}, {N::project_admin, false}, {N::repo_fork, false}, {N::authenticated, true}}},
+      {N::project_write, false}, {N::project_admin, false}, {N::repo_fork, false}, {N::sysadmin, false}, {N::authenticated, true}}},
     {{L::read, L::write},
      {{N::repo_read, true}, {N::repo_write, true}, {N::repo_admin, false}, {N::project_read, true},
-      {N::project_write, false}, {N::project_admin, false}, {N::repo_fork, false}, {N::authenticated, true}}},
+      {N::project_write, false}, {N::project_admin, false}, {N::repo_fork, false}, {N::sysadmin, false}, {N::authenticated, true}}},
     {{L::read, L::admin},
      {{N::repo_read, true}, {N::repo_write, true}, {N::repo_admin, true}, {N::project_read, true},
-      {N::project_write, false}, {N::project_admin, false}, {N::repo_fork, false}, {N::authenticated, true}}},
+      {N::project_write, false}, {N::project_admin, false}, {N::repo_fork, false}, {N::sysadmin, false}, {N::authenticated, true}}},
     {{L::write, L::write},
      {{N::repo_read, true}, {N::repo_write, true}, {N::repo_admin, false}, {N::project_read, true},
-      {N::project_write, true}, {N::project_admin, false}, {N::repo_fork, false}, {N::authenticated, true}}},
+      {N::project_write, true}, {N::project_admin, false}, {N::repo_fork, false}, {N::sysadmin, false}, {N::authenticated, true}}},
     {{L::write, L::admin},
      {{N::repo_read, true}, {N::repo_write, true}, {N::repo_admin, true}, {N::project_read, true},
-      {N::project_write, true}, {N::project_admin, false}, {N::repo_fork, false}, {N::authenticated, true}}},
+      {N::project_write, true}, {N::project_admin, false}, {N::repo_fork, false}, {N::sysadmin, false}, {N::authenticated, true}}},
     {{L::admin, L::admin},
      {{N::repo_read, true}, {N::repo_write, true}, {N::repo_admin, true}, {N::project_read, true},
-      {N::project_write, true}, {N::project_admin, true}, {N::repo_fork, true}, {N::authenticated, true}}},
+      {N::project_write, true}, {N::project_admin, true}, {N::repo_fork, true}, {N::sysadmin, true}, {N::authenticated, true}}},
 };
 
 TEST_F(StoreTest, EveryCellOfThePermissionTableAgainstEveryNeed) {
@@ -52,6 +52,23 @@ TEST_F(StoreTest, EveryCellOfThePermissionTableAgainstEveryNeed) {
         }
         EXPECT_EQ(decide(token, N::unrecognised_route).reason, Reason::route_not_allowed);
     }
+}
+
+// Global administration: the user's sysadmin flag and a token at its highest
+// level; neither alone is enough, and no project is needed.
+TEST_F(StoreTest, TheSysadminNeedTakesTheFlagAndTheHighestToken) {
+    add_user("root", /*sysadmin=*/true);
+    add_user("alice");
+    EXPECT_EQ(decide(create_token("root", {L::admin, L::admin}), N::sysadmin, "", "").reason, Reason::allowed);
+    EXPECT_EQ(decide(create_token("root", {L::write, L::admin}), N::sysadmin, "", "").reason,
+              Reason::token_level_too_low);
+    EXPECT_EQ(decide(create_token("root", {L::read, L::read}), N::sysadmin, "", "").reason,
+              Reason::token_level_too_low);
+    const std::string alice = create_token("alice", {L::admin, L::admin});
+    EXPECT_EQ(decide(alice, N::sysadmin, "", "").reason, Reason::user_level_too_low);
+    // A grant on a project is no global permission.
+    ASSERT_TRUE(store_->grant_project("alice", "WORK", L::admin).ok());
+    EXPECT_EQ(decide(alice, N::sysadmin, "WORK", "").reason, Reason::user_level_too_low);
 }
 
 TEST_F(StoreTest, CombinationsOutsideTheTableAreRefusedAtCreation) {

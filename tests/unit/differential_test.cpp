@@ -181,6 +181,11 @@ struct Model {
         const Need need = request.need;
         if (need == Need::unrecognised_route) return Answer::forbidden;
         if (need == Need::authenticated) return Answer::allow;
+        // Global administration: the user's flag and a token at its highest level.
+        if (need == Need::sysadmin) {
+            return owner->second.sysadmin && token.project >= 3 && token.repo >= 3 ? Answer::allow
+                                                                                    : Answer::forbidden;
+        }
 
         const std::string raw_key(request.project), raw_slug(request.repo);
         const bool repo_target = need == Need::repo_read || need == Need::repo_write || need == Need::repo_admin ||

@@ -15,7 +15,7 @@ constexpr Level kAllLevels[] = {Level::none, Level::read, Level::write, Level::a
 // One row per cell of the 3x3 project/repository grid. `allows` has one
 // character per need, in kAllNeeds order:
 //   authenticated repo_read repo_write repo_admin project_read project_write
-//   project_admin repo_fork unrecognised_route
+//   project_admin repo_fork sysadmin unrecognised_route
 // Written out by hand from Bitbucket's table, not computed.
 struct Cell {
     Level project;
@@ -25,15 +25,15 @@ struct Cell {
 };
 
 constexpr Cell kGrid[] = {
-    {Level::read, Level::read, true, "110010000"},
-    {Level::read, Level::write, true, "111010000"},
-    {Level::read, Level::admin, true, "111110000"},
-    {Level::write, Level::read, false, "000000000"},
-    {Level::write, Level::write, true, "111011000"},
-    {Level::write, Level::admin, true, "111111000"},
-    {Level::admin, Level::read, false, "000000000"},
-    {Level::admin, Level::write, false, "000000000"},
-    {Level::admin, Level::admin, true, "111111110"},
+    {Level::read, Level::read, true, "1100100000"},
+    {Level::read, Level::write, true, "1110100000"},
+    {Level::read, Level::admin, true, "1111100000"},
+    {Level::write, Level::read, false, "0000000000"},
+    {Level::write, Level::write, true, "1110110000"},
+    {Level::write, Level::admin, true, "1111110000"},
+    {Level::admin, Level::read, false, "0000000000"},
+    {Level::admin, Level::write, false, "0000000000"},
+    {Level::admin, Level::admin, true, "1111111110"},
 };
 
 std::string cell_name(Level project, Level repo) {
@@ -42,10 +42,11 @@ std::string cell_name(Level project, Level repo) {
 }
 
 TEST(PermissionTable, NeedOrderMatchesTheGridColumns) {
-    static_assert(std::size(kAllNeeds) == 9);
+    static_assert(std::size(kAllNeeds) == 10);
     const std::string_view expected[] = {"authenticated", "repo-read",     "repo-write",
                                          "repo-admin",    "project-read",  "project-write",
-                                         "project-admin", "repo-fork",     "unrecognised-route"};
+                                         "project-admin", "repo-fork",     "sysadmin",
+                                         "unrecognised-route"};
     for (std::size_t i = 0; i < std::size(kAllNeeds); ++i) {
         EXPECT_EQ(need_name(kAllNeeds[i]), expected[i]);
     }
@@ -139,6 +140,7 @@ TEST(PermissionNeeds, UserLevelRequired) {
     EXPECT_EQ(user_level_required(Need::project_write), Level::write);
     EXPECT_EQ(user_level_required(Need::project_admin), Level::admin);
     EXPECT_EQ(user_level_required(Need::repo_fork), Level::read);
+    EXPECT_EQ(user_level_required(Need::sysadmin), Level::admin);
     EXPECT_EQ(user_level_required(Need::unrecognised_route), Level::none);
 }
 

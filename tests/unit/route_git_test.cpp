@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -325,6 +327,46 @@ TEST(RouteGit, InvariantReceivePackIsNeverClassifiedAsRead) {
     // receive-pack routes (so the invariant was not met by denying all).
     EXPECT_GT(checked, 5000u);
     EXPECT_GT(classified_as_write, 50u);
+}
+
+// docs/git-routes.md's "Checked examples" table, row by row: the page and
+// the classifier cannot drift apart. make test-unit runs from the root.
+std::string trimmed(const std::string& text) {
+    const auto begin = text.find_first_not_of(' ');
+    if (begin == std::string::npos) return "";
+    return text.substr(begin, text.find_last_not_of(' ') - begin + 1);
+}
+
+TEST(RouteGit, TheDocumentedTableIsWhatTheClassifierDoes) {
+    std::ifstream in("docs/git-routes.md");
+    if (!in) in.open("../docs/git-routes.md");
+    ASSERT_TRUE(in) << "docs/git-routes.md not found (run from the repository root)";
+    std::string line;
+    bool in_examples = false;
+    int rows = 0;
+    while (std::getline(in, line)) {
+        if (line.rfind("## ", 0) == 0) in_examples = line == "## Checked examples";
+        if (!in_examples || line.rfind("| ", 0) != 0 || line.rfind("| Method", 0) == 0) continue;
+        std::vector<std::string> cells;
+        std::stringstream row(line.substr(1));
+        for (std::string cell; std::getline(row, cell, '|');) cells.push_back(trimmed(cell));
+        ASSERT_GE(cells.size(), 4u) << line;
+        const std::string &method = cells[0], &path = cells[1], &query = cells[2], &need = cells[3];
+        SCOPED_TRACE(line);
+        const Route route = classify_git_request({method, path, query});
+        if (need == "refused") {
+            EXPECT_EQ(route.outcome, Outcome::unrecognised);
+        } else if (need == "bad-request") {
+            EXPECT_EQ(route.outcome, Outcome::bad_request);
+        } else {
+            ASSERT_EQ(route.outcome, Outcome::classified);
+            EXPECT_EQ(need_name(route.need), need);
+            EXPECT_FALSE(route.project.empty());
+            EXPECT_FALSE(route.repo.empty());
+        }
+        ++rows;
+    }
+    EXPECT_GT(rows, 30);
 }
 
 }  // namespace

@@ -130,6 +130,12 @@ bool user_level(MDB_txn* txn, const Store::Impl& store, std::string_view user, b
     if (need == Need::authenticated) return Reason::allowed;
     if (need == Need::unrecognised_route) return Reason::route_not_allowed;
 
+    if (need == Need::sysadmin) {
+        // No target: the token's level, then the user's global flag.
+        if (!token_allows(token->permissions, need)) return Reason::token_level_too_low;
+        return user->sysadmin ? Reason::allowed : Reason::user_level_too_low;
+    }
+
     char key[kMaxProjectKey];
     char slug[kMaxRepoSlug];
     std::size_t key_len = canonical_project_key(request.project, key);

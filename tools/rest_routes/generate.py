@@ -1,0 +1,594 @@
+#!/usr/bin/env python3
+"""Generate the built-in REST route table from Bitbucket's own statements.
+
+    tools/rest_routes/generate.py            (run by `make routes`)
+
+Reads tools/rest_routes/bitbucket-operations.json (the operations of
+Atlassian's OpenAPI description, reduced by extract.py) and writes
+
+    src/core/request/rest_table.inc   the route tree compiled into the core
+    docs/rest-routes.md               the same table for people
+
+For every operation it reads the description for the permission needed TO CALL
+it ("The authenticated user must have REPO_ADMIN permission ... to call this
+resource", "This endpoint requires PROJECT_ADMIN permission", ...), maps it
+onto the module's needs, and applies the reviewed choices in OVERRIDES below
+(operations whose description states nothing, or states it in a way the
+module cannot check as written). Nothing here runs at build or request time:
+the outputs are checked in.
+"""
+import html
+import io
+import json
+import os
+import re
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+SPEC = os.path.join(HERE, "bitbucket-operations.json")
+OUT_INC = os.path.join(ROOT, "src", "core", "request", "rest_table.inc")
+OUT_DOC = os.path.join(ROOT, "docs", "rest-routes.md")
+
+# Operations the module never routes: the token management resource is the
+# module's own management API's business (a token cannot manage tokens in
+# Bitbucket either), so its paths stay unrecognised (403).
+SKIPPED_PREFIXES = ("/access-tokens/",)
+
+PERMISSION = (r"\b(REPO_READ|REPO_WRITE|REPO_ADMIN|REPO_VIEW|REPO_CREATE|PROJECT_READ|PROJECT_WRITE|"
+              r"PROJECT_ADMIN|PROJECT_VIEW|PROJECT_CREATE|LICENSED_USER|LICENSED|SYS_ADMIN|ADMIN)\b")
+
+# Bitbucket permission -> module need, given what the path names.
+#   repo:    the path names {projectKey} and {repositorySlug}
+#   project: the path names {projectKey}
+# A repository permission on a path that names no repository can only be
+# checked at the token: REPO_READ is held by every token, so "authenticated".
+MAPPING_NOTES = {
+    "REPO_READ": "repo-read",
+    "REPO_VIEW": "repo-read",
+    "REPO_WRITE": "repo-write",
+    "REPO_ADMIN": "repo-admin",
+    "REPO_CREATE": "project-admin (a token creates repositories with project admin)",
+    "PROJECT_READ": "project-read",
+    "PROJECT_ADMIN": "project-admin",
+    "PROJECT_VIEW": "authenticated (any valid token; Bitbucket filters what the user may see)",
+    "LICENSED_USER": "authenticated (any valid token)",
+    "LICENSED": "authenticated (any valid token)",
+    "PROJECT_CREATE": "sysadmin (the store has no project-creator permission: the stricter one)",
+    "ADMIN": "sysadmin",
+    "SYS_ADMIN": "sysadmin",
+}
+
+# Reviewed choices, keyed by (METHOD, path). Each states why.
+R_ADMIN_KEYS = "access keys grant SSH access to the repository: repository administration"
+P_ADMIN_KEYS = "access keys grant SSH access to the project: project administration"
+OVERRIDES = {
+    ("POST", "/api/latest/projects/{projectKey}/repos/{repositorySlug}"): (
+        "repo-fork", "fork: REPO_READ on the source and PROJECT_ADMIN on the target project, which the "
+                     "request body names; the token needs project admin (Bitbucket: create and fork)"),
+    ("PUT", "/api/latest/users"): (
+        "deny", "a token cannot change user account details (Bitbucket's personal access token documentation)"),
+    ("PUT", "/api/latest/users/credentials"): (
+        "deny", "a token cannot change the user's password (Bitbucket's personal access token documentation)"),
+    ("POST", "/mirroring/latest/authenticate"): (
+        "deny", "mirrors authenticate users with their own credentials, never a user's token"),
+    ("GET", "/keys/latest/projects/{projectKey}/repos/{repositorySlug}/ssh"): ("repo-admin", R_ADMIN_KEYS),
+    ("POST", "/keys/latest/projects/{projectKey}/repos/{repositorySlug}/ssh"): ("repo-admin", R_ADMIN_KEYS),
+    ("GET", "/keys/latest/projects/{projectKey}/repos/{repositorySlug}/ssh/{keyId}"): ("repo-admin", R_ADMIN_KEYS),
+    ("DELETE", "/keys/latest/projects/{projectKey}/repos/{repositorySlug}/ssh/{keyId}"): (
+        "repo-admin", R_ADMIN_KEYS),
+    ("PUT", "/keys/latest/projects/{projectKey}/repos/{repositorySlug}/ssh/{keyId}/permission/{permission}"): (
+        "repo-admin", R_ADMIN_KEYS),
+    ("GET", "/keys/latest/projects/{projectKey}/ssh"): ("project-admin", P_ADMIN_KEYS),
+    ("POST", "/keys/latest/projects/{projectKey}/ssh"): ("project-admin", P_ADMIN_KEYS),
+    ("GET", "/keys/latest/projects/{projectKey}/ssh/{keyId}"): ("project-admin", P_ADMIN_KEYS),
+    ("DELETE", "/keys/latest/projects/{projectKey}/ssh/{keyId}"): ("project-admin", P_ADMIN_KEYS),
+    ("PUT", "/keys/latest/projects/{projectKey}/ssh/{keyId}/permission/{permission}"): (
+        "project-admin", P_ADMIN_KEYS),
+    ("POST", "/branch-permissions/latest/projects/{projectKey}/repos/{repositorySlug}/restrictions"): (
+        "repo-admin", "the other branch-permission writes state REPO_ADMIN"),
+    ("POST", "/branch-permissions/latest/projects/{projectKey}/restrictions"): (
+        "project-admin", "the other project branch-permission writes state PROJECT_ADMIN"),
+    ("GET", "/api/latest/projects/{projectKey}/repos/{repositorySlug}/secret-scanning/exempt"): (
+        "repo-admin", "secret-scanning configuration: the rest of the family states repository admin"),
+    ("PUT", "/api/latest/projects/{projectKey}/repos/{repositorySlug}/secret-scanning/exempt"): (
+        "repo-admin", "secret-scanning configuration: the rest of the family states repository admin"),
+    ("DELETE", "/api/latest/projects/{projectKey}/repos/{repositorySlug}/secret-scanning/exempt"): (
+        "repo-admin", "secret-scanning configuration: the rest of the family states repository admin"),
+    ("GET", "/api/latest/projects/{projectKey}/secret-scanning/exempt"): (
+        "project-admin", "secret-scanning configuration: the rest of the family states project admin"),
+    ("POST", "/git/latest/projects/{projectKey}/repos/{repositorySlug}/pull-requests/{pullRequestId}/rebase"): (
+        "repo-write", "REPO_READ on the target and REPO_WRITE on the source repository, which the path does not "
+                      "name: the token must be able to write, so the need is repo-write on the named repository"),
+    ("PUT", "/api/latest/projects/{projectKey}/settings/reviewer-groups/{id}"): (
+        "project-admin", "the description states PROJECT_READ, which reads as an error: creating and deleting a "
+                         "project reviewer group need PROJECT_ADMIN and updating a repository's needs REPO_ADMIN"),
+    ("GET", "/api/latest/projects/{projectKey}/settings/auto-decline"): (
+        "project-read", "reading a project setting; the project's other setting reads state PROJECT_READ or lower"),
+}
+for method in ("PUT", "DELETE"):
+    for kind in ("commits/{commitId}", "pull-requests/{pullRequestId}"):
+        OVERRIDES[(method, "/comment-likes/latest/projects/{projectKey}/repos/{repositorySlug}/" + kind +
+                   "/comments/{commentId}/reactions/{emoticon}")] = (
+            "repo-read", "a reaction is no more than a comment, which needs REPO_READ (the spec's createComment)")
+
+# Configuration whose family states administration elsewhere.
+for method, path in (("POST", "/condition"), ("PUT", "/condition/{id}"), ("DELETE", "/condition/{id}")):
+    OVERRIDES[(method, "/default-reviewers/latest/projects/{projectKey}/repos/{repositorySlug}" + path)] = (
+        "repo-admin", "default reviewer conditions are repository settings; the project's own writes need "
+                      "project admin")
+for path in ("repo-lock-owner", "repoSyncStatus"):
+    OVERRIDES[("GET", "/mirroring/latest/supportInfo/projects/{projectKey}/repos/{repositorySlug}/" + path)] = (
+        "sysadmin", "mirror farm support information, like the rest of supportInfo")
+
+# Reads every signed-in user makes (IDE and CI integrations); Bitbucket answers
+# them for the caller or filters them by what the caller may read.
+for path, why in (
+        ("/api/latest/application-properties", "the server's version and build: integrations check it first"),
+        ("/api/latest/dashboard/pull-requests", "the caller's own pull requests"),
+        ("/api/latest/dashboard/pull-request-suggestions", "the caller's own suggestions"),
+        ("/api/latest/inbox/pull-requests", "the caller's own inbox"),
+        ("/api/latest/inbox/pull-requests/count", "the caller's own inbox"),
+        ("/api/latest/users/{userSlug}", "a user's public profile, like the user list (stated: authenticated)"),
+        ("/api/latest/build/capabilities", "capability discovery by CI servers"),
+        ("/api/latest/deployment/capabilities", "capability discovery by CI servers"),
+        ("/api/latest/hooks/{hookKey}/avatar", "a hook's icon"),
+        ("/build-status/latest/commits/{commitId}", "build results of a commit, filtered by repositories the user "
+                                                    "may read; every token reads"),
+        ("/build-status/latest/commits/stats/{commitId}", "build statistics of a commit; every token reads"),
+        ("/jira/latest/issues/{issueKey}/commits", "commits of an issue, filtered by repositories the user may read")):
+    OVERRIDES[("GET", path)] = ("authenticated", why)
+OVERRIDES[("POST", "/build-status/latest/commits/stats")] = (
+    "authenticated", "a read of build statistics for many commits (POST only to carry the list); every token reads")
+
+# The default for an operation whose description states nothing (reviewed:
+# see docs/rest-routes.md). Never more permissive than the family around it.
+DEFAULT_NOTE = {
+    "repo": "unstated: GET repo-read, any other method repo-write",
+    "project": "unstated: GET project-read, any other method project-admin",
+    "global": "unstated: sysadmin",
+}
+
+NEEDS = ("authenticated", "repo-read", "repo-write", "repo-admin", "project-read", "project-admin",
+         "repo-fork", "sysadmin", "deny")
+NEED_ENUM = {
+    "authenticated": "Need::authenticated", "repo-read": "Need::repo_read", "repo-write": "Need::repo_write",
+    "repo-admin": "Need::repo_admin", "project-read": "Need::project_read",
+    "project-admin": "Need::project_admin", "repo-fork": "Need::repo_fork", "sysadmin": "Need::sysadmin",
+    "deny": "Need::unrecognised_route",
+}
+METHOD_INDEX = {"GET": 0, "POST": 1, "PUT": 2, "DELETE": 3, "PATCH": 4}
+
+
+def plain_text(description):
+    text = re.sub(r"<[^>]+>", " ", description)
+    text = html.unescape(text).replace("**", " ")
+    return re.sub(r"[ \t]+", " ", text)
+
+
+# The clause stating the permission needed to call an operation, most
+# specific form first. Each yields the text in which the first permission
+# name is the one needed (for "must either: ... REPO_READ ...; or ...
+# REPO_WRITE" the first alternative is the least one that may call).
+NEED_CLAUSES = [
+    r"(?:authenticated user|the user|user) must (?:be authenticated and )?(?:either )?(?:have)?\s*:?\s*"
+    r"(.{0,600}?)(?:to call|\.\s|\.$|$)",
+    r"this endpoint requires (.{0,80}?) permission",
+    r"user must be authenticated and (?:either )?have (.{0,80}?) permission",
+    r"must be have (.{0,40}?) permissions?",
+]
+AUTHENTICATED_CLAUSES = [
+    r"only authenticated users may call",
+    r"needs to be authenticated to use this resource",
+    r"must be authenticated to access this resource",
+    r"anonymously accessible",
+    # A listing Bitbucket filters for the caller: anyone signed in may call it.
+    r"only \w+ (?:for which|to which|that) the authenticated user has",
+]
+
+
+def stated_permission(description):
+    """(permission, the sentence stating it) or (None, None)."""
+    text = plain_text(description)
+    if re.search(r"Only users authenticated as Admins may call", text):
+        return "ADMIN", "Only users authenticated as Admins may call this resource"
+    if re.search(r"sufficient permissions specified by the repository delete policy", text):
+        # Bitbucket's default repository delete policy: repository admins.
+        return "REPO_ADMIN", "sufficient permissions specified by the repository delete policy (default REPO_ADMIN)"
+    for pattern in NEED_CLAUSES:
+        for match in re.finditer(pattern, text, re.IGNORECASE | re.DOTALL):
+            clause = match.group(1).replace("PROJECT ADMIN", "PROJECT_ADMIN")
+            found = re.search(PERMISSION, clause)
+            if found:
+                return found.group(1), re.sub(r"\s+", " ", match.group(0)).strip()
+    for word, perm in (("Repository Admin is required", "REPO_ADMIN"), ("Project Admin is required", "PROJECT_ADMIN")):
+        if word in text:
+            return perm, word
+    for pattern in AUTHENTICATED_CLAUSES:
+        found = re.search(pattern, text, re.IGNORECASE)
+        if found:
+            return "AUTHENTICATED", found.group(0)
+    return None, None
+
+
+def target_of(path):
+    if "{projectKey}" in path and "{repositorySlug}" in path:
+        return "repo"
+    if "{projectKey}" in path:
+        return "project"
+    return "global"
+
+
+def need_for(permission, target, method):
+    """The module need for a stated permission (None: unstated)."""
+    if permission is None:
+        if target == "repo":
+            return "repo-read" if method == "GET" else "repo-write"
+        if target == "project":
+            return "project-read" if method == "GET" else "project-admin"
+        return "sysadmin"
+    if permission in ("AUTHENTICATED", "LICENSED_USER", "LICENSED", "PROJECT_VIEW"):
+        return "authenticated"
+    if permission in ("ADMIN", "SYS_ADMIN", "PROJECT_CREATE"):
+        return "sysadmin"
+    if permission in ("REPO_READ", "REPO_VIEW"):
+        return "repo-read" if target == "repo" else "authenticated"
+    if permission in ("REPO_WRITE", "REPO_ADMIN"):
+        if target != "repo":
+            raise SystemExit(f"{permission} on a path naming no repository: add an override")
+        return "repo-write" if permission == "REPO_WRITE" else "repo-admin"
+    if permission in ("PROJECT_READ", "PROJECT_WRITE", "PROJECT_ADMIN", "REPO_CREATE"):
+        if target == "global":
+            raise SystemExit(f"{permission} on a path naming no project: add an override")
+        return "project-read" if permission == "PROJECT_READ" else "project-admin"
+    raise SystemExit(f"unmapped permission {permission}")
+
+
+def segments_of(path):
+    """The template's segments as (kind, text): literal, version, project,
+    repo, param, suffix (a parameter followed by literal text, e.g.
+    {pullRequestId}.diff) or tail (a trailing {path}: one or more segments)."""
+    parts = path.strip("/").split("/")
+    out = []
+    for i, part in enumerate(parts):
+        if i == 1 and part == "latest":
+            out.append(("version", "latest"))
+        elif part == "{projectKey}":
+            out.append(("project", part))
+        elif part == "{repositorySlug}":
+            out.append(("repo", part))
+        elif part == "{path}" and i == len(parts) - 1:
+            out.append(("tail", part))
+        elif re.fullmatch(r"\{\w+\}", part):
+            out.append(("param", part))
+        elif re.fullmatch(r"\{\w+\}[^{}]+", part):
+            out.append(("suffix", part[part.index("}") + 1:]))
+        elif "{" in part:
+            raise SystemExit(f"unsupported template segment {part!r} in {path}")
+        else:
+            out.append(("literal", part))
+    return out
+
+
+def expand(path):
+    """Templates as the module matches them: 'diff{path}' is 'diff' and 'diff/{path}'."""
+    m = re.fullmatch(r"(.*/[^/{}]+)\{path\}", path)
+    if m:
+        return [m.group(1), m.group(1) + "/{path}"]
+    return [path]
+
+
+class Node:
+    def __init__(self):
+        self.literals = {}   # text -> Node
+        self.suffixes = {}   # suffix text -> Node
+        self.param = None    # (kind, Node)
+        self.tail = None     # Node
+        self.rules = {}      # method index -> rule index
+        self.index = 0
+
+
+def build(rules):
+    root = Node()
+    for index, rule in enumerate(rules):
+        node = root
+        for kind, text in rule["segments"]:
+            if kind == "literal":
+                node = node.literals.setdefault(text, Node())
+            elif kind == "suffix":
+                node = node.suffixes.setdefault(text, Node())
+            elif kind == "tail":
+                node.tail = node.tail or Node()
+                node = node.tail
+            else:
+                if node.param is None:
+                    node.param = (kind, Node())
+                elif node.param[0] != kind:
+                    raise SystemExit(f"conflicting parameter kinds at {rule['template']}")
+                node = node.param[1]
+        slot = METHOD_INDEX[rule["method"]]
+        if slot in node.rules:
+            raise SystemExit(f"duplicate route {rule['method']} {rule['template']}")
+        node.rules[slot] = index
+    return root
+
+
+def literal_order(item):
+    return (len(item[0]), item[0].lower())
+
+
+def flatten(root):
+    """Breadth-first node list; each node's literal and suffix children sorted."""
+    nodes, queue = [], [root]
+    while queue:
+        node = queue.pop(0)
+        node.index = len(nodes)
+        nodes.append(node)
+        for _, child in sorted(node.literals.items(), key=literal_order):
+            queue.append(child)
+        for _, child in sorted(node.suffixes.items()):
+            queue.append(child)
+        if node.param:
+            queue.append(node.param[1])
+        if node.tail:
+            queue.append(node.tail)
+    return nodes
+
+
+def cpp_string(text):
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def write_inc(rules, nodes, out):
+    kinds = {"version": "Param::version", "project": "Param::project_key", "repo": "Param::repo_slug",
+             "param": "Param::any"}
+    edges = []  # (text, child)
+    lines = []
+    w = lines.append
+    w("// Generated by tools/rest_routes/generate.py from Atlassian's OpenAPI description")
+    w("// of the Bitbucket REST API (see docs/rest-routes.md). Do not edit: run `make routes`.")
+    w("// clang-format off")
+    w("")
+    w("// One row per operation: method, template (under /rest), need, the permission")
+    w("// Bitbucket states (empty: none stated), operationId, where the need comes from.")
+    w(f"inline constexpr RestRouteInfo kRestRoutes[{len(rules)}] = {{")
+    for rule in rules:
+        w(f"    {{{cpp_string(rule['method'])}, {cpp_string(rule['template'])}, {NEED_ENUM[rule['need']]}, "
+          f"{cpp_string(rule['stated'] or '')}, {cpp_string(rule['operationId'])}, "
+          f"RestRouteInfo::Basis::{rule['basis']}}},")
+    w("};")
+    w("")
+    node_rows = []
+    for node in nodes:
+        lit_begin = len(edges)
+        # Sorted by length, then ignoring case: the classifier binary-searches
+        # them that way (most probes then stop at the length).
+        lowered = [text.lower() for text in node.literals]
+        if len(set(lowered)) != len(lowered):
+            raise SystemExit(f"literals differing only in case: {sorted(node.literals)}")
+        for text, child in sorted(node.literals.items(), key=literal_order):
+            edges.append((text, child.index))
+        lit_end = len(edges)
+        for text, child in sorted(node.suffixes.items()):
+            edges.append((text, child.index))
+        sfx_end = len(edges)
+        param_kind, param = ("Param::none", 0) if node.param is None else (kinds[node.param[0]],
+                                                                           node.param[1].index)
+        tail = node.tail.index if node.tail else 0
+        route = [str(node.rules.get(i, -1)) for i in range(len(METHOD_INDEX))]
+        node_rows.append(f"    {{{lit_begin}, {lit_end}, {sfx_end}, {param_kind}, {param}, {tail}, "
+                         f"{{{', '.join(route)}}}}},")
+    w("// The tree: literal children [literal_begin, literal_end) and suffix children")
+    w("// [literal_end, suffix_end) of kRestEdges; at most one parameter and one tail")
+    w("// child (0: none; node 0 is the root, never a child); the route per method")
+    w("// (GET, POST, PUT, DELETE, PATCH; -1: none).")
+    w(f"inline constexpr RestEdge kRestEdges[{len(edges)}] = {{")
+    for text, child in edges:
+        w(f"    {{{cpp_string(text)}, {child}}},")
+    w("};")
+    w("")
+    w(f"inline constexpr RestNode kRestNodes[{len(nodes)}] = {{")
+    lines.extend(node_rows)
+    w("};")
+    w("// clang-format on")
+    out.write("\n".join(lines) + "\n")
+
+
+def md_escape(text):
+    return text.replace("|", "\\|")
+
+
+def write_doc(spec, rules, skipped, out):
+    w = lambda s="": out.write(s + "\n")
+    w("# REST routes")
+    w()
+    w("<!-- Generated by tools/rest_routes/generate.py (`make routes`). Do not edit by hand. -->")
+    w()
+    w("`auth_pat_route rest` decides every request under `.../rest/` by this table. It is generated from")
+    w(f"Atlassian's OpenAPI description of the Bitbucket REST API ({spec['title']} {spec['version']}, the copy")
+    w("at `src/server/openapi/swagger.v3.json` in the public repository `coderabbitai/bitbucket`), from the")
+    w("permission each operation's description states is needed **to call** it.")
+    w()
+    w("## Source, and why a reduced copy of it is checked in")
+    w()
+    w("`tools/rest_routes/bitbucket-operations.json` holds, for each operation of that description, only its")
+    w("method, path, operationId and description text (about 230 kB of the 1.6 MB file); `tools/rest_routes/")
+    w("extract.py` makes it from the full description. It is checked in so that `make routes` is reproducible")
+    w("offline and a review can see exactly which statement produced which row; the build itself needs")
+    w("neither it nor the generator, since the generated `src/core/request/rest_table.inc` is checked in too.")
+    w("No code of that repository is copied. To move to a newer description:")
+    w("`make routes SPEC=path/to/swagger.v3.json`, then review the diff of this file.")
+    w()
+    w("## How a request is matched")
+    w()
+    w("- The first path segment `rest` starts the route; anything before it is a context path")
+    w("  (`/bitbucket/rest/api/1.0/...`). The version segment is `latest` or `1.0` for every family.")
+    w("- Templates match segment by segment: a parameter such as `{commitId}` is exactly one non-empty")
+    w("  segment (never a `/`); `{projectKey}` must be a valid project key (or `~user`) and `{repositorySlug}`")
+    w("  a valid slug, otherwise the template does not match. Only a trailing `{path}` (a file path, as")
+    w("  in `browse/{path}`) takes one or more segments. A literal segment wins over a parameter. Literals")
+    w("  match ignoring ASCII case (a variant gets the canonical spelling's need), except where a parameter")
+    w("  could take the same segment: a case variant there is refused, since a case-sensitive server would")
+    w("  route it to the parameter and a case-insensitive one to the literal.")
+    w("- The path picks the template first, then the method: HEAD is decided as GET; a method the")
+    w("  template does not have is unrecognised.")
+    w("- Anything no template matches is unrecognised: the token is authenticated (a bad one gets 401)")
+    w("  and the request is refused with 403. The raw request line is checked first (no encoded `/`,")
+    w("  `\\`, `;`, dot segments): 400.")
+    w("- Rules a sysadmin adds with `auth_pat_rest_rule` are evaluated before this table; see")
+    w("  [Adding rules](#adding-rules).")
+    w()
+    w("## From Bitbucket's permissions to the module's needs")
+    w()
+    w("| Bitbucket states | Need | Meaning for a token |")
+    w("|---|---|---|")
+    w("| REPO_READ, REPO_VIEW | repo-read | any token (every token reads), user may read the repository |")
+    w("| REPO_WRITE | repo-write | repository write or admin token, user may write |")
+    w("| REPO_ADMIN | repo-admin | repository admin token, user administers the repository |")
+    w("| PROJECT_READ | project-read | any token, user may read the project |")
+    w("| PROJECT_ADMIN, REPO_CREATE | project-admin | project admin token, user administers the project |")
+    w("| PROJECT_VIEW, LICENSED_USER, \"only authenticated users\" | authenticated | any valid token of an active user; Bitbucket filters the answer |")
+    w("| ADMIN, SYS_ADMIN, PROJECT_CREATE | sysadmin | the user is a sysadmin **and** the token is at its highest level (project admin, hence repository admin) |")
+    w("| (fork) | repo-fork | project admin token, user may read the source repository |")
+    w()
+    w("A repository permission on a path that names no repository (e.g. `GET /rest/build-status/latest/commits/{commitId}`)")
+    w("can only be checked at the token; REPO_READ is held by every token, so such routes need `authenticated`")
+    w("and Bitbucket checks the user. A sentence about what administrators may *additionally* do (delete")
+    w("other users' comments, act for another user) is not the need to call: the backend enforces it.")
+    w()
+    w("**Sysadmin and tokens.** Bitbucket's personal access tokens carry only project and repository")
+    w("levels; Atlassian documents no separate global-admin scope for them (the request for one is BSERV-10482),")
+    w("and states that a token restricts what its user can do, never extends it. The module therefore")
+    w("lets a token reach a global administration endpoint only when its user is a sysadmin (`patctl user")
+    w("add --sysadmin`) and the token itself is at the highest level the model has (project admin, which")
+    w("implies repository admin). A read or write token of a sysadmin is refused there. The store has one")
+    w("global flag, so Bitbucket's ADMIN, SYS_ADMIN and PROJECT_CREATE all map to it (the stricter reading).")
+    w()
+    w("**Operations whose description states nothing** get, unless reviewed below: on a repository path GET")
+    w("repo-read and any other method repo-write; on a project path GET project-read and any other method")
+    w("project-admin; anywhere else sysadmin. Each was reviewed against the stated operations of its")
+    w("family: where those state administration, the row is reviewed to that level (the Basis column says")
+    w("why). A sysadmin who knows a backend needs less adds a rule.")
+    w()
+    counts = {}
+    for rule in rules:
+        counts[rule["basis"]] = counts.get(rule["basis"], 0) + 1
+    w(f"Operations: {len(rules)} routes from {spec['version']}'s description "
+      f"({counts.get('stated', 0)} as stated, {counts.get('reviewed', 0)} reviewed, "
+      f"{counts.get('unstated', 0)} unstated with the default); {skipped} operations under "
+      f"`/access-tokens` are left unrecognised (a token never manages tokens).")
+    w()
+    w("## Checked against the statements")
+    w()
+    w("`tests/unit/route_rest_test.cpp` walks every row: it builds a request from the template (with and")
+    w("without a context path, `latest` and `1.0`, a personal project), checks that the classifier picks that")
+    w("very row, and decides it for tokens at read, write, repo-admin and project-admin level against the")
+    w(f"permission Bitbucket states. All {counts.get('stated', 0)} rows decided from a statement agree with it")
+    w("exactly, and no row (reviewed ones included) lets a token below the stated level through.")
+    w()
+    w("## Cost")
+    w()
+    w("The table is a tree of path segments walked once per request without allocation; literal children")
+    w("are binary-searched. `make bench-routes` measures `classify_rest_request` alone (bench/route_bench.cpp),")
+    w("on typical requests, an unrecognised one, and behind ten sysadmin rules.")
+    w()
+    w("## The table")
+    w()
+    w("Paths are under `/rest` (any context path before it); `latest` may be written `1.0`.")
+    w()
+    families = {}
+    for rule in rules:
+        family = rule["template"].strip("/").split("/")[0]
+        families.setdefault(family, []).append(rule)
+    for family in sorted(families):
+        w(f"### {family}")
+        w()
+        w("| Method | Path | Need | Bitbucket states | Basis | operationId |")
+        w("|---|---|---|---|---|---|")
+        for rule in sorted(families[family], key=lambda r: (r["template"], METHOD_INDEX[r["method"]])):
+            basis = rule["basis"] if rule["basis"] != "reviewed" else "reviewed: " + rule["note"]
+            w(f"| {rule['method']} | `{md_escape(rule['template'])}` | {rule['need']} | "
+              f"{rule['stated'] or '—'} | {md_escape(basis)} | {rule['operationId']} |")
+        w()
+    w("## Adding rules")
+    w()
+    w("For endpoints of other backends or plugins, or where a site wants a different need, a sysadmin adds")
+    w("rules in the location (they apply before the built-in table, first matching rule wins):")
+    w()
+    w("```nginx")
+    w("location /rest/ {")
+    w("    auth_pat_route rest;")
+    w("    auth_pat_rest_rule GET \"/rest/myplugin/latest/projects/{projectKey}/status\" project-read;")
+    w("    auth_pat_rest_rule PUT")
+    w("        \"/rest/insights/latest/projects/{projectKey}/repos/{repositorySlug}/commits/{commitId}/reports/{key}\"")
+    w("        repo-read;")
+    w("    auth_pat_rest_rule * /rest/internal/** deny;")
+    w("    ...")
+    w("}")
+    w("```")
+    w()
+    w("Quote a template that holds `{`: nginx's configuration syntax would otherwise read it as a block.")
+    w()
+    w("- METHOD: `GET` (also decides HEAD), `POST`, `PUT`, `DELETE`, `PATCH`, or `*` for any of them.")
+    w("- PATH-TEMPLATE: starts with `/rest/`, matched after the context path like the table: `{projectKey}`")
+    w("  and `{repositorySlug}` name the target (validated), any other `{name}` is one segment, a final")
+    w("  `**` takes one or more segments; literals match exactly (case-sensitive). A version segment")
+    w("  written `latest` also matches `1.0`.")
+    w("- NEED: `authenticated`, `repo-read`, `repo-write`, `repo-admin`, `project-read`, `project-write`,")
+    w("  `project-admin`, `repo-fork`, `sysadmin` or `deny`. A repository need requires both `{projectKey}`")
+    w("  and `{repositorySlug}` in the template, a project need `{projectKey}`; `nginx -t` refuses a rule")
+    w("  that breaks this, an unknown method or need, or a malformed template.")
+    w("- Rules are inherited by nested locations that define none, like other array directives.")
+    w()
+    w("`patctl route --method POST --path /rest/api/latest/projects/PRJ/repos/r/pull-requests` prints the need")
+    w("the module gives and the row it comes from (method, template, operationId, what Bitbucket states);")
+    w("`--rules FILE` evaluates a sysadmin's rules first, as the module does: one rule a line, `METHOD")
+    w("TEMPLATE NEED` or `auth_pat_rest_rule` lines copied from nginx.conf (one line each), `#` comments. It needs")
+    w("no store. `patctl check --need sysadmin` decides a token against a global administration route.")
+
+
+def main():
+    with open(SPEC, encoding="utf-8") as f:
+        spec = json.load(f)
+    rules, skipped = [], 0
+    for op in spec["operations"]:
+        if op["path"].startswith(SKIPPED_PREFIXES):
+            skipped += 1
+            continue
+        stated, sentence = stated_permission(op["description"])
+        target = target_of(op["path"])
+        override = OVERRIDES.get((op["method"], op["path"]))
+        if override:
+            need, note, basis = override[0], override[1], "reviewed"
+        else:
+            need = need_for(stated, target, op["method"])
+            note, basis = (sentence, "stated") if stated else (DEFAULT_NOTE[target], "unstated")
+        for template in expand(op["path"]):
+            rules.append({
+                "method": op["method"], "template": template, "need": need, "operationId": op["operationId"],
+                "stated": stated or "",
+                "statement": stated, "note": note, "basis": basis, "segments": segments_of(template),
+            })
+    # Every override must still name an operation of the description.
+    known = {(op["method"], op["path"]) for op in spec["operations"]}
+    for key in OVERRIDES:
+        if key not in known:
+            raise SystemExit(f"override for an unknown operation: {key}")
+    root = build(rules)
+    nodes = flatten(root)
+    inc, doc = io.StringIO(), io.StringIO()
+    write_inc(rules, nodes, inc)
+    write_doc(spec, rules, skipped, doc)
+    os.makedirs(os.path.dirname(OUT_DOC), exist_ok=True)
+    for path, text in ((OUT_INC, inc.getvalue()), (OUT_DOC, doc.getvalue())):
+        # Unchanged outputs keep their time stamps: nothing rebuilds.
+        if os.path.exists(path) and open(path, encoding="utf-8").read() == text:
+            continue
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    print(f"{len(rules)} routes, {len(nodes)} nodes -> {os.path.relpath(OUT_INC, ROOT)}, "
+          f"{os.path.relpath(OUT_DOC, ROOT)}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
