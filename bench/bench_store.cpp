@@ -156,11 +156,11 @@ Expected<SeedReport> seed_store(const SeedOptions& options) {
             load.grants.push_back({name, kProject, kRepo, Level::read});
         }
         for (int k = 0; k < 2; ++k) {
-            load.grants.push_back({name, other_project(random() % kOtherProjects), "",
-                                   static_cast<Level>(1 + random() % 3)});
+            load.grants.push_back(
+                {name, other_project(random() % kOtherProjects), "", static_cast<Level>(1 + random() % 3)});
         }
-        load.grants.push_back({name, other_project(random() % kOtherProjects),
-                               other_repo(random() % kReposPerProject), static_cast<Level>(1 + random() % 3)});
+        load.grants.push_back({name, other_project(random() % kOtherProjects), other_repo(random() % kReposPerProject),
+                               static_cast<Level>(1 + random() % 3)});
     }
 
     load.tokens.reserve(options.tokens + 8);

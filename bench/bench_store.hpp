@@ -37,7 +37,7 @@ struct SeedOptions {
     std::string store_path;
     std::string credentials_path;
     std::size_t tokens = 1000;
-    std::size_t tokens_per_user = 10;  // users = tokens / tokens_per_user
+    std::size_t tokens_per_user = 10;   // users = tokens / tokens_per_user
     std::size_t export_valid = 10'000;  // valid tokens written to the credentials file
     std::size_t batch_size = 50'000;
 };
@@ -47,8 +47,8 @@ struct SeedReport {
     std::size_t grants = 0;
     std::size_t tokens = 0;
     std::size_t exported = 0;
-    double generate_seconds = 0;  // token texts and the load's input
-    double load_seconds = 0;      // Store::bulk_load and the special cases
+    double generate_seconds = 0;           // token texts and the load's input
+    double load_seconds = 0;               // Store::bulk_load and the special cases
     std::size_t id_collision_retries = 0;  // chunks loaded again after a token id collision
 };
 

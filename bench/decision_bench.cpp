@@ -80,10 +80,9 @@ void run_decisions(benchmark::State& state, SizedStore& sized, const std::vector
 void register_size(SizedStore& sized) {
     const std::string size = std::to_string(sized.tokens);
     auto add = [&](const std::string& name, std::vector<AccessRequest> requests, Reason expected) {
-        benchmark::RegisterBenchmark(("decide/" + name + "/tokens:" + size).c_str(),
-                                     [&sized, requests, expected](benchmark::State& state) {
-                                         run_decisions(state, sized, requests, expected);
-                                     });
+        benchmark::RegisterBenchmark(
+            ("decide/" + name + "/tokens:" + size).c_str(),
+            [&sized, requests, expected](benchmark::State& state) { run_decisions(state, sized, requests, expected); });
     };
 
     // Token texts are kept in the credentials vector; requests borrow them.
@@ -121,8 +120,7 @@ void register_size(SizedStore& sized) {
     add("reject_token_level_too_low", {repo_request(token_of("readonly"), Need::repo_write)},
         Reason::token_level_too_low);
     add("reject_user_level_too_low", {repo_request(token_of("noperm"))}, Reason::user_level_too_low);
-    add("reject_route_not_allowed", {repo_request(hot.token, Need::unrecognised_route)},
-        Reason::route_not_allowed);
+    add("reject_route_not_allowed", {repo_request(hot.token, Need::unrecognised_route)}, Reason::route_not_allowed);
 }
 
 void register_primitives(const std::string& hot_token) {
@@ -167,8 +165,10 @@ int main(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
         if ((arg == "--stores" || arg == "--sizes") && i + 1 < argc) {
-            if (arg == "--stores") dir = argv[++i];
-            else sizes = parse_sizes(argv[++i]);
+            if (arg == "--stores")
+                dir = argv[++i];
+            else
+                sizes = parse_sizes(argv[++i]);
         } else {
             rest.push_back(argv[i]);
         }
@@ -194,9 +194,9 @@ int main(int argc, char** argv) {
         sized->store = std::move(*store);
         auto credentials = pat::bench::read_credentials(dir + "/credentials-" + n + ".txt");
         if (!credentials || credentials->empty() || credentials->front().kind != "valid") {
-            std::fprintf(stderr, "decision_bench: %s\n",
-                         credentials ? "the credentials file has no valid token first"
-                                     : credentials.status().message().c_str());
+            std::fprintf(
+                stderr, "decision_bench: %s\n",
+                credentials ? "the credentials file has no valid token first" : credentials.status().message().c_str());
             return 1;
         }
         sized->credentials = std::move(*credentials);

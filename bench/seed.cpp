@@ -82,10 +82,11 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "bench-seed: %s\n", report.status().message().c_str());
         return 1;
     }
-    std::printf("seeded %s: %zu tokens, %zu users, %zu grants in %.1f s (input %.1f s, bulk load %.1f s); "
-                "%zu valid tokens in %s; %zu chunk(s) reloaded after a token id collision\n",
-                options.store_path.c_str(), report->tokens, report->users, report->grants,
-                report->generate_seconds + report->load_seconds, report->generate_seconds, report->load_seconds,
-                report->exported, options.credentials_path.c_str(), report->id_collision_retries);
+    std::printf(
+        "seeded %s: %zu tokens, %zu users, %zu grants in %.1f s (input %.1f s, bulk load %.1f s); "
+        "%zu valid tokens in %s; %zu chunk(s) reloaded after a token id collision\n",
+        options.store_path.c_str(), report->tokens, report->users, report->grants,
+        report->generate_seconds + report->load_seconds, report->generate_seconds, report->load_seconds,
+        report->exported, options.credentials_path.c_str(), report->id_collision_retries);
     return 0;
 }

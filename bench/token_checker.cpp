@@ -45,7 +45,9 @@
 namespace {
 
 volatile std::sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
+void on_signal(int) {
+    g_stop = 1;
+}
 
 constexpr std::size_t kMaxRequestBytes = 16 * 1024;
 
@@ -73,10 +75,14 @@ bool parse_headers(std::string_view block, ParsedRequest& out) {
         std::string_view value = line.substr(colon + 1);
         while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
         while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-        if (pat::ascii::equals_ignoring_case(name, "authorization")) out.authorization = value;
-        else if (pat::ascii::equals_ignoring_case(name, "x-original-uri")) out.original_uri = value;
-        else if (pat::ascii::equals_ignoring_case(name, "x-original-method")) out.original_method = value;
-        else if (pat::ascii::equals_ignoring_case(name, "content-length")) out.content_length = std::strtoull(std::string(value).c_str(), nullptr, 10);
+        if (pat::ascii::equals_ignoring_case(name, "authorization"))
+            out.authorization = value;
+        else if (pat::ascii::equals_ignoring_case(name, "x-original-uri"))
+            out.original_uri = value;
+        else if (pat::ascii::equals_ignoring_case(name, "x-original-method"))
+            out.original_method = value;
+        else if (pat::ascii::equals_ignoring_case(name, "content-length"))
+            out.content_length = std::strtoull(std::string(value).c_str(), nullptr, 10);
     }
     return true;
 }
@@ -170,8 +176,10 @@ int main(int argc, char** argv) {
     int port = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string_view arg = argv[i];
-        if (arg == "--db") db = argv[i + 1];
-        else if (arg == "--port") port = std::atoi(argv[i + 1]);
+        if (arg == "--db")
+            db = argv[i + 1];
+        else if (arg == "--port")
+            port = std::atoi(argv[i + 1]);
     }
     if (db.empty() || port <= 0 || port > 65535) {
         std::fprintf(stderr, "usage: bench-token-checker --db PATH --port N\n");

@@ -46,10 +46,10 @@ struct AuditEntry {
     AuditAction action = AuditAction::user_added;
     std::string actor;
     std::string address;
-    std::string user;      // the user the change is about
-    std::string token_id;  // empty unless a token is concerned
-    std::string detail;    // e.g. "project WORK read", "repo:write project:read",
-                           // "3 failures since 2026-12-01T06:12:03Z" (failures of one hour)
+    std::string user;         // the user the change is about
+    std::string token_id;     // empty unless a token is concerned
+    std::string detail;       // e.g. "project WORK read", "repo:write project:read",
+                              // "3 failures since 2026-12-01T06:12:03Z" (failures of one hour)
     std::uint32_t count = 1;  // how many times: above 1 only for failed sign-ins
 };
 

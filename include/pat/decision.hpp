@@ -14,13 +14,13 @@ namespace pat {
 
 enum class Reason : std::uint8_t {
     allowed,
-    malformed_token,      // not the token format at all
-    bad_checksum,         // token format, wrong checksum: rejected before lookup
-    unknown_token,        // no such digest in the store
+    malformed_token,  // not the token format at all
+    bad_checksum,     // token format, wrong checksum: rejected before lookup
+    unknown_token,    // no such digest in the store
     revoked,
     expired,
-    wrong_user,           // Basic auth names someone other than the owner
-    user_unknown,         // the owner no longer exists
+    wrong_user,    // Basic auth names someone other than the owner
+    user_unknown,  // the owner no longer exists
     user_disabled,
     invalid_target,       // project key or repository slug is not a valid name
     token_level_too_low,  // the token's own permissions do not cover the need
@@ -34,20 +34,20 @@ std::string_view reason_name(Reason reason) noexcept;  // "allowed", "unknown to
 // How a caller must answer: the HTTP mapping lives here so that every caller
 // maps the same way.
 enum class Verdict : std::uint8_t {
-    allow,          // pass
+    allow,            // pass
     unauthenticated,  // 401: identical response whatever the reason
-    forbidden,      // 403: the credentials are good, the permission is missing
-    fault,          // 500: the store failed; never overridable
+    forbidden,        // 403: the credentials are good, the permission is missing
+    fault,            // 500: the store failed; never overridable
 };
 Verdict verdict_of(Reason reason) noexcept;
 
 struct AccessRequest {
-    std::string_view token;        // the secret text, borrowed; never copied
-    bool has_basic_user = false;   // true for Basic: basic_user must be the owner
+    std::string_view token;       // the secret text, borrowed; never copied
+    bool has_basic_user = false;  // true for Basic: basic_user must be the owner
     std::string_view basic_user;
     Need need = Need::authenticated;
-    std::string_view project;      // as it appears in the URL; canonicalised inside
-    std::string_view repo;         // likewise; empty for project needs
+    std::string_view project;  // as it appears in the URL; canonicalised inside
+    std::string_view repo;     // likewise; empty for project needs
 };
 
 class Store;
@@ -61,7 +61,7 @@ class Store;
 // reach an upstream as an identity (`satisfy any` lets refused requests
 // through on an allow rule).
 class Decision {
-public:
+   public:
     Reason reason = Reason::store_error;
 
     bool allowed() const noexcept { return reason == Reason::allowed; }
@@ -75,7 +75,7 @@ public:
     const char* logged_user() const noexcept { return user_; }
     const char* logged_token_id() const noexcept { return token_id_; }
 
-private:
+   private:
     friend class Store;  // Store::decide fills the identity once it finds the token
     char token_id_[kTokenIdLength + 1] = {};
     char user_[kMaxUserName + 1] = {};

@@ -47,9 +47,8 @@ enum class Need : std::uint8_t {
 };
 
 inline constexpr Need kAllNeeds[] = {
-    Need::authenticated, Need::repo_read,     Need::repo_write,    Need::repo_admin,
-    Need::project_read,  Need::project_write, Need::project_admin, Need::repo_fork,
-    Need::sysadmin,      Need::unrecognised_route};
+    Need::authenticated, Need::repo_read,     Need::repo_write, Need::repo_admin, Need::project_read,
+    Need::project_write, Need::project_admin, Need::repo_fork,  Need::sysadmin,   Need::unrecognised_route};
 
 struct TokenPermissions {
     Level project = Level::admin;

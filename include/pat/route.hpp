@@ -70,7 +70,7 @@ struct Route {
 //   NEED      a need name (parse_need) or "deny"
 // Built at configuration time (allocates); matching allocates nothing.
 class RestRules {
-public:
+   public:
     // Adds a rule, or says why not (a message naming the bad part).
     Status add(std::string_view method, std::string_view path_template, std::string_view need);
     std::size_t size() const { return rules_.size(); }
@@ -81,11 +81,10 @@ public:
     // The index of the first rule matching the method and the path after the
     // route's "rest" segment (e.g. "api/1.0/projects/P"), and the target it
     // names; -1 when none does.
-    int match(std::string_view method, std::string_view rest, std::string_view& project,
-              std::string_view& repo) const;
+    int match(std::string_view method, std::string_view rest, std::string_view& project, std::string_view& repo) const;
     Need need(std::size_t index) const { return rules_[index].need; }
 
-private:
+   private:
     struct Segment {
         enum class Kind : std::uint8_t { literal, version, project, repo, any, tail };
         Kind kind;

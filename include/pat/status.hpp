@@ -21,7 +21,7 @@ enum class StatusCode {
 };
 
 class Status {
-public:
+   public:
     Status() = default;
     Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
@@ -31,7 +31,7 @@ public:
     StatusCode code() const { return code_; }
     const std::string& message() const { return message_; }
 
-private:
+   private:
     StatusCode code_ = StatusCode::ok;
     std::string message_;
 };
@@ -39,7 +39,7 @@ private:
 // A value or the Status explaining why there is none.
 template <typename T>
 class Expected {
-public:
+   public:
     Expected(T value) : state_(std::move(value)) {}
     Expected(Status error) : state_(std::move(error)) {}
 
@@ -58,7 +58,7 @@ public:
     // Only meaningful when !ok().
     const Status& status() const { return std::get<Status>(state_); }
 
-private:
+   private:
     std::variant<T, Status> state_;
 };
 

@@ -88,7 +88,7 @@ struct CreatedToken {
 // the server acts as the system; the management API acts as the signed-in
 // user. Nobody acts for token creation: only the owner's password creates.
 struct Actor {
-    std::string user;      // canonical; empty for the system
+    std::string user;  // canonical; empty for the system
     bool sysadmin = false;
 
     static Actor system() { return Actor{"", true}; }
@@ -101,13 +101,12 @@ struct TokenChange {
 };
 
 class Store {
-public:
+   public:
     enum class Mode { read_only, read_write };
 
     // Creates a new, empty store of the current schema. Refuses an existing
     // one. A store that reaches max_size refuses further changes, cleanly.
-    static Expected<std::unique_ptr<Store>> create(const std::string& path,
-                                                   std::size_t max_size = kDefaultStoreSize);
+    static Expected<std::unique_ptr<Store>> create(const std::string& path, std::size_t max_size = kDefaultStoreSize);
     // Opens an existing store; refuses one of another schema version.
     // A writer (read_write) also clears stale reader slots (mdb_reader_check).
     static Expected<std::unique_ptr<Store>> open(const std::string& path, Mode mode);
@@ -133,8 +132,8 @@ public:
     void release_snapshot() noexcept;
 
     // ---- users ----
-    Status add_user(std::string_view name, std::string_view display_name, bool sysadmin,
-                    std::string_view password, const AuditContext& audit = {});
+    Status add_user(std::string_view name, std::string_view display_name, bool sysadmin, std::string_view password,
+                    const AuditContext& audit = {});
     Status set_password(std::string_view name, std::string_view password, const AuditContext& audit = {});
     Status set_user_active(std::string_view name, bool active, const AuditContext& audit = {});
     // Also deletes the user's grants and tokens.
@@ -162,11 +161,9 @@ public:
     // The owner proves who they are with their password; there is no other
     // way to create a token. Omitted permissions default to admin/admin (the
     // user's own level caps them at request time). expiry_days: 1..3650.
-    Expected<CreatedToken> create_token(std::string_view owner, std::string_view password,
-                                        std::string_view name,
-                                        std::optional<TokenPermissions> permissions,
-                                        std::optional<int> expiry_days, std::int64_t now_ms,
-                                        const AuditContext& audit = {});
+    Expected<CreatedToken> create_token(std::string_view owner, std::string_view password, std::string_view name,
+                                        std::optional<TokenPermissions> permissions, std::optional<int> expiry_days,
+                                        std::int64_t now_ms, const AuditContext& audit = {});
     // All tokens, or one user's; ordered by owner then creation.
     Expected<std::vector<TokenInfo>> list_tokens(std::optional<std::string_view> owner);
     Expected<TokenInfo> get_token(std::string_view id);
@@ -216,7 +213,7 @@ public:
 
     struct Impl;
 
-private:
+   private:
     explicit Store(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };

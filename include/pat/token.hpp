@@ -32,8 +32,8 @@ inline constexpr std::size_t kTokenLength = kTokenPrefix.size() + kTokenSecretCh
 
 enum class TokenFormat {
     valid,
-    malformed,      // wrong length, prefix or characters
-    bad_checksum,   // well-formed, but the checksum does not match
+    malformed,     // wrong length, prefix or characters
+    bad_checksum,  // well-formed, but the checksum does not match
 };
 
 // Pure arithmetic; no allocation, no lookup.
@@ -58,7 +58,7 @@ using TokenDigest = std::array<std::uint8_t, kDigestSize>;
 // every call (the one-shot API fetches the algorithm each time). One per
 // worker or per thread: not thread-safe.
 class TokenHasher {
-public:
+   public:
     TokenHasher();
     ~TokenHasher();
     TokenHasher(const TokenHasher&) = delete;
@@ -70,7 +70,7 @@ public:
     // False on an OpenSSL failure; out is then zeroed.
     bool digest(std::string_view token_text, TokenDigest& out);
 
-private:
+   private:
     struct evp_md_st* md_ = nullptr;
     struct evp_md_ctx_st* ctx_ = nullptr;
 };

@@ -24,7 +24,7 @@ struct OptionSpec {
 const OptionSpec* find_option(std::string_view name);
 
 class ParsedArgs {
-public:
+   public:
     ParsedArgs() = default;
     ParsedArgs(const ParsedArgs&) = delete;
     ParsedArgs& operator=(const ParsedArgs&) = delete;
@@ -43,7 +43,7 @@ public:
     void add_flag(std::string_view option);
     void add_value(std::string_view option, std::string value);
 
-private:
+   private:
     std::set<std::string, std::less<>> flags_;
     std::map<std::string, std::string, std::less<>> values_;
 };

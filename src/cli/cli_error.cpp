@@ -2,9 +2,13 @@
 
 namespace patctl {
 
-void usage_error(const std::string& message) { throw CliError(kExitUsage, message); }
+void usage_error(const std::string& message) {
+    throw CliError(kExitUsage, message);
+}
 
-void failure(const std::string& message) { throw CliError(kExitFailed, message); }
+void failure(const std::string& message) {
+    throw CliError(kExitFailed, message);
+}
 
 void throw_if_failed(const pat::Status& status) {
     if (status.ok()) {

@@ -19,12 +19,11 @@ enum ExitCode : int {
 };
 
 class CliError : public std::runtime_error {
-public:
-    CliError(int exit_code, const std::string& message)
-        : std::runtime_error(message), exit_code_(exit_code) {}
+   public:
+    CliError(int exit_code, const std::string& message) : std::runtime_error(message), exit_code_(exit_code) {}
     int exit_code() const { return exit_code_; }
 
-private:
+   private:
     int exit_code_;
 };
 

@@ -37,10 +37,10 @@ struct Command {
     std::vector<std::string_view> words;  // {"user", "add"}
     std::size_t min_operands;
     std::size_t max_operands;
-    std::string_view operand_names;        // "NAME", for "missing NAME"
+    std::string_view operand_names;         // "NAME", for "missing NAME"
     std::vector<std::string_view> options;  // accepted besides --db, --json, --help
-    std::string_view synopsis;             // one line, after "patctl "
-    std::string_view help;                 // the rest of `patctl CMD --help`
+    std::string_view synopsis;              // one line, after "patctl "
+    std::string_view help;                  // the rest of `patctl CMD --help`
     Handler handler;
 };
 

@@ -11,8 +11,8 @@
 
 #include "cli_error.hpp"
 #include "commands.hpp"
-#include "output.hpp"
 #include "json.hpp"
+#include "output.hpp"
 #include "pat/route.hpp"
 
 namespace patctl {
@@ -95,8 +95,8 @@ int run_route(const Invocation& invocation) {
     if (invocation.json) {
         JsonWriter writer;
         writer.begin_object().field("need", need).field("source", source);
-        writer.optional_field("project", route.project.empty() ? std::nullopt
-                                                               : std::optional<std::string>(route.project));
+        writer.optional_field("project",
+                              route.project.empty() ? std::nullopt : std::optional<std::string>(route.project));
         writer.optional_field("repo", route.repo.empty() ? std::nullopt : std::optional<std::string>(route.repo));
         if (route.rest_rule >= 0) {
             writer.field("rule", rules.describe(static_cast<std::size_t>(route.rest_rule)))

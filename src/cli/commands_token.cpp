@@ -67,8 +67,9 @@ int run_token_create(const Invocation& invocation) {
         usage_error("'token create' needs --name LABEL (what the token is for)");
     }
     if (!invocation.args.has("password-stdin")) {
-        usage_error("the owner's password is read from standard input: add --password-stdin "
-                    "(it is never taken from the command line)");
+        usage_error(
+            "the owner's password is read from standard input: add --password-stdin "
+            "(it is never taken from the command line)");
     }
     std::optional<pat::TokenPermissions> permissions = requested_permissions(invocation);
     std::optional<int> expiry_days = requested_expiry_days(invocation);
@@ -79,9 +80,8 @@ int run_token_create(const Invocation& invocation) {
 
     std::unique_ptr<pat::Store> store = invocation.open_store(pat::Store::Mode::read_write);
     SecretLine password = read_secret_line("password", pat::kMaxPasswordLength);
-    pat::CreatedToken created =
-        take(store->create_token(owner, password.view(), *label, permissions, expiry_days, pat::now_ms(),
-                                 invocation.audit_context()));
+    pat::CreatedToken created = take(store->create_token(owner, password.view(), *label, permissions, expiry_days,
+                                                         pat::now_ms(), invocation.audit_context()));
     const pat::TokenInfo& info = created.info;
 
     // Everything that holds the token text is reserved up front (no copies
@@ -98,8 +98,9 @@ int run_token_create(const Invocation& invocation) {
             .field("project", pat::level_name(info.permissions.project))
             .field("repo", pat::level_name(info.permissions.repo))
             .field("created", format_time_utc(info.created_ms))
-            .optional_field("expires", info.expires_ms == 0 ? std::nullopt
-                                                            : std::optional<std::string>(format_time_utc(info.expires_ms)))
+            .optional_field("expires", info.expires_ms == 0
+                                           ? std::nullopt
+                                           : std::optional<std::string>(format_time_utc(info.expires_ms)))
             .end_object();
         json.text() += '\n';
         output.swap(json.text());
@@ -142,7 +143,8 @@ int run_token_modify(const Invocation& invocation) {
     }
     std::unique_ptr<pat::Store> store = invocation.open_store(pat::Store::Mode::read_write);
     // patctl runs on the server as its administrator: it acts as the system.
-    pat::TokenInfo modified = take(store->modify_token(pat::Actor::system(), invocation.operands[0], change, invocation.audit_context()));
+    pat::TokenInfo modified =
+        take(store->modify_token(pat::Actor::system(), invocation.operands[0], change, invocation.audit_context()));
     print_token(modified, invocation.json, "modified");
     return kExitOk;
 }

@@ -14,8 +14,9 @@ namespace {
 
 void require_password_stdin(const Invocation& invocation) {
     if (!invocation.args.has("password-stdin")) {
-        usage_error("the password is read from standard input: add --password-stdin "
-                    "(it is never taken from the command line)");
+        usage_error(
+            "the password is read from standard input: add --password-stdin "
+            "(it is never taken from the command line)");
     }
 }
 
@@ -53,8 +54,7 @@ int run_user_add(const Invocation& invocation) {
     std::unique_ptr<pat::Store> store = invocation.open_store(pat::Store::Mode::read_write);
     SecretLine password = read_secret_line("password", pat::kMaxPasswordLength);
     throw_if_failed(store->add_user(name, display_name ? *display_name : std::string_view(),
-                                    invocation.args.has("sysadmin"), password.view(),
-                                    invocation.audit_context()));
+                                    invocation.args.has("sysadmin"), password.view(), invocation.audit_context()));
     report_user(*store, name, invocation.json, "added");
     return kExitOk;
 }
@@ -69,9 +69,13 @@ int run_user_passwd(const Invocation& invocation) {
     return kExitOk;
 }
 
-int run_user_disable(const Invocation& invocation) { return set_active(invocation, false); }
+int run_user_disable(const Invocation& invocation) {
+    return set_active(invocation, false);
+}
 
-int run_user_enable(const Invocation& invocation) { return set_active(invocation, true); }
+int run_user_enable(const Invocation& invocation) {
+    return set_active(invocation, true);
+}
 
 int run_user_delete(const Invocation& invocation) {
     const std::string& name = invocation.operands[0];

@@ -12,7 +12,7 @@
 namespace patctl {
 
 class JsonWriter : public pat::json::Writer {
-public:
+   public:
     JsonWriter& begin_object() { return self(Writer::begin_object()); }
     JsonWriter& end_object() { return self(Writer::end_object()); }
     JsonWriter& begin_array() { return self(Writer::begin_array()); }
@@ -34,7 +34,7 @@ public:
         return value ? string(*value) : null();
     }
 
-private:
+   private:
     JsonWriter& self(pat::json::Writer&) { return *this; }
 };
 

@@ -67,8 +67,7 @@ std::string subcommand_list(const std::vector<const Command*>& group) {
 const Command* find_command(const std::vector<std::string>& words) {
     const Command* best = nullptr;
     for (const Command& command : all_commands()) {
-        if (starts_with_words(words, command) &&
-            (best == nullptr || command.words.size() > best->words.size())) {
+        if (starts_with_words(words, command) && (best == nullptr || command.words.size() > best->words.size())) {
             best = &command;
         }
     }
@@ -96,8 +95,8 @@ void check_options_accepted(const ParsedArgs& args, const Command& command) {
             accepted = accepted || allowed == option;
         }
         if (!accepted) {
-            usage_error("option --" + option + " does not apply to '" + command_name(command) +
-                        "' (see patctl " + command_name(command) + " --help)");
+            usage_error("option --" + option + " does not apply to '" + command_name(command) + "' (see patctl " +
+                        command_name(command) + " --help)");
         }
     }
 }
@@ -109,8 +108,8 @@ void check_operand_count(const std::vector<std::string>& operands, const Command
                     std::string(command.synopsis) + ")");
     }
     if (operands.size() > command.max_operands) {
-        usage_error("unexpected argument '" + printable_argument(operands[command.max_operands]) + "' for '" +
-                    name + "'");
+        usage_error("unexpected argument '" + printable_argument(operands[command.max_operands]) + "' for '" + name +
+                    "'");
     }
 }
 

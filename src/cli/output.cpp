@@ -75,7 +75,9 @@ std::string format_time_or_never(std::int64_t ms_since_epoch) {
     return ms_since_epoch == 0 ? "never" : format_time_utc(ms_since_epoch);
 }
 
-Table::Table(std::vector<std::string> header) { rows_.push_back(std::move(header)); }
+Table::Table(std::vector<std::string> header) {
+    rows_.push_back(std::move(header));
+}
 
 void Table::add_row(std::vector<std::string> cells) {
     for (std::string& cell : cells) {
@@ -109,7 +111,9 @@ std::string Table::render() const {
     return out;
 }
 
-void print_text(std::string_view text) { write_all_stdio(text); }
+void print_text(std::string_view text) {
+    write_all_stdio(text);
+}
 
 void print_line(std::string_view text) {
     write_all_stdio(text);

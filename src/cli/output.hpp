@@ -24,12 +24,12 @@ std::string format_time_or_never(std::int64_t ms_since_epoch);
 
 // Columns aligned on display width (UTF-8 code points), two spaces apart.
 class Table {
-public:
+   public:
     explicit Table(std::vector<std::string> header);
     void add_row(std::vector<std::string> cells);  // cells are passed through printable()
     std::string render() const;
 
-private:
+   private:
     std::vector<std::vector<std::string>> rows_;
 };
 

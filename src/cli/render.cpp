@@ -65,8 +65,8 @@ void write_json(JsonWriter& json, const pat::AuditEntry& entry) {
 std::string render_table(const std::vector<pat::UserInfo>& users) {
     Table table({"NAME", "DISPLAY NAME", "ACTIVE", "SYSADMIN"});
     for (const pat::UserInfo& user : users) {
-        table.add_row({user.name, user.display_name, user.active ? "yes" : "no (disabled)",
-                       user.sysadmin ? "yes" : "no"});
+        table.add_row(
+            {user.name, user.display_name, user.active ? "yes" : "no (disabled)", user.sysadmin ? "yes" : "no"});
     }
     return table.render();
 }

@@ -35,7 +35,7 @@ constexpr int kPromptSignals[] = {SIGINT, SIGTERM, SIGHUP};
 
 // Turns terminal echo off for its lifetime when stdin is a terminal.
 class EchoOff {
-public:
+   public:
     EchoOff() {
         if (!::isatty(STDIN_FILENO) || ::tcgetattr(STDIN_FILENO, &g_saved_terminal) != 0) {
             return;
@@ -63,9 +63,13 @@ public:
 
 }  // namespace
 
-SecretLine::SecretLine() { text_.reserve(kLineCapacity); }
+SecretLine::SecretLine() {
+    text_.reserve(kLineCapacity);
+}
 
-SecretLine::~SecretLine() { pat::wipe(text_); }
+SecretLine::~SecretLine() {
+    pat::wipe(text_);
+}
 
 SecretLine::SecretLine(SecretLine&& other) noexcept : text_(std::move(other.text_)) {}
 
@@ -105,8 +109,7 @@ SecretLine read_secret_line(std::string_view what, std::size_t max_length) {
         line.text_.pop_back();
     }
     if (too_long || line.text_.size() > limit) {
-        failure("the " + std::string(what) + " on standard input is longer than " +
-                std::to_string(limit) + " bytes");
+        failure("the " + std::string(what) + " on standard input is longer than " + std::to_string(limit) + " bytes");
     }
     if (line.text_.empty()) {
         failure("no " + std::string(what) + " on standard input (expected one line)");

@@ -9,7 +9,7 @@ namespace patctl {
 // A string that is wiped when it goes out of scope. Its capacity is reserved
 // once, so growing it never leaves a copy in freed memory.
 class SecretLine {
-public:
+   public:
     SecretLine();
     ~SecretLine();
     SecretLine(const SecretLine&) = delete;
@@ -20,7 +20,7 @@ public:
     std::string_view view() const { return text_; }
     bool empty() const { return text_.empty(); }
 
-private:
+   private:
     friend SecretLine read_secret_line(std::string_view what, std::size_t max_length);
     std::string text_;
 };

@@ -48,8 +48,7 @@ GrantTarget parse_grant_target(std::string_view scope, std::string_view target) 
 pat::Level parse_level_argument(std::string_view text, std::string_view what) {
     std::optional<pat::Level> level = pat::parse_level(text);
     if (!level) {
-        usage_error("invalid " + std::string(what) + " '" + printable(text) +
-                    "': expected read, write or admin");
+        usage_error("invalid " + std::string(what) + " '" + printable(text) + "': expected read, write or admin");
     }
     return *level;
 }

@@ -20,12 +20,22 @@ enum class NameFault {
     git_suffix,
 };
 
-bool is_ascii_letter(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
-bool is_ascii_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_ascii_alnum(char c) { return is_ascii_letter(c) || is_ascii_digit(c); }
+bool is_ascii_letter(char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+bool is_ascii_digit(char c) {
+    return c >= '0' && c <= '9';
+}
+bool is_ascii_alnum(char c) {
+    return is_ascii_letter(c) || is_ascii_digit(c);
+}
 
-char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-char to_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
+char to_lower(char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+char to_upper(char c) {
+    return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+}
 
 // [A-Za-z0-9][A-Za-z0-9_.-]* of 1..max_length characters: user names and slugs.
 NameFault check_dotted_name(std::string_view name, std::size_t max_length) {
@@ -38,7 +48,9 @@ NameFault check_dotted_name(std::string_view name, std::size_t max_length) {
     return NameFault::none;
 }
 
-NameFault check_user_name(std::string_view name) { return check_dotted_name(name, kMaxUserName); }
+NameFault check_user_name(std::string_view name) {
+    return check_dotted_name(name, kMaxUserName);
+}
 
 // ".git" in any case: "x.GIT" canonicalises to "x.git" as well.
 bool ends_in_git_suffix(std::string_view slug) {
@@ -57,7 +69,9 @@ NameFault check_repo_slug(std::string_view slug) {
     return ends_in_git_suffix(slug) ? NameFault::git_suffix : NameFault::none;
 }
 
-bool is_personal_key(std::string_view key) { return !key.empty() && key[0] == '~'; }
+bool is_personal_key(std::string_view key) {
+    return !key.empty() && key[0] == '~';
+}
 
 NameFault check_project_key(std::string_view key) {
     if (is_personal_key(key)) {
@@ -82,12 +96,12 @@ std::size_t copy_mapped(std::string_view text, char* out, char (*map)(char)) {
 std::string describe_fault(NameFault fault, std::string_view what, std::string_view accepted) {
     std::string reason;
     switch (fault) {
-    case NameFault::none: break;
-    case NameFault::empty: reason = " is empty"; break;
-    case NameFault::too_long: reason = " is too long"; break;
-    case NameFault::bad_first_char: reason = " starts with a character that is not allowed"; break;
-    case NameFault::bad_char: reason = " contains a character that is not allowed"; break;
-    case NameFault::git_suffix: reason = " ends in \".git\""; break;
+        case NameFault::none: break;
+        case NameFault::empty: reason = " is empty"; break;
+        case NameFault::too_long: reason = " is too long"; break;
+        case NameFault::bad_first_char: reason = " starts with a character that is not allowed"; break;
+        case NameFault::bad_char: reason = " contains a character that is not allowed"; break;
+        case NameFault::git_suffix: reason = " ends in \".git\""; break;
     }
     return std::string(what) + reason + ": " + std::string(accepted);
 }
@@ -103,13 +117,17 @@ constexpr std::string_view kRepoSlugForm =
 
 }  // namespace
 
-bool is_valid_user_name(std::string_view name) { return check_user_name(name) == NameFault::none; }
+bool is_valid_user_name(std::string_view name) {
+    return check_user_name(name) == NameFault::none;
+}
 
 bool is_valid_project_key(std::string_view key) {
     return check_project_key(key) == NameFault::none;
 }
 
-bool is_valid_repo_slug(std::string_view slug) { return check_repo_slug(slug) == NameFault::none; }
+bool is_valid_repo_slug(std::string_view slug) {
+    return check_repo_slug(slug) == NameFault::none;
+}
 
 std::size_t canonical_user_name(std::string_view name, char* out) {
     if (check_user_name(name) != NameFault::none) return 0;
@@ -140,8 +158,7 @@ Expected<std::string> canonical_user_name(std::string_view name) {
 Expected<std::string> canonical_project_key(std::string_view key) {
     NameFault fault = check_project_key(key);
     if (fault != NameFault::none) {
-        return Status(StatusCode::invalid_argument,
-                      describe_fault(fault, "project key", kProjectKeyForm));
+        return Status(StatusCode::invalid_argument, describe_fault(fault, "project key", kProjectKeyForm));
     }
     std::string out(key.size(), '\0');
     copy_mapped(key, out.data(), to_upper);
@@ -151,8 +168,7 @@ Expected<std::string> canonical_project_key(std::string_view key) {
 Expected<std::string> canonical_repo_slug(std::string_view slug) {
     NameFault fault = check_repo_slug(slug);
     if (fault != NameFault::none) {
-        return Status(StatusCode::invalid_argument,
-                      describe_fault(fault, "repository slug", kRepoSlugForm));
+        return Status(StatusCode::invalid_argument, describe_fault(fault, "repository slug", kRepoSlugForm));
     }
     std::string out(slug.size(), '\0');
     copy_mapped(slug, out.data(), to_lower);

@@ -45,14 +45,13 @@ bool is_acceptable(std::string_view password) {
 }
 
 // Derives the key for password with the parameters and salt in hash.
-bool derive_key(std::string_view password, const PasswordHash& hash,
-                std::array<std::uint8_t, 32>& key) {
+bool derive_key(std::string_view password, const PasswordHash& hash, std::array<std::uint8_t, 32>& key) {
     const std::uint64_t n = std::uint64_t{1} << hash.log2_n;
     // OpenSSL's default limit (32 MiB) is just below what N = 2^15, r = 8
     // needs; allow what these parameters need plus slack for its bookkeeping.
     const std::uint64_t max_memory = scrypt_memory(hash.log2_n, hash.r, hash.p) + (1U << 20);
-    int ok = EVP_PBE_scrypt(password.data(), password.size(), hash.salt.data(), hash.salt.size(),
-                            n, hash.r, hash.p, max_memory, key.data(), key.size());
+    int ok = EVP_PBE_scrypt(password.data(), password.size(), hash.salt.data(), hash.salt.size(), n, hash.r, hash.p,
+                            max_memory, key.data(), key.size());
     return ok == 1;
 }
 
@@ -64,8 +63,7 @@ Expected<PasswordHash> hash_password(std::string_view password) {
     }
     if (password.size() > kMaxPasswordLength) {
         return Status(StatusCode::invalid_argument,
-                      "the password is longer than " + std::to_string(kMaxPasswordLength) +
-                          " bytes");
+                      "the password is longer than " + std::to_string(kMaxPasswordLength) + " bytes");
     }
     if (contains_nul(password)) {
         return Status(StatusCode::invalid_argument, "the password contains a NUL byte");
@@ -86,8 +84,8 @@ bool verify_password(std::string_view password, const PasswordHash& stored) {
     if (!is_acceptable(password)) return false;
     if (!parameters_are_sane(stored.log2_n, stored.r, stored.p)) return false;
     std::array<std::uint8_t, 32> derived{};
-    bool matches = derive_key(password, stored, derived) &&
-                   CRYPTO_memcmp(derived.data(), stored.key.data(), derived.size()) == 0;
+    bool matches =
+        derive_key(password, stored, derived) && CRYPTO_memcmp(derived.data(), stored.key.data(), derived.size()) == 0;
     OPENSSL_cleanse(derived.data(), derived.size());
     return matches;
 }

@@ -7,8 +7,6 @@
 // detects every change of a single character.
 #include "pat/token.hpp"
 
-#include "pat/ascii.hpp"
-
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -17,12 +15,13 @@
 #include <array>
 #include <limits>
 
+#include "pat/ascii.hpp"
+
 namespace pat {
 
 namespace {
 
-constexpr std::string_view kBase62Digits =
-    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+constexpr std::string_view kBase62Digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 constexpr std::uint8_t kNotBase62 = 0xFF;
 constexpr std::size_t kChecksummedChars = kTokenPrefix.size() + kTokenSecretChars;
 
@@ -40,7 +39,9 @@ constexpr std::array<std::uint8_t, 256> make_base62_values() {
 }
 constexpr std::array<std::uint8_t, 256> kBase62Values = make_base62_values();
 
-std::uint8_t base62_value(char c) { return kBase62Values[static_cast<unsigned char>(c)]; }
+std::uint8_t base62_value(char c) {
+    return kBase62Values[static_cast<unsigned char>(c)];
+}
 
 // CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320) by zlib, whose
 // sliced tables take a few nanoseconds for the 48 characters; it is the
@@ -48,8 +49,8 @@ std::uint8_t base62_value(char c) { return kBase62Values[static_cast<unsigned ch
 // the standard check value through check_token_format.
 std::uint32_t token_crc32(std::string_view bytes) {
     static_assert(kChecksummedChars <= std::numeric_limits<uInt>::max());
-    const uLong crc = ::crc32(::crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data()),
-                              static_cast<uInt>(bytes.size()));
+    const uLong crc =
+        ::crc32(::crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size()));
     return static_cast<std::uint32_t>(crc);
 }
 
@@ -109,8 +110,7 @@ TokenFormat check_token_format(std::string_view text) {
         // 62^6 < 2^36: the stated checksum cannot overflow 64 bits.
         if (i >= kChecksummedChars) stated = stated * 62 + value;
     }
-    return stated == token_crc32(text.substr(0, kChecksummedChars)) ? TokenFormat::valid
-                                                              : TokenFormat::bad_checksum;
+    return stated == token_crc32(text.substr(0, kChecksummedChars)) ? TokenFormat::valid : TokenFormat::bad_checksum;
 }
 
 Expected<std::string> generate_token() {
@@ -149,8 +149,7 @@ Expected<std::string> generate_token_id() {
     constexpr std::string_view kDigits = "0123456789";
     std::string id(kTokenIdLength, '\0');
     // The first digit is never 0, so an id keeps its length as a number.
-    if (!fill_uniform(id.data(), 1, kDigits.substr(1)) ||
-        !fill_uniform(id.data() + 1, kTokenIdLength - 1, kDigits)) {
+    if (!fill_uniform(id.data(), 1, kDigits.substr(1)) || !fill_uniform(id.data() + 1, kTokenIdLength - 1, kDigits)) {
         return random_failure();
     }
     return id;

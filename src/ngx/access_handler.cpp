@@ -5,10 +5,10 @@
 #include <cstring>
 #include <string_view>
 
-#include "pat/authorization.hpp"
 #include "error_filter.hpp"
 #include "helpers.hpp"
 #include "module_conf.hpp"
+#include "pat/authorization.hpp"
 #include "pat/decision.hpp"
 #include "pat/names.hpp"
 #include "pat/route.hpp"
@@ -23,14 +23,13 @@ namespace {
 
 // Zeroes the decoded credentials however the handler leaves.
 class ScratchWiper {
-public:
-    explicit ScratchWiper(std::array<unsigned char, kCredentialsScratchSize>& buffer)
-        : buffer_(buffer) {}
+   public:
+    explicit ScratchWiper(std::array<unsigned char, kCredentialsScratchSize>& buffer) : buffer_(buffer) {}
     ~ScratchWiper() { ngx_explicit_memzero(buffer_.data(), buffer_.size()); }
     ScratchWiper(const ScratchWiper&) = delete;
     ScratchWiper& operator=(const ScratchWiper&) = delete;
 
-private:
+   private:
     std::array<unsigned char, kCredentialsScratchSize>& buffer_;
 };
 
@@ -55,9 +54,9 @@ TargetResult find_target(ngx_http_request_t* r, const LocConf& conf, Target& tar
     const auto route = static_cast<RouteKind>(conf.route);
     if (route == RouteKind::git || route == RouteKind::rest) {
         const RouteInput input{view(r->method_name), view(r->uri), view(r->args)};
-        const Route found =
-            route == RouteKind::git ? classify_git_request(input)
-                                    : classify_rest_request(input, static_cast<const RestRules*>(conf.rest_rules));
+        const Route found = route == RouteKind::git
+                                ? classify_git_request(input)
+                                : classify_rest_request(input, static_cast<const RestRules*>(conf.rest_rules));
         switch (found.outcome) {
             case Route::Outcome::bad_request: return TargetResult::bad_request;
             case Route::Outcome::unrecognised: target.need = Need::unrecognised_route; break;
@@ -138,8 +137,7 @@ std::string_view raw_target(const ngx_http_request_t* r) {
     return {start, static_cast<std::size_t>(path.data() + path.size() - start)};
 }
 
-ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx,
-                 const ngx_str_t& realm) {
+ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx, const ngx_str_t& realm) {
     ngx_log_t* log = r->connection->log;
 
     if (!is_safe_raw_uri(raw_target(r))) {
@@ -170,8 +168,8 @@ ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx
         parse_authorization(view(r->headers_in.authorization->value), scratch, credentials);
     if (error != AuthorizationError::none) {
         const std::string_view why = authorization_error_name(error);
-        ngx_log_error(NGX_LOG_ERR, log, 0, "auth_pat: rejected a malformed Authorization header: %*s",
-                      why.size(), why.data());
+        ngx_log_error(NGX_LOG_ERR, log, 0, "auth_pat: rejected a malformed Authorization header: %*s", why.size(),
+                      why.data());
         return unauthenticated(r, ctx, realm);
     }
 
@@ -209,33 +207,30 @@ ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx
 
     switch (verdict_of(decision.reason)) {
         case Verdict::allow:
-            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0, "auth_pat: token %s of user \"%s\" allowed",
-                           token_id, ctx.user);
+            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0, "auth_pat: token %s of user \"%s\" allowed", token_id, ctx.user);
             // nginx's own parse of "<token>:" would show the token.
             if (credentials.token_as_user) hide_remote_user(r);
             // In memory only; a worker timer writes it later (last_used.hpp).
             worker->last_used().note(conf.db_index, ctx.token_id, now);
             return NGX_OK;
         case Verdict::unauthenticated:
-            ngx_log_error(NGX_LOG_ERR, log, 0,
-                          "auth_pat: %s credentials rejected: %*s (Basic user \"%s\", token %s)",
-                          credentials.scheme == AuthScheme::basic ? "Basic" : "Bearer", reason.size(),
-                          reason.data(), loggable_user(credentials, basic_user), token_id);
+            ngx_log_error(NGX_LOG_ERR, log, 0, "auth_pat: %s credentials rejected: %*s (Basic user \"%s\", token %s)",
+                          credentials.scheme == AuthScheme::basic ? "Basic" : "Bearer", reason.size(), reason.data(),
+                          loggable_user(credentials, basic_user), token_id);
             return unauthenticated(r, ctx, realm);
         case Verdict::forbidden: {
             const std::string_view need = need_name(target.need);
-            ngx_log_error(NGX_LOG_ERR, log, 0,
-                          "auth_pat: user \"%s\" with token %s denied %*s on \"%*s/%*s\": %*s",
-                          user, token_id, need.size(), need.data(), target.project.size(),
-                          target.project.data(), target.repo.size(), target.repo.data(),
-                          reason.size(), reason.data());
+            ngx_log_error(NGX_LOG_ERR, log, 0, "auth_pat: user \"%s\" with token %s denied %*s on \"%*s/%*s\": %*s",
+                          user, token_id, need.size(), need.data(), target.project.size(), target.project.data(),
+                          target.repo.size(), target.repo.data(), reason.size(), reason.data());
             return deny(ctx, NGX_HTTP_FORBIDDEN);
         }
-        case Verdict::fault:
-            break;
+        case Verdict::fault: break;
     }
-    ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: the store \"%V\" failed a decision (%*s): "
-                  "answering 500 and reopening it", &path, reason.size(), reason.data());
+    ngx_log_error(NGX_LOG_CRIT, log, 0,
+                  "auth_pat: the store \"%V\" failed a decision (%*s): "
+                  "answering 500 and reopening it",
+                  &path, reason.size(), reason.data());
     worker->stores().drop_failed(conf.db_index);
     return fault(ctx);
 }

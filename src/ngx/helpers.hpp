@@ -23,8 +23,7 @@ inline std::int64_t now_ms() noexcept {
 // Appends "NAME: VALUE" to the response headers. Neither is copied: both
 // must live as long as the response (a literal, r->pool). nullptr when the
 // pool is exhausted.
-inline ngx_table_elt_t* push_response_header(ngx_http_request_t* r, std::string_view name,
-                                             ngx_str_t value) noexcept {
+inline ngx_table_elt_t* push_response_header(ngx_http_request_t* r, std::string_view name, ngx_str_t value) noexcept {
     auto* header = static_cast<ngx_table_elt_t*>(ngx_list_push(&r->headers_out.headers));
     if (header == nullptr) return nullptr;
     header->hash = 1;
@@ -42,7 +41,7 @@ inline ngx_table_elt_t* push_response_header(ngx_http_request_t* r, std::string_
 // handler(event) with event->data == data, and is taken off the loop when
 // destroyed. It never delays a graceful shutdown (cancelable).
 class Timer {
-public:
+   public:
     Timer() = default;
     Timer(const Timer&) = delete;
     Timer& operator=(const Timer&) = delete;
@@ -65,7 +64,7 @@ public:
         if (event_.timer_set) ngx_del_timer(&event_);
     }
 
-private:
+   private:
     ngx_event_t event_{};
     ngx_msec_t interval_ = 0;
 };

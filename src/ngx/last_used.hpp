@@ -21,13 +21,13 @@ namespace pat::ngx {
 
 struct MainConf;
 class WorkerStores;
-struct UseSlot;    // last_used.cpp
+struct UseSlot;   // last_used.cpp
 struct FlushJob;  // last_used.cpp
 
 // Owned by the Worker (worker.hpp), after the stores it writes to; event
 // loop only.
 class LastUsed {
-public:
+   public:
     // Allocates the table and starts the flush timer when the configuration
     // asks for a flush; otherwise (or without memory, logged at crit) every
     // note is dropped.
@@ -41,7 +41,7 @@ public:
     // Notes that a token was used now. No allocation, no system call.
     void note(ngx_uint_t db_index, const char* token_id, std::int64_t now_ms) noexcept;
 
-private:
+   private:
     static void flush_timer(ngx_event_t* ev) noexcept;
     static void flush_task_done(ngx_event_t* ev) noexcept;
     FlushJob* take_uses(ngx_log_t* log);

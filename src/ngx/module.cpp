@@ -72,8 +72,7 @@ char* set_realm(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) noexcept {
         return kConfOk;
     }
     if (value.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"auth_pat\" takes a realm (a non-empty string) or \"off\"");
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"auth_pat\" takes a realm (a non-empty string) or \"off\"");
         return kConfError;
     }
     return ngx_http_set_complex_value_slot(cf, cmd, conf);
@@ -270,8 +269,7 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) noexcept {
 
 // ---- variables ----
 
-ngx_int_t identity_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v,
-                            uintptr_t data) noexcept {
+ngx_int_t identity_variable(ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t data) noexcept {
     // Subrequests skip the access phase: they carry the main request's
     // identity.
     const RequestContext* ctx = find_request_context(r->main);
@@ -296,8 +294,7 @@ ngx_int_t add_variables(ngx_conf_t* cf) noexcept {
     };
     Definition definitions[] = {{ngx_string("pat_user"), 0}, {ngx_string("pat_token_id"), 1}};
     for (auto& definition : definitions) {
-        ngx_http_variable_t* variable =
-            ngx_http_add_variable(cf, &definition.name, NGX_HTTP_VAR_NOCACHEABLE);
+        ngx_http_variable_t* variable = ngx_http_add_variable(cf, &definition.name, NGX_HTTP_VAR_NOCACHEABLE);
         if (variable == nullptr) return NGX_ERROR;
         variable->get_handler = identity_variable;
         variable->data = definition.data;
@@ -308,10 +305,8 @@ ngx_int_t add_variables(ngx_conf_t* cf) noexcept {
 // ---- phases and lifecycle ----
 
 ngx_int_t postconfiguration(ngx_conf_t* cf) noexcept {
-    auto* cmcf = static_cast<ngx_http_core_main_conf_t*>(
-        ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
-    auto* handler = static_cast<ngx_http_handler_pt*>(
-        ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers));
+    auto* cmcf = static_cast<ngx_http_core_main_conf_t*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
+    auto* handler = static_cast<ngx_http_handler_pt*>(ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers));
     if (handler == nullptr) return NGX_ERROR;
     *handler = access_handler;
     // Subrequests skip the access phase: refuse those that reach a
@@ -355,14 +350,14 @@ void exit_process(ngx_cycle_t*) noexcept {
 }
 
 ngx_http_module_t module_ctx = {
-    add_variables,     // preconfiguration
-    postconfiguration, // postconfiguration
-    create_main_conf,  // create main configuration
-    init_main_conf,    // init main configuration
-    nullptr,           // create server configuration
-    nullptr,           // merge server configuration
-    create_loc_conf,   // create location configuration
-    merge_loc_conf,    // merge location configuration
+    add_variables,      // preconfiguration
+    postconfiguration,  // postconfiguration
+    create_main_conf,   // create main configuration
+    init_main_conf,     // init main configuration
+    nullptr,            // create server configuration
+    nullptr,            // merge server configuration
+    create_loc_conf,    // create location configuration
+    merge_loc_conf,     // merge location configuration
 };
 
 }  // namespace
@@ -370,17 +365,17 @@ ngx_http_module_t module_ctx = {
 
 // The only exported symbol.
 extern "C" {
-__attribute__((visibility("default"))) ngx_module_t ngx_http_auth_pat_module = {
-    NGX_MODULE_V1,
-    &pat::ngx::module_ctx,        // module context
-    pat::ngx::commands,           // module directives
-    NGX_HTTP_MODULE,              // module type
-    nullptr,                      // init master
-    nullptr,                      // init module
-    pat::ngx::init_process,       // init process
-    nullptr,                      // init thread
-    nullptr,                      // exit thread
-    pat::ngx::exit_process,       // exit process
-    nullptr,                      // exit master
-    NGX_MODULE_V1_PADDING};
+__attribute__((visibility("default")))
+ngx_module_t ngx_http_auth_pat_module = {NGX_MODULE_V1,
+                                         &pat::ngx::module_ctx,   // module context
+                                         pat::ngx::commands,      // module directives
+                                         NGX_HTTP_MODULE,         // module type
+                                         nullptr,                 // init master
+                                         nullptr,                 // init module
+                                         pat::ngx::init_process,  // init process
+                                         nullptr,                 // init thread
+                                         nullptr,                 // exit thread
+                                         pat::ngx::exit_process,  // exit process
+                                         nullptr,                 // exit master
+                                         NGX_MODULE_V1_PADDING};
 }

@@ -39,9 +39,9 @@ struct MainConf {
 struct LocConf {
     // NGX_CONF_UNSET_PTR: inherit; nullptr: `auth_pat off` (not protected).
     ngx_http_complex_value_t* realm;
-    ngx_uint_t db_index;  // NGX_CONF_UNSET_UINT when no auth_pat_db applies
-    ngx_uint_t route;     // a RouteKind
-    ngx_uint_t require;   // a pat::Need, or NGX_CONF_UNSET_UINT
+    ngx_uint_t db_index;                // NGX_CONF_UNSET_UINT when no auth_pat_db applies
+    ngx_uint_t route;                   // a RouteKind
+    ngx_uint_t require;                 // a pat::Need, or NGX_CONF_UNSET_UINT
     ngx_http_complex_value_t* project;  // NGX_CONF_UNSET_PTR / nullptr when unset
     ngx_http_complex_value_t* repo;
     void* rest_rules;  // a pat::RestRules (auth_pat_rest_rule); NGX_CONF_UNSET_PTR / nullptr when none

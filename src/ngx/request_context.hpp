@@ -26,8 +26,8 @@ struct RequestContext {
     ngx_uint_t denied_status;
     ngx_str_t realm;  // for the Bearer challenge, in r->pool
 
-    unsigned rest_route : 1;       // errors in Bitbucket's JSON shape
-    unsigned replacing_body : 1;   // the body filter swaps nginx's page for JSON
+    unsigned rest_route : 1;      // errors in Bitbucket's JSON shape
+    unsigned replacing_body : 1;  // the body filter swaps nginx's page for JSON
     unsigned body_sent : 1;
 
     // auth_pat_api: the request's job, owned by a cleanup of r->pool (so it

@@ -30,7 +30,8 @@ char* set_rest_rule(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
             lcf->rest_rules = new (cleanup->data) RestRules();
             cleanup->handler = destroy_rules;
         }
-        const Status status = static_cast<RestRules*>(lcf->rest_rules)->add(view(value[1]), view(value[2]), view(value[3]));
+        const Status status =
+            static_cast<RestRules*>(lcf->rest_rules)->add(view(value[1]), view(value[2]), view(value[3]));
         if (!status.ok()) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"auth_pat_rest_rule\": %s", status.message().c_str());
             return static_cast<char*>(NGX_CONF_ERROR);

@@ -29,13 +29,13 @@ std::string sign_in_key(const ngx_str_t* authorization);
 
 // Held while one API call runs; an empty key passes without waiting.
 class SignInPass {
-public:
+   public:
     explicit SignInPass(std::string_view key);  // may wait; thread-pool threads only
     ~SignInPass();
     SignInPass(const SignInPass&) = delete;
     SignInPass& operator=(const SignInPass&) = delete;
 
-private:
+   private:
     std::string key_;
     bool counted_ = false;
 };

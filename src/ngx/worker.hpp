@@ -25,7 +25,7 @@ namespace pat::ngx {
 struct MainConf;
 
 class Worker {
-public:
+   public:
     // init_process: creates the worker's object. Never fails the worker:
     // what cannot be set up is logged, and requests that need it get 500
     // until it can (a store that does not open is retried).
@@ -44,7 +44,7 @@ public:
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
 
-private:
+   private:
     Worker(ngx_cycle_t* cycle, const MainConf* conf);
     ~Worker() = default;
     static void tend(ngx_event_t* ev) noexcept;

@@ -139,8 +139,8 @@ Store* open_store(StoreSlot& slot, ngx_log_t* log) {
     const bool refused_write = writable && may_not_write(path_text);
     if (refused_write) writable = false;
 
-    auto opened = Store::open(std::string(path_text, path.len),
-                              writable ? Store::Mode::read_write : Store::Mode::read_only);
+    auto opened =
+        Store::open(std::string(path_text, path.len), writable ? Store::Mode::read_write : Store::Mode::read_only);
     slot.retry_interval = kReopenInterval;
     slot.awaiting_region = false;
     if (!opened) {
@@ -244,8 +244,7 @@ Store* WorkerStores::for_decision(ngx_uint_t index, ngx_log_t* log) noexcept {
         if (store != nullptr) slot->last_decision = ngx_current_msec;
         return store;
     } catch (const std::exception& e) {
-        ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: cannot open the store \"%V\": %s", &slot->conf->path,
-                      e.what());
+        ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: cannot open the store \"%V\": %s", &slot->conf->path, e.what());
     } catch (...) {
         ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: cannot open the store \"%V\"", &slot->conf->path);
     }
@@ -275,8 +274,8 @@ TaskStore WorkerStores::for_task(ngx_uint_t index, ngx_log_t* log) noexcept {
             return result;
         }
         if (!slot->store && open_store(*slot, log) == nullptr) {
-            const char* why = slot->awaiting_region ? "yet (its file was replaced; retrying)"
-                                                    : "(the reason is logged above)";
+            const char* why =
+                slot->awaiting_region ? "yet (its file was replaced; retrying)" : "(the reason is logged above)";
             result.why = "cannot open the store \"" +
                          std::string(reinterpret_cast<const char*>(slot->conf->path.data)) + "\" " + why;
             result.retry_soon = slot->awaiting_region;

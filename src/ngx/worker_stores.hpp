@@ -59,7 +59,7 @@ struct MainConf;
 // return leases). Outlives every task: the Worker that owns it is destroyed
 // after the thread pools have stopped.
 class StoreLeases {
-public:
+   public:
     // ---- thread-pool threads ----
     // The published store with one more lease out, or nullptr while none
     // is (closed, or being reopened).
@@ -71,7 +71,7 @@ public:
     void withdraw() noexcept;
     bool idle() noexcept;  // no lease out
 
-private:
+   private:
     std::mutex lock_;
     Store* store_ = nullptr;
     std::size_t out_ = 0;
@@ -79,7 +79,7 @@ private:
 
 // One lease, held on a thread-pool thread while a call runs on the store.
 class StoreLease {
-public:
+   public:
     explicit StoreLease(StoreLeases& leases) noexcept : leases_(leases), store_(leases.acquire()) {}
     ~StoreLease() {
         if (store_ != nullptr) leases_.release();
@@ -89,7 +89,7 @@ public:
 
     Store* get() const noexcept { return store_; }  // nullptr: being reopened, retry soon
 
-private:
+   private:
     StoreLeases& leases_;
     Store* store_;
 };
@@ -103,7 +103,7 @@ struct TaskStore {
 // The worker's stores, one slot per configured path. Owned by the Worker
 // (worker.hpp); every method runs on the event loop.
 class WorkerStores {
-public:
+   public:
     // Sets up one slot per configured path (none without a configuration)
     // and tries to open each; a failed open is logged and retried later.
     // Throws std::bad_alloc only.
@@ -146,7 +146,7 @@ public:
 
     struct Slot;  // worker_stores.cpp
 
-private:
+   private:
     std::vector<Slot> slots_;
 };
 

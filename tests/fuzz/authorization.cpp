@@ -12,12 +12,13 @@
 //     spaces separate it from the credentials;
 //   - accepted Basic credentials, encoded again by an independent encoder,
 //     parse to the same user and token (one spelling per credential).
+#include "pat/authorization.hpp"
+
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 
-#include "pat/authorization.hpp"
 #include "pat/token.hpp"
 #include "support/base64.hpp"
 #include "support/check.hpp"
@@ -58,7 +59,8 @@ Parsed parse(std::string_view header) {
     if (parsed.error == AuthorizationError::none) {
         if (out.scheme == AuthScheme::bearer) {
             FUZZ_CHECK(!out.token.empty(), "accepted Bearer without a token");
-            FUZZ_CHECK(is_view_into(out.token, header.data(), header.size()), "Bearer token is not a view into the header");
+            FUZZ_CHECK(is_view_into(out.token, header.data(), header.size()),
+                       "Bearer token is not a view into the header");
             FUZZ_CHECK(out.token.find_first_of(std::string_view(" \t\0", 3)) == std::string_view::npos,
                        "Bearer token holds a space, tab or NUL");
             FUZZ_CHECK(out.user.empty(), "Bearer reported a user");
@@ -121,12 +123,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (variant.size() <= pat::kMaxAuthorizationLength) {
         const Parsed other = parse(variant);
         FUZZ_CHECK(other.error == first.error, "scheme case or spacing changed the verdict");
-        FUZZ_CHECK(other.user == first.user && other.token == first.token, "scheme case or spacing changed the credentials");
+        FUZZ_CHECK(other.user == first.user && other.token == first.token,
+                   "scheme case or spacing changed the credentials");
     }
 
     if (first.error == AuthorizationError::none && basic) {
-        const std::string canonical =
-            "Basic " + fuzz_reference::base64_encode(first.user + ":" + first.token);
+        const std::string canonical = "Basic " + fuzz_reference::base64_encode(first.user + ":" + first.token);
         const Parsed again = parse(canonical);
         FUZZ_CHECK(again.error == AuthorizationError::none, "re-encoded Basic credentials were refused");
         FUZZ_CHECK(again.user == first.user && again.token == first.token, "re-encoded Basic credentials changed");

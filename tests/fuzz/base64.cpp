@@ -8,6 +8,8 @@
 // The first input byte picks the mode: even, the rest is base64 text as
 // sent; odd, the rest is the credential bytes, encoded by the reference
 // first (so the valid side is explored as deeply as the invalid one).
+#include "support/base64.hpp"
+
 #include <openssl/evp.h>
 
 #include <cstdint>
@@ -19,7 +21,6 @@
 
 #include "pat/authorization.hpp"
 #include "pat/token.hpp"
-#include "support/base64.hpp"
 #include "support/check.hpp"
 
 namespace {
@@ -42,8 +43,8 @@ AuthorizationError expected_for(std::string_view decoded) {
 // OpenSSL's decoding of strict base64 text, padding bytes removed.
 std::string openssl_decode(std::string_view text) {
     std::vector<unsigned char> out(text.size() / 4 * 3 + 3);
-    const int written = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()),
-                                        static_cast<int>(text.size()));
+    const int written =
+        EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
     FUZZ_CHECK(written >= 0, "OpenSSL refused text the reference accepted");
     std::size_t padding = 0;
     while (padding < 2 && padding < text.size() && text[text.size() - 1 - padding] == '=') ++padding;

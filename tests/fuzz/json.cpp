@@ -6,11 +6,12 @@
 // text is a fixed point of parse + serialize; wiping a value's strings
 // leaves every string value empty and the shape as it was. A refusal
 // carries invalid_argument and a message.
+#include "pat/json.hpp"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
 
-#include "pat/json.hpp"
 #include "support/check.hpp"
 
 namespace {

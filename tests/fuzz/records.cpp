@@ -6,11 +6,12 @@
 // (ASan), anything accepted re-encodes to exactly the same bytes (so there
 // is one encoding per record and nothing is silently dropped), its views
 // point into the input, and its levels are real levels.
+#include "core/store/records.hpp"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
 
-#include "core/store/records.hpp"
 #include "support/check.hpp"
 
 namespace {
@@ -22,7 +23,9 @@ bool is_view_into(std::string_view part, std::string_view whole) {
     return part.empty() || (part.data() >= whole.data() && part.data() + part.size() <= whole.data() + whole.size());
 }
 
-bool is_real_level(Level level) { return level == Level::read || level == Level::write || level == Level::admin; }
+bool is_real_level(Level level) {
+    return level == Level::read || level == Level::write || level == Level::admin;
+}
 
 void check_user(std::string_view bytes) {
     const auto user = records::decode_user(bytes);

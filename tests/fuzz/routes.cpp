@@ -32,10 +32,10 @@
 
 namespace {
 
+using fuzz_reference::mentions;
 using pat::Need;
 using pat::Route;
 using pat::RouteInput;
-using fuzz_reference::mentions;
 
 bool is_view_into(std::string_view part, std::string_view whole) {
     return part.empty() || (part.data() >= whole.data() && part.data() + part.size() <= whole.data() + whole.size());
@@ -46,7 +46,9 @@ bool same_route(const Route& a, const Route& b) {
            a.rest_route == b.rest_route && a.rest_rule == b.rest_rule;
 }
 
-bool is_read_need(Need need) { return need == Need::repo_read || need == Need::project_read; }
+bool is_read_need(Need need) {
+    return need == Need::repo_read || need == Need::project_read;
+}
 
 // Decodes every well-formed escape once and keeps a malformed one as it is
 // (a query may hold both: "x=receive%2Dpack&y=%zz").

@@ -12,9 +12,9 @@
 #include <unistd.h>
 
 #include <cstdint>
-#include <cstring>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -32,7 +32,7 @@ namespace {
 // behind by a crash is cleaned by make clean), else /dev/shm, else /tmp.
 std::string make_private_dir() {
     const char* tmpdir = std::getenv("TMPDIR");
-    const std::string base = tmpdir != nullptr && *tmpdir != '\0'             ? tmpdir
+    const std::string base = tmpdir != nullptr && *tmpdir != '\0'        ? tmpdir
                              : std::filesystem::is_directory("/dev/shm") ? "/dev/shm"
                                                                          : "/tmp";
     std::string dir = base + "/pat-fuzz-store-XXXXXX";
@@ -73,7 +73,8 @@ void check_decision(const pat::Decision& decision) {
 
 void exercise(pat::Store& store) {
     pat::TokenHasher hasher;
-    const std::string_view targets[][2] = {{"WORK", "my-repo"}, {"work", "MY-REPO"}, {"~dave", "notes"}, {"OTHER", "x"}};
+    const std::string_view targets[][2] = {
+        {"WORK", "my-repo"}, {"work", "MY-REPO"}, {"~dave", "notes"}, {"OTHER", "x"}};
     for (std::size_t t = 0; t < fuzz_seed::kSeedTokens.size(); ++t) {
         const std::string text = fuzz_seed::token(static_cast<int>(t));
         for (const pat::Need need : pat::kAllNeeds) {

@@ -21,7 +21,9 @@ namespace {
 
 constexpr std::string_view kBase62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-bool is_base62(char c) { return kBase62.find(c) != std::string_view::npos; }
+bool is_base62(char c) {
+    return kBase62.find(c) != std::string_view::npos;
+}
 
 std::string checksum_of(std::string_view first48) {
     std::uint32_t crc = fuzz_reference::crc32_ieee(first48);
@@ -40,7 +42,7 @@ pat::TokenFormat reference_format(std::string_view text) {
         if (!is_base62(c)) return pat::TokenFormat::malformed;
     }
     return checksum_of(text.substr(0, 48)) == text.substr(48) ? pat::TokenFormat::valid
-                                                               : pat::TokenFormat::bad_checksum;
+                                                              : pat::TokenFormat::bad_checksum;
 }
 
 }  // namespace

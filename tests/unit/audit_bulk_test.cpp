@@ -29,9 +29,10 @@ TEST_F(StoreTest, EveryChangeAndPasswordFailureIsAudited) {
     ASSERT_TRUE(entries.ok()) << entries.status().message();
     ASSERT_EQ(entries->size(), 7u);
     // Newest first.
-    const AuditAction expected[] = {AuditAction::grant_removed, AuditAction::token_revoked,
+    const AuditAction expected[] = {AuditAction::grant_removed,   AuditAction::token_revoked,
                                     AuditAction::password_failed, AuditAction::token_modified,
-                                    AuditAction::token_created, AuditAction::grant_set, AuditAction::user_added};
+                                    AuditAction::token_created,   AuditAction::grant_set,
+                                    AuditAction::user_added};
     for (std::size_t i = 0; i < 7; ++i) {
         EXPECT_EQ((*entries)[i].action, expected[i]) << i << " " << audit_action_name((*entries)[i].action);
         EXPECT_EQ((*entries)[i].user, "alice");

@@ -16,13 +16,11 @@ namespace {
 using Scratch = std::array<unsigned char, kCredentialsScratchSize>;
 
 std::string base64(std::string_view raw) {
-    static constexpr char kAlphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     std::string out;
     std::size_t i = 0;
     for (; i + 2 < raw.size(); i += 3) {
-        const unsigned v = static_cast<unsigned char>(raw[i]) << 16 |
-                           static_cast<unsigned char>(raw[i + 1]) << 8 |
+        const unsigned v = static_cast<unsigned char>(raw[i]) << 16 | static_cast<unsigned char>(raw[i + 1]) << 8 |
                            static_cast<unsigned char>(raw[i + 2]);
         for (int shift : {18, 12, 6, 0}) out += kAlphabet[(v >> shift) & 63];
     }
@@ -32,8 +30,7 @@ std::string base64(std::string_view raw) {
         out += kAlphabet[(v >> 12) & 63];
         out += "==";
     } else if (raw.size() - i == 2) {
-        const unsigned v = static_cast<unsigned char>(raw[i]) << 16 |
-                           static_cast<unsigned char>(raw[i + 1]) << 8;
+        const unsigned v = static_cast<unsigned char>(raw[i]) << 16 | static_cast<unsigned char>(raw[i + 1]) << 8;
         out += kAlphabet[(v >> 18) & 63];
         out += kAlphabet[(v >> 12) & 63];
         out += kAlphabet[(v >> 6) & 63];
@@ -105,8 +102,7 @@ TEST(AuthorizationHeader, EveryPaddingLength) {
     for (std::string user : {"a", "ab", "abc"}) {
         Scratch scratch;
         AuthorizationCredentials c;
-        ASSERT_EQ(parse("Basic " + base64(user + ":t"), c, scratch), AuthorizationError::none)
-            << user;
+        ASSERT_EQ(parse("Basic " + base64(user + ":t"), c, scratch), AuthorizationError::none) << user;
         EXPECT_EQ(c.user, user);
         EXPECT_EQ(c.token, "t");
     }
@@ -147,8 +143,8 @@ TEST(AuthorizationHeader, Refusals) {
         {"Basic " + base64("a:b").substr(0, 3) + "=", AuthorizationError::bad_base64},
         {"Basic QQ=A", AuthorizationError::bad_base64},
         {"Basic QR==", AuthorizationError::bad_base64},  // non-zero unused bits
-        {"Basic QUI=", AuthorizationError::no_colon},     // "AB"
-        {"Basic QUJ=", AuthorizationError::bad_base64},   // non-zero unused bits
+        {"Basic QUI=", AuthorizationError::no_colon},    // "AB"
+        {"Basic QUJ=", AuthorizationError::bad_base64},  // non-zero unused bits
         {"Basic " + base64("alicetok"), AuthorizationError::no_colon},
         {"Basic " + base64(":tok"), AuthorizationError::empty_user},
         {"Basic " + base64(std::string("al\0ice:tok", 10)), AuthorizationError::nul_byte},
@@ -178,8 +174,7 @@ TEST(AuthorizationHeader, LongestAcceptedBasicFitsTheScratch) {
 // re-encodes to exactly what was sent (one accepted encoding per value).
 TEST(AuthorizationHeader, RandomInputIsAcceptedOnlyInCanonicalForm) {
     std::mt19937 random(12345);
-    static constexpr char kBytes[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= :\t\0\x80\xff";
+    static constexpr char kBytes[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= :\t\0\x80\xff";
     const std::string alphabet(kBytes, sizeof kBytes - 1);
     int accepted_basic = 0;
     for (int round = 0; round < 200000; ++round) {
@@ -202,8 +197,8 @@ TEST(AuthorizationHeader, RandomInputIsAcceptedOnlyInCanonicalForm) {
         if (parse(header, c, scratch) != AuthorizationError::none) continue;
         if (c.scheme == AuthScheme::basic) {
             ++accepted_basic;
-            const std::string decoded = c.token_as_user ? std::string(c.token) + ":"
-                                                        : std::string(c.user) + ":" + std::string(c.token);
+            const std::string decoded =
+                c.token_as_user ? std::string(c.token) + ":" : std::string(c.user) + ":" + std::string(c.token);
             const std::string sent = header.substr(header.find_first_not_of(' ', 5));
             EXPECT_EQ(base64(decoded), sent);
             EXPECT_EQ(c.user.empty(), c.token_as_user);

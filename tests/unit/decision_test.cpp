@@ -1,10 +1,11 @@
 // The decision: every cell of the permission table against every need, the
 // user's grants capping the token, and each way a token stops working.
+#include "pat/decision.hpp"
+
 #include <gtest/gtest.h>
 
 #include <map>
 
-#include "pat/decision.hpp"
 #include "store_fixture.hpp"
 
 namespace pat::testing {
@@ -21,23 +22,65 @@ struct Row {
 };
 const Row kTable[] = {
     {{L::read, L::read},
-     {{N::repo_read, true}, {N::repo_write, false}, {N::repo_admin, false}, {N::project_read, true},
-      {N::project_write, false}, {N::project_admin, false}, {N::repo_fork, false}, {N::sysadmin, false}, {N::authenticated, true}}},
+     {{N::repo_read, true},
+      {N::repo_write, false},
+      {N::repo_admin, false},
+      {N::project_read, true},
+      {N::project_write, false},
+      {N::project_admin, false},
+      {N::repo_fork, false},
+      {N::sysadmin, false},
+      {N::authenticated, true}}},
     {{L::read, L::write},
-     {{N::repo_read, true}, {N::repo_write, true}, {N::repo_admin, false}, {N::project_read, true},
-      {N::project_write, false}, {N::project_admin, false}, {N::repo_fork, false}, {N::sysadmin, false}, {N::authenticated, true}}},
+     {{N::repo_read, true},
+      {N::repo_write, true},
+      {N::repo_admin, false},
+      {N::project_read, true},
+      {N::project_write, false},
+      {N::project_admin, false},
+      {N::repo_fork, false},
+      {N::sysadmin, false},
+      {N::authenticated, true}}},
     {{L::read, L::admin},
-     {{N::repo_read, true}, {N::repo_write, true}, {N::repo_admin, true}, {N::project_read, true},
-      {N::project_write, false}, {N::project_admin, false}, {N::repo_fork, false}, {N::sysadmin, false}, {N::authenticated, true}}},
+     {{N::repo_read, true},
+      {N::repo_write, true},
+      {N::repo_admin, true},
+      {N::project_read, true},
+      {N::project_write, false},
+      {N::project_admin, false},
+      {N::repo_fork, false},
+      {N::sysadmin, false},
+      {N::authenticated, true}}},
     {{L::write, L::write},
-     {{N::repo_read, true}, {N::repo_write, true}, {N::repo_admin, false}, {N::project_read, true},
-      {N::project_write, true}, {N::project_admin, false}, {N::repo_fork, false}, {N::sysadmin, false}, {N::authenticated, true}}},
+     {{N::repo_read, true},
+      {N::repo_write, true},
+      {N::repo_admin, false},
+      {N::project_read, true},
+      {N::project_write, true},
+      {N::project_admin, false},
+      {N::repo_fork, false},
+      {N::sysadmin, false},
+      {N::authenticated, true}}},
     {{L::write, L::admin},
-     {{N::repo_read, true}, {N::repo_write, true}, {N::repo_admin, true}, {N::project_read, true},
-      {N::project_write, true}, {N::project_admin, false}, {N::repo_fork, false}, {N::sysadmin, false}, {N::authenticated, true}}},
+     {{N::repo_read, true},
+      {N::repo_write, true},
+      {N::repo_admin, true},
+      {N::project_read, true},
+      {N::project_write, true},
+      {N::project_admin, false},
+      {N::repo_fork, false},
+      {N::sysadmin, false},
+      {N::authenticated, true}}},
     {{L::admin, L::admin},
-     {{N::repo_read, true}, {N::repo_write, true}, {N::repo_admin, true}, {N::project_read, true},
-      {N::project_write, true}, {N::project_admin, true}, {N::repo_fork, true}, {N::sysadmin, true}, {N::authenticated, true}}},
+     {{N::repo_read, true},
+      {N::repo_write, true},
+      {N::repo_admin, true},
+      {N::project_read, true},
+      {N::project_write, true},
+      {N::project_admin, true},
+      {N::repo_fork, true},
+      {N::sysadmin, true},
+      {N::authenticated, true}}},
 };
 
 TEST_F(StoreTest, EveryCellOfThePermissionTableAgainstEveryNeed) {
@@ -297,8 +340,8 @@ TEST_F(StoreTest, VerdictsMapReasonsToStatusCodes) {
                      Reason::expired, Reason::wrong_user, Reason::user_unknown, Reason::user_disabled}) {
         EXPECT_EQ(verdict_of(r), Verdict::unauthenticated) << reason_name(r);
     }
-    for (Reason r : {Reason::token_level_too_low, Reason::user_level_too_low, Reason::invalid_target,
-                     Reason::route_not_allowed}) {
+    for (Reason r :
+         {Reason::token_level_too_low, Reason::user_level_too_low, Reason::invalid_target, Reason::route_not_allowed}) {
         EXPECT_EQ(verdict_of(r), Verdict::forbidden) << reason_name(r);
     }
     EXPECT_EQ(verdict_of(Reason::store_error), Verdict::fault);

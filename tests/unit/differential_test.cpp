@@ -62,10 +62,18 @@ const char* answer_name(Answer answer) {
     return "?";
 }
 
-bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
-bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_alnum(char c) { return is_lower(c) || is_upper(c) || is_digit(c); }
+bool is_lower(char c) {
+    return c >= 'a' && c <= 'z';
+}
+bool is_upper(char c) {
+    return c >= 'A' && c <= 'Z';
+}
+bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
+bool is_alnum(char c) {
+    return is_lower(c) || is_upper(c) || is_digit(c);
+}
 
 std::string to_lower(std::string text) {
     for (char& c : text) c = is_upper(c) ? static_cast<char>(c - 'A' + 'a') : c;
@@ -85,7 +93,9 @@ bool is_name(const std::string& text, std::size_t max) {
     return true;
 }
 
-bool model_valid_user(const std::string& name) { return is_name(name, 64); }
+bool model_valid_user(const std::string& name) {
+    return is_name(name, 64);
+}
 
 bool model_valid_key(const std::string& key) {
     if (!key.empty() && key[0] == '~') return model_valid_user(key.substr(1));
@@ -143,10 +153,10 @@ struct ModelToken {
 };
 
 struct Model {
-    std::map<std::string, ModelUser> users;                         // canonical name
+    std::map<std::string, ModelUser> users;                             // canonical name
     std::map<std::pair<std::string, std::string>, int> project_grants;  // user, KEY
-    std::map<std::array<std::string, 3>, int> repo_grants;             // user, KEY, slug
-    std::map<std::string, ModelToken> tokens;                       // by text
+    std::map<std::array<std::string, 3>, int> repo_grants;              // user, KEY, slug
+    std::map<std::string, ModelToken> tokens;                           // by text
 
     int user_project_level(const std::string& user, const std::string& key) const {
         const ModelUser& u = users.at(user);
@@ -183,13 +193,12 @@ struct Model {
         if (need == Need::authenticated) return Answer::allow;
         // Global administration: the user's flag and a token at its highest level.
         if (need == Need::sysadmin) {
-            return owner->second.sysadmin && token.project >= 3 && token.repo >= 3 ? Answer::allow
-                                                                                    : Answer::forbidden;
+            return owner->second.sysadmin && token.project >= 3 && token.repo >= 3 ? Answer::allow : Answer::forbidden;
         }
 
         const std::string raw_key(request.project), raw_slug(request.repo);
-        const bool repo_target = need == Need::repo_read || need == Need::repo_write || need == Need::repo_admin ||
-                                 need == Need::repo_fork;
+        const bool repo_target =
+            need == Need::repo_read || need == Need::repo_write || need == Need::repo_admin || need == Need::repo_fork;
         if (!model_valid_key(raw_key) || (repo_target && !model_valid_slug(raw_slug))) return Answer::forbidden;
         const std::string key = to_upper(raw_key);
         const std::string slug = to_lower(raw_slug);
@@ -234,16 +243,19 @@ Answer real_answer(Reason reason) {
 // Random data.
 
 class Random {
-public:
+   public:
     explicit Random(std::uint64_t seed) : engine_(seed) {}
     std::size_t below(std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(engine_); }
     bool chance(double p) { return std::bernoulli_distribution(p)(engine_); }
     template <typename T>
-    const T& pick(const std::vector<T>& items) { return items[below(items.size())]; }
+    const T& pick(const std::vector<T>& items) {
+        return items[below(items.size())];
+    }
     // The same name in a random mix of cases: it must name the same thing.
     std::string random_case(std::string text) {
         for (char& c : text) {
-            if (chance(0.3)) c = is_lower(c) ? static_cast<char>(c - 'a' + 'A') : is_upper(c) ? static_cast<char>(c - 'A' + 'a') : c;
+            if (chance(0.3))
+                c = is_lower(c) ? static_cast<char>(c - 'a' + 'A') : is_upper(c) ? static_cast<char>(c - 'A' + 'a') : c;
         }
         return text;
     }
@@ -253,7 +265,7 @@ public:
         return text + model_checksum(text);
     }
 
-private:
+   private:
     std::mt19937_64 engine_;
 };
 
@@ -262,23 +274,25 @@ const TokenPermissions kTokenCells[] = {
     {Level::write, Level::write}, {Level::write, Level::admin}, {Level::admin, Level::admin},
 };
 
-Level level_of(int n) { return static_cast<Level>(n); }
+Level level_of(int n) {
+    return static_cast<Level>(n);
+}
 
 class DifferentialTest : public StoreTest {
-protected:
+   protected:
     Random random_{kSeed};
     Model model_;
-    std::vector<std::string> user_names_;     // canonical, every user ever made (some deleted)
-    std::vector<std::string> ghost_owners_;   // token owners that never existed
-    std::vector<std::string> keys_;           // canonical project keys (not personal)
-    std::vector<std::string> slugs_;          // canonical slugs
-    std::vector<std::string> token_texts_;    // every token in the store (some deleted)
+    std::vector<std::string> user_names_;    // canonical, every user ever made (some deleted)
+    std::vector<std::string> ghost_owners_;  // token owners that never existed
+    std::vector<std::string> keys_;          // canonical project keys (not personal)
+    std::vector<std::string> slugs_;         // canonical slugs
+    std::vector<std::string> token_texts_;   // every token in the store (some deleted)
     std::map<std::string, std::vector<std::pair<std::string, std::string>>> targets_of_;  // user -> granted targets
 
     void build_store();
     void change_store();
-    AccessRequest random_request(std::string& token_storage, std::string& basic_storage,
-                                 std::string& project_storage, std::string& repo_storage);
+    AccessRequest random_request(std::string& token_storage, std::string& basic_storage, std::string& project_storage,
+                                 std::string& repo_storage);
 };
 
 void DifferentialTest::build_store() {
@@ -289,9 +303,11 @@ void DifferentialTest::build_store() {
         user_names_.push_back(name);
     }
     for (int i = 0; i < 8; ++i) ghost_owners_.push_back("ghost" + std::to_string(i));
-    for (int i = 0; i < 24; ++i) keys_.push_back(i % 5 == 0 ? "P_" + std::to_string(i) + "-X" : "PRJ" + std::to_string(i));
+    for (int i = 0; i < 24; ++i)
+        keys_.push_back(i % 5 == 0 ? "P_" + std::to_string(i) + "-X" : "PRJ" + std::to_string(i));
     keys_.push_back("WORK");
-    for (int i = 0; i < 10; ++i) slugs_.push_back(i % 3 == 0 ? "my.repo-" + std::to_string(i) : "repo" + std::to_string(i));
+    for (int i = 0; i < 10; ++i)
+        slugs_.push_back(i % 3 == 0 ? "my.repo-" + std::to_string(i) : "repo" + std::to_string(i));
 
     Store::BulkLoad load;
     for (const std::string& name : user_names_) {
@@ -315,7 +331,8 @@ void DifferentialTest::build_store() {
             } else {
                 const std::string slug = random_.pick(slugs_);
                 if (!model_.repo_grants.emplace(std::array<std::string, 3>{user, key, slug}, level).second) continue;
-                load.grants.push_back({random_.random_case(user), stored_key, random_.random_case(slug), level_of(level)});
+                load.grants.push_back(
+                    {random_.random_case(user), stored_key, random_.random_case(slug), level_of(level)});
                 targets_of_[user].push_back({key, slug});
             }
         }
@@ -440,7 +457,10 @@ AccessRequest DifferentialTest::random_request(std::string& token_storage, std::
         switch (random_.below(5)) {
             case 0: token_storage = known.substr(0, 53); break;
             case 1: token_storage = "xpat_" + known.substr(5); break;
-            case 2: token_storage = known; token_storage[10] = '-'; break;
+            case 2:
+                token_storage = known;
+                token_storage[10] = '-';
+                break;
             case 3: token_storage = ""; break;
             default: token_storage = known + "A"; break;
         }
@@ -535,24 +555,25 @@ TEST_F(DifferentialTest, TheDecisionAgreesWithAReferenceModelOfTheReadme) {
         if (actual != expected) {
             if (++disagreements <= 10) {
                 ADD_FAILURE() << "request " << i << ": model " << answer_name(expected) << ", store "
-                              << answer_name(actual) << " (" << reason_name(decision.reason) << "): "
-                              << describe(request, model_);
+                              << answer_name(actual) << " (" << reason_name(decision.reason)
+                              << "): " << describe(request, model_);
             }
         }
     }
-    std::printf("differential test: seed %llu, %zu users, %zu grants, %zu tokens; %zu requests: "
-                "%zu allowed, %zu 401, %zu 403; %zu disagreements\n",
-                static_cast<unsigned long long>(kSeed), model_.users.size(),
-                model_.project_grants.size() + model_.repo_grants.size(), model_.tokens.size(), kRequests,
-                answers[Answer::allow], answers[Answer::unauthenticated], answers[Answer::forbidden], disagreements);
+    std::printf(
+        "differential test: seed %llu, %zu users, %zu grants, %zu tokens; %zu requests: "
+        "%zu allowed, %zu 401, %zu 403; %zu disagreements\n",
+        static_cast<unsigned long long>(kSeed), model_.users.size(),
+        model_.project_grants.size() + model_.repo_grants.size(), model_.tokens.size(), kRequests,
+        answers[Answer::allow], answers[Answer::unauthenticated], answers[Answer::forbidden], disagreements);
     EXPECT_EQ(disagreements, 0U);
 
     // The random requests reached every way a decision can go (but a store
     // fault): otherwise a broken generator could make the test pass vacuously.
-    for (Reason reason : {Reason::allowed, Reason::malformed_token, Reason::bad_checksum, Reason::unknown_token,
-                          Reason::revoked, Reason::expired, Reason::wrong_user, Reason::user_unknown,
-                          Reason::user_disabled, Reason::invalid_target, Reason::token_level_too_low,
-                          Reason::user_level_too_low, Reason::route_not_allowed}) {
+    for (Reason reason :
+         {Reason::allowed, Reason::malformed_token, Reason::bad_checksum, Reason::unknown_token, Reason::revoked,
+          Reason::expired, Reason::wrong_user, Reason::user_unknown, Reason::user_disabled, Reason::invalid_target,
+          Reason::token_level_too_low, Reason::user_level_too_low, Reason::route_not_allowed}) {
         EXPECT_GT(reasons[reason], 100U) << "too few requests ended in: " << reason_name(reason);
     }
     EXPECT_EQ(reasons[Reason::store_error], 0U);

@@ -2,10 +2,9 @@
 // by a rename while another process keeps the old one open leaves PATH-lock
 // describing the old file; an opener sees the disagreement, and sees it gone
 // once the other process has let go.
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -18,7 +17,7 @@ namespace pat::testing {
 namespace {
 
 class LockRegionTest : public ::testing::Test {
-protected:
+   protected:
     void SetUp() override {
         char dir_template[] = "/tmp/pat-lock-region-XXXXXX";
         ASSERT_NE(mkdtemp(dir_template), nullptr);

@@ -10,9 +10,8 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
-#include <optional>
-
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 

@@ -28,21 +28,22 @@ struct GuardedBuffer {
     }
 };
 
-std::string repeat(char c, std::size_t n) { return std::string(n, c); }
+std::string repeat(char c, std::size_t n) {
+    return std::string(n, c);
+}
 
 // ---- user names ----
 
 TEST(UserName, Valid) {
-    for (std::string_view name : {"a"sv, "Z"sv, "7"sv, "alice"sv, "Alice.Smith-2_x"sv, "0day"sv,
-                                  "a..b"sv, "a-"sv, "a."sv, "a_"sv}) {
+    for (std::string_view name :
+         {"a"sv, "Z"sv, "7"sv, "alice"sv, "Alice.Smith-2_x"sv, "0day"sv, "a..b"sv, "a-"sv, "a."sv, "a_"sv}) {
         EXPECT_TRUE(is_valid_user_name(name)) << name;
     }
 }
 
 TEST(UserName, Invalid) {
-    for (std::string_view name :
-         {""sv, "-a"sv, ".a"sv, "_a"sv, "~a"sv, "a b"sv, "a/b"sv, "a@b"sv, "a:b"sv, "a~b"sv,
-          "a%b"sv, "a+b"sv, "a\tb"sv, "a\nb"sv, "a\0b"sv, "\xc3\xa9t\xc3\xa9"sv, "a\x80"sv}) {
+    for (std::string_view name : {""sv, "-a"sv, ".a"sv, "_a"sv, "~a"sv, "a b"sv, "a/b"sv, "a@b"sv, "a:b"sv, "a~b"sv,
+                                  "a%b"sv, "a+b"sv, "a\tb"sv, "a\nb"sv, "a\0b"sv, "\xc3\xa9t\xc3\xa9"sv, "a\x80"sv}) {
         EXPECT_FALSE(is_valid_user_name(name)) << name;
     }
 }
@@ -67,8 +68,7 @@ TEST(UserName, ErrorStatesTheAcceptedForm) {
     EXPECT_NE(canonical.status().message().find("1 to 64 characters"), std::string::npos)
         << canonical.status().message();
     EXPECT_NE(canonical_user_name("").status().message().find("empty"), std::string::npos);
-    EXPECT_NE(canonical_user_name(repeat('u', 65)).status().message().find("too long"),
-              std::string::npos);
+    EXPECT_NE(canonical_user_name(repeat('u', 65)).status().message().find("too long"), std::string::npos);
 }
 
 TEST(UserName, BufferVariantWritesOnlyTheName) {
@@ -98,17 +98,15 @@ TEST(UserName, BufferVariantReturnsZeroAndWritesNothingWhenInvalid) {
 
 TEST(ProjectKey, Valid) {
     for (std::string_view key :
-         {"P"sv, "PRJ"sv, "prj"sv, "Proj_1-x"sv, "A-"sv, "a_"sv, "~alice"sv, "~Alice.Smith"sv,
-          "~7"sv}) {
+         {"P"sv, "PRJ"sv, "prj"sv, "Proj_1-x"sv, "A-"sv, "a_"sv, "~alice"sv, "~Alice.Smith"sv, "~7"sv}) {
         EXPECT_TRUE(is_valid_project_key(key)) << key;
     }
 }
 
 TEST(ProjectKey, Invalid) {
     for (std::string_view key :
-         {""sv, "1P"sv, "_P"sv, "-P"sv, ".P"sv, "P.Q"sv, "P Q"sv, "P/Q"sv, "P~"sv, "P\0"sv,
-          "~"sv, "~~alice"sv, "~.alice"sv, "~-alice"sv, "~ali ce"sv, "~alice/x"sv, "~~"sv,
-          "\xc3\x89"sv}) {
+         {""sv, "1P"sv, "_P"sv, "-P"sv, ".P"sv, "P.Q"sv, "P Q"sv, "P/Q"sv, "P~"sv, "P\0"sv, "~"sv, "~~alice"sv,
+          "~.alice"sv, "~-alice"sv, "~ali ce"sv, "~alice/x"sv, "~~"sv, "\xc3\x89"sv}) {
         EXPECT_FALSE(is_valid_project_key(key)) << key;
     }
 }
@@ -173,24 +171,21 @@ TEST(ProjectKey, PersonalProjectOwner) {
 // ---- repository slugs ----
 
 TEST(RepoSlug, Valid) {
-    for (std::string_view slug :
-         {"r"sv, "7"sv, "repo"sv, "Repo.Name_1-x"sv, "git"sv, "repogit"sv, "repo.gi"sv,
-          "repo.git2"sv, "repo.gitx"sv, "a.git.b"sv, "repo-git"sv, "repo_git"sv, "a.."sv}) {
+    for (std::string_view slug : {"r"sv, "7"sv, "repo"sv, "Repo.Name_1-x"sv, "git"sv, "repogit"sv, "repo.gi"sv,
+                                  "repo.git2"sv, "repo.gitx"sv, "a.git.b"sv, "repo-git"sv, "repo_git"sv, "a.."sv}) {
         EXPECT_TRUE(is_valid_repo_slug(slug)) << slug;
     }
 }
 
 TEST(RepoSlug, Invalid) {
-    for (std::string_view slug :
-         {""sv, ".git"sv, "."sv, ".."sv, ".repo"sv, "-repo"sv, "_repo"sv, "re po"sv, "re/po"sv,
-          "re\\po"sv, "re%2fpo"sv, "re;po"sv, "re~po"sv, "re\0po"sv, "r\xc3\xa9po"sv}) {
+    for (std::string_view slug : {""sv, ".git"sv, "."sv, ".."sv, ".repo"sv, "-repo"sv, "_repo"sv, "re po"sv, "re/po"sv,
+                                  "re\\po"sv, "re%2fpo"sv, "re;po"sv, "re~po"sv, "re\0po"sv, "r\xc3\xa9po"sv}) {
         EXPECT_FALSE(is_valid_repo_slug(slug)) << slug;
     }
 }
 
 TEST(RepoSlug, NeverEndsInGitSuffix) {
-    for (std::string_view slug : {"repo.git"sv, "repo.GIT"sv, "repo.Git"sv, "a.b.git"sv,
-                                  "repo.git.git"sv, "x.git"sv}) {
+    for (std::string_view slug : {"repo.git"sv, "repo.GIT"sv, "repo.Git"sv, "a.b.git"sv, "repo.git.git"sv, "x.git"sv}) {
         EXPECT_FALSE(is_valid_repo_slug(slug)) << slug;
         Expected<std::string> canonical = canonical_repo_slug(slug);
         ASSERT_FALSE(canonical.ok()) << slug;
@@ -212,8 +207,7 @@ TEST(RepoSlug, CanonicalIsLowerCase) {
     Expected<std::string> bad = canonical_repo_slug("re po");
     ASSERT_FALSE(bad.ok());
     EXPECT_EQ(bad.status().code(), StatusCode::invalid_argument);
-    EXPECT_NE(bad.status().message().find("1 to 128 characters"), std::string::npos)
-        << bad.status().message();
+    EXPECT_NE(bad.status().message().find("1 to 128 characters"), std::string::npos) << bad.status().message();
 }
 
 TEST(RepoSlug, BufferVariant) {

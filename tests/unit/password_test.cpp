@@ -17,15 +17,15 @@ std::array<std::uint8_t, 32> reference_scrypt(std::string_view password, const P
     std::array<std::uint8_t, 32> key{};
     const std::uint64_t n = std::uint64_t{1} << hash.log2_n;
     const std::uint64_t max_memory = 2 * 128ULL * hash.r * n + 128ULL * hash.r * hash.p + (1U << 20);
-    EXPECT_EQ(EVP_PBE_scrypt(password.data(), password.size(), hash.salt.data(), hash.salt.size(),
-                             n, hash.r, hash.p, max_memory, key.data(), key.size()),
+    EXPECT_EQ(EVP_PBE_scrypt(password.data(), password.size(), hash.salt.data(), hash.salt.size(), n, hash.r, hash.p,
+                             max_memory, key.data(), key.size()),
               1);
     return key;
 }
 
 // Hashing costs tens of milliseconds: share one hash between the tests.
 class PasswordTest : public ::testing::Test {
-protected:
+   protected:
     static void SetUpTestSuite() {
         Expected<PasswordHash> hash = hash_password(kPassword);
         ASSERT_TRUE(hash.ok()) << hash.status().message();
@@ -51,11 +51,13 @@ TEST_F(PasswordTest, KeyIsStandardScryptOverTheStoredSaltAndParameters) {
     EXPECT_EQ(stored_->key, reference_scrypt(kPassword, *stored_));
 }
 
-TEST_F(PasswordTest, RightPasswordVerifies) { EXPECT_TRUE(verify_password(kPassword, *stored_)); }
+TEST_F(PasswordTest, RightPasswordVerifies) {
+    EXPECT_TRUE(verify_password(kPassword, *stored_));
+}
 
 TEST_F(PasswordTest, WrongPasswordsDoNot) {
-    for (std::string_view wrong : {"correct horse battery stapl", "correct horse battery staple\n",
-                                   "Correct horse battery staple"}) {
+    for (std::string_view wrong :
+         {"correct horse battery stapl", "correct horse battery staple\n", "Correct horse battery staple"}) {
         EXPECT_FALSE(verify_password(wrong, *stored_)) << wrong;
     }
 }
@@ -125,8 +127,7 @@ TEST(Password, EmptyAndTooLongAreRefused) {
     Expected<PasswordHash> long_hash = hash_password(too_long);
     ASSERT_FALSE(long_hash.ok());
     EXPECT_EQ(long_hash.status().code(), StatusCode::invalid_argument);
-    EXPECT_NE(long_hash.status().message().find("1024"), std::string::npos)
-        << long_hash.status().message();
+    EXPECT_NE(long_hash.status().message().find("1024"), std::string::npos) << long_hash.status().message();
     // The message describes the password; it never contains it.
     EXPECT_EQ(long_hash.status().message().find("pppp"), std::string::npos);
 }
@@ -149,19 +150,16 @@ TEST(Password, AbsurdParametersReturnFalseQuickly) {
         std::uint8_t log2_n, r, p;
     };
     const Params absurd[] = {
-        {0, 8, 1},     // N = 1
-        {21, 8, 1},    // N above 2^20
-        {63, 8, 1},    // shift of a 64-bit value
-        {64, 8, 1},    {255, 8, 1},
-        {15, 0, 1},    // r = 0
-        {15, 33, 1},   // r above 32
-        {15, 255, 1},
-        {15, 8, 0},    // p = 0
-        {15, 8, 17},   // p above 16
-        {15, 8, 255},
-        {15, 16, 8},   // r * p = 128
-        {20, 8, 1},    // 1 GiB of memory
-        {20, 32, 2},   // 4 GiB
+        {0, 8, 1},                                 // N = 1
+        {21, 8, 1},                                // N above 2^20
+        {63, 8, 1},                                // shift of a 64-bit value
+        {64, 8, 1},      {255, 8, 1}, {15, 0, 1},  // r = 0
+        {15, 33, 1},                               // r above 32
+        {15, 255, 1},    {15, 8, 0},               // p = 0
+        {15, 8, 17},                               // p above 16
+        {15, 8, 255},    {15, 16, 8},              // r * p = 128
+        {20, 8, 1},                                // 1 GiB of memory
+        {20, 32, 2},                               // 4 GiB
         {255, 255, 255},
     };
     const auto start = std::chrono::steady_clock::now();

@@ -25,28 +25,22 @@ struct Cell {
 };
 
 constexpr Cell kGrid[] = {
-    {Level::read, Level::read, true, "1100100000"},
-    {Level::read, Level::write, true, "1110100000"},
-    {Level::read, Level::admin, true, "1111100000"},
-    {Level::write, Level::read, false, "0000000000"},
-    {Level::write, Level::write, true, "1110110000"},
-    {Level::write, Level::admin, true, "1111110000"},
-    {Level::admin, Level::read, false, "0000000000"},
-    {Level::admin, Level::write, false, "0000000000"},
+    {Level::read, Level::read, true, "1100100000"},   {Level::read, Level::write, true, "1110100000"},
+    {Level::read, Level::admin, true, "1111100000"},  {Level::write, Level::read, false, "0000000000"},
+    {Level::write, Level::write, true, "1110110000"}, {Level::write, Level::admin, true, "1111110000"},
+    {Level::admin, Level::read, false, "0000000000"}, {Level::admin, Level::write, false, "0000000000"},
     {Level::admin, Level::admin, true, "1111111110"},
 };
 
 std::string cell_name(Level project, Level repo) {
-    return "project " + std::string(level_name(project)) + " / repo " +
-           std::string(level_name(repo));
+    return "project " + std::string(level_name(project)) + " / repo " + std::string(level_name(repo));
 }
 
 TEST(PermissionTable, NeedOrderMatchesTheGridColumns) {
     static_assert(std::size(kAllNeeds) == 10);
-    const std::string_view expected[] = {"authenticated", "repo-read",     "repo-write",
-                                         "repo-admin",    "project-read",  "project-write",
-                                         "project-admin", "repo-fork",     "sysadmin",
-                                         "unrecognised-route"};
+    const std::string_view expected[] = {"authenticated", "repo-read",         "repo-write",    "repo-admin",
+                                         "project-read",  "project-write",     "project-admin", "repo-fork",
+                                         "sysadmin",      "unrecognised-route"};
     for (std::size_t i = 0; i < std::size(kAllNeeds); ++i) {
         EXPECT_EQ(need_name(kAllNeeds[i]), expected[i]);
     }
@@ -84,8 +78,8 @@ TEST(PermissionTable, ExactlySixCellsAreValid) {
 
 TEST(PermissionTable, LevelNoneIsNeverAValidTokenLevel) {
     for (Level other : kAllLevels) {
-        for (TokenPermissions permissions : {TokenPermissions{Level::none, other},
-                                             TokenPermissions{other, Level::none}}) {
+        for (TokenPermissions permissions :
+             {TokenPermissions{Level::none, other}, TokenPermissions{other, Level::none}}) {
             Status status = validate_token_permissions(permissions);
             EXPECT_FALSE(status.ok()) << cell_name(permissions.project, permissions.repo);
             EXPECT_EQ(status.code(), StatusCode::invalid_argument);
@@ -146,10 +140,9 @@ TEST(PermissionNeeds, UserLevelRequired) {
 
 TEST(PermissionNeeds, RepoAndProjectNeeds) {
     for (Need need : kAllNeeds) {
-        bool repo = need == Need::repo_read || need == Need::repo_write ||
-                    need == Need::repo_admin || need == Need::repo_fork;
-        bool project = need == Need::project_read || need == Need::project_write ||
-                       need == Need::project_admin;
+        bool repo =
+            need == Need::repo_read || need == Need::repo_write || need == Need::repo_admin || need == Need::repo_fork;
+        bool project = need == Need::project_read || need == Need::project_write || need == Need::project_admin;
         EXPECT_EQ(is_repo_need(need), repo) << need_name(need);
         EXPECT_EQ(is_project_need(need), project) << need_name(need);
     }
@@ -168,9 +161,8 @@ TEST(PermissionNeeds, ParseNeedRoundTripsEveryChoice) {
 }
 
 TEST(PermissionNeeds, ParseNeedRefusesOtherText) {
-    for (std::string_view text :
-         {"", "repo", "read", "repo_read", "repo-read ", " repo-read", "repo-reader", "fork",
-          "unrecognised-route", "project-admin\n"}) {
+    for (std::string_view text : {"", "repo", "read", "repo_read", "repo-read ", " repo-read", "repo-reader", "fork",
+                                  "unrecognised-route", "project-admin\n"}) {
         EXPECT_FALSE(parse_need(text).has_value()) << '"' << text << '"';
     }
 }
@@ -186,8 +178,8 @@ TEST(PermissionLevels, ParseLevelIgnoresCase) {
 
 TEST(PermissionLevels, ParseLevelRefusesOtherText) {
     using namespace std::string_view_literals;
-    for (std::string_view text : {""sv, "none"sv, "NONE"sv, "r"sv, "reads"sv, " read"sv,
-                                  "read "sv, "adm"sv, "administrator"sv, "1"sv, "read\0"sv}) {
+    for (std::string_view text : {""sv, "none"sv, "NONE"sv, "r"sv, "reads"sv, " read"sv, "read "sv, "adm"sv,
+                                  "administrator"sv, "1"sv, "read\0"sv}) {
         EXPECT_FALSE(parse_level(text).has_value()) << '"' << text << '"';
     }
 }

@@ -1,9 +1,9 @@
 // The record decoders treat stored bytes as untrusted input.
+#include "../../src/core/store/records.hpp"
+
 #include <gtest/gtest.h>
 
 #include <random>
-
-#include "../../src/core/store/records.hpp"
 
 namespace pat::records {
 namespace {

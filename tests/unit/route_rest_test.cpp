@@ -105,9 +105,8 @@ TEST(RouteRest, UnderTheRepository) {
 }
 
 TEST(RouteRest, RepositoryAdministration) {
-    for (const char* area : {"/settings/hooks", "/settings/hooks/com.example:hook/enabled", "/webhooks",
-                             "/webhooks/12", "/permissions/users", "/secret-scanning/allowlist",
-                             "/Permissions/groups"}) {
+    for (const char* area : {"/settings/hooks", "/settings/hooks/com.example:hook/enabled", "/webhooks", "/webhooks/12",
+                             "/permissions/users", "/secret-scanning/allowlist", "/Permissions/groups"}) {
         int methods = 0;
         for (const char* method : {"GET", "HEAD", "PUT", "POST", "DELETE"}) {
             const std::string path = repo_path(area);
@@ -213,7 +212,7 @@ TEST(RouteRest, SegmentsMethodsAndSpecificity) {
         // A literal wins over a parameter; a case variant of a literal that
         // a parameter could also take is refused: which one the server
         // picks depends on its routing.
-        {"GET", "/rest/api/latest/users/credentials", kNone, "", ""},  // the literal: no GET
+        {"GET", "/rest/api/latest/users/credentials", kNone, "", ""},          // the literal: no GET
         {"GET", "/rest/api/latest/users/alice", Need::authenticated, "", ""},  // the parameter
         {"PUT", "/rest/api/latest/users/CREDENTIALS", kNone, "", ""},
         {"GET", "/rest/api/latest/users/CREDENTIALS", kNone, "", ""},
@@ -226,7 +225,8 @@ TEST(RouteRest, TheRowThatDecided) {
     ASSERT_NE(route.rest_route, nullptr);
     EXPECT_EQ(route.rest_route->operation_id, "createBranch");
     EXPECT_EQ(route.rest_route->stated, "REPO_WRITE");
-    EXPECT_EQ(route.rest_route->path_template, "/branch-utils/latest/projects/{projectKey}/repos/{repositorySlug}/branches");
+    EXPECT_EQ(route.rest_route->path_template,
+              "/branch-utils/latest/projects/{projectKey}/repos/{repositorySlug}/branches");
     EXPECT_EQ(route.rest_rule, -1);
 }
 
@@ -294,10 +294,14 @@ std::string concrete_path(std::string_view template_path, std::size_t row) {
         if (slash == std::string_view::npos) slash = template_path.size();
         std::string_view segment = template_path.substr(start, slash - start);
         std::string text(segment);
-        if (index == 1 && segment == "latest") text = row % 2 == 0 ? "latest" : "1.0";
-        else if (segment == "{projectKey}") text = row % 5 == 0 ? "~alice" : "PRJ";
-        else if (segment == "{repositorySlug}") text = "my-repo";
-        else if (segment == "{path}") text = "dir/file.txt";
+        if (index == 1 && segment == "latest")
+            text = row % 2 == 0 ? "latest" : "1.0";
+        else if (segment == "{projectKey}")
+            text = row % 5 == 0 ? "~alice" : "PRJ";
+        else if (segment == "{repositorySlug}")
+            text = "my-repo";
+        else if (segment == "{path}")
+            text = "dir/file.txt";
         else if (!segment.empty() && segment.front() == '{') {
             const std::size_t close = segment.find('}');
             text = "7" + std::string(segment.substr(close + 1));
@@ -312,8 +316,10 @@ std::string concrete_path(std::string_view template_path, std::size_t row) {
 // Which of the four tokens Bitbucket lets call an operation stating `stated`.
 // Tokens: read (project read / repo read), write (write / write),
 // repo-admin (read / admin), project-admin (admin / admin).
-constexpr TokenPermissions kTokens[] = {
-    {Level::read, Level::read}, {Level::write, Level::write}, {Level::read, Level::admin}, {Level::admin, Level::admin}};
+constexpr TokenPermissions kTokens[] = {{Level::read, Level::read},
+                                        {Level::write, Level::write},
+                                        {Level::read, Level::admin},
+                                        {Level::admin, Level::admin}};
 constexpr const char* kTokenNames[] = {"read", "write", "repo-admin", "project-admin"};
 
 bool bitbucket_allows(std::string_view stated, std::size_t token) {
@@ -379,10 +385,10 @@ TEST(RouteRestTable, EveryOperationAsBitbucketStatesIt) {
         more_permissive += looser;
         EXPECT_TRUE(same) << "stated " << row.stated << ", need " << need_name(row.need);
     }
-    std::cout << "[ REST table ] " << rows.size() << " rows; of " << stated_rows
-              << " stating a permission, " << agree << " decided as stated, " << stricter << " stricter, "
-              << more_permissive << " more permissive; " << reviewed << " reviewed rows with a statement, "
-              << unstated << " unstated rows on the documented default\n";
+    std::cout << "[ REST table ] " << rows.size() << " rows; of " << stated_rows << " stating a permission, " << agree
+              << " decided as stated, " << stricter << " stricter, " << more_permissive << " more permissive; "
+              << reviewed << " reviewed rows with a statement, " << unstated
+              << " unstated rows on the documented default\n";
     EXPECT_EQ(agree, stated_rows);
     EXPECT_EQ(more_permissive, 0U);
 }
@@ -425,10 +431,11 @@ TEST(RestRules, AddRefusesWhatCannotBeChecked) {
 
 TEST(RestRules, EvaluatedBeforeTheTableFirstMatchWins) {
     RestRules rules;
-    ASSERT_TRUE(rules.add("PUT",
-                          "/rest/insights/latest/projects/{projectKey}/repos/{repositorySlug}/commits/{commitId}/"
-                          "reports/{key}",
-                          "repo-read")
+    ASSERT_TRUE(rules
+                    .add("PUT",
+                         "/rest/insights/latest/projects/{projectKey}/repos/{repositorySlug}/commits/{commitId}/"
+                         "reports/{key}",
+                         "repo-read")
                     .ok());
     ASSERT_TRUE(rules.add("GET", "/rest/myplugin/latest/projects/{projectKey}/status", "project-read").ok());
     ASSERT_TRUE(rules.add("*", "/rest/internal/**", "deny").ok());

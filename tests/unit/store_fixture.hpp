@@ -13,7 +13,7 @@
 namespace pat::testing {
 
 class StoreTest : public ::testing::Test {
-protected:
+   protected:
     void SetUp() override {
         char dir_template[] = "/tmp/pat-store-test-XXXXXX";
         ASSERT_NE(mkdtemp(dir_template), nullptr);

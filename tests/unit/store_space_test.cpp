@@ -15,7 +15,7 @@ namespace {
 using L = Level;
 
 std::size_t file_size(const std::string& path) {
-    struct stat st{};
+    struct stat st {};
     return ::stat(path.c_str(), &st) == 0 ? static_cast<std::size_t>(st.st_size) : 0;
 }
 
@@ -30,10 +30,12 @@ std::vector<AuditEntry> failures_in(Store& store) {
     return failures;
 }
 
-bool is_full(const Status& status) { return status.message().find("store: full") != std::string::npos; }
+bool is_full(const Status& status) {
+    return status.message().find("store: full") != std::string::npos;
+}
 
 class StoreSpaceTest : public StoreTest {
-protected:
+   protected:
     // A 1 MiB store with alice (write on WORK, one token) and bob.
     void make_small_store() {
         small_path_ = dir_ + "/small.db";
@@ -80,7 +82,8 @@ protected:
 TEST_F(StoreSpaceTest, FailedSignInsAreCountedPerUserAddressAndHourNotAppended) {
     add_user("alice");
     const AuditContext from{"alice", "192.0.2.7"};
-    for (int i = 0; i < 3; ++i) EXPECT_EQ(store_->authenticate_user("alice", "guess", from).code(), StatusCode::refused);
+    for (int i = 0; i < 3; ++i)
+        EXPECT_EQ(store_->authenticate_user("alice", "guess", from).code(), StatusCode::refused);
     EXPECT_EQ(store_->authenticate_user("alice", "guess", {"alice", "192.0.2.8"}).code(), StatusCode::refused);
 
     auto failures = failures_in(*store_);
@@ -147,9 +150,10 @@ TEST_F(StoreSpaceTest, AFullStoreStillRevokesDisablesAndUngrants) {
     // here; a snapshot kept would keep the pages it sees from reuse.
     small_->release_snapshot();
     for (int i = 0; i < 50; ++i) {
-        ASSERT_TRUE(small_->revoke_repo_grant("bob", std::string(kMaxProjectKey, 'K'),
-                                              std::string(100, 's') + std::to_string(i))
-                        .ok())
+        ASSERT_TRUE(
+            small_
+                ->revoke_repo_grant("bob", std::string(kMaxProjectKey, 'K'), std::string(100, 's') + std::to_string(i))
+                .ok())
             << i;
     }
     // Enabling gives access back: an ordinary change, still refused.

@@ -71,8 +71,8 @@ TEST_F(StoreTest, TheStoreHoldsOnlyTheDigestNeverTheText) {
 TEST_F(StoreTest, OwnersAndSysadminsManageTokensOthersSeeNothing) {
     add_user("alice");
     add_user("bob");
-    auto created = store_->create_token("alice", "alice-pw", "ci", TokenPermissions{L::read, L::write}, std::nullopt,
-                                        now_ms());
+    auto created =
+        store_->create_token("alice", "alice-pw", "ci", TokenPermissions{L::read, L::write}, std::nullopt, now_ms());
     ASSERT_TRUE(created.ok());
     const std::string id = created->info.id;
 
@@ -207,9 +207,9 @@ TEST_F(StoreTest, ATruncatedOrDamagedFileIsRefusedBeforeLmdbReadsIt) {
     };
     std::string zero_page_size = bytes;
     zero_page_size.replace(40, 4, std::string(4, '\0'));
-    for (const auto& variant : {write_variant("cut.db", bytes.substr(0, bytes.size() - 4096)),
-                                write_variant("half-meta.db", bytes.substr(0, 100)),
-                                write_variant("zero-psize.db", zero_page_size)}) {
+    for (const auto& variant :
+         {write_variant("cut.db", bytes.substr(0, bytes.size() - 4096)),
+          write_variant("half-meta.db", bytes.substr(0, 100)), write_variant("zero-psize.db", zero_page_size)}) {
         for (auto mode : {Store::Mode::read_only, Store::Mode::read_write}) {
             auto opened = Store::open(variant, mode);
             ASSERT_FALSE(opened.ok()) << variant;
@@ -295,7 +295,7 @@ TEST_F(StoreTest, AFullStoreRefusesAChangeCleanlyAndKeepsWorking) {
     auto full = store->bulk_load(load, /*batch_size=*/40000);  // one transaction that cannot fit
     ASSERT_FALSE(full.ok());
     EXPECT_NE(full.status().message().find("full"), std::string::npos) << full.status().message();
-    EXPECT_TRUE(store->list_grants("alice")->empty());  // nothing of it was written
+    EXPECT_TRUE(store->list_grants("alice")->empty());                      // nothing of it was written
     EXPECT_TRUE(store->grant_project("alice", "WORK", Level::write).ok());  // small changes still fit
     EXPECT_EQ(Store::create(dir_ + "/tiny.db", 4096).status().code(), StatusCode::invalid_argument);
 }

@@ -14,18 +14,14 @@
 namespace pat {
 namespace {
 
-constexpr std::string_view kBase62 =
-    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+constexpr std::string_view kBase62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 // Tokens whose checksums were computed outside this code base (Python's
 // zlib.crc32 and hashlib.sha256), as known answers for the format and digest.
 constexpr std::string_view kZeroSecretToken = "npat_00000000000000000000000000000000000000000001laDKA";
-constexpr std::string_view kZeroSecretSha256 =
-    "d4aa67d443b14f13ecd7610329cbed3b64b88d3aee388571cdf10af7bdd9a85c";
-constexpr std::string_view kLetterSecretToken =
-    "npat_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ4fmNwz";
-constexpr std::string_view kLetterSecretSha256 =
-    "3b581263e096a73e1e64063b3a1ada02e3fa0f8e9f636049e456781c56c00042";
+constexpr std::string_view kZeroSecretSha256 = "d4aa67d443b14f13ecd7610329cbed3b64b88d3aee388571cdf10af7bdd9a85c";
+constexpr std::string_view kLetterSecretToken = "npat_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ4fmNwz";
+constexpr std::string_view kLetterSecretSha256 = "3b581263e096a73e1e64063b3a1ada02e3fa0f8e9f636049e456781c56c00042";
 
 // A bit-at-a-time CRC-32 (IEEE), independent of zlib's under test, to
 // build tokens with chosen prefixes.
@@ -60,7 +56,9 @@ std::string hex(const TokenDigest& digest) {
     return out;
 }
 
-bool is_base62(char c) { return kBase62.find(c) != std::string_view::npos; }
+bool is_base62(char c) {
+    return kBase62.find(c) != std::string_view::npos;
+}
 
 std::string generate() {
     Expected<std::string> token = generate_token();
@@ -101,7 +99,9 @@ TEST(TokenFormat, ReferenceCrcMatchesTheStandardCheckValue) {
 // characters is 0x690BD1FF. Any other CRC (another polynomial, no final XOR,
 // a wrong length) gives another value, and the token is refused.
 TEST(TokenFormat, ChecksumIsTheIeeeCrc32OfTheFirst48Characters) {
-    const std::string first_48 = "npat_123456789123456789123456789123456789" "1234567";
+    const std::string first_48 =
+        "npat_123456789123456789123456789123456789"
+        "1234567";
     ASSERT_EQ(first_48.size(), 48U);
     ASSERT_EQ(reference_crc32(first_48), 0x690BD1FFU);
     auto encoded = [&](std::uint32_t crc) {
@@ -120,8 +120,7 @@ TEST(TokenFormat, ChecksumIsTheIeeeCrc32OfTheFirst48Characters) {
 TEST(TokenFormat, KnownAnswers) {
     EXPECT_EQ(check_token_format(kZeroSecretToken), TokenFormat::valid);
     EXPECT_EQ(check_token_format(kLetterSecretToken), TokenFormat::valid);
-    EXPECT_EQ(check_token_format(with_checksum("npat_" + std::string(43, 'z'))),
-              TokenFormat::valid);
+    EXPECT_EQ(check_token_format(with_checksum("npat_" + std::string(43, 'z'))), TokenFormat::valid);
 }
 
 TEST(TokenFormat, AgreesWithTheReferenceChecksumOnGeneratedSecrets) {
@@ -132,16 +131,15 @@ TEST(TokenFormat, AgreesWithTheReferenceChecksumOnGeneratedSecrets) {
 }
 
 TEST(TokenFormat, EverySingleCharacterMutationIsRejected) {
-    std::vector<std::string> tokens = {std::string(kZeroSecretToken),
-                                       std::string(kLetterSecretToken)};
+    std::vector<std::string> tokens = {std::string(kZeroSecretToken), std::string(kLetterSecretToken)};
     for (int i = 0; i < 3; ++i) tokens.push_back(generate());
 
     for (const std::string& original : tokens) {
         ASSERT_EQ(check_token_format(original), TokenFormat::valid);
         for (std::size_t position = 0; position < original.size(); ++position) {
             // Every printable ASCII character, plus NUL, controls and high bytes.
-            std::vector<char> replacements = {'\0', '\t', '\n', '\r', '\x7f',
-                                              static_cast<char>(0x80), static_cast<char>(0xff)};
+            std::vector<char> replacements = {
+                '\0', '\t', '\n', '\r', '\x7f', static_cast<char>(0x80), static_cast<char>(0xff)};
             for (char c = 0x20; c <= 0x7e; ++c) replacements.push_back(c);
             for (char replacement : replacements) {
                 if (replacement == original[position]) continue;
@@ -174,11 +172,8 @@ TEST(TokenFormat, AdjacentTranspositionsAreRejected) {
 TEST(TokenFormat, TruncationsAndExtensionsAreMalformed) {
     std::string token(kLetterSecretToken);
     for (std::size_t length = 0; length < token.size(); ++length) {
-        EXPECT_EQ(check_token_format(std::string_view(token).substr(0, length)),
-                  TokenFormat::malformed)
-            << length;
-        EXPECT_EQ(check_token_format(std::string_view(token).substr(token.size() - length)),
-                  TokenFormat::malformed)
+        EXPECT_EQ(check_token_format(std::string_view(token).substr(0, length)), TokenFormat::malformed) << length;
+        EXPECT_EQ(check_token_format(std::string_view(token).substr(token.size() - length)), TokenFormat::malformed)
             << length;
     }
     for (char extra : {'0', 'a', 'Z', '_', ' ', '\n', '\0'}) {
@@ -190,16 +185,14 @@ TEST(TokenFormat, TruncationsAndExtensionsAreMalformed) {
 
 TEST(TokenFormat, OtherPrefixesAreMalformedEvenWithAGoodChecksum) {
     const std::string secret(kLetterSecretToken.substr(5, 43));
-    for (std::string_view prefix : {"NPAT_", "Npat_", "npat-", "npat0", "xpat_", "npaT_", "ghp__",
-                                    "bbdc_"}) {
+    for (std::string_view prefix : {"NPAT_", "Npat_", "npat-", "npat0", "xpat_", "npaT_", "ghp__", "bbdc_"}) {
         std::string token = with_checksum(std::string(prefix) + secret);
         ASSERT_EQ(token.size(), kTokenLength);
         EXPECT_EQ(check_token_format(token), TokenFormat::malformed) << token;
     }
     // A shorter or longer prefix with the length kept.
     EXPECT_EQ(check_token_format(with_checksum("npat" + secret + "a")), TokenFormat::malformed);
-    EXPECT_EQ(check_token_format(with_checksum("npat__" + secret.substr(1))),
-              TokenFormat::malformed);
+    EXPECT_EQ(check_token_format(with_checksum("npat__" + secret.substr(1))), TokenFormat::malformed);
 }
 
 TEST(TokenFormat, OverflowingChecksumDigitsAreABadChecksum) {
@@ -332,9 +325,8 @@ TEST(TokenId, DigitsAreUnbiased) {
 TEST(TokenId, Validation) {
     EXPECT_TRUE(is_valid_token_id("123456789012"));
     EXPECT_TRUE(is_valid_token_id("900000000000"));
-    for (std::string_view id : {"", "012345678901", "12345678901", "1234567890123", "12345678901a",
-                                "1234 5678901", " 23456789012", "123456789012 ", "-23456789012",
-                                "１23456789012"}) {
+    for (std::string_view id : {"", "012345678901", "12345678901", "1234567890123", "12345678901a", "1234 5678901",
+                                " 23456789012", "123456789012 ", "-23456789012", "１23456789012"}) {
         EXPECT_FALSE(is_valid_token_id(id)) << id;
     }
     EXPECT_FALSE(is_valid_token_id(std::string_view("12345678901\0", 12)));

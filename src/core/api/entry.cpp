@@ -1,14 +1,13 @@
 // The management API's entry point: route, method, body size and
 // credentials are checked here, in that order, before any endpoint runs;
 // then the password check, throttled, shared by every endpoint.
-#include "pat/management_api.hpp"
-
 #include <optional>
 #include <string>
 
 #include "internal.hpp"
 #include "pat/ascii.hpp"
 #include "pat/error_body.hpp"
+#include "pat/management_api.hpp"
 #include "pat/names.hpp"
 
 namespace pat {
@@ -84,8 +83,7 @@ std::string_view media_type(std::string_view content_type) {
 // the credentials: such a request is not even a sign-in attempt.
 std::optional<ApiResponse> refuse_cross_site(const ApiRequest& request) {
     if (foreign_origin(request)) {
-        return api::error_response(403,
-                                   "Cross-origin requests are not accepted: the Origin header names another site.",
+        return api::error_response(403, "Cross-origin requests are not accepted: the Origin header names another site.",
                                    api::exception_name::authorisation);
     }
     const bool has_body = !request.body.empty() || request.body_too_large;

@@ -1,13 +1,12 @@
 // The fixed error bodies (pat/error_body.hpp): each message written once,
 // the JSON around it put together at compile time, so the glue can point a
 // response buffer at the text without allocating.
-#include "pat/error_body.hpp"
-
 #include <array>
 #include <cstddef>
 #include <string_view>
 
 #include "internal.hpp"
+#include "pat/error_body.hpp"
 
 namespace pat {
 namespace {

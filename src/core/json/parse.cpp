@@ -2,8 +2,8 @@
 #include <algorithm>
 #include <string>
 
-#include "utf8.hpp"
 #include "pat/json.hpp"
+#include "utf8.hpp"
 
 namespace pat::json {
 

@@ -1,8 +1,8 @@
 // The JSON writer: escaping per RFC 8259, always valid UTF-8 out.
 #include <string>
 
-#include "utf8.hpp"
 #include "pat/json.hpp"
+#include "utf8.hpp"
 
 namespace pat::json {
 

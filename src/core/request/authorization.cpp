@@ -1,10 +1,10 @@
 #include "pat/authorization.hpp"
 
-#include "pat/ascii.hpp"
-#include "pat/token.hpp"
-
 #include <array>
 #include <cstdint>
+
+#include "pat/ascii.hpp"
+#include "pat/token.hpp"
 
 namespace pat {
 

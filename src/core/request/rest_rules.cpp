@@ -12,8 +12,8 @@
 namespace pat {
 namespace {
 
-using std::string_view;
 using path::take_segment;
+using std::string_view;
 
 bool is_rule_method(string_view method) {
     return method == "*" || method == "GET" || method == "POST" || method == "PUT" || method == "DELETE" ||
@@ -21,8 +21,9 @@ bool is_rule_method(string_view method) {
 }
 
 bool method_matches(string_view rule, string_view method) {
-    if (rule == "*") return method == "GET" || method == "HEAD" || method == "POST" || method == "PUT" ||
-                            method == "DELETE" || method == "PATCH";
+    if (rule == "*")
+        return method == "GET" || method == "HEAD" || method == "POST" || method == "PUT" || method == "DELETE" ||
+               method == "PATCH";
     return rule == method || (rule == "GET" && method == "HEAD");
 }
 
@@ -34,8 +35,7 @@ Status invalid(std::string message) {
 
 Status RestRules::add(string_view method, string_view path_template, string_view need_text) {
     if (!is_rule_method(method)) {
-        return invalid("invalid method \"" + std::string(method) +
-                       "\": it must be GET, POST, PUT, DELETE, PATCH or *");
+        return invalid("invalid method \"" + std::string(method) + "\": it must be GET, POST, PUT, DELETE, PATCH or *");
     }
     Need need = Need::unrecognised_route;
     if (need_text != "deny") {
@@ -91,7 +91,8 @@ Status RestRules::add(string_view method, string_view path_template, string_view
         rule.segments.push_back({kind, std::string(segment)});
     }
     if (is_repo_need(need) && !(has_project && has_repo)) {
-        return invalid("need \"" + std::string(need_text) + "\" names a repository: the template must hold "
+        return invalid("need \"" + std::string(need_text) +
+                       "\" names a repository: the template must hold "
                        "{projectKey} and {repositorySlug}");
     }
     if (is_project_need(need) && !has_project) {

@@ -19,18 +19,18 @@
 #include <cstddef>
 #include <string_view>
 
+#include "pat/ascii.hpp"
 #include "pat/names.hpp"
 #include "pat/route.hpp"
-#include "pat/ascii.hpp"
 #include "path_segments.hpp"
 
 namespace pat {
 namespace {
 
-using std::string_view;
 using ascii::equals_ignoring_case;
 using path::is_plain_absolute_path;
 using path::take_segment;
+using std::string_view;
 
 constexpr string_view kServiceParam = "service";
 constexpr string_view kUploadPack = "git-upload-pack";

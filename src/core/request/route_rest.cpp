@@ -35,10 +35,10 @@
 namespace pat {
 namespace {
 
-using std::string_view;
 using ascii::equals_ignoring_case;
 using path::is_plain_absolute_path;
 using path::take_segment;
+using std::string_view;
 
 enum class Param : std::uint8_t { none, version, project_key, repo_slug, any };
 
@@ -50,8 +50,8 @@ struct RestEdge {
 struct RestNode {
     std::uint16_t literal_begin, literal_end, suffix_end;
     Param param_kind;
-    std::uint16_t param;  // 0: none
-    std::uint16_t tail;   // 0: none
+    std::uint16_t param;    // 0: none
+    std::uint16_t tail;     // 0: none
     std::int16_t route[5];  // GET, POST, PUT, DELETE, PATCH; -1: none
 };
 

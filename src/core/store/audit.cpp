@@ -16,8 +16,8 @@
 #include <ctime>
 #include <string>
 
-#include "pat/names.hpp"
 #include "impl.hpp"
+#include "pat/names.hpp"
 
 namespace pat {
 namespace {
@@ -63,9 +63,13 @@ std::string encode_key(std::uint64_t sequence) {
     return key;
 }
 
-std::uint64_t decode_key(std::string_view key) { return take_be(key, 8); }
+std::uint64_t decode_key(std::string_view key) {
+    return take_be(key, 8);
+}
 
-std::int64_t time_of(std::uint64_t sequence) { return static_cast<std::int64_t>(sequence >> 16); }
+std::int64_t time_of(std::uint64_t sequence) {
+    return static_cast<std::int64_t>(sequence >> 16);
+}
 
 // "2026-12-01T06:12:03Z"
 std::string utc_text(std::int64_t ms) {
@@ -90,8 +94,10 @@ Status next_sequence(const Store::Impl& store, MDB_txn* txn, std::uint64_t& sequ
     MDB_val k{}, v{};
     rc = mdb_cursor_get(cursor, &k, &v, MDB_LAST);
     mdb_cursor_close(cursor);
-    if (rc == 0) sequence = std::max(sequence, decode_key(lmdb::view(k)) + 1);
-    else if (rc != MDB_NOTFOUND) return lmdb::error("read audit", rc);
+    if (rc == 0)
+        sequence = std::max(sequence, decode_key(lmdb::view(k)) + 1);
+    else if (rc != MDB_NOTFOUND)
+        return lmdb::error("read audit", rc);
     return Status::success();
 }
 
@@ -145,8 +151,8 @@ bool decode_failure_entry(std::string_view key, std::string_view value, AuditEnt
     entry.action = AuditAction::password_failed;
     entry.time_ms = time_of(row.last);
     entry.count = row.count;
-    entry.detail = row.count == 1 ? std::string()
-                                  : std::to_string(row.count) + " failures since " + utc_text(time_of(row.first));
+    entry.detail =
+        row.count == 1 ? std::string() : std::to_string(row.count) + " failures since " + utc_text(time_of(row.first));
     last = row.last;
     return true;
 }
@@ -333,45 +339,53 @@ Expected<std::size_t> Store::prune_audit(std::int64_t before_ms, const AuditCont
     // Space::reserve throughout: pruning is how a full store gets room again.
     for (bool done = false; !done;) {
         std::size_t deleted = 0;
-        Status written = lmdb::run_write(*impl_, [&](MDB_txn* txn) -> Status {
-            deleted = 0;
-            MDB_cursor* cursor = nullptr;
-            int rc = mdb_cursor_open(txn, impl_->audit, &cursor);
-            if (rc != 0) return lmdb::error("open audit", rc);
-            MDB_val k{}, v{};
-            while (deleted < kPruneBatch && (rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST)) == 0 &&
-                   decode_key(lmdb::view(k)) < cutoff && (rc = mdb_cursor_del(cursor, 0)) == 0) {
-                ++deleted;
-            }
-            mdb_cursor_close(cursor);
-            if (rc != 0 && rc != MDB_NOTFOUND) return lmdb::error("prune audit", rc);
-            done = deleted < kPruneBatch;
-            if (!done || !impl_->has_sign_in_failures) return Status::success();
-            // The last batch also takes the failure rows.
-            std::vector<std::string> doomed;
-            rc = lmdb::scan_prefix(txn, impl_->sign_in_failures, "", [&](std::string_view key, std::string_view value) {
-                FailureRow row;
-                if (!decode_failure(value, row) || row.last < cutoff) doomed.emplace_back(key);
-                return true;
-            });
-            if (rc != 0) return lmdb::error("read sign-in failures", rc);
-            for (const std::string& key : doomed) {
-                if ((rc = lmdb::del(txn, impl_->sign_in_failures, key)) != 0)
-                    return lmdb::error("prune sign-in failures", rc);
-            }
-            deleted += doomed.size();
-            return Status::success();
-        }, lmdb::Space::reserve);
+        Status written = lmdb::run_write(
+            *impl_,
+            [&](MDB_txn* txn) -> Status {
+                deleted = 0;
+                MDB_cursor* cursor = nullptr;
+                int rc = mdb_cursor_open(txn, impl_->audit, &cursor);
+                if (rc != 0) return lmdb::error("open audit", rc);
+                MDB_val k{}, v{};
+                while (deleted < kPruneBatch && (rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST)) == 0 &&
+                       decode_key(lmdb::view(k)) < cutoff && (rc = mdb_cursor_del(cursor, 0)) == 0) {
+                    ++deleted;
+                }
+                mdb_cursor_close(cursor);
+                if (rc != 0 && rc != MDB_NOTFOUND) return lmdb::error("prune audit", rc);
+                done = deleted < kPruneBatch;
+                if (!done || !impl_->has_sign_in_failures) return Status::success();
+                // The last batch also takes the failure rows.
+                std::vector<std::string> doomed;
+                rc = lmdb::scan_prefix(txn, impl_->sign_in_failures, "",
+                                       [&](std::string_view key, std::string_view value) {
+                                           FailureRow row;
+                                           if (!decode_failure(value, row) || row.last < cutoff)
+                                               doomed.emplace_back(key);
+                                           return true;
+                                       });
+                if (rc != 0) return lmdb::error("read sign-in failures", rc);
+                for (const std::string& key : doomed) {
+                    if ((rc = lmdb::del(txn, impl_->sign_in_failures, key)) != 0)
+                        return lmdb::error("prune sign-in failures", rc);
+                }
+                deleted += doomed.size();
+                return Status::success();
+            },
+            lmdb::Space::reserve);
         if (!written.ok()) return written;
         total += deleted;
     }
     // The prune itself, in a transaction of its own: LMDB reuses the pages a
     // transaction freed from the second transaction after it, so the next
     // ordinary change finds them.
-    Status recorded = lmdb::run_write(*impl_, [&](MDB_txn* txn) {
-        return append_audit(*impl_, txn, AuditAction::audit_pruned, audit, {}, {},
-                            std::to_string(total) + " entries before " + utc_text(before_ms));
-    }, lmdb::Space::reserve);
+    Status recorded = lmdb::run_write(
+        *impl_,
+        [&](MDB_txn* txn) {
+            return append_audit(*impl_, txn, AuditAction::audit_pruned, audit, {}, {},
+                                std::to_string(total) + " entries before " + utc_text(before_ms));
+        },
+        lmdb::Space::reserve);
     if (!recorded.ok()) return recorded;
     return total;
 }

@@ -2,10 +2,10 @@
 // no KDF per user, no audit. Not reachable from patctl or the API.
 #include <string>
 
+#include "impl.hpp"
 #include "pat/names.hpp"
 #include "pat/token.hpp"
 #include "records.hpp"
-#include "impl.hpp"
 
 namespace pat {
 
@@ -95,7 +95,8 @@ Expected<std::vector<std::string>> Store::bulk_load(const BulkLoad& load, std::s
                     if (rc == 0) {
                         row.view.id = ids[t];
                         row.view.owner = row.owner;
-                        rc = lmdb::put(txn, impl_->tokens, row.digest, records::encode_token(row.view), MDB_NOOVERWRITE);
+                        rc =
+                            lmdb::put(txn, impl_->tokens, row.digest, records::encode_token(row.view), MDB_NOOVERWRITE);
                     }
                     if (rc == 0) rc = lmdb::put(txn, impl_->user_tokens, records::user_prefix(row.owner) + ids[t], {});
                 }

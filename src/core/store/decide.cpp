@@ -4,10 +4,10 @@
 #include <algorithm>
 #include <cstring>
 
+#include "impl.hpp"
 #include "pat/decision.hpp"
 #include "pat/names.hpp"
 #include "records.hpp"
-#include "impl.hpp"
 
 namespace pat {
 namespace {
@@ -72,8 +72,8 @@ bool raise_to_grant(MDB_txn* txn, MDB_dbi table, std::string_view key, Level& le
 // repository need), the project grant, ownership of a personal project and
 // the sysadmin flag. Stops reading as soon as `required` is reached: the
 // common case of a project-wide grant costs one lookup.
-bool user_level(MDB_txn* txn, const Store::Impl& store, std::string_view user, bool sysadmin,
-                std::string_view key, std::string_view slug, Level required, Level& level) noexcept {
+bool user_level(MDB_txn* txn, const Store::Impl& store, std::string_view user, bool sysadmin, std::string_view key,
+                std::string_view slug, Level required, Level& level) noexcept {
     char owner[kMaxUserName + 1];
     if (sysadmin || personal_project_owner(key, owner) == user) {
         level = Level::admin;
@@ -92,8 +92,10 @@ bool user_level(MDB_txn* txn, const Store::Impl& store, std::string_view user, b
 // Fills the identity (the Decision's private fields, handed in by decide())
 // as soon as the token is found. Inlined into decide(): the hot path stays
 // one function, as before the split.
-[[gnu::always_inline]] inline Reason check_request(Store::Impl& store, TokenHasher& hasher, const AccessRequest& request, std::int64_t now,
-                     char (&token_id)[kTokenIdLength + 1], char (&owner)[kMaxUserName + 1]) noexcept {
+[[gnu::always_inline]] inline Reason check_request(Store::Impl& store, TokenHasher& hasher,
+                                                   const AccessRequest& request, std::int64_t now,
+                                                   char (&token_id)[kTokenIdLength + 1],
+                                                   char (&owner)[kMaxUserName + 1]) noexcept {
     switch (check_token_format(request.token)) {
         case TokenFormat::malformed: return Reason::malformed_token;
         case TokenFormat::bad_checksum: return Reason::bad_checksum;

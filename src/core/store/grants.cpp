@@ -1,9 +1,9 @@
 // Grants: user -> project KEY and user -> KEY/slug, each read|write|admin.
 #include <string>
 
+#include "impl.hpp"
 #include "pat/names.hpp"
 #include "records.hpp"
-#include "impl.hpp"
 
 namespace pat {
 namespace {
@@ -21,8 +21,8 @@ Status require_user(MDB_txn* txn, const Store::Impl& store, const std::string& u
 }
 
 // target is "project KEY" or "repository KEY/slug": for messages and the audit.
-Status put_grant(Store::Impl& store, const std::string& user, const std::string& key,
-                 const std::string& target, Level level, const AuditContext& audit) {
+Status put_grant(Store::Impl& store, const std::string& user, const std::string& key, const std::string& target,
+                 Level level, const AuditContext& audit) {
     const char value = static_cast<char>(level);
     return lmdb::run_write(store, [&](MDB_txn* txn) -> Status {
         if (Status s = require_user(txn, store, user); !s.ok()) return s;
@@ -33,14 +33,17 @@ Status put_grant(Store::Impl& store, const std::string& user, const std::string&
     });
 }
 
-Status delete_grant(Store::Impl& store, const std::string& user, const std::string& key,
-                    const std::string& target, const AuditContext& audit) {
-    return lmdb::run_write(store, [&](MDB_txn* txn) -> Status {
-        int rc = lmdb::del(txn, store.grants, key);
-        if (rc == MDB_NOTFOUND) return {StatusCode::not_found, "no grant for '" + user + "' on " + target};
-        if (rc != 0) return lmdb::error("delete grant", rc);
-        return append_audit(store, txn, AuditAction::grant_removed, audit, user, {}, target);
-    }, lmdb::Space::reserve);  // takes access away: works on a full store
+Status delete_grant(Store::Impl& store, const std::string& user, const std::string& key, const std::string& target,
+                    const AuditContext& audit) {
+    return lmdb::run_write(
+        store,
+        [&](MDB_txn* txn) -> Status {
+            int rc = lmdb::del(txn, store.grants, key);
+            if (rc == MDB_NOTFOUND) return {StatusCode::not_found, "no grant for '" + user + "' on " + target};
+            if (rc != 0) return lmdb::error("delete grant", rc);
+            return append_audit(store, txn, AuditAction::grant_removed, audit, user, {}, target);
+        },
+        lmdb::Space::reserve);  // takes access away: works on a full store
 }
 
 }  // namespace
@@ -52,8 +55,7 @@ Status Store::grant_project(std::string_view raw_user, std::string_view raw_key,
     auto key = canonical_project_key(raw_key);
     if (!key) return key.status();
     if (Status s = validate_grant_level(level); !s.ok()) return s;
-    return put_grant(*impl_, *user, records::project_grant_key(*user, *key), "project " + *key,
-                     level, audit);
+    return put_grant(*impl_, *user, records::project_grant_key(*user, *key), "project " + *key, level, audit);
 }
 
 Status Store::grant_repo(std::string_view raw_user, std::string_view raw_key, std::string_view raw_slug, Level level,
@@ -65,8 +67,8 @@ Status Store::grant_repo(std::string_view raw_user, std::string_view raw_key, st
     auto slug = canonical_repo_slug(raw_slug);
     if (!slug) return slug.status();
     if (Status s = validate_grant_level(level); !s.ok()) return s;
-    return put_grant(*impl_, *user, records::repo_grant_key(*user, *key, *slug),
-                     "repository " + *key + "/" + *slug, level, audit);
+    return put_grant(*impl_, *user, records::repo_grant_key(*user, *key, *slug), "repository " + *key + "/" + *slug,
+                     level, audit);
 }
 
 Status Store::revoke_project_grant(std::string_view raw_user, std::string_view raw_key, const AuditContext& audit) {
@@ -74,8 +76,7 @@ Status Store::revoke_project_grant(std::string_view raw_user, std::string_view r
     if (!user) return user.status();
     auto key = canonical_project_key(raw_key);
     if (!key) return key.status();
-    return delete_grant(*impl_, *user, records::project_grant_key(*user, *key),
-                        "project " + *key, audit);
+    return delete_grant(*impl_, *user, records::project_grant_key(*user, *key), "project " + *key, audit);
 }
 
 Status Store::revoke_repo_grant(std::string_view raw_user, std::string_view raw_key, std::string_view raw_slug,
@@ -86,8 +87,8 @@ Status Store::revoke_repo_grant(std::string_view raw_user, std::string_view raw_
     if (!key) return key.status();
     auto slug = canonical_repo_slug(raw_slug);
     if (!slug) return slug.status();
-    return delete_grant(*impl_, *user, records::repo_grant_key(*user, *key, *slug),
-                        "repository " + *key + "/" + *slug, audit);
+    return delete_grant(*impl_, *user, records::repo_grant_key(*user, *key, *slug), "repository " + *key + "/" + *slug,
+                        audit);
 }
 
 Expected<std::vector<GrantInfo>> Store::list_grants(std::optional<std::string_view> raw_user) {

@@ -42,15 +42,19 @@ struct Store::Impl {
 
 namespace lmdb {
 
-inline MDB_val val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
-inline std::string_view view(const MDB_val& v) { return {static_cast<const char*>(v.mv_data), v.mv_size}; }
+inline MDB_val val(std::string_view s) {
+    return MDB_val{s.size(), const_cast<char*>(s.data())};
+}
+inline std::string_view view(const MDB_val& v) {
+    return {static_cast<const char*>(v.mv_data), v.mv_size};
+}
 
 // "LMDB: <what> failed: <mdb_strerror>" as a store_error Status.
 Status error(std::string_view what, int rc);
 
 // A transaction that aborts unless committed.
 class Txn {
-public:
+   public:
     Txn() = default;
     ~Txn() { abort(); }
     Txn(const Txn&) = delete;
@@ -68,7 +72,7 @@ public:
     }
     MDB_txn* get() const { return txn_; }
 
-private:
+   private:
     MDB_txn* txn_ = nullptr;
 };
 

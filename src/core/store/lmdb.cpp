@@ -71,7 +71,9 @@ int free_pages(MDB_env* env, MDB_txn* write_txn, std::size_t& pages, std::size_t
 
 namespace lmdb {
 
-std::size_t reserve_pages(std::size_t map_pages) { return std::clamp<std::size_t>(map_pages / 32, 128, 16384); }
+std::size_t reserve_pages(std::size_t map_pages) {
+    return std::clamp<std::size_t>(map_pages / 32, 128, 16384);
+}
 
 Status error(std::string_view what, int rc) {
     if (rc == MDB_MAP_FULL) {

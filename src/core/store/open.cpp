@@ -2,15 +2,14 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-
-#include <chrono>
 #include <string>
 
-#include "pat/token.hpp"
 #include "impl.hpp"
+#include "pat/token.hpp"
 
 namespace pat {
 namespace {
@@ -26,12 +25,9 @@ struct DbiSlot {
     MDB_dbi Store::Impl::*slot;
 };
 constexpr DbiSlot kDatabases[] = {
-    {"meta", &Store::Impl::meta},
-    {"users", &Store::Impl::users},
-    {"grants", &Store::Impl::grants},
-    {"tokens", &Store::Impl::tokens},
-    {"token_ids", &Store::Impl::token_ids},
-    {"user_tokens", &Store::Impl::user_tokens},
+    {"meta", &Store::Impl::meta},           {"users", &Store::Impl::users},
+    {"grants", &Store::Impl::grants},       {"tokens", &Store::Impl::tokens},
+    {"token_ids", &Store::Impl::token_ids}, {"user_tokens", &Store::Impl::user_tokens},
     {"audit", &Store::Impl::audit},
 };
 
@@ -66,7 +62,7 @@ Status check_lmdb_file(const std::string& path) {
                            "store: " + path + " is damaged (truncated or not an LMDB file); restore it from a backup"};
     FILE* file = std::fopen(path.c_str(), "rb");
     if (file == nullptr) return {StatusCode::store_error, "store: cannot read " + path + ": " + std::strerror(errno)};
-    struct stat st{};
+    struct stat st {};
     unsigned char meta[2][kMetaBytes];
     bool ok = ::fstat(fileno(file), &st) == 0 && std::fread(meta[0], 1, kMetaBytes, file) == kMetaBytes;
     std::uint32_t page_size = ok ? read_le<std::uint32_t>(meta[0] + kPageSizeAt) : 0;
@@ -136,8 +132,8 @@ Status open_databases(Store::Impl& impl, bool create) {
     for (const DbiSlot& db : kDatabases) {
         rc = mdb_dbi_open(txn.get(), db.name, create ? MDB_CREATE : 0, &(impl.*db.slot));
         if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE) {
-            return {StatusCode::store_error, "store: " + impl.path + " is not an nginx-pat store (no '" +
-                                                 db.name + "' table; run 'patctl init' to create a store)"};
+            return {StatusCode::store_error, "store: " + impl.path + " is not an nginx-pat store (no '" + db.name +
+                                                 "' table; run 'patctl init' to create a store)"};
         }
         if (rc != 0) return lmdb::error(std::string("open table ") + db.name, rc);
     }
@@ -183,10 +179,12 @@ Store::Impl::~Impl() {
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Store::~Store() = default;
 
-const std::string& Store::path() const { return impl_->path; }
+const std::string& Store::path() const {
+    return impl_->path;
+}
 
 Expected<std::unique_ptr<Store>> Store::create(const std::string& path, std::size_t max_size) {
-    struct stat st{};
+    struct stat st {};
     if (::stat(path.c_str(), &st) == 0) {
         return Status{StatusCode::already_exists, "store: " + path + " already exists"};
     }
@@ -201,7 +199,7 @@ Expected<std::unique_ptr<Store>> Store::create(const std::string& path, std::siz
 }
 
 Expected<std::unique_ptr<Store>> Store::open(const std::string& path, Mode mode) {
-    struct stat st{};
+    struct stat st {};
     if (::stat(path.c_str(), &st) != 0) {
         return Status{StatusCode::store_error, "store: " + path + " does not exist (create it with 'patctl init')"};
     }
@@ -218,6 +216,8 @@ std::int64_t now_ms() {
     return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-CreatedToken::~CreatedToken() { wipe(text); }
+CreatedToken::~CreatedToken() {
+    wipe(text);
+}
 
 }  // namespace pat

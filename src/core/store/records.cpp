@@ -17,7 +17,7 @@ void put_u16(std::string& out, std::uint16_t v) {
 // A bounds-checked cursor over untrusted bytes: every read fails, rather
 // than reads past the end, once the input is exhausted.
 class Reader {
-public:
+   public:
     explicit Reader(std::string_view bytes) : bytes_(bytes) {}
 
     bool u8(std::uint8_t& v) {
@@ -54,7 +54,7 @@ public:
     }
     bool at_end() const { return pos_ == bytes_.size(); }
 
-private:
+   private:
     std::string_view bytes_;
     std::size_t pos_ = 0;
 };

@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <string>
 
+#include "impl.hpp"
 #include "pat/names.hpp"
 #include "pat/password.hpp"
 #include "pat/token.hpp"
 #include "records.hpp"
-#include "impl.hpp"
 
 namespace pat {
 namespace {
@@ -26,8 +26,8 @@ Status validate_token_name(std::string_view name) {
 }
 
 std::string describe(const TokenPermissions& permissions) {
-    return "project:" + std::string(level_name(permissions.project)) + " repo:" +
-           std::string(level_name(permissions.repo));
+    return "project:" + std::string(level_name(permissions.project)) +
+           " repo:" + std::string(level_name(permissions.repo));
 }
 
 TokenInfo to_info(const records::TokenView& token) {
@@ -42,7 +42,9 @@ TokenInfo to_info(const records::TokenView& token) {
     return info;
 }
 
-Status token_not_found(std::string_view id) { return {StatusCode::not_found, "no token '" + std::string(id) + "'"}; }
+Status token_not_found(std::string_view id) {
+    return {StatusCode::not_found, "no token '" + std::string(id) + "'"};
+}
 
 // A live token found by id. The digest and record are copies, so they
 // survive puts in the same transaction; the record is known to decode.
@@ -60,7 +62,8 @@ Expected<FoundToken> find_token(MDB_txn* txn, const Store::Impl& store, std::str
     if (rc == MDB_NOTFOUND) return token_not_found(id);
     if (rc != 0) return lmdb::error("read token id", rc);
     rc = lmdb::get(txn, store.tokens, digest, record);
-    if (rc == MDB_NOTFOUND) return Status{StatusCode::store_error, "store: token " + std::string(id) + " has no record"};
+    if (rc == MDB_NOTFOUND)
+        return Status{StatusCode::store_error, "store: token " + std::string(id) + " has no record"};
     if (rc != 0) return lmdb::error("read token", rc);
     auto view = records::decode_token(record);
     if (!view) return Status{StatusCode::store_error, "store: the record of token " + std::string(id) + " is corrupt"};
@@ -75,10 +78,9 @@ bool may_manage(const Actor& actor, const records::TokenView& token) {
 
 }  // namespace
 
-Expected<CreatedToken> Store::create_token(std::string_view raw_owner, std::string_view password,
-                                           std::string_view name, std::optional<TokenPermissions> permissions,
-                                           std::optional<int> expiry_days, std::int64_t now,
-                                           const AuditContext& audit) {
+Expected<CreatedToken> Store::create_token(std::string_view raw_owner, std::string_view password, std::string_view name,
+                                           std::optional<TokenPermissions> permissions, std::optional<int> expiry_days,
+                                           std::int64_t now, const AuditContext& audit) {
     auto owner = canonical_user_name(raw_owner);
     if (!owner) return owner.status();
     if (Status s = validate_token_name(name); !s.ok()) return s;
@@ -226,19 +228,22 @@ Expected<TokenInfo> Store::modify_token(const Actor& actor, std::string_view id,
 
 Status Store::revoke_token(const Actor& actor, std::string_view id, const AuditContext& audit) {
     const std::int64_t revoked_at = now_ms();
-    return lmdb::run_write(*impl_, [&](MDB_txn* txn) -> Status {
-        auto found = find_token(txn, *impl_, id);
-        if (!found) return found.status();
-        records::TokenView token = found->view();
-        if (!may_manage(actor, token)) return token_not_found(id);
-        // The record stays as a tombstone so that a later use is reported
-        // as "revoked" rather than "unknown"; it lists nowhere.
-        token.revoked = true;
-        token.revoked_ms = revoked_at;
-        int rc = lmdb::put(txn, impl_->tokens, found->digest, records::encode_token(token));
-        if (rc != 0) return lmdb::error("write token", rc);
-        return append_audit(*impl_, txn, AuditAction::token_revoked, audit, token.owner, token.id);
-    }, lmdb::Space::reserve);  // takes access away: works on a full store
+    return lmdb::run_write(
+        *impl_,
+        [&](MDB_txn* txn) -> Status {
+            auto found = find_token(txn, *impl_, id);
+            if (!found) return found.status();
+            records::TokenView token = found->view();
+            if (!may_manage(actor, token)) return token_not_found(id);
+            // The record stays as a tombstone so that a later use is reported
+            // as "revoked" rather than "unknown"; it lists nowhere.
+            token.revoked = true;
+            token.revoked_ms = revoked_at;
+            int rc = lmdb::put(txn, impl_->tokens, found->digest, records::encode_token(token));
+            if (rc != 0) return lmdb::error("write token", rc);
+            return append_audit(*impl_, txn, AuditAction::token_revoked, audit, token.owner, token.id);
+        },
+        lmdb::Space::reserve);  // takes access away: works on a full store
 }
 
 Status Store::record_token_uses(const std::vector<std::pair<std::string, std::int64_t>>& uses) {

@@ -2,11 +2,11 @@
 // tokens), list, and password authentication.
 #include <string>
 
+#include "impl.hpp"
 #include "pat/names.hpp"
 #include "pat/password.hpp"
 #include "pat/token.hpp"
 #include "records.hpp"
-#include "impl.hpp"
 
 namespace pat {
 namespace {
@@ -34,26 +34,29 @@ Expected<records::UserView> read_user(MDB_txn* txn, const Store::Impl& store, st
     if (rc == MDB_NOTFOUND) return user_not_found(name);
     if (rc != 0) return lmdb::error("read user", rc);
     auto user = records::decode_user(bytes);
-    if (!user) return Status{StatusCode::store_error, "store: the record of user '" + std::string(name) + "' is corrupt"};
+    if (!user)
+        return Status{StatusCode::store_error, "store: the record of user '" + std::string(name) + "' is corrupt"};
     return *user;
 }
 
 // Read-modify-write of one user record, audited as action.
 Status update_user(Store::Impl& store, std::string_view raw_name, AuditAction action, const AuditContext& audit,
-                   const std::function<void(records::UserView&)>& change,
-                   lmdb::Space space = lmdb::Space::ordinary) {
+                   const std::function<void(records::UserView&)>& change, lmdb::Space space = lmdb::Space::ordinary) {
     auto name = canonical_user_name(raw_name);
     if (!name) return name.status();
-    return lmdb::run_write(store, [&](MDB_txn* txn) -> Status {
-        auto user = read_user(txn, store, *name);
-        if (!user) return user.status();
-        std::string display(user->display_name);  // the view dies with the put
-        user->display_name = display;
-        change(*user);
-        int rc = lmdb::put(txn, store.users, *name, records::encode_user(*user));
-        if (rc != 0) return lmdb::error("write user", rc);
-        return append_audit(store, txn, action, audit, *name);
-    }, space);
+    return lmdb::run_write(
+        store,
+        [&](MDB_txn* txn) -> Status {
+            auto user = read_user(txn, store, *name);
+            if (!user) return user.status();
+            std::string display(user->display_name);  // the view dies with the put
+            user->display_name = display;
+            change(*user);
+            int rc = lmdb::put(txn, store.users, *name, records::encode_user(*user));
+            if (rc != 0) return lmdb::error("write user", rc);
+            return append_audit(store, txn, action, audit, *name);
+        },
+        space);
 }
 
 // A password shaped like a token could never be used: the management API
@@ -98,9 +101,9 @@ Status Store::set_password(std::string_view name, std::string_view password, con
 
 Status Store::set_user_active(std::string_view name, bool active, const AuditContext& audit) {
     // Disabling takes access away: it may use the reserve (a full store).
-    return update_user(*impl_, name, active ? AuditAction::user_enabled : AuditAction::user_disabled, audit,
-                       [&](records::UserView& user) { user.active = active; },
-                       active ? lmdb::Space::ordinary : lmdb::Space::reserve);
+    return update_user(
+        *impl_, name, active ? AuditAction::user_enabled : AuditAction::user_disabled, audit,
+        [&](records::UserView& user) { user.active = active; }, active ? lmdb::Space::ordinary : lmdb::Space::reserve);
 }
 
 Status Store::delete_user(std::string_view raw_name, const AuditContext& audit) {
@@ -194,8 +197,10 @@ Status Store::authenticate_user(std::string_view raw_name, std::string_view pass
         if (rc != 0) return lmdb::error("begin read", rc);
         auto user = read_user(txn.get(), *impl_, *name);
         if (!user && user.status().code() != StatusCode::not_found) return user.status();
-        if (user && user->active) stored = user->password;
-        else active = false;
+        if (user && user->active)
+            stored = user->password;
+        else
+            active = false;
     }  // the KDF runs outside the transaction
     // An unknown or disabled user costs the same KDF as a real one, so the
     // answer's timing does not tell which names exist.

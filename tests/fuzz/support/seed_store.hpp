@@ -8,9 +8,9 @@
 #include <string>
 #include <string_view>
 
+#include "crc32.hpp"
 #include "pat/permission.hpp"
 #include "pat/token.hpp"
-#include "crc32.hpp"
 
 namespace fuzz_seed {
 

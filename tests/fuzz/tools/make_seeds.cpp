@@ -136,7 +136,8 @@ void token_seeds() {
 
         write_seed("authorization", "bearer-" + n, "Bearer " + token);
         write_seed("authorization", "basic-" + n, "Basic " + fuzz_reference::base64_encode("alice:" + token));
-        write_seed("base64", "credentials-" + n, std::string(1, '\0') + fuzz_reference::base64_encode("alice:" + token));
+        write_seed("base64", "credentials-" + n,
+                   std::string(1, '\0') + fuzz_reference::base64_encode("alice:" + token));
         write_seed("base64", "bytes-" + n, std::string(1, '\1') + "bob:" + token);
     }
     // Basic with each padding length, and the refusals the parser names.
