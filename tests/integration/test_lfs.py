@@ -20,15 +20,17 @@ OID = "4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393"
 BATCH = "/scm/WORK/my-repo.git/info/lfs/objects/batch"
 
 
-def batch_requests(deployment, token):
-    """(pat_user, status) of the token's LFS batch requests in the access log.
-    nginx logs a request after answering it: wait a little for the line."""
+def batch_requests(deployment, token_id):
+    """(pat_user, status) of the LFS batch requests in the access log whose
+    $pat_token_id is token_id ("-", nginx's empty value, for refused ones: a
+    refusal publishes no identity). nginx logs a request after answering it:
+    wait a little."""
     deadline = time.monotonic() + 10
     while True:
         found = []
         for line in deployment.nginx.access_log.read_text().splitlines():
-            _, pat_user, token_id, status, uri = line.split("|", 4)
-            if uri == BATCH and token_id == token.id:
+            _, pat_user, logged_id, status, uri = line.split("|", 4)
+            if uri == BATCH and logged_id == token_id:
                 found.append((pat_user, int(status)))
         if found or time.monotonic() > deadline:
             return found
@@ -59,19 +61,21 @@ def lfs_fetch(deployment, token, branch, directory):
 def test_a_read_token_cannot_use_the_batch_api(deployment, lfs_pointer, tmp_path):
     result = lfs_fetch(deployment, deployment.read_token, lfs_pointer, tmp_path / "r")
     assert result.returncode != 0
-    requests = batch_requests(deployment, deployment.read_token)
     # git-lfs asked; the module refused: the batch call needs repo-write
-    # whatever its operation (docs/git-routes.md).
-    assert requests and all(request == ("alice", 403) for request in requests), requests
+    # whatever its operation (docs/git-routes.md). A refusal publishes no
+    # identity, so the access log shows it with empty $pat_user/$pat_token_id
+    # and error.log names the token.
+    requests = batch_requests(deployment, "-")
+    assert requests and all(request == ("-", 403) for request in requests), requests
     denials = [line for line in deployment.nginx.error_log.read_text().splitlines()
                if f'request: "POST {BATCH} ' in line]
     assert denials and all('denied repo-write on "WORK/my-repo": token level too low' in line
-                           for line in denials), denials
+                           and deployment.read_token.id in line for line in denials), denials
 
 
 def test_a_write_token_passes_the_module_on_the_batch_api(deployment, lfs_pointer, tmp_path):
     lfs_fetch(deployment, deployment.write_token, lfs_pointer, tmp_path / "w")
-    requests = batch_requests(deployment, deployment.write_token)
+    requests = batch_requests(deployment, deployment.write_token.id)
     # Allowed by the module ($pat_user set); what the backend then answers is
     # not an LFS server's answer.
     assert requests and all(user == "alice" and status not in (401, 403) for user, status in requests), requests
