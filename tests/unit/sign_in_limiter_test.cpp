@@ -11,6 +11,9 @@
 #include <thread>
 #include <vector>
 
+#include "pat/management_api.hpp"
+#include "store_fixture.hpp"
+
 namespace pat {
 namespace {
 
@@ -290,6 +293,78 @@ TEST(SignInLimiter, ThreadsShareOneBudget) {
     EXPECT_EQ(limiter.user_pending("admin", kStart), 0u);
     EXPECT_LE(limiter.known_entries(), 3u);
     EXPECT_LE(limiter.other_entries(), limiter.limits().other_entries);
+}
+
+// The ManagementApi drives the limiter unchanged (begin_attempt, then
+// attempt_succeeded / attempt_abandoned; nothing after a wrong password),
+// against a real store that says who is a user.
+class LimitedManagementApiTest : public testing::StoreTest {
+   protected:
+    void SetUp() override {
+        StoreTest::SetUp();
+        add_user("alice");
+        add_user("bob");
+        limiter_ =
+            std::make_unique<SignInLimiter>([this](std::string_view user) { return store_->get_user(user).ok(); });
+        api_ = std::make_unique<ManagementApi>(*store_, ManagementApiOptions{"git", limiter_.get(), 1000});
+    }
+
+    static std::string basic(std::string_view user_and_password) {
+        static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        std::string out = "Basic ";
+        for (std::size_t i = 0; i < user_and_password.size(); i += 3) {
+            unsigned v = 0;
+            for (std::size_t j = 0; j < 3; ++j) {
+                v = v << 8 |
+                    (i + j < user_and_password.size() ? static_cast<unsigned char>(user_and_password[i + j]) : 0);
+            }
+            const std::size_t chars = std::min<std::size_t>(user_and_password.size() - i, 3) + 1;
+            for (std::size_t k = 0; k < 4; ++k) out += k < chars ? kAlphabet[(v >> (18 - 6 * k)) & 63] : '=';
+        }
+        return out;
+    }
+
+    ApiResponse list(std::string_view user, std::string_view password, std::int64_t now) {
+        const std::string path = "/rest/access-tokens/1.0/users/" + std::string(user);
+        const std::string authorization = basic(std::string(user) + ":" + std::string(password));
+        ApiRequest request;
+        request.method = "GET";
+        request.path = path;
+        request.authorization = authorization;
+        request.client_address = "2001:db8:5:6::" + std::to_string(now % 1000);
+        request.now_ms = now;
+        return api_->handle(request);
+    }
+
+    std::unique_ptr<SignInLimiter> limiter_;
+    std::unique_ptr<ManagementApi> api_;
+};
+
+TEST_F(LimitedManagementApiTest, FiveGuessesThen429AndOtherUsersUnaffected) {
+    std::int64_t now = kStart;
+    // Two wrong passwords at once hold alice's fair share: a third waits 1 s.
+    EXPECT_EQ(list("alice", "guess", now).status, 401);
+    EXPECT_EQ(list("alice", "guess", now).status, 401);
+    const ApiResponse busy = list("alice", "alice-pw", now);
+    EXPECT_EQ(busy.status, 429);
+    EXPECT_EQ(busy.retry_after_s, 1);
+    // Unreported wrong passwords turn into failures after 10 s.
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(list("alice", "guess", now += 10'000).status, 401);
+    now += 10'000;
+    const ApiResponse blocked = list("Alice", "alice-pw", now);
+    EXPECT_EQ(blocked.status, 429);
+    EXPECT_EQ(blocked.retry_after_s, (kStart + 5 * kMinute - now) / 1000);
+    EXPECT_EQ(limiter_->user_attempts("alice", now), 5u);
+    // bob signs in, again and again, from the same /64: nothing is counted.
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(list("bob", "bob-pw", now).status, 200);
+    EXPECT_EQ(limiter_->user_attempts("bob", now), 0u);
+    EXPECT_EQ(limiter_->known_entries(), 1u);  // bob's entry went with his last success
+    // A name that is no user is kept apart.
+    EXPECT_EQ(list("mallory", "guess", now).status, 401);
+    EXPECT_EQ(limiter_->known_entries(), 1u);
+    EXPECT_EQ(limiter_->user_attempts("mallory", now), 1u);
+    // Once alice's first guess leaves the window, her password works.
+    EXPECT_EQ(list("alice", "alice-pw", kStart + 5 * kMinute).status, 200);
 }
 
 }  // namespace
