@@ -3,6 +3,7 @@
 #include <microhttpd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -35,6 +36,7 @@ struct Exchange {
     std::string body;
     bool body_too_large = false;
     bool headers_seen = false;  // the first call (headers only) is over
+    std::size_t dropped = 0;    // body bytes read past the limit
     ~Exchange() { pat::wipe(body); }
 };
 
@@ -144,40 +146,59 @@ pat::ApiResponse answer_request(Server::State& state, MHD_Connection* connection
     return api.handle(request);
 }
 
+MHD_Result answer(Server::State& state, MHD_Connection* connection, const char* url, const char* method,
+                  const Exchange& exchange) {
+    pat::ApiResponse response;
+    try {
+        response = answer_request(state, connection, url, method, exchange);
+    } catch (...) {
+        response = pat::fixed_error_response(500);
+        log_line(Level::crit, "token API: request failed (out of memory?)");
+    }
+    if (!response.audit_line.empty()) {
+        log_line(response.status >= 500 ? Level::crit : Level::notice, response.audit_line);
+    }
+    return send(connection, response);
+}
+
+// A body past the limit is read and dropped up to this much more (its
+// answer, 400, comes once it is in); beyond, the connection is closed.
+constexpr std::size_t kMaxDroppedBytes = 16 * pat::kMaxApiBodyBytes;
+
 MHD_Result on_request(void* cls, MHD_Connection* connection, const char* url, const char* method, const char*,
                       const char* upload_data, size_t* upload_data_size, void** con_cls) {
     auto& state = *static_cast<Server::State*>(cls);
     auto* exchange = static_cast<Exchange*>(*con_cls);
     if (exchange == nullptr) return MHD_NO;  // out of memory in uri_seen: drop the connection
+    if (!exchange->headers_seen) {
+        // The first call brings the headers only. A declared length past
+        // the limit is answered (400) at once, without reading the body.
+        exchange->headers_seen = true;
+        const char* length = header(connection, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (length != nullptr && std::strtoull(length, nullptr, 10) > pat::kMaxApiBodyBytes) {
+            exchange->body_too_large = true;
+            return answer(state, connection, url, method, *exchange);
+        }
+        return MHD_YES;
+    }
     if (*upload_data_size != 0) {
-        // More of the body: kept up to the limit, the rest read and dropped.
-        if (!exchange->body_too_large) {
-            if (exchange->body.size() + *upload_data_size > pat::kMaxApiBodyBytes) {
-                exchange->body_too_large = true;
-                pat::wipe(exchange->body);
-                exchange->body.clear();
-            } else {
-                exchange->body.append(upload_data, *upload_data_size);
-            }
+        // More of the body: kept up to the limit, then dropped.
+        if (!exchange->body_too_large && exchange->body.size() + *upload_data_size > pat::kMaxApiBodyBytes) {
+            exchange->body_too_large = true;
+            exchange->dropped = exchange->body.size();
+            pat::wipe(exchange->body);
+            exchange->body.clear();
+        }
+        if (exchange->body_too_large) {
+            exchange->dropped += *upload_data_size;
+            if (exchange->dropped > kMaxDroppedBytes) return MHD_NO;
+        } else {
+            exchange->body.append(upload_data, *upload_data_size);
         }
         *upload_data_size = 0;
         return MHD_YES;
     }
-    // The first call brings the headers only; the answer comes once the
-    // whole request is in (the next call with no data).
-    if (!exchange->headers_seen) {
-        exchange->headers_seen = true;
-        return MHD_YES;
-    }
-    pat::ApiResponse answer;
-    try {
-        answer = answer_request(state, connection, url, method, *exchange);
-    } catch (...) {
-        answer = pat::fixed_error_response(500);
-        log_line(Level::crit, "token API: request failed (out of memory?)");
-    }
-    if (!answer.audit_line.empty()) log_line(answer.status >= 500 ? Level::crit : Level::notice, answer.audit_line);
-    return send(connection, answer);
+    return answer(state, connection, url, method, *exchange);
 }
 
 void mhd_log(void*, const char* format, va_list args) {

@@ -20,20 +20,14 @@ import pytest
 from api_client import tokens_path
 from harness import PASSWORD, REPO_ROOT, Patctl, curl, free_port, git, wait_for
 
-# The API locations of nginx-conf-examples/patd.conf, pointed at this test's
-# socket.
-EXTRA_SERVER = """
-location /rest/access-tokens/ {
-    proxy_pass http://unix:@ROOT@/patd.sock;
-    proxy_set_header Host $http_host;
-    proxy_set_header X-Real-IP $remote_addr;
-}
-location = /rest/api/1.0/users/credentials {
-    proxy_pass http://unix:@ROOT@/patd.sock;
-    proxy_set_header Host $http_host;
-    proxy_set_header X-Real-IP $remote_addr;
-}
-"""
+# The API locations of nginx-conf-examples/patd.conf, as they are there,
+# pointed at this test's socket.
+EXAMPLE = (REPO_ROOT / "nginx-conf-examples" / "patd.conf").read_text()
+EXTRA_SERVER = (EXAMPLE[EXAMPLE.index("    location /rest/access-tokens/"):
+                        EXAMPLE.index("    # The account page")]
+                .replace("http://patd;", "http://unix:@ROOT@/patd.sock;"))
+assert EXTRA_SERVER.count("@ROOT@/patd.sock") == 2 and "X-Real-IP $remote_addr" in EXTRA_SERVER
+
 
 IDLE_TIMEOUT = 2
 SHUTDOWN_GRACE = 2
@@ -250,9 +244,25 @@ def test_client_address_header_trusted_only_from_loopback(d):
 def test_body_too_large_is_400(d, tmp_path):
     big = tmp_path / "big.json"
     big.write_text('{"name": "' + "x" * (70 * 1024) + '"}')
+    # Declared with Content-Length: answered before the body is read.
     response = direct(f"unix:{d.socket}", "PUT", tokens_path("alice"), user="alice", body_file=big)
     assert response.status == 400
     assert response.json()["errors"]
+    # Chunked (no length known in advance): read up to the limit, then 400.
+    chunked = direct(f"unix:{d.socket}", "PUT", tokens_path("alice"), user="alice", body_file=big,
+                     headers=["Transfer-Encoding: chunked"])
+    assert chunked.status == 400
+    # Far past it: the connection is closed rather than read forever.
+    huge = tmp_path / "huge.json"
+    huge.write_bytes(b"x" * (4 * 1024 * 1024))
+    cut = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket",
+                          str(d.socket), "-u", f"alice:{PASSWORD}", "-X", "PUT",
+                          "-H", "Content-Type: application/json", "-H", "Transfer-Encoding: chunked",
+                          "--data-binary", f"@{huge}", "http://localhost" + tokens_path("alice")],
+                         capture_output=True, text=True, timeout=60)
+    assert cut.returncode != 0 or cut.stdout == "400", (cut.returncode, cut.stdout)
+    # The store holds no token of that size's name.
+    assert direct(f"unix:{d.socket}", "GET", tokens_path("alice"), user="alice").status == 200
 
 
 def test_idle_connection_is_cut(d):
