@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "client_address.hpp"
@@ -128,16 +129,18 @@ pat::ApiResponse answer_request(Server::State& state, MHD_Connection* connection
 
     // Every request with credentials runs a password check: a place at
     // the gate first, or 503 at once.
-    const bool signs_in = !request.authorization.empty();
-    SignInGate::Pass pass(state.gate);
-    if (signs_in && !pass.admitted()) {
-        pat::ApiResponse busy;
-        busy.status = 503;
-        busy.content_type = "application/json;charset=UTF-8";
-        busy.body = kBusyBody;
-        busy.retry_after_s = 1;
-        busy.audit_line = "token API: sign-in refused with 503, too many at once (client " + address + ")";
-        return busy;
+    std::optional<SignInGate::Pass> pass;
+    if (!request.authorization.empty()) {
+        pass.emplace(state.gate);
+        if (!pass->admitted()) {
+            pat::ApiResponse busy;
+            busy.status = 503;
+            busy.content_type = "application/json;charset=UTF-8";
+            busy.body = kBusyBody;
+            busy.retry_after_s = 1;
+            busy.audit_line = "token API: sign-in refused with 503, too many at once (client " + address + ")";
+            return busy;
+        }
     }
     pat::ManagementApiOptions options;
     options.realm = state.options.realm;

@@ -6,6 +6,7 @@ statuses, which peers may name the client's address (X-Real-IP), the body
 limit, the idle-connection cut, the sign-in cap (503 + Retry-After), SIGTERM
 within its bound and SIGKILL in the middle of creations."""
 
+import base64
 import json
 import os
 import signal
@@ -312,6 +313,38 @@ def test_sigterm_stops_within_the_bound(d, tmp_path):
         assert "stopped" in patd.text()
     finally:
         held.close()
+        patd.stop()
+
+
+def test_sigterm_lets_a_request_in_flight_finish(d, tmp_path):
+    sock = tmp_path / "flight.sock"
+    patd = Patd(d.store_path, f"unix:{sock}", tmp_path / "flight.log")
+    body = json.dumps({"name": "in flight", "permissions": ["REPO_READ"]}).encode()
+    credentials = base64.b64encode(f"alice:{PASSWORD}".encode()).decode()
+    head = (f"PUT {tokens_path('alice')} HTTP/1.1\r\nHost: localhost\r\n"
+            f"Authorization: Basic {credentials}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(str(sock))
+            s.sendall(head + body[:5])  # the request has begun, its body is not all in
+            time.sleep(0.3)
+            patd.process.send_signal(signal.SIGTERM)
+            wait_for(lambda: "shutting down" in patd.text(), what="the shutdown line")
+            # New connections are refused now; the one in flight still gets its answer.
+            with socket.socket(socket.AF_UNIX) as late:
+                assert late.connect_ex(str(sock)) != 0
+            s.sendall(body[5:])
+            s.settimeout(10)
+            answer = b""
+            while chunk := s.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
+        token = json.loads(answer.partition(b"\r\n\r\n")[2])
+        patd.process.wait(timeout=SHUTDOWN_GRACE + 5)
+        assert patd.process.returncode == 0
+        assert token["id"] in d.patctl.run("token", "list", "alice").stdout
+    finally:
         patd.stop()
 
 
