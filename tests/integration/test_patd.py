@@ -68,7 +68,10 @@ class Patd:
 
     @staticmethod
     def _connects_tcp(host, port):
-        with socket.socket() as s:
+        host = host.strip("[]")
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        host = {"::": "::1", "0.0.0.0": "127.0.0.1"}.get(host, host)
+        with socket.socket(family) as s:
             return s.connect_ex((host, port)) == 0
 
     def text(self):
@@ -237,6 +240,28 @@ def test_client_address_header_trusted_only_from_loopback(d):
         assert remote.status == 401
         text = patd.text()
         assert "198.51.100.99" not in text
+        assert f"password refused for bob from {outside[0]}" in text
+    finally:
+        assert patd.stop() == 0
+
+
+def test_client_address_header_over_ipv6(d):
+    port = free_port()
+    patd = Patd(d.store_path, f"[::]:{port}", d.root / "patd-v6.log")
+    try:
+        loopback = direct(f"http://[::1]:{port}", "GET", tokens_path("bob"), user="bob",
+                          password="nope", headers=["X-Real-IP: 2001:db8::5"])
+        assert loopback.status == 401
+        assert "password refused for bob from 2001:db8::5" in patd.text()
+        outside = [a for a in subprocess.run(["hostname", "-I"], capture_output=True, text=True)
+                   .stdout.split() if ":" in a and not a.startswith("fe80")]
+        if not outside:
+            pytest.skip("no non-loopback IPv6 address to connect from")
+        remote = direct(f"http://[{outside[0]}]:{port}", "GET", tokens_path("bob"), user="bob",
+                        password="nope", headers=["X-Real-IP: 2001:db8::6"])
+        assert remote.status == 401
+        text = patd.text()
+        assert "2001:db8::6" not in text
         assert f"password refused for bob from {outside[0]}" in text
     finally:
         assert patd.stop() == 0
