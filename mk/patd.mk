@@ -3,7 +3,7 @@
 # Debian's libmicrohttpd.
 #
 #   make patd        build/patd
-#   make test-patd   real patd + real nginx + git + curl (tests/integration/test_patd*.py)
+#   make test-patd   real patd + real nginx + git + curl (tests/patd/)
 
 PATD_SRCS := $(call sources,cpp,src/patd)
 PATD_OBJS := $(PATD_SRCS:%.cpp=$(BUILD)/%.o)
@@ -18,7 +18,7 @@ $(PATD): $(PATD_OBJS) $(CORE_LIB)
 
 test-patd: $(PATD) $(PATCTL) $(MODULE_SO)
 	PATD=$(abspath $(PATD)) PATCTL=$(abspath $(PATCTL)) PAT_MODULE=$(abspath $(MODULE_SO)) \
-	    $(PYTHON) -m pytest -q tests/integration/test_patd.py
+	    $(PYTHON) -m pytest -q tests/patd
 
 TEST_TARGETS += test-patd
 

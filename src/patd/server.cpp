@@ -164,6 +164,8 @@ MHD_Result answer(Server::State& state, MHD_Connection* connection, const char* 
     return send(connection, response);
 }
 
+constexpr std::size_t kConnectionMemory = 32 * 1024;
+
 // A body past the limit is read and dropped up to this much more (its
 // answer, 400, comes once it is in); beyond, the connection is closed.
 constexpr std::size_t kMaxDroppedBytes = 16 * pat::kMaxApiBodyBytes;
@@ -228,6 +230,9 @@ std::unique_ptr<Server> Server::start(pat::Store& store, const Options& options,
         {MHD_OPTION_THREAD_POOL_SIZE, static_cast<intptr_t>(options.threads), nullptr},
         {MHD_OPTION_CONNECTION_LIMIT, static_cast<intptr_t>(options.max_connections), nullptr},
         {MHD_OPTION_CONNECTION_TIMEOUT, static_cast<intptr_t>(options.idle_timeout_s), nullptr},
+        // Each connection's buffer for the request line and headers (more:
+        // 431) and the read buffer; the body is kept apart, in Exchange.
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<intptr_t>(kConnectionMemory), nullptr},
         {MHD_OPTION_END, 0, nullptr},
     };
     state->daemon = MHD_start_daemon(flags, 0, nullptr, nullptr, &on_request, state.get(), MHD_OPTION_EXTERNAL_LOGGER,
