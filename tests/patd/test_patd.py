@@ -51,14 +51,20 @@ class Patd:
                                          "--shutdown-grace", str(SHUTDOWN_GRACE),
                                          "--max-sign-ins", str(MAX_SIGN_INS), *extra],
                                         stdout=self.log, stderr=self.log)
-        if listen.startswith("unix:"):
-            path = listen[5:]
-            wait_for(lambda: self._connects_unix(path) or self.process.poll() is not None,
-                     what="patd's socket")
-        else:
-            host, _, port = listen.rpartition(":")
-            wait_for(lambda: self._connects_tcp(host, int(port)) or self.process.poll() is not None,
-                     what="patd's port")
+        try:
+            if listen.startswith("unix:"):
+                path = listen[5:]
+                wait_for(lambda: self._connects_unix(path) or self.process.poll() is not None,
+                         what="patd's socket")
+            else:
+                host, _, port = listen.rpartition(":")
+                wait_for(lambda: self._connects_tcp(host, int(port)) or self.process.poll() is not None,
+                         what="patd's port")
+        except BaseException:
+            self.process.kill()  # never left running by a failed start
+            self.process.wait()
+            self.log.close()
+            raise
         assert self.process.poll() is None, self.text()
 
     @staticmethod
