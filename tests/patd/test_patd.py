@@ -81,7 +81,8 @@ class Patd:
             return s.connect_ex((host, port)) == 0
 
     def text(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return self.log_path.read_text(errors="replace")
 
     def stop(self):
@@ -108,6 +109,8 @@ def d(deployment):
     finally:
         assert deployment.patd.stop() == 0, deployment.patd.text()
     assert not deployment.socket.exists(), "patd left its socket file behind"
+    log = deployment.patd.text()
+    assert PASSWORD not in log and "npat_" not in log, "a secret reached patd's log"
 
 
 def via_nginx(d, method, path, user=None, password=PASSWORD, body=None, headers=()):
@@ -259,6 +262,11 @@ def test_client_address_header_over_ipv6(d):
                           password="nope", headers=["X-Real-IP: 2001:db8::5"])
         assert loopback.status == 401
         assert "password refused for bob from 2001:db8::5" in patd.text()
+        # IPv4 on the dual-stack socket: the peer is ::ffff:127.0.0.1, loopback too.
+        mapped = direct(f"http://127.0.0.1:{port}", "GET", tokens_path("bob"), user="bob",
+                        password="nope", headers=["X-Real-IP: 2001:db8::7"])
+        assert mapped.status == 401
+        assert "password refused for bob from 2001:db8::7" in patd.text()
         outside = [a for a in subprocess.run(["hostname", "-I"], capture_output=True, text=True)
                    .stdout.split() if ":" in a and not a.startswith("fe80")]
         if not outside:
