@@ -38,7 +38,8 @@ TEST_TARGETS := test-unit test-cli
 # everything is there already.
 DEB_PACKAGES := g++ make liblmdb-dev lmdb-utils libssl-dev libgtest-dev \
                 nginx nginx-dev libpcre2-dev zlib1g-dev fcgiwrap git curl \
-                python3 python3-pytest faketime clang-format git-lfs
+                python3 python3-pytest faketime clang-format git-lfs \
+                libmicrohttpd-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \

@@ -1,0 +1,119 @@
+// patd: serves nginx-pat's token management API (pat::ManagementApi) over
+// HTTP on a Unix socket or a loopback port, with the store opened
+// read-write. A thin program over the core: options, the listening socket,
+// the HTTP server (server.cpp), and signals. Runs in the foreground and
+// logs to stderr (systemd style).
+//
+//   SIGTERM, SIGINT  stop accepting, let in-flight requests finish for up to
+//                    --shutdown-grace seconds, then close everything and exit 0
+//   SIGHUP           reopen logs: patd writes to stderr only, which has
+//                    nothing to reopen; the signal is logged and ignored
+
+#include <signal.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "listener.hpp"
+#include "log.hpp"
+#include "options.hpp"
+#include "pat/store.hpp"
+#include "server.hpp"
+
+#ifndef PATD_VERSION
+#define PATD_VERSION "0.1.0"
+#endif
+
+namespace {
+
+int run(const patd::Options& options) {
+    // Blocked in every thread (libmicrohttpd's threads inherit the mask);
+    // the main thread takes them with sigwait.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+
+    auto store = pat::Store::open(options.db, pat::Store::Mode::read_write);
+    if (!store) {
+        patd::log_line(patd::Level::crit,
+                       "cannot open the store " + options.db + " read-write: " + store.status().message());
+        return 1;
+    }
+    std::string error;
+    patd::Listener listener = patd::open_listener(options.listen, error);
+    if (listener.fd < 0) {
+        patd::log_line(patd::Level::crit, "cannot listen on " + options.listen + ": " + error);
+        return 1;
+    }
+    if (options.check_config) {
+        std::printf("patd: store %s opens read-write\npatd: listen %s ok\npatd: configuration ok\n", options.db.c_str(),
+                    options.listen.c_str());
+        patd::close_listener(listener);
+        return 0;
+    }
+    std::unique_ptr<patd::Server> server = patd::Server::start(**store, options, listener.fd, error);
+    if (!server) {
+        patd::log_line(patd::Level::crit, error);
+        patd::close_listener(listener);
+        return 1;
+    }
+    patd::log_line(patd::Level::notice, "serving the token API on " + options.listen + " (store " + options.db + ", " +
+                                            std::to_string(options.threads) + " threads, at most " +
+                                            std::to_string(options.max_sign_ins) + " sign-ins at once)");
+    for (;;) {
+        int signal_number = 0;
+        if (sigwait(&signals, &signal_number) != 0) continue;
+        if (signal_number == SIGHUP) {
+            patd::log_line(patd::Level::notice, "SIGHUP: logs go to stderr, nothing to reopen");
+            continue;
+        }
+        break;
+    }
+    patd::log_line(patd::Level::notice, "shutting down: no new connections, in-flight requests get " +
+                                            std::to_string(options.shutdown_grace_s) + " s");
+    server->quiesce();
+    patd::close_listener(listener);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options.shutdown_grace_s);
+    while (server->connections() > 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    const unsigned left = server->connections();
+    server.reset();  // closes what is left; joins the threads
+    store->reset();
+    patd::log_line(patd::Level::notice,
+                   left == 0 ? "stopped" : "stopped, closing " + std::to_string(left) + " open connection(s)");
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const std::vector<std::string> args(argv + 1, argv + argc);
+    const patd::ParsedOptions parsed = patd::parse_options(args);
+    if (!parsed.options) {
+        std::fprintf(stderr, "%s\n\n%s", parsed.error.c_str(), patd::kUsage);
+        return 2;
+    }
+    const patd::Options& options = *parsed.options;
+    if (options.help) {
+        std::fputs(patd::kUsage, stdout);
+        return 0;
+    }
+    if (options.version) {
+        std::printf("patd %s (nginx-pat, store schema %d)\n", PATD_VERSION, pat::kSchemaVersion);
+        return 0;
+    }
+    try {
+        return run(options);
+    } catch (const std::exception& e) {
+        patd::log_line(patd::Level::crit, std::string("failed: ") + e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,91 @@
+#include "options.hpp"
+
+#include <charconv>
+#include <string_view>
+
+namespace patd {
+
+const char* const kUsage =
+    "usage: patd [--db PATH] [--listen unix:PATH|ADDR:PORT] [options]\n"
+    "       patd --check-config [--db PATH] [--listen ...]\n"
+    "       patd --version\n"
+    "\n"
+    "Serves nginx-pat's token management API over HTTP; runs in the foreground, logs to stderr.\n"
+    "  --db PATH               the token store (default /var/lib/nginx-pat/pat.db), opened read-write\n"
+    "  --listen unix:PATH      a Unix socket, mode 0660 (default unix:/run/nginx-pat/patd.sock)\n"
+    "  --listen ADDR:PORT      a TCP address, e.g. 127.0.0.1:8091 or [::1]:8091\n"
+    "  --threads N             HTTP worker threads (default 8)\n"
+    "  --max-connections N     open connections at once (default 256)\n"
+    "  --idle-timeout SECONDS  close a connection idle this long (default 10)\n"
+    "  --max-sign-ins N        password checks at once; more get 503 (default 4)\n"
+    "  --shutdown-grace SECONDS  SIGTERM: time for in-flight requests (default 5)\n"
+    "  --realm TEXT            the Basic realm (default nginx-pat)\n"
+    "  --check-config          open the store and the listen address, report, exit\n"
+    "  --version               print the version and exit\n";
+
+namespace {
+
+bool parse_count(std::string_view text, unsigned min, unsigned max, unsigned& out) {
+    unsigned value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) return false;
+    out = value;
+    return true;
+}
+
+}  // namespace
+
+ParsedOptions parse_options(const std::vector<std::string>& args) {
+    Options options;
+    struct Count {
+        const char* name;
+        unsigned* target;
+        unsigned min, max;
+    };
+    const Count counts[] = {
+        {"--threads", &options.threads, 1, 256},
+        {"--max-connections", &options.max_connections, 1, 65536},
+        {"--idle-timeout", &options.idle_timeout_s, 1, 3600},
+        {"--max-sign-ins", &options.max_sign_ins, 1, 256},
+        {"--shutdown-grace", &options.shutdown_grace_s, 0, 600},
+    };
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& arg = args[i];
+        if (arg == "--version") {
+            options.version = true;
+            continue;
+        }
+        if (arg == "--check-config") {
+            options.check_config = true;
+            continue;
+        }
+        if (arg == "-h" || arg == "--help") {
+            options.help = true;
+            continue;
+        }
+        if (i + 1 >= args.size()) return {std::nullopt, "patd: unknown option or missing value: " + arg};
+        const std::string& value = args[++i];
+        if (arg == "--db") {
+            options.db = value;
+        } else if (arg == "--listen") {
+            options.listen = value;
+        } else if (arg == "--realm") {
+            options.realm = value;
+        } else {
+            bool known = false;
+            for (const Count& count : counts) {
+                if (arg != count.name) continue;
+                known = true;
+                if (!parse_count(value, count.min, count.max, *count.target)) {
+                    return {std::nullopt, "patd: " + arg + " wants a number from " + std::to_string(count.min) +
+                                              " to " + std::to_string(count.max) + ", not '" + value + "'"};
+                }
+            }
+            if (!known) return {std::nullopt, "patd: unknown option: " + arg};
+        }
+    }
+    if (options.db.empty()) return {std::nullopt, "patd: --db wants a path"};
+    return {options, ""};
+}
+
+}  // namespace patd

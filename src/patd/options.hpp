@@ -1,0 +1,37 @@
+// patd's command line: what to open, where to listen, and the limits.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace patd {
+
+inline constexpr const char* kDefaultDb = "/var/lib/nginx-pat/pat.db";
+inline constexpr const char* kDefaultListen = "unix:/run/nginx-pat/patd.sock";
+
+struct Options {
+    std::string db = kDefaultDb;
+    std::string listen = kDefaultListen;  // unix:PATH or ADDR:PORT
+    unsigned threads = 8;                 // the HTTP thread pool
+    unsigned max_connections = 256;       // open connections at once; more are refused
+    unsigned idle_timeout_s = 10;         // a connection silent this long is closed
+    unsigned max_sign_ins = 4;            // password checks at once (scrypt: 32 MiB each)
+    unsigned shutdown_grace_s = 5;        // SIGTERM: how long in-flight requests may finish
+    std::string realm = "nginx-pat";
+    bool check_config = false;
+    bool version = false;
+    bool help = false;
+};
+
+// The options, or an error message for the user (usage included).
+struct ParsedOptions {
+    std::optional<Options> options;
+    std::string error;
+};
+ParsedOptions parse_options(const std::vector<std::string>& args);
+
+extern const char* const kUsage;
+
+}  // namespace patd

@@ -1,0 +1,257 @@
+#include "server.hpp"
+
+#include <microhttpd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <string>
+
+#include "client_address.hpp"
+#include "limiter.hpp"
+#include "log.hpp"
+#include "pat/error_body.hpp"
+#include "pat/management_api.hpp"
+#include "pat/secret.hpp"
+#include "sign_in_gate.hpp"
+
+namespace patd {
+
+struct Server::State {
+    pat::Store& store;
+    Options options;
+    LockedThrottle limiter;
+    SignInGate gate;
+    MHD_Daemon* daemon = nullptr;
+
+    State(pat::Store& s, const Options& o) : store(s), options(o), gate(o.max_sign_ins) {}
+};
+
+namespace {
+
+// Everything one request collects before it is answered. Created by the
+// URI callback (which sees the raw request target, query included).
+struct Exchange {
+    std::string target;  // the raw request target
+    std::string body;
+    bool body_too_large = false;
+    bool headers_seen = false;  // the first call (headers only) is over
+    std::size_t dropped = 0;    // body bytes read past the limit
+    ~Exchange() { pat::wipe(body); }
+};
+
+// 503 when every password-check place is taken.
+constexpr const char* kBusyBody =
+    "{\"errors\":[{\"context\":null,\"message\":\"Too many sign-ins are in progress; try again in a "
+    "second.\",\"exceptionName\":null}]}";
+
+std::int64_t now_ms() {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+void* uri_seen(void*, const char* uri, MHD_Connection*) {
+    try {
+        auto* exchange = new Exchange;
+        exchange->target = uri != nullptr ? uri : "";
+        return exchange;
+    } catch (...) {
+        return nullptr;
+    }
+}
+
+void request_done(void*, MHD_Connection*, void** con_cls, MHD_RequestTerminationCode) {
+    delete static_cast<Exchange*>(*con_cls);
+    *con_cls = nullptr;
+}
+
+// The body of a response, owned by libmicrohttpd until sent, then wiped.
+void free_body(void* cls) {
+    auto* body = static_cast<std::string*>(cls);
+    pat::wipe(*body);
+    delete body;
+}
+
+MHD_Result send(MHD_Connection* connection, pat::ApiResponse& answer) {
+    auto* body = new std::string(std::move(answer.body));
+    MHD_Response* response =
+        MHD_create_response_from_buffer_with_free_callback_cls(body->size(), body->data(), free_body, body);
+    if (response == nullptr) {
+        free_body(body);
+        return MHD_NO;
+    }
+    // Bodies can hold a token or who has which tokens: nobody may keep a copy.
+    MHD_add_response_header(response, "Cache-Control", "no-store");
+    if (!answer.content_type.empty()) MHD_add_response_header(response, "Content-Type", answer.content_type.c_str());
+    if (!answer.www_authenticate.empty()) {
+        MHD_add_response_header(response, "WWW-Authenticate", answer.www_authenticate.c_str());
+    }
+    if (!answer.allow.empty()) MHD_add_response_header(response, "Allow", answer.allow.c_str());
+    if (answer.retry_after_s > 0) {
+        MHD_add_response_header(response, "Retry-After", std::to_string(answer.retry_after_s).c_str());
+    }
+    const MHD_Result result = MHD_queue_response(connection, static_cast<unsigned>(answer.status), response);
+    MHD_destroy_response(response);
+    return result;
+}
+
+const char* header(MHD_Connection* connection, const char* name) {
+    return MHD_lookup_connection_value(connection, MHD_HEADER_KIND, name);
+}
+
+std::string_view view(const char* text) {
+    return text != nullptr ? std::string_view(text) : std::string_view();
+}
+
+pat::ApiResponse answer_request(Server::State& state, MHD_Connection* connection, const char* url, const char* method,
+                                const Exchange& exchange) {
+    const MHD_ConnectionInfo* info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const std::string address =
+        client_address(info != nullptr ? info->client_addr : nullptr, header(connection, kClientAddressHeader));
+    const std::string_view target = exchange.target;
+    const std::size_t question = target.find('?');
+
+    pat::ApiRequest request;
+    request.method = method;
+    request.path = url;  // the path, percent-decoded by libmicrohttpd
+    request.query = question == std::string_view::npos ? std::string_view() : target.substr(question + 1);
+    request.body = exchange.body;
+    request.body_too_large = exchange.body_too_large;
+    request.authorization = view(header(connection, MHD_HTTP_HEADER_AUTHORIZATION));
+    request.content_type = view(header(connection, MHD_HTTP_HEADER_CONTENT_TYPE));
+    const char* origin = header(connection, "Origin");
+    request.has_origin = origin != nullptr;
+    request.origin = view(origin);
+    request.host = view(header(connection, MHD_HTTP_HEADER_HOST));
+    request.client_address = address;
+    request.now_ms = now_ms();
+
+    // Every request with credentials runs a password check: a place at
+    // the gate first, or 503 at once.
+    std::optional<SignInGate::Pass> pass;
+    if (!request.authorization.empty()) {
+        pass.emplace(state.gate);
+        if (!pass->admitted()) {
+            pat::ApiResponse busy;
+            busy.status = 503;
+            busy.content_type = "application/json;charset=UTF-8";
+            busy.body = kBusyBody;
+            busy.retry_after_s = 1;
+            busy.audit_line = "token API: sign-in refused with 503, too many at once (client " + address + ")";
+            return busy;
+        }
+    }
+    pat::ManagementApiOptions options;
+    options.realm = state.options.realm;
+    options.limiter = &state.limiter;
+    pat::ManagementApi api(state.store, options);
+    return api.handle(request);
+}
+
+MHD_Result answer(Server::State& state, MHD_Connection* connection, const char* url, const char* method,
+                  const Exchange& exchange) {
+    pat::ApiResponse response;
+    try {
+        response = answer_request(state, connection, url, method, exchange);
+    } catch (...) {
+        response = pat::fixed_error_response(500);
+        log_line(Level::crit, "token API: request failed (out of memory?)");
+    }
+    if (!response.audit_line.empty()) {
+        log_line(response.status >= 500 ? Level::crit : Level::notice, response.audit_line);
+    }
+    return send(connection, response);
+}
+
+constexpr std::size_t kConnectionMemory = 32 * 1024;
+
+// A body past the limit is read and dropped up to this much more (its
+// answer, 400, comes once it is in); beyond, the connection is closed.
+constexpr std::size_t kMaxDroppedBytes = 16 * pat::kMaxApiBodyBytes;
+
+MHD_Result on_request(void* cls, MHD_Connection* connection, const char* url, const char* method, const char*,
+                      const char* upload_data, size_t* upload_data_size, void** con_cls) {
+    auto& state = *static_cast<Server::State*>(cls);
+    auto* exchange = static_cast<Exchange*>(*con_cls);
+    if (exchange == nullptr) return MHD_NO;  // out of memory in uri_seen: drop the connection
+    if (!exchange->headers_seen) {
+        // The first call brings the headers only. A declared length past
+        // the limit is answered (400) at once, without reading the body.
+        exchange->headers_seen = true;
+        const char* length = header(connection, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (length != nullptr && std::strtoull(length, nullptr, 10) > pat::kMaxApiBodyBytes) {
+            exchange->body_too_large = true;
+            return answer(state, connection, url, method, *exchange);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size != 0) {
+        // More of the body: kept up to the limit, then dropped.
+        if (!exchange->body_too_large && exchange->body.size() + *upload_data_size > pat::kMaxApiBodyBytes) {
+            exchange->body_too_large = true;
+            exchange->dropped = exchange->body.size();
+            pat::wipe(exchange->body);
+            exchange->body.clear();
+        }
+        if (exchange->body_too_large) {
+            exchange->dropped += *upload_data_size;
+            if (exchange->dropped > kMaxDroppedBytes) return MHD_NO;
+        } else {
+            exchange->body.append(upload_data, *upload_data_size);
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    return answer(state, connection, url, method, *exchange);
+}
+
+void mhd_log(void*, const char* format, va_list args) {
+    char text[512];
+    std::vsnprintf(text, sizeof(text), format, args);
+    std::size_t n = std::strlen(text);
+    while (n > 0 && text[n - 1] == '\n') text[--n] = '\0';
+    log_line(Level::info, std::string("http: ") + text);
+}
+
+}  // namespace
+
+Server::Server(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+Server::~Server() {
+    if (state_ && state_->daemon != nullptr) MHD_stop_daemon(state_->daemon);
+}
+
+std::unique_ptr<Server> Server::start(pat::Store& store, const Options& options, int listen_fd, std::string& error) {
+    auto state = std::make_unique<State>(store, options);
+    const unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    MHD_OptionItem items[] = {
+        {MHD_OPTION_LISTEN_SOCKET, listen_fd, nullptr},
+        {MHD_OPTION_THREAD_POOL_SIZE, static_cast<intptr_t>(options.threads), nullptr},
+        {MHD_OPTION_CONNECTION_LIMIT, static_cast<intptr_t>(options.max_connections), nullptr},
+        {MHD_OPTION_CONNECTION_TIMEOUT, static_cast<intptr_t>(options.idle_timeout_s), nullptr},
+        // Each connection's buffer for the request line and headers (more:
+        // 431) and the read buffer; the body is kept apart, in Exchange.
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<intptr_t>(kConnectionMemory), nullptr},
+        {MHD_OPTION_END, 0, nullptr},
+    };
+    state->daemon = MHD_start_daemon(flags, 0, nullptr, nullptr, &on_request, state.get(), MHD_OPTION_EXTERNAL_LOGGER,
+                                     &mhd_log, nullptr, MHD_OPTION_ARRAY, items, MHD_OPTION_URI_LOG_CALLBACK, &uri_seen,
+                                     nullptr, MHD_OPTION_NOTIFY_COMPLETED, &request_done, nullptr, MHD_OPTION_END);
+    if (state->daemon == nullptr) {
+        error = "libmicrohttpd did not start (see the lines above)";
+        return nullptr;
+    }
+    return std::unique_ptr<Server>(new Server(std::move(state)));
+}
+
+void Server::quiesce() {
+    MHD_quiesce_daemon(state_->daemon);
+}
+
+unsigned Server::connections() const {
+    const MHD_DaemonInfo* info = MHD_get_daemon_info(state_->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    return info != nullptr ? info->num_connections : 0;
+}
+
+}  // namespace patd

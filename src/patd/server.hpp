@@ -1,0 +1,36 @@
+// The HTTP server: libmicrohttpd with a thread pool on the listening socket,
+// each request read (the body up to pat::kMaxApiBodyBytes), passed to
+// pat::ManagementApi and answered. Limits: connections at once, an idle
+// timeout per connection (a slow or silent client is cut), the body size,
+// and the sign-in gate (password checks at once).
+#pragma once
+
+#include <memory>
+
+#include "options.hpp"
+#include "pat/store.hpp"
+
+struct MHD_Daemon;
+
+namespace patd {
+
+class Server {
+   public:
+    // Starts serving on listen_fd (patd keeps owning it). nullptr and a
+    // message when libmicrohttpd refuses to start.
+    static std::unique_ptr<Server> start(pat::Store& store, const Options& options, int listen_fd, std::string& error);
+    ~Server();  // stops at once, closing every connection
+
+    // Stops accepting new connections (the listening socket stays open).
+    void quiesce();
+    // Connections still open.
+    unsigned connections() const;
+
+    struct State;
+
+   private:
+    explicit Server(std::unique_ptr<State> state);
+    std::unique_ptr<State> state_;
+};
+
+}  // namespace patd
