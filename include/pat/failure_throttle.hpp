@@ -71,6 +71,11 @@ class PasswordAttemptLimiter {
     // No password was checked after all (the request failed before that,
     // e.g. on a bad body): the attempt is taken back from both counters.
     virtual void attempt_abandoned(std::string_view user, std::string_view address, std::int64_t now_ms) = 0;
+    // The password was wrong. A limiter that counts attempts pessimistically
+    // (FailureThrottle: begin_attempt already counted the failure) has
+    // nothing to do; one that keeps in-flight attempts apart from failures
+    // (SignInLimiter) turns the pending attempt into a failure now.
+    virtual void attempt_failed(std::string_view /*user*/, std::string_view /*address*/, std::int64_t /*now_ms*/) {}
 };
 
 // The policy over a table the caller owns (and locks, when it is shared).

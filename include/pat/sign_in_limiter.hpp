@@ -41,9 +41,9 @@
 //  - Fair share: at most 2 pending password checks per name at once; a
 //    third is answered like a throttle, with a 1 s wait, so one user cannot
 //    hold more than 2 of patd's password-check slots.
-//  - A pending attempt that is never resolved (a caller that does not call
-//    attempt_failed, such as today's ManagementApi on a wrong password) turns
-//    into a failure after 10 s: it always counts against the budget, and
+//  - A pending attempt that is never resolved (a caller that ends before
+//    reporting the outcome; the core's ManagementApi calls attempt_failed on
+//    a wrong password) turns into a failure after 10 s: it always counts against the budget, and
 //    frees its fair-share slot then.
 //  - Empty passwords: note_empty_password counts one failure against the
 //    address (no user lookup, no user budget: an empty password guesses
@@ -92,7 +92,7 @@ class SignInLimiter final : public PasswordAttemptLimiter {
 
     // The password was wrong: the pending attempt becomes a failure at once
     // (without this it does so after pending_timeout_ms).
-    void attempt_failed(std::string_view user, std::string_view address, std::int64_t now_ms);
+    void attempt_failed(std::string_view user, std::string_view address, std::int64_t now_ms) override;
 
     // An empty password, refused before any lookup: counted against the
     // address. 0: answer as for a wrong password; otherwise the milliseconds

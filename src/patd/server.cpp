@@ -9,11 +9,11 @@
 #include <string>
 
 #include "client_address.hpp"
-#include "limiter.hpp"
 #include "log.hpp"
 #include "pat/error_body.hpp"
 #include "pat/management_api.hpp"
 #include "pat/secret.hpp"
+#include "pat/sign_in_limiter.hpp"
 #include "sign_in_gate.hpp"
 
 namespace patd {
@@ -21,11 +21,18 @@ namespace patd {
 struct Server::State {
     pat::Store& store;
     Options options;
-    LockedThrottle limiter;
+    // Known users are limited apart from unknown names and addresses, so
+    // traffic for other names can never evict a user's budget
+    // (docs/sign-in-limits.md).
+    pat::SignInLimiter limiter;
     SignInGate gate;
     MHD_Daemon* daemon = nullptr;
 
-    State(pat::Store& s, const Options& o) : store(s), options(o), gate(o.max_sign_ins) {}
+    State(pat::Store& s, const Options& o)
+        : store(s),
+          options(o),
+          limiter([&s](std::string_view user) { return s.get_user(user).ok(); }),
+          gate(o.max_sign_ins) {}
 };
 
 namespace {

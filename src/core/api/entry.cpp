@@ -180,10 +180,12 @@ void Exchange::end_password_attempt(const Status& outcome) {
     if (options_.limiter == nullptr) return;
     if (outcome.ok()) {
         options_.limiter->attempt_succeeded(credentials_.user, request_.client_address, request_.now_ms);
-    } else if (outcome.code() != StatusCode::refused) {
+    } else if (outcome.code() == StatusCode::refused) {
+        options_.limiter->attempt_failed(credentials_.user, request_.client_address, request_.now_ms);
+    } else {
         // No password was judged (a bad body, a store fault): take the attempt back.
         options_.limiter->attempt_abandoned(credentials_.user, request_.client_address, request_.now_ms);
-    }  // refused: begin_password_attempt already counted the failure
+    }
 }
 
 ApiResponse Exchange::password_refused() {
