@@ -235,16 +235,22 @@ ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx
     return fault(ctx);
 }
 
+// The location's auth_pat realm, evaluated: NGX_OK with realm set when the
+// location is protected; NGX_DECLINED when it is not (no auth_pat, or "off");
+// NGX_ERROR when the value cannot be evaluated.
+ngx_int_t protected_realm(ngx_http_request_t* r, const LocConf& conf, ngx_str_t& realm) {
+    if (conf.realm == nullptr || conf.realm == NGX_CONF_UNSET_PTR) return NGX_DECLINED;
+    if (ngx_http_complex_value(r, conf.realm, &realm) != NGX_OK) return NGX_ERROR;
+    return view(realm) == "off" ? NGX_DECLINED : NGX_OK;
+}
+
 }  // namespace
 
 ngx_int_t access_handler(ngx_http_request_t* r) noexcept {
     try {
         const LocConf* conf = loc_conf(r);
-        if (conf->realm == nullptr || conf->realm == NGX_CONF_UNSET_PTR) return NGX_DECLINED;
-
         ngx_str_t realm;
-        if (ngx_http_complex_value(r, conf->realm, &realm) != NGX_OK) return NGX_ERROR;
-        if (view(realm) == "off") return NGX_DECLINED;
+        if (const ngx_int_t rc = protected_realm(r, *conf, realm); rc != NGX_OK) return rc;
 
         RequestContext* ctx = request_context(r);
         if (ctx == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -273,11 +279,8 @@ ngx_int_t access_handler(ngx_http_request_t* r) noexcept {
 ngx_int_t subrequest_guard(ngx_http_request_t* r) noexcept {
     if (r == r->main) return NGX_DECLINED;
     try {
-        const LocConf* conf = loc_conf(r);
-        if (conf->realm == nullptr || conf->realm == NGX_CONF_UNSET_PTR) return NGX_DECLINED;
         ngx_str_t realm;
-        if (ngx_http_complex_value(r, conf->realm, &realm) != NGX_OK) return NGX_ERROR;
-        if (view(realm) == "off") return NGX_DECLINED;
+        if (const ngx_int_t rc = protected_realm(r, *loc_conf(r), realm); rc != NGX_OK) return rc;
 
         // The main request was allowed by auth_pat (its identity is set only
         // then): a subrequest of it (SSI, slice, mirror) may follow it in.
