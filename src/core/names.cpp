@@ -7,6 +7,8 @@
 
 #include <string>
 
+#include "pat/token.hpp"
+
 namespace pat {
 
 namespace {
@@ -149,6 +151,13 @@ Expected<std::string> canonical_user_name(std::string_view name) {
     NameFault fault = check_user_name(name);
     if (fault != NameFault::none) {
         return Status(StatusCode::invalid_argument, describe_fault(fault, "user name", kUserNameForm));
+    }
+    // A token-shaped name is treated as a secret wherever it appears (the
+    // Authorization parser takes it for a token), so no user may have one;
+    // the message does not repeat it.
+    if (looks_like_token(name)) {
+        return Status(StatusCode::invalid_argument,
+                      "a user name must not look like an access token (the npat_ prefix in a name of token length)");
     }
     std::string out(name.size(), '\0');
     copy_mapped(name, out.data(), to_lower);

@@ -45,6 +45,7 @@ def test_user_add_stores_the_canonical_name_and_reports_it(patctl):
         ("-", "pw\n", "user name"),
         ("bad/name", "pw\n", "user name"),
         ("x" * 65, "pw\n", "user name"),
+        ("npat_" + "a" * 49, "pw\n", "must not look like an access token"),
         ("dave", "", "no password on standard input"),
         ("dave", "\n", "no password on standard input"),
         ("dave", "p" * 1025 + "\n", "longer than 1024 bytes"),

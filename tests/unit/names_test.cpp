@@ -48,6 +48,16 @@ TEST(UserName, Invalid) {
     }
 }
 
+TEST(UserName, TokenShapedNamesAreRefusedWithoutRepeatingThem) {
+    const std::string shaped = "npat_" + std::string(43, 'a') + "AAAAAA";  // token length, any checksum
+    auto name = canonical_user_name(shaped);
+    ASSERT_FALSE(name.ok());
+    EXPECT_EQ(name.status().code(), StatusCode::invalid_argument);
+    EXPECT_EQ(name.status().message().find("npat_a"), std::string::npos);
+    EXPECT_FALSE(canonical_user_name("NPAT_" + std::string(49, 'b')).ok());
+    EXPECT_TRUE(canonical_user_name("npat_builder").ok());  // short: not token-shaped
+}
+
 TEST(UserName, LengthLimit) {
     EXPECT_TRUE(is_valid_user_name(repeat('u', kMaxUserName)));
     EXPECT_FALSE(is_valid_user_name(repeat('u', kMaxUserName + 1)));
