@@ -331,7 +331,8 @@ class LimitedManagementApiTest : public testing::StoreTest {
         request.method = "GET";
         request.path = path;
         request.authorization = authorization;
-        request.client_address = "2001:db8:5:6::" + std::to_string(now % 1000);
+        const std::string address = "2001:db8:5:6::" + std::to_string(now % 1000);  // outlives handle()
+        request.client_address = address;
         request.now_ms = now;
         return api_->handle(request);
     }
