@@ -419,7 +419,10 @@ def test_sigkill_mid_creation_keeps_the_store(tmp_path):
             pass  # the connection died with patd
 
     try:
-        with ThreadPoolExecutor(max_workers=6) as pool:
+        # Two at a time: the sign-in limiter's fair share lets one user run two
+        # password checks at once (a third is answered 429 at once), and
+        # this test wants creations in flight, not refusals.
+        with ThreadPoolExecutor(max_workers=2) as pool:
             futures = [pool.submit(create, n) for n in range(60)]
             wait_for(lambda: len(ok) >= 3, timeout=60, what="a few creations")
             patd.process.send_signal(signal.SIGKILL)
