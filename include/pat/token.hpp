@@ -39,8 +39,8 @@ enum class TokenFormat {
 // Pure arithmetic; no allocation, no lookup.
 TokenFormat check_token_format(std::string_view text);
 
-// True when text could be, or contain, a token: the prefix in any case and
-// at least a token's length. Such text is a secret wherever it turns up (a
+// True when text could be, or contain, a token or a truncated one: the
+// prefix in any case followed by at least 16 more characters. Such text is a secret wherever it turns up (a
 // Basic user name, an API user name or password, a header), even lower-cased
 // or with a bad checksum: lower-casing leaves few enough candidates to try,
 // and a typo's neighbours are close to the real one. Never log, audit or

@@ -157,7 +157,7 @@ Expected<std::string> canonical_user_name(std::string_view name) {
     // the message does not repeat it.
     if (looks_like_token(name)) {
         return Status(StatusCode::invalid_argument,
-                      "a user name must not look like an access token (the npat_ prefix in a name of token length)");
+                      "a user name must not look like an access token (npat_ followed by 16 or more characters)");
     }
     std::string out(name.size(), '\0');
     copy_mapped(name, out.data(), to_lower);

@@ -93,8 +93,10 @@ bool fill_uniform(char* out, std::size_t count, std::string_view alphabet) {
 }  // namespace
 
 bool looks_like_token(std::string_view text) {
-    if (text.size() < kTokenLength) return false;
-    for (std::size_t at = 0; at + kTokenPrefix.size() <= text.size(); ++at) {
+    // A truncated token is a token too: 16 of its 43 secret characters are
+    // 95 bits, and the checksum of a full one can be recomputed.
+    constexpr std::size_t kMinTail = 16;
+    for (std::size_t at = 0; at + kTokenPrefix.size() + kMinTail <= text.size(); ++at) {
         if (ascii::equals_ignoring_case(text.substr(at, kTokenPrefix.size()), kTokenPrefix)) return true;
     }
     return false;

@@ -283,9 +283,14 @@ ngx_int_t subrequest_guard(ngx_http_request_t* r) noexcept {
         if (const ngx_int_t rc = protected_realm(r, *loc_conf(r), realm); rc != NGX_OK) return rc;
 
         // The main request was allowed by auth_pat (its identity is set only
-        // then): a subrequest of it (SSI, slice, mirror) may follow it in.
+        // then): a subrequest of it (SSI, slice, mirror) carries the same
+        // credentials, so it is decided like a main request, for its own
+        // location's need: being allowed here never lets it in there.
         const RequestContext* main_ctx = find_request_context(r->main);
-        if (main_ctx != nullptr && main_ctx->user[0] != '\0') return NGX_DECLINED;
+        if (main_ctx != nullptr && main_ctx->user[0] != '\0') {
+            const ngx_int_t rc = access_handler(r);
+            return rc == NGX_OK ? NGX_DECLINED : rc;  // NGX_OK would end the rewrite phase's request
+        }
 
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "auth_pat: refused a subrequest to \"%V\", a location protected by auth_pat: nginx skips "

@@ -3,8 +3,9 @@ location protected by auth_pat used to allow everything (issue 10, item 5).
 nginx cannot tell at configuration time which location a subrequest will
 reach, so the module refuses at run time instead (fail closed): a subrequest
 to a protected location gets 403, with an error.log line saying why, unless
-its main request was allowed by auth_pat (an SSI include or slice of an
-allowed request may follow it in)."""
+its main request was allowed by auth_pat; then (an SSI include or slice of
+an allowed request) it is decided like a main request, for the need of its
+own location: an allowed page cannot include what its token may not read."""
 
 import pytest
 
@@ -44,6 +45,18 @@ EXTRA_SERVER = """
             auth_pat "Pages";
             rewrite ^ /secret.txt break;
         }
+        location /ssi-admin/ {
+            auth_pat "Pages";
+            ssi on;
+            rewrite ^ /admin-page.html break;
+        }
+        location /admin-part/ {
+            auth_pat "Pages";
+            auth_pat_require repo-admin;
+            auth_pat_project WORK;
+            auth_pat_repo my-repo;
+            rewrite ^ /secret.txt break;
+        }
 """
 
 
@@ -51,6 +64,8 @@ EXTRA_SERVER = """
 def d(deployment):
     (deployment.prefix / "html" / "page.html").write_text(
         'page:<!--# include virtual="/part/x" -->\n')
+    (deployment.prefix / "html" / "admin-page.html").write_text(
+        'page:<!--# include virtual="/admin-part/x" -->\n')
     return deployment
 
 
@@ -75,3 +90,12 @@ def test_a_subrequest_of_an_allowed_request_follows_it(d):
 def test_a_subrequest_from_an_unprotected_page_is_refused(d):
     response = curl(d.url("/open-ssi/x"), *d.read_token.basic())
     assert "secret" not in response.body
+
+
+def test_a_subrequest_of_an_allowed_request_is_decided_for_its_own_location(d):
+    # The read token may see the page, not what needs repo-admin: the include fails.
+    response = curl(d.url("/ssi-admin/x"), *d.read_token.basic())
+    assert response.status == 200
+    assert response.body.startswith("page:")
+    assert "secret" not in response.body
+    assert 'denied repo-admin on "WORK/my-repo"' in d.nginx.error_log.read_text()

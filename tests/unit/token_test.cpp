@@ -79,7 +79,9 @@ TEST(TokenFormat, LooksLikeToken) {
     EXPECT_TRUE(looks_like_token(upper));
     EXPECT_TRUE(looks_like_token("user-" + std::string(kZeroSecretToken)));
     EXPECT_FALSE(looks_like_token(kZeroSecretToken.substr(1)));
-    EXPECT_FALSE(looks_like_token(kZeroSecretToken.substr(0, kTokenLength - 1)));
+    EXPECT_TRUE(looks_like_token(kZeroSecretToken.substr(0, kTokenLength - 1)));  // truncated: still a secret
+    EXPECT_TRUE(looks_like_token(kZeroSecretToken.substr(0, kTokenPrefix.size() + 16)));
+    EXPECT_FALSE(looks_like_token(kZeroSecretToken.substr(0, kTokenPrefix.size() + 15)));
     EXPECT_FALSE(looks_like_token(std::string(kTokenLength, 'a')));
     EXPECT_FALSE(looks_like_token("npat_alice"));
     EXPECT_FALSE(looks_like_token(""));
