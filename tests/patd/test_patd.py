@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from api_client import api as via_nginx  # the integration tests' API client, through nginx
 from api_client import tokens_path
 from harness import PASSWORD, REPO_ROOT, Patctl, curl, free_port, git, wait_for
 
@@ -111,18 +112,6 @@ def d(deployment):
     assert not deployment.socket.exists(), "patd left its socket file behind"
     log = deployment.patd.text()
     assert PASSWORD not in log and "npat_" not in log, "a secret reached patd's log"
-
-
-def via_nginx(d, method, path, user=None, password=PASSWORD, body=None, headers=()):
-    args = []
-    if user is not None:
-        args += ["-u", f"{user}:{password}"]
-    if body is not None:
-        text = body if isinstance(body, str) else json.dumps(body)
-        args += ["-H", "Content-Type: application/json", "--data-binary", text]
-    for header in headers:
-        args += ["-H", header]
-    return curl(d.url(path), *args, method=None if method == "GET" else method)
 
 
 def direct(target, method, path, user=None, password=PASSWORD, body=None, headers=(),
