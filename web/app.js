@@ -463,7 +463,15 @@
         if (session) target.focus();
       });
     }
-    $('created-dialog').addEventListener('close', forgetCreatedToken);
+    // The 'close' event is queued as a task after the dialog is already hidden,
+    // so the token would stay in the page for a moment after it disappears from
+    // view; 'cancel' (Escape) and the buttons' click run before the dialog hides.
+    const created = $('created-dialog');
+    created.addEventListener('cancel', forgetCreatedToken);
+    for (const button of created.querySelectorAll('[data-close]')) {
+      button.addEventListener('click', forgetCreatedToken);
+    }
+    created.addEventListener('close', forgetCreatedToken);
   }
 
   // Create
