@@ -142,28 +142,33 @@ def test_parallel_correct_sign_ins_never_block_the_user(d):
 
 def test_one_user_gets_at_most_two_checks_at_once(d):
     # Three at once for one user: the third is answered at once, 429 with a
-    # 1 s wait (its fair share), and does not count as a guess.
-    results = []
-    barrier = threading.Barrier(3)
+    # 1 s wait (its fair share), and does not count as a guess. (A client
+    # thread that starts late may find the others done: up to five rounds.)
+    def round_of_three():
+        results = []
+        barrier = threading.Barrier(3)
 
-    def one():
-        barrier.wait()
-        start = time.monotonic()
-        response = api(d, "GET", tokens_path("busy"), user="busy")
-        results.append((response, time.monotonic() - start))
+        def one():
+            barrier.wait()
+            results.append(api(d, "GET", tokens_path("busy"), user="busy"))
 
-    threads = [threading.Thread(target=one) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    statuses = sorted(r.status for r, _ in results)
-    # Usually [200, 200, 429]; a slow client thread may find the others done.
-    assert statuses.count(200) >= 2, statuses
-    assert set(statuses) <= {200, 429}, statuses
-    for response, _ in results:
-        if response.status == 429:
-            assert response.header_values("Retry-After") == ["1"]
+        threads = [threading.Thread(target=one) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        return results
+
+    for _ in range(5):
+        results = round_of_three()
+        statuses = sorted(r.status for r in results)
+        assert statuses in ([200, 200, 200], [200, 200, 429]), statuses
+        if 429 in statuses:
+            break
+        time.sleep(1)
+    assert statuses == [200, 200, 429], "three password checks of one user ran at once"
+    (refused,) = [r for r in results if r.status == 429]
+    assert refused.header_values("Retry-After") == ["1"]
     assert password_failures(d, "busy") == 0
 
 
