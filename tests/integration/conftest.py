@@ -120,10 +120,14 @@ class Deployment:
         make_bare_repo(self.git_root, "WORK", "my-repo", self.root / "seed")
 
         self.fcgiwrap = Fcgiwrap(self.root / "fcgiwrap.sock")
-        self.patd = None
+        # self.patd is the tests'; start, stop and the teardown's checks use
+        # self.own_patd, so a test module may put a patd of its own in
+        # self.patd and manage it itself (tests/patd does).
+        self.own_patd = None
         if patd or "@PATD_SOCKET@" in extra_http + extra_server:
-            self.patd = Patd(self.store_path, self.root / "patd.sock", self.root / "patd.log",
-                             *patd_options)
+            self.own_patd = Patd(self.store_path, self.root / "patd.sock",
+                                 self.root / "patd.log", *patd_options)
+        self.patd = self.own_patd
 
         def substitute(text):
             text = text.replace("@PREFIX@", str(self.prefix)).replace("@ROOT@", str(self.root))
@@ -142,8 +146,8 @@ class Deployment:
 
     def start(self, nginx_env=None):
         self.fcgiwrap.start()
-        if self.patd:
-            self.patd.start()
+        if self.own_patd:
+            self.own_patd.start()
         self.nginx.start(env=nginx_env)
 
     def stop(self):
@@ -152,7 +156,7 @@ class Deployment:
             self.nginx.stop()
             self.fcgiwrap.stop()
         finally:
-            status = self.patd.stop() if self.patd else None
+            status = self.own_patd.stop() if self.own_patd else None
         return status
 
     def url(self, path):
@@ -197,7 +201,7 @@ def deployment(request, tmp_path_factory):
         yield deployment
     finally:
         patd_status = deployment.stop()
-    if deployment.patd:
+    if deployment.own_patd:
         check_patd_after(deployment, patd_status)
     # A master that crashed (e.g. on a worker's exit) exits with a signal.
     assert deployment.nginx.process.returncode == 0, \
@@ -214,7 +218,7 @@ def deployment(request, tmp_path_factory):
 def check_patd_after(deployment, status):
     """patd stopped cleanly on SIGTERM, removed its socket, logged nothing
     at crit or worse, and no secret reached its log."""
-    patd = deployment.patd
+    patd = deployment.own_patd
     log = patd.text()
     assert status == 0, f"patd exited with {status} on SIGTERM:\n{log[-3000:]}"
     assert not patd.socket_path.exists(), "patd left its socket file behind"
