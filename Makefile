@@ -76,6 +76,11 @@ clean:
 -include $(sort $(wildcard mk/*.mk))
 -include $(CORE_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(UNIT_OBJS:.o=.d)
 
+# The integration tests' token API goes through nginx to a real patd
+# (PATD and its rule are in mk/patd.mk; the recipe in mk/module.mk).
+test-integration: $(PATD)
+test-integration: export PATD := $(abspath $(PATD))
+
 # Every suite runs even when an earlier one fails (-k); the exit status
 # still reports any failure.
 test: deps

@@ -1,10 +1,12 @@
 #!/bin/bash
 # The `make run` demo: nginx with the module on 127.0.0.1:7990 in front of
 # git http-backend (via fcgiwrap) and a small Bitbucket-shaped REST backend,
-# with a fresh demo store. `run.sh start` (re)starts it, `run.sh stop` stops it.
+# passing the token API to patd (on a Unix socket in the state directory) and
+# serving the account page (web/) at /account/tokens/, with a fresh demo
+# store. `run.sh start` (re)starts it, `run.sh stop` stops it.
 #
 # Environment (for tests): PAT_DEMO_PORT (7990), PAT_DEMO_BACKEND_PORT (7991),
-# PAT_DEMO_STATE (build/demo), PATCTL and PAT_MODULE (the built ones).
+# PAT_DEMO_STATE (build/demo), PATCTL, PAT_MODULE and PATD (the built ones).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,6 +15,7 @@ BACKEND_PORT=${PAT_DEMO_BACKEND_PORT:-7991}
 STATE=${PAT_DEMO_STATE:-$ROOT/build/demo}
 PATCTL=${PATCTL:-$ROOT/build/patctl}
 MODULE=${PAT_MODULE:-$ROOT/build/ngx_http_auth_pat_module.so}
+PATD=${PATD:-$ROOT/build/patd}
 PASSWORD="demo password"
 
 die() { echo "run.sh: $*" >&2; exit 1; }
@@ -26,13 +29,14 @@ stop_pid_file() {
     pid=$(cat "$file")
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
         if [ -n "$group" ]; then kill -- "-$pid" 2>/dev/null || kill "$pid"; else kill "$pid"; fi
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        for _ in $(seq 80); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     fi
     rm -f "$file"
 }
 
 stop() {
     stop_pid_file "$STATE/nginx/nginx.pid"
+    stop_pid_file "$STATE/patd.pid"  # SIGTERM: in-flight requests get patd's 5 s grace
     stop_pid_file "$STATE/fcgiwrap.pid" group
     stop_pid_file "$STATE/backend.pid" group
 }
@@ -84,6 +88,8 @@ pid $STATE/nginx/nginx.pid;
 events { worker_connections 64; }
 
 http {
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
     log_format pat '\$remote_addr \$pat_user token=\$pat_token_id "\$request" \$status';
     access_log $STATE/nginx/logs/access.log pat;
     client_body_temp_path $STATE/nginx/tmp/body;
@@ -111,6 +117,43 @@ http {
             fastcgi_param REMOTE_USER \$pat_user;
         }
 
+        # The token API, served by patd (as in nginx-conf-examples/patd.conf;
+        # ^~: the REST location below is a regex and would win otherwise).
+        location ^~ /rest/access-tokens/ {
+            proxy_pass http://unix:$STATE/patd.sock;
+            proxy_set_header Host \$http_host;            # patd compares Origin with it
+            proxy_set_header X-Real-IP \$remote_addr;     # the client, for the throttle
+            proxy_set_header X-Forwarded-For "";
+            client_max_body_size 64k;
+        }
+        location ^~ /bitbucket/rest/access-tokens/ {
+            proxy_pass http://unix:$STATE/patd.sock;
+            proxy_set_header Host \$http_host;
+            proxy_set_header X-Real-IP \$remote_addr;
+            proxy_set_header X-Forwarded-For "";
+            client_max_body_size 64k;
+        }
+        location = /rest/api/1.0/users/credentials {
+            proxy_pass http://unix:$STATE/patd.sock;
+            proxy_set_header Host \$http_host;
+            proxy_set_header X-Real-IP \$remote_addr;
+            proxy_set_header X-Forwarded-For "";
+            client_max_body_size 64k;
+        }
+
+        # The account page, talking to the API above.
+        location = /account/tokens {
+            return 301 /account/tokens/;
+        }
+        location /account/tokens/ {
+            alias $ROOT/web/;
+            index index.html;
+            add_header Content-Security-Policy "default-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'" always;
+            add_header X-Content-Type-Options nosniff always;
+            add_header Referrer-Policy no-referrer always;
+            add_header Cache-Control no-cache always;
+        }
+
         # Bitbucket's REST API (the demo backend only lists commits).
         location ~ ^(?:/bitbucket)?/rest/ {
             auth_pat "Bitbucket demo";
@@ -127,6 +170,7 @@ CONF
 start() {
     [ -x "$PATCTL" ] || die "$PATCTL is not built (run make)"
     [ -f "$MODULE" ] || die "$MODULE is not built (run make)"
+    [ -x "$PATD" ] || die "$PATD is not built (run make)"
     stop 2>/dev/null || true
     port_busy "$PORT" && die "port $PORT is in use (another demo? run make stop)"
     port_busy "$BACKEND_PORT" && die "port $BACKEND_PORT is in use"
@@ -150,6 +194,18 @@ start() {
     echo $! > "$STATE/backend.pid"
     for _ in $(seq 50); do [ -S "$STATE/fcgiwrap.sock" ] && break; sleep 0.1; done
     wait_for_port "$BACKEND_PORT" "the REST backend"
+
+    # patd, the token API daemon: the store's only writer besides patctl.
+    setsid "$PATD" --db "$db" --listen "unix:$STATE/patd.sock" \
+        </dev/null >"$STATE/patd.log" 2>&1 &
+    echo $! > "$STATE/patd.pid"
+    for _ in $(seq 100); do
+        curl -s -o /dev/null --unix-socket "$STATE/patd.sock" http://localhost/ && break
+        kill -0 "$(cat "$STATE/patd.pid")" 2>/dev/null || die "patd did not start (see $STATE/patd.log)"
+        sleep 0.1
+    done
+    curl -s -o /dev/null --unix-socket "$STATE/patd.sock" http://localhost/ ||
+        die "patd does not answer on $STATE/patd.sock (see $STATE/patd.log)"
 
     write_nginx_conf
     /usr/sbin/nginx -p "$STATE/nginx" -c "$STATE/nginx/nginx.conf" ||
@@ -180,6 +236,11 @@ Push with the write token (accepted):
 Bitbucket's REST example, with the token as a Bearer token:
 
   curl -H "Authorization: Bearer $read_token" $base/rest/api/1.0/projects/WORK/repos/my-repo/commits/?until=master
+
+Self-service: make your own tokens on the account page (user alice, password "$PASSWORD"),
+served by nginx, its API by patd (log: $STATE/patd.log):
+
+  http://localhost:$PORT/account/tokens/
 
 TEXT
 }

@@ -2,6 +2,7 @@
 # headless browser: Debian's chromium driven by playwright-core from npm.
 #
 #   make test-e2e   sign in, create a token, git clone with it, revoke it
+#                   (nginx passes the token API to build/patd)
 #
 # Needs Node.js 20 or later with npm (playwright-core 1.65 requires it).
 
@@ -10,9 +11,9 @@ E2E_MODULES  := $(E2E_DIR)/node_modules/.installed
 CHROMIUM_BIN := /usr/bin/chromium
 
 .PHONY: test-e2e e2e-browser
-test-e2e: $(MODULE_SO) $(PATCTL) e2e-browser $(E2E_MODULES)
+test-e2e: $(MODULE_SO) $(PATCTL) $(PATD) e2e-browser $(E2E_MODULES)
 	cd $(E2E_DIR) && PATCTL=$(abspath $(PATCTL)) PAT_MODULE=$(abspath $(MODULE_SO)) \
-	    node --test tokens_page.test.mjs
+	    PATD=$(abspath $(PATD)) node --test tokens_page.test.mjs
 
 # Debian's chromium: playwright-core never downloads a browser of its own.
 e2e-browser:

@@ -1,10 +1,13 @@
 // A real deployment for the browser test: Debian's nginx with the built
-// module serving the account page, the access-tokens API and git smart HTTP
-// (git http-backend through fcgiwrap), over a store written by the real
-// patctl. Everything lives under one temporary directory.
+// module serving the account page and git smart HTTP (git http-backend
+// through fcgiwrap), and passing the access-tokens API to the real patd on a
+// Unix socket (the locations of nginx-conf-examples/patd.conf), over a store
+// made by the real patctl. Everything lives under one temporary directory.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync,
+} from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const PATCTL = process.env.PATCTL || path.join(REPO_ROOT, 'build', 'patctl');
 export const MODULE = process.env.PAT_MODULE || path.join(REPO_ROOT, 'build', 'ngx_http_auth_pat_module.so');
+export const PATD = process.env.PATD || path.join(REPO_ROOT, 'build', 'patd');
 export const WEB_ROOT = path.join(REPO_ROOT, 'web');
 export const PASSWORD = 'correct horse battery staple';
 
@@ -21,8 +25,26 @@ const FCGIWRAP = '/usr/sbin/fcgiwrap';
 const GIT_HTTP_BACKEND = '/usr/lib/git-core/git-http-backend';
 
 // error.log lines that fail the test: nginx alerts and emergencies, and
-// anything a sanitizer prints.
+// anything a sanitizer prints; in patd's log, crit and worse.
 const BAD_LOG_LINE = /\[alert\]|\[emerg\]|AddressSanitizer|LeakSanitizer|runtime error:/;
+const BAD_PATD_LINE = /^<[0-2]>patd:|AddressSanitizer|LeakSanitizer|runtime error:/;
+// Except the 503 of a full sign-in gate, an expected answer under load that
+// patd logs at crit (with every status >= 500) today.
+const PATD_BUSY_LINE = /^<2>patd: crit: token API: sign-in refused with 503, too many at once/;
+
+// The API's locations of nginx-conf-examples/patd.conf, as written there,
+// pointed at this deployment's patd socket.
+function apiLocations(socket) {
+  const example = readFileSync(path.join(REPO_ROOT, 'nginx-conf-examples', 'patd.conf'), 'utf8');
+  const from = example.indexOf('    location /rest/access-tokens/');
+  const to = example.indexOf('    # The account page');
+  if (from < 0 || to < from) throw new Error('nginx-conf-examples/patd.conf has no API locations');
+  const locations = example.slice(from, to).replaceAll('http://patd;', `http://unix:${socket};`);
+  if (locations.split(`proxy_pass http://unix:${socket};`).length !== 3) {
+    throw new Error('nginx-conf-examples/patd.conf: expected two proxy_pass http://patd; lines');
+  }
+  return locations;
+}
 
 export function gitEnv() {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GIT_')));
@@ -67,6 +89,14 @@ function portOpen(port) {
   });
 }
 
+function socketAnswers(socketPath) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ path: socketPath });
+    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('error', () => resolve(false));
+  });
+}
+
 async function waitFor(predicate, what, timeoutMs = 15_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -76,7 +106,7 @@ async function waitFor(predicate, what, timeoutMs = 15_000) {
   throw new Error(`timed out waiting for ${what}`);
 }
 
-function nginxConf({ prefix, port, store, fcgiSocket, gitRoot }) {
+function nginxConf({ prefix, port, store, fcgiSocket, gitRoot, patdSocket }) {
   const user = process.geteuid() === 0 ? 'user root root;' : '';
   return `
 load_module ${MODULE};
@@ -125,9 +155,7 @@ http {
             fastcgi_param REMOTE_ADDR $remote_addr;
         }
 
-        location /rest/access-tokens/ {
-            auth_pat_api;
-        }
+${apiLocations(patdSocket)}
 
         location = /account/tokens {
             return 301 /account/tokens/;
@@ -152,6 +180,8 @@ export class Deployment {
     this.store = path.join(this.root, 'store', 'pat.db');
     this.gitRoot = path.join(this.root, 'git');
     this.fcgiSocket = path.join(this.root, 'fcgiwrap.sock');
+    this.patdSocket = path.join(this.root, 'patd.sock');
+    this.patdLogFile = path.join(this.root, 'patd.log');
     this.processes = [];
   }
 
@@ -172,7 +202,7 @@ export class Deployment {
   }
 
   async start() {
-    for (const [file, what] of [[PATCTL, 'patctl'], [MODULE, 'the nginx module'], [NGINX, 'nginx'],
+    for (const [file, what] of [[PATCTL, 'patctl'], [MODULE, 'the nginx module'], [PATD, 'patd'], [NGINX, 'nginx'],
       [FCGIWRAP, 'fcgiwrap'], [GIT_HTTP_BACKEND, 'git http-backend']]) {
       if (!existsSync(file)) throw new Error(`${what} is missing (${file}): run \`make\` and \`make deps\``);
     }
@@ -190,6 +220,16 @@ export class Deployment {
     this.spawn(FCGIWRAP, ['-c', '2', '-s', `unix:${this.fcgiSocket}`]);
     await waitFor(() => existsSync(this.fcgiSocket), 'the fcgiwrap socket');
 
+    // patd, the token API daemon, logging to a file (its stderr).
+    const log = openSync(this.patdLogFile, 'a');
+    try {
+      this.patd = this.spawn(PATD, ['--db', this.store, '--listen', `unix:${this.patdSocket}`], ['ignore', log, log]);
+    } finally {
+      closeSync(log);
+    }
+    await waitFor(async () => this.patd.exitCode !== null || await socketAnswers(this.patdSocket), 'the patd socket');
+    if (this.patd.exitCode !== null) throw new Error(`patd exited (${this.patd.exitCode}): ${this.patdLog()}`);
+
     for (const sub of ['logs', 'tmp']) mkdirSync(path.join(this.prefix, sub), { recursive: true });
     this.conf = path.join(this.prefix, 'nginx.conf');
     writeFileSync(this.conf, nginxConf(this));
@@ -199,8 +239,8 @@ export class Deployment {
     if (nginx.exitCode !== null) throw new Error(`nginx exited (${nginx.exitCode}): ${this.errorLog()}`);
   }
 
-  spawn(command, args) {
-    const child = spawn(command, args, { stdio: 'ignore', detached: true });
+  spawn(command, args, stdio = 'ignore') {
+    const child = spawn(command, args, { stdio, detached: true });
     this.processes.push(child);
     return child;
   }
@@ -236,8 +276,19 @@ export class Deployment {
     return existsSync(file) ? readFileSync(file, 'utf8') : '';
   }
 
+  patdLog() {
+    return existsSync(this.patdLogFile) ? readFileSync(this.patdLogFile, 'utf8') : '';
+  }
+
+  // nginx's alerts, patd's crit lines, and a patd that did not stop cleanly.
   logProblems() {
-    return this.errorLog().split('\n').filter((line) => BAD_LOG_LINE.test(line));
+    const problems = this.errorLog().split('\n').filter((line) => BAD_LOG_LINE.test(line))
+      .concat(this.patdLog().split('\n').filter((line) => BAD_PATD_LINE.test(line) && !PATD_BUSY_LINE.test(line)));
+    if (this.patd && (this.patd.exitCode !== 0 || existsSync(this.patdSocket))) {
+      const { exitCode, signalCode } = this.patd;
+      problems.push(`patd did not stop cleanly on SIGTERM (exit ${exitCode}, signal ${signalCode})`);
+    }
+    return problems;
   }
 
   async stop() {

@@ -1,10 +1,11 @@
 // End-to-end: the "Personal access tokens" page in Debian's headless
-// Chromium, against real nginx with the module, a store written by the real
-// patctl, and real git clones through git http-backend. Nothing is mocked.
+// Chromium, against real nginx with the module passing the token API to the
+// real patd, a store made by the real patctl, and real git clones through
+// git http-backend. Nothing is mocked.
 //
 //   node --test tokens_page.test.mjs
 //
-// Environment: PATCTL and PAT_MODULE (default: build/ in the repository),
+// Environment: PATCTL, PAT_MODULE and PATD (default: build/ in the repository),
 // E2E_SCREENSHOT=FILE.png to save a picture of the page with tokens listed.
 
 import assert from 'node:assert/strict';
@@ -51,9 +52,13 @@ after(async () => {
   if (deployment) {
     await deployment.stop();
     const problems = deployment.logProblems();
+    const patdLog = deployment.patdLog();
     const keep = process.env.E2E_KEEP === '1';
     if (!keep) deployment.remove();
-    assert.deepEqual(problems, [], 'nginx error.log has alerts');
+    assert.deepEqual(problems, [], 'nginx error.log has alerts, or patd crit lines or an unclean stop');
+    assert.match(patdLog, /token API: token \S+ created for alice from 127\.0\.0\.1/, 'patd logged no creation');
+    assert.equal(patdLog.includes(PASSWORD), false, 'a password reached patd\'s log');
+    assert.doesNotMatch(patdLog, /npat_[A-Za-z0-9_-]{16,}/, 'token text reached patd\'s log');
   }
 });
 
@@ -228,9 +233,10 @@ test('a user creates a read token, clones with it, revokes it, and the next clon
     assert.equal(await page.getByRole('region', { name: 'Sign in' }).getByLabel('Password', { exact: true }).inputValue(), '');
     assert.equal(await page.getByRole('button', { name: 'Create token' }).isVisible(), false);
 
-    // No token text ever reaches nginx's logs.
+    // No token text ever reaches nginx's or patd's logs.
     assert.equal(deployment.errorLog().includes(secret), false, 'the token is in error.log');
     assert.equal(deployment.accessLog().includes(secret), false, 'the token is in access.log');
+    assert.equal(deployment.patdLog().includes(secret), false, 'the token is in patd\'s log');
     assert.deepEqual(pageErrors, []);
   } finally {
     await page.close();

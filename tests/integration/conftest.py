@@ -1,13 +1,18 @@
-"""Fixtures: one real deployment (nginx + module + store + git backend) per
-test module, torn down with a check of nginx's error.log."""
+"""Fixtures: one real deployment (nginx + module + store + git backend, and
+patd when the test module uses the token API) per test module, torn down
+with a check of nginx's and patd's logs."""
 
 import os
+import re
 from pathlib import Path
 
 import pytest
 
-from harness import (GIT_HTTP_BACKEND, Fcgiwrap, Nginx, Patctl, free_port, load_module_line,
-                     make_bare_repo, module_path, patctl_path)
+from harness import (GIT_HTTP_BACKEND, PASSWORD, Fcgiwrap, Nginx, Patctl, Patd, free_port,
+                     load_module_line, make_bare_repo, module_path, patctl_path, patd_path)
+
+# A token's text, or enough of one to be a secret (npat_ + 16 or more).
+TOKEN_TEXT = re.compile(r"npat_[A-Za-z0-9_-]{16,}")
 
 
 def nginx_conf(prefix, port, h2_port, store, fcgi_socket, git_root, extra_http="",
@@ -81,9 +86,15 @@ http {{
 
 class Deployment:
     """Everything one test module talks to. Users: alice (write on project
-    WORK), bob (no grants). Tokens: alice's read and write tokens, bob's."""
+    WORK), bob (no grants). Tokens: alice's read and write tokens, bob's.
 
-    def __init__(self, root, extra_http="", extra_server="", workers=2, extra_main=""):
+    With patd=True (or when the configuration names @PATD_SOCKET@, as
+    api_client.API_SERVER does) a real patd serves the token API on the Unix
+    socket ROOT/patd.sock, started before nginx and stopped after it, with
+    patd_options added to its command line; its log is ROOT/patd.log."""
+
+    def __init__(self, root, extra_http="", extra_server="", workers=2, extra_main="",
+                 patd=False, patd_options=()):
         self.root = Path(root)
         self.prefix = self.root / "nginx"
         self.store_path = self.root / "store" / "pat.db"
@@ -109,10 +120,22 @@ class Deployment:
         make_bare_repo(self.git_root, "WORK", "my-repo", self.root / "seed")
 
         self.fcgiwrap = Fcgiwrap(self.root / "fcgiwrap.sock")
+        # self.patd is the tests'; start, stop and the teardown's checks use
+        # self.own_patd, so a test module may put a patd of its own in
+        # self.patd and manage it itself (tests/patd does).
+        self.own_patd = None
+        if patd or "@PATD_SOCKET@" in extra_http + extra_server:
+            self.own_patd = Patd(self.store_path, self.root / "patd.sock",
+                                 self.root / "patd.log", *patd_options)
+        self.patd = self.own_patd
+
+        def substitute(text):
+            text = text.replace("@PREFIX@", str(self.prefix)).replace("@ROOT@", str(self.root))
+            return text.replace("@PATD_SOCKET@", str(self.root / "patd.sock"))
         conf = nginx_conf(self.prefix, self.port, self.h2_port, self.store_path,
-                          self.fcgiwrap.socket_path, self.git_root, extra_http=extra_http,
-                          extra_server=extra_server.replace("@PREFIX@", str(self.prefix))
-                          .replace("@ROOT@", str(self.root)), workers=workers,
+                          self.fcgiwrap.socket_path, self.git_root,
+                          extra_http=substitute(extra_http),
+                          extra_server=substitute(extra_server), workers=workers,
                           extra_main=extra_main)
         self.nginx = Nginx(self.prefix, conf, [self.port, self.h2_port])
         html = self.prefix / "html"
@@ -123,11 +146,18 @@ class Deployment:
 
     def start(self, nginx_env=None):
         self.fcgiwrap.start()
+        if self.own_patd:
+            self.own_patd.start()
         self.nginx.start(env=nginx_env)
 
     def stop(self):
-        self.nginx.stop()
-        self.fcgiwrap.stop()
+        """Stops everything; returns patd's exit status (None without one)."""
+        try:
+            self.nginx.stop()
+            self.fcgiwrap.stop()
+        finally:
+            status = self.own_patd.stop() if self.own_patd else None
+        return status
 
     def url(self, path):
         return self.base + path
@@ -142,7 +172,8 @@ class Deployment:
 
 @pytest.fixture(scope="session", autouse=True)
 def built_binaries():
-    for path, what in ((patctl_path(), "patctl"), (module_path(), "the module")):
+    for path, what in ((patctl_path(), "patctl"), (module_path(), "the module"),
+                       (patd_path(), "patd")):
         if path != "static" and not Path(path).exists():
             pytest.exit(f"{what} is not built ({path}): run `make` first", returncode=2)
 
@@ -150,18 +181,28 @@ def built_binaries():
 @pytest.fixture(scope="module")
 def deployment(request, tmp_path_factory):
     """A running deployment; a test module may set EXTRA_HTTP / EXTRA_SERVER
-    (nginx configuration text, @PREFIX@ and @ROOT@ substituted), EXTRA_MAIN
-    (the main context) and WORKERS (worker_processes, 2 by default)."""
+    (nginx configuration text, @PREFIX@, @ROOT@ and @PATD_SOCKET@
+    substituted), EXTRA_MAIN (the main context), WORKERS (worker_processes,
+    2 by default), PATD (True: start patd even if the configuration does not
+    name its socket) and PATD_OPTIONS (patd's extra command-line options)."""
     root = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
     deployment = Deployment(root, getattr(request.module, "EXTRA_HTTP", ""),
                             getattr(request.module, "EXTRA_SERVER", ""),
                             workers=getattr(request.module, "WORKERS", 2),
-                            extra_main=getattr(request.module, "EXTRA_MAIN", ""))
-    deployment.start(getattr(request.module, "NGINX_ENV", None))
+                            extra_main=getattr(request.module, "EXTRA_MAIN", ""),
+                            patd=getattr(request.module, "PATD", False),
+                            patd_options=getattr(request.module, "PATD_OPTIONS", ()))
+    try:
+        deployment.start(getattr(request.module, "NGINX_ENV", None))
+    except BaseException:
+        deployment.stop()
+        raise
     try:
         yield deployment
     finally:
-        deployment.stop()
+        patd_status = deployment.stop()
+    if deployment.own_patd:
+        check_patd_after(deployment, patd_status)
     # A master that crashed (e.g. on a worker's exit) exits with a signal.
     assert deployment.nginx.process.returncode == 0, \
         f"nginx's master exited with {deployment.nginx.process.returncode}"
@@ -172,3 +213,19 @@ def deployment(request, tmp_path_factory):
         logs += deployment.nginx.access_log.read_text(errors="replace")
     for secret in deployment.secrets():
         assert secret not in logs, "a token reached nginx's logs"
+
+
+def check_patd_after(deployment, status):
+    """patd stopped cleanly on SIGTERM, removed its socket, logged nothing
+    at crit or worse, and no secret reached its log."""
+    patd = deployment.own_patd
+    log = patd.text()
+    assert status == 0, f"patd exited with {status} on SIGTERM:\n{log[-3000:]}"
+    assert not patd.socket_path.exists(), "patd left its socket file behind"
+    problems = patd.log_problems()
+    assert not problems, "patd's log has crit lines:\n" + "\n".join(problems)
+    for secret in deployment.secrets():
+        assert secret not in log, "a token reached patd's log"
+    assert PASSWORD not in log, "a password reached patd's log"
+    leaked = TOKEN_TEXT.findall(log)
+    assert not leaked, f"token text reached patd's log ({len(leaked)} times)"

@@ -1,8 +1,10 @@
 """Real processes for the integration tests: nginx with the built module,
-fcgiwrap running git http-backend, patctl, git and curl.
+fcgiwrap running git http-backend, patd (the token API daemon), patctl, git
+and curl.
 
 Nothing here is mocked: every request goes through /usr/sbin/nginx and the
-module's access handler, and every store is written by the real patctl.
+module's access handler, every token API call through nginx to the real
+patd, and every store is written by the real patctl or patd.
 """
 
 import json
@@ -33,6 +35,10 @@ SANITIZER_LOGS = os.environ.get("PAT_SANITIZER_LOGS")
 
 def patctl_path():
     return os.environ.get("PATCTL") or str(REPO_ROOT / "build" / "patctl")
+
+
+def patd_path():
+    return os.environ.get("PATD") or str(REPO_ROOT / "build" / "patd")
 
 
 def module_path():
@@ -202,6 +208,81 @@ class Nginx:
             return problems
         return problems + [line for line in self.error_log.read_text(errors="replace").splitlines()
                            if BAD_LOG_LINE.search(line)]
+
+
+class Patd:
+    """The real patd on a Unix socket, in the foreground, its stderr (where
+    its audit lines go) in a log file. stop() sends SIGTERM and returns the
+    exit status (0 after a clean stop)."""
+
+    # Log lines that fail a test: crit and worse (syslog priority 0-2), and
+    # anything a sanitizer prints.
+    BAD_LOG_LINE = re.compile(r"^<[0-2]>patd:|AddressSanitizer|LeakSanitizer|runtime error:")
+    # Except the 503 of a full sign-in gate: an expected answer under load,
+    # which patd logs at crit (with every status >= 500) today.
+    BUSY_LINE = re.compile(r"^<2>patd: crit: token API: sign-in refused with 503, too many at once")
+
+    def __init__(self, db, socket_path, log_path, *options):
+        self.db = Path(db)
+        self.socket_path = Path(socket_path)
+        self.log_path = Path(log_path)
+        self.options = [str(o) for o in options]
+        self.process = None
+        self._log = None
+
+    def command(self):
+        return [patd_path(), "--db", str(self.db), "--listen", f"unix:{self.socket_path}",
+                *self.options]
+
+    def start(self):
+        self._log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=self._log,
+                                        stderr=self._log)
+        try:
+            wait_for(lambda: self.answers() or self.process.poll() is not None,
+                     what="patd's socket")
+            assert self.process.poll() is None, f"patd exited at start:\n{self.text()}"
+        except BaseException:
+            self.process.kill()  # never left running by a failed start
+            self.process.wait()
+            self._log.close()
+            raise
+
+    def answers(self):
+        with socket.socket(socket.AF_UNIX) as s:
+            return s.connect_ex(str(self.socket_path)) == 0
+
+    def text(self):
+        if self._log and not self._log.closed:
+            self._log.flush()
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def notice_lines(self, text):
+        """Audit lines (patd logs them at notice) that contain text."""
+        return [line for line in self.text().splitlines()
+                if line.startswith("<5>patd: notice: ") and text in line]
+
+    def lines(self, text):
+        """Log lines, at any level, that contain text."""
+        return [line for line in self.text().splitlines() if text in line]
+
+    def stop(self, grace=15):
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self._log:
+            self._log.close()
+        return self.process.returncode
+
+    def log_problems(self):
+        return [line for line in self.text().splitlines()
+                if self.BAD_LOG_LINE.search(line) and not self.BUSY_LINE.search(line)]
 
 
 class Response:

@@ -1,20 +1,19 @@
-"""Token API requests of one worker run at once: each password check
-(scrypt) runs on its own thread-pool thread, with no worker-wide lock
-around the API (pat::Store allows concurrent management calls). Two users
-sign in together, in one worker with a pool of four threads:
+"""Token API requests run at once in patd: each password check (scrypt)
+runs on one of patd's HTTP threads, with no process-wide lock around the API
+(pat::Store allows concurrent management calls). Two users sign in together
+through nginx, patd with its default pool:
 
-- both calls are seen running (or runnable, state R in /proc) on two pool
-  threads at once for much of the time the pool is busy; a lock would leave
-  one asleep (state S) until the other is done, so they would be seen
+- both calls are seen running (or runnable, state R in /proc) on two of
+  patd's threads at once for much of the time patd is busy; a lock would
+  leave one asleep (state S) until the other is done, so they would be seen
   together only in the moment one hands over to the other. This holds
   however busy the machine is.
 - when the machine has a second core to spare (two scrypt processes take
   under 1.2 times one, measured just before), the two together take less
   than 1.8 times one alone (serialised they take twice as long).
 
-Sign-ins of one user stay in sequence within a worker (sign_in_gate.hpp):
-the password throttle counts a sign-in in flight as a failure until it
-ends, so five at once would block the user."""
+Sign-ins of one user are limited apart (docs/sign-in-limits.md: at most 2
+at once); two users are two fair shares."""
 
 import base64
 import http.client
@@ -27,9 +26,6 @@ import time
 from api_client import API_SERVER, tokens_path
 from harness import PASSWORD
 
-WORKERS = 1
-EXTRA_MAIN = "thread_pool pat_api threads=4;"
-EXTRA_HTTP = "auth_pat_api_thread_pool pat_api;"
 EXTRA_SERVER = API_SERVER
 ROUNDS = 5
 USERS = ("alice", "bob")  # both have PASSWORD (conftest's Deployment)
@@ -60,14 +56,15 @@ def list_tokens(connection, user):
     assert response.status == 200
 
 
-def running_pool_threads(worker):
-    """The worker's threads other than the event loop in state R."""
+def running_threads(patd):
+    """patd's threads other than the main one (which waits for signals) in
+    state R."""
     running = 0
-    for tid in os.listdir(f"/proc/{worker}/task"):
-        if int(tid) == worker:
+    for tid in os.listdir(f"/proc/{patd}/task"):
+        if int(tid) == patd:
             continue
         try:
-            with open(f"/proc/{worker}/task/{tid}/stat") as stat:
+            with open(f"/proc/{patd}/task/{tid}/stat") as stat:
                 state = stat.read().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue  # the thread ended
@@ -75,10 +72,10 @@ def running_pool_threads(worker):
     return running
 
 
-def sign_in_round(connections, worker):
+def sign_in_round(connections, patd):
     """Seconds from releasing the clients together to the last answer, and
-    the share of samples with two pool threads in state R among those with
-    at least one."""
+    the share of samples with two of patd's threads in state R among those
+    with at least one."""
     barrier = threading.Barrier(len(connections) + 1)
     done = []
 
@@ -94,7 +91,7 @@ def sign_in_round(connections, worker):
     start = time.perf_counter()
     busy = both = 0
     while any(thread.is_alive() for thread in threads):
-        running = running_pool_threads(worker)
+        running = running_threads(patd)
         busy += running >= 1
         both += running >= 2
         time.sleep(0.002)
@@ -104,16 +101,16 @@ def sign_in_round(connections, worker):
     return max(done) - start, both / max(busy, 1)
 
 
-def test_two_sign_ins_in_one_worker_run_at_once(deployment):
-    (worker,) = deployment.nginx.worker_pids()
+def test_two_sign_ins_run_at_once_in_patd(deployment):
+    patd = deployment.patd.process.pid
     parallelism = machine_parallelism()
     connections = [http.client.HTTPConnection("127.0.0.1", deployment.port, timeout=60)
                    for _ in USERS]
     try:
         for connection, user in zip(connections, USERS):
             list_tokens(connection, user)  # connect, warm up
-        alone = [sign_in_round(connections[:1], worker) for _ in range(ROUNDS)]
-        together = [sign_in_round(connections, worker) for _ in range(ROUNDS)]
+        alone = [sign_in_round(connections[:1], patd) for _ in range(ROUNDS)]
+        together = [sign_in_round(connections, patd) for _ in range(ROUNDS)]
     finally:
         for connection in connections:
             connection.close()

@@ -1,5 +1,5 @@
-"""The token API's cross-site request defence through the real nginx (issue
-10, item 5): a browser on another site can post a form (text/plain,
+"""The token API's cross-site request defence through the real nginx and
+patd (issue 10, item 5): a browser on another site can post a form (text/plain,
 urlencoded, multipart) to the API, and the browser adds its cached Basic
 credentials. Such requests are refused before any sign-in: a body must be
 `application/json` (415 otherwise) and a foreign Origin is refused (403)."""
@@ -62,3 +62,4 @@ def test_the_same_origin_with_json_is_served(deployment):
     token = response.json()
     deployment.patctl.revoke(token["id"])
     assert token["token"] not in deployment.nginx.error_log.read_text()
+    assert token["token"] not in deployment.patd.text()

@@ -1,13 +1,18 @@
 """`make run`'s demo (demo/run.sh) on free ports: the commands it prints
-work as printed, and `stop` stops everything it started."""
+work as printed, the account page it prints is served and its token API
+(patd, behind the demo's nginx) makes tokens that clone, and `stop` stops
+everything it started, patd included."""
 
 import json
 import os
+import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from harness import REPO_ROOT, free_port, module_path, patctl_path, port_open
+from harness import (REPO_ROOT, curl, free_port, git, module_path, patctl_path, patd_path,
+                     port_open)
 
 RUN_SH = REPO_ROOT / "demo" / "run.sh"
 
@@ -19,11 +24,14 @@ if module_path() == "static":
 def demo(tmp_path_factory):
     state = tmp_path_factory.mktemp("demo") / "state"
     env = dict(os.environ, PAT_DEMO_PORT=str(free_port()), PAT_DEMO_BACKEND_PORT=str(free_port()),
-               PAT_DEMO_STATE=str(state), PATCTL=patctl_path(), PAT_MODULE=module_path())
+               PAT_DEMO_STATE=str(state), PATCTL=patctl_path(), PAT_MODULE=module_path(),
+               PATD=patd_path())
     started = subprocess.run([str(RUN_SH), "start"], env=env, capture_output=True, text=True,
                              timeout=120)
+    patd_pid = None
     try:
         assert started.returncode == 0, started.stderr
+        patd_pid = int((state / "patd.pid").read_text())
         yield env, started.stdout
     finally:
         stopped = subprocess.run([str(RUN_SH), "stop"], env=env, capture_output=True, text=True,
@@ -33,6 +41,14 @@ def demo(tmp_path_factory):
         assert not port_open(int(env["PAT_DEMO_BACKEND_PORT"]))
         log = (state / "nginx" / "logs" / "error.log").read_text()
         assert "[alert]" not in log and "[emerg]" not in log
+    # patd stopped on SIGTERM, cleanly (its last line), and removed its socket.
+    assert patd_pid is not None and not os.path.exists(f"/proc/{patd_pid}")
+    assert not (state / "patd.sock").exists()
+    patd_log = (state / "patd.log").read_text()
+    assert patd_log.rstrip().endswith("patd: notice: stopped"), patd_log[-2000:]
+    assert not re.search(r"^<[0-2]>patd:", patd_log, re.M), patd_log
+    assert "demo password" not in patd_log
+    assert not re.search(r"npat_[A-Za-z0-9_-]{16,}", patd_log), "token text in patd's log"
 
 
 def printed_commands(text):
@@ -78,3 +94,48 @@ def test_rest_errors_through_the_demo(demo):
     body, _, status = result.stdout.rpartition("\n")
     assert status == "401"
     assert json.loads(body)["errors"][0]["message"].startswith("Authentication failed")
+
+
+def test_self_service_through_the_demo(demo, tmp_path):
+    env, output = demo
+    port = env["PAT_DEMO_PORT"]
+    # The account page's address, as printed, serves the page.
+    (page_url,) = re.findall(r"^  (http://localhost:\d+/account/tokens/)$", output, re.M)
+    password = re.search(r'user alice, password "([^"]+)"', output).group(1)
+    page = curl(page_url.replace("localhost", "127.0.0.1"))
+    assert page.status == 200
+    assert page.body == (REPO_ROOT / "web" / "index.html").read_text()
+    script = curl(f"http://127.0.0.1:{port}/account/tokens/app.js")
+    assert script.status == 200
+    assert script.header_values("Content-Type")[0] in ("application/javascript", "text/javascript")
+
+    # What the page does: sign in (a list), create a token, through the
+    # demo's nginx to patd, with the page's own headers.
+    base = f"http://127.0.0.1:{port}/rest/access-tokens/1.0/users/alice"
+    origin = ("-H", f"Origin: http://127.0.0.1:{port}")
+    listed = curl(base, "-u", f"alice:{password}", *origin)
+    assert listed.status == 200, listed.body
+    assert {t["name"] for t in listed.json()["values"]} == {"demo read", "demo write"}
+    created = curl(base, "-u", f"alice:{password}", *origin, "-X", "PUT",
+                   "-H", "Content-Type: application/json",
+                   "--data-binary", '{"name": "self-service", "permissions": ["REPO_READ"]}')
+    assert created.status == 200, created.body
+    token = created.json()["token"]
+
+    # The new token clones through the demo's git location.
+    clone = tmp_path / "clone"
+    git("clone", "-q", f"http://alice:{token}@127.0.0.1:{port}/bitbucket/scm/WORK/my-repo.git",
+        str(clone))
+    assert (clone / "README.md").exists()
+    patd_log = (Path(env["PAT_DEMO_STATE"]) / "patd.log").read_text()
+    assert f"token {created.json()['id']} created for alice from 127.0.0.1" in patd_log
+    assert token not in patd_log
+
+    # Revoked through the API, it no longer clones.
+    revoked = curl(f"{base}/{created.json()['id']}", "-u", f"alice:{password}", *origin,
+                   "-X", "DELETE")
+    assert revoked.status == 204
+    again = git("clone", "-q",
+                f"http://alice:{token}@127.0.0.1:{port}/bitbucket/scm/WORK/my-repo.git",
+                str(tmp_path / "again"), check=False)
+    assert again.returncode != 0
