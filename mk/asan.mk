@@ -33,7 +33,7 @@ ASAN_RUN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:disable_coredump=1:s
 asan-build:
 	env CXXFLAGS="-O1 -g $(ASAN_FLAGS)" ASAN_OPTIONS=detect_leaks=0 \
 	    $(MAKE) BUILD=$(ASAN_BUILD) NGINX_CC_OPT="$(ASAN_NGINX_CC_OPT)" NGINX_LD_OPT="$(ASAN_NGINX_LD_OPT)" \
-	    $(ASAN_BUILD)/patctl $(ASAN_BUILD)/unit_tests $(ASAN_BUILD)/ngx_http_auth_pat_module.so \
+	    $(ASAN_BUILD)/patctl $(ASAN_BUILD)/patd $(ASAN_BUILD)/unit_tests $(ASAN_BUILD)/ngx_http_auth_pat_module.so \
 	    $(ASAN_BUILD)/bench/bench-seed
 
 # Every suite runs even when one fails; the report files are checked last.
@@ -60,8 +60,8 @@ ASAN_CHECK_REPORTS = if [ -n "$$(ls -A $(ASAN_LOGS))" ]; then \
 test-asan: asan-build
 	@rm -rf $(ASAN_LOGS) && mkdir -p $(ASAN_LOGS)
 	@$(ASAN_UNIT_AND_CLI); \
-	$(ASAN_RUN_ENV) PATCTL=$(abspath $(ASAN_BUILD)/patctl) PAT_MODULE=$(abspath $(ASAN_BUILD)/ngx_http_auth_pat_module.so) \
-	    PAT_NGINX=$(abspath tests/sanitizers/nginx-asan) PAT_SANITIZER_LOGS='sanitizer.*' \
+	$(ASAN_RUN_ENV) PATCTL=$(abspath $(ASAN_BUILD)/patctl) PATD=$(abspath $(ASAN_BUILD)/patd) \
+	    PAT_MODULE=$(abspath $(ASAN_BUILD)/ngx_http_auth_pat_module.so) PAT_NGINX=$(abspath tests/sanitizers/nginx-asan) PAT_SANITIZER_LOGS='sanitizer.*' \
 	    $(PYTHON) -m pytest -q tests/integration --ignore=tests/integration/test_demo.py \
 	    --ignore=tests/integration/test_expiry.py || fail=1; \
 	$(ASAN_CHECK_REPORTS)
