@@ -13,8 +13,10 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import Deployment
-from harness import git, wait_for
+from harness import PASSWORD, git, wait_for
 
 FLUSH_SECONDS = 2
 EXTRA_HTTP = f"auth_pat_last_used_flush {FLUSH_SECONDS}s;"
@@ -120,6 +122,42 @@ def test_revoking_drops_the_usage_entry(deployment):
              what="bob's use in the usage file")
     deployment.patctl.revoke(token.id)
     assert token.id not in dump()
+
+
+def patd_binary():
+    return os.environ.get("PATD") or str(Path(__file__).resolve().parents[2] / "build" / "patd")
+
+
+def test_patd_lists_the_usage_file_too(deployment):
+    """The token API (patd, over the same core) merges what the workers
+    wrote: lastAuthenticated appears there within the flush interval."""
+    if not os.access(patd_binary(), os.X_OK):
+        pytest.skip(f"patd is not built ({patd_binary()})")
+    token = deployment.patctl.create_token("alice", "seen-by-patd")
+    socket_path = deployment.root / "last-used-patd.sock"
+    patd = subprocess.Popen([patd_binary(), "--db", str(deployment.store_path),
+                             "--listen", f"unix:{socket_path}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: socket_path.exists() or patd.poll() is not None, what="patd's socket")
+
+        def last_authenticated():
+            out = subprocess.run(["curl", "-sS", "--unix-socket", str(socket_path),
+                                  "-u", f"alice:{PASSWORD}",
+                                  "http://localhost/rest/access-tokens/1.0/users/alice?limit=1000"],
+                                 capture_output=True, text=True, timeout=30, check=True).stdout
+            return next(t for t in json.loads(out)["values"]
+                        if t["id"] == token.id).get("lastAuthenticated")
+
+        assert last_authenticated() is None
+        started_ms = time.time() * 1000
+        assert burst(deployment, token.text, 1) == ["200"]
+        wait_for(lambda: last_authenticated() is not None, timeout=FLUSH_SECONDS + 3,
+                 interval=0.3, what="lastAuthenticated through patd")
+        assert last_authenticated() >= started_ms - 1000
+    finally:
+        patd.terminate()
+        patd.wait(timeout=15)
 
 
 def test_workers_create_a_missing_usage_file(tmp_path):
