@@ -25,8 +25,11 @@
 //
 // Threads: one thread may call decide() and release_snapshot() while other
 // threads call the other methods; each of those uses its own transactions
-// (write transactions queue on LMDB's writer lock). A worker therefore needs
-// one Store per file: LMDB forbids opening one file twice in a process.
+// (write transactions queue on LMDB's writer lock). A process needs one
+// Store per file: LMDB forbids opening one file twice in a process (the
+// same goes for the store's usage file, which a Store opens when it lists).
+//
+// The nginx workers open the store read_only; patd and patctl write it.
 #pragma once
 
 #include <cstdint>
@@ -164,16 +167,22 @@ class Store {
     Expected<CreatedToken> create_token(std::string_view owner, std::string_view password, std::string_view name,
                                         std::optional<TokenPermissions> permissions, std::optional<int> expiry_days,
                                         std::int64_t now_ms, const AuditContext& audit = {});
-    // All tokens, or one user's; ordered by owner then creation.
+    // All tokens, or one user's; ordered by owner then creation. Listing,
+    // get_token and modify_token show last_authenticated_ms as the newer of
+    // the token's record and the usage file (pat/usage.hpp), where the nginx
+    // workers write uses; a missing or damaged usage file is no error.
     Expected<std::vector<TokenInfo>> list_tokens(std::optional<std::string_view> owner);
     Expected<TokenInfo> get_token(std::string_view id);
     // The owner or a sysadmin; anyone else gets not_found (no existence leak).
     Expected<TokenInfo> modify_token(const Actor& actor, std::string_view id, const TokenChange& change,
                                      const AuditContext& audit = {});
+    // Also drops the token's usage-file entry (best effort; delete_user does
+    // the same for the user's tokens).
     Status revoke_token(const Actor& actor, std::string_view id, const AuditContext& audit = {});
 
-    // Record uses in one write transaction (the batch flush of "last
-    // authenticated"); unknown ids are skipped.
+    // Record uses in the store itself, in one write transaction; unknown ids
+    // are skipped. The nginx workers never call it: they only read the store
+    // and write uses to the usage file (pat/usage.hpp).
     Status record_token_uses(const std::vector<std::pair<std::string, std::int64_t>>& uses);
 
     // ---- audit ----

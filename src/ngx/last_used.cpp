@@ -9,8 +9,7 @@
 
 #include "module_conf.hpp"
 #include "pat/decision.hpp"
-#include "pat/store.hpp"
-#include "worker_stores.hpp"
+#include "pat/usage.hpp"
 
 namespace pat::ngx {
 
@@ -25,13 +24,15 @@ constexpr std::size_t kMaxProbes = 16;
 
 }  // namespace
 
-// One batch of uses for one store, written by a thread-pool task, which
-// leases the store only while it writes (worker_stores.hpp).
+// One batch of uses for one store's usage file, written by a thread-pool
+// task.
 struct FlushBatch {
     ngx_uint_t db_index = 0;
-    std::string path;
-    std::shared_ptr<StoreLeases> store;  // nullptr: unavailable, the batch is dropped
+    UsageFile* file = nullptr;
     std::vector<std::pair<std::string, std::int64_t>> uses;
+    // Filled on the thread, logged on the event loop.
+    std::string failure;
+    bool full = false;
 };
 
 struct UseSlot {
@@ -42,7 +43,6 @@ struct UseSlot {
 
 struct FlushJob {
     std::vector<FlushBatch> batches;
-    std::vector<std::string> failures;  // filled on the thread, logged on the event loop
 };
 
 namespace {
@@ -58,34 +58,17 @@ std::uint64_t hash_id(std::uint32_t db_index, const char* id) {
 
 // The writes, off the event loop.
 void write_uses(FlushJob& job) noexcept {
-    for (const FlushBatch& batch : job.batches) {
-        if (batch.store == nullptr) continue;  // take_uses noted why
+    for (FlushBatch& batch : job.batches) {
         try {
-            const StoreLease lease(*batch.store);
-            if (lease.get() == nullptr) {
-                job.failures.push_back("\"" + batch.path + "\" is being reopened: these uses are dropped");
-                continue;
-            }
-            const Status written = lease.get()->record_token_uses(batch.uses);
-            if (!written.ok()) job.failures.push_back("\"" + batch.path + "\": " + written.message());
+            const UsageFile::Written written = batch.file->record(batch.uses);
+            batch.full = written.full;
+            if (!written.status.ok()) batch.failure = written.status.message();
         } catch (const std::exception& e) {
-            job.failures.push_back(e.what());
+            batch.failure = e.what();
         } catch (...) {
-            job.failures.push_back("unexpected exception");
+            batch.failure = "unexpected exception";
         }
     }
-}
-
-void log_outcome(ngx_log_t* log, const FlushJob& job) {
-    for (const std::string& failure : job.failures) {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "auth_pat: could not record when tokens were last used: %s (the worker needs write "
-                      "access to the store; \"auth_pat_last_used_flush off\" stops trying)",
-                      failure.c_str());
-    }
-    std::size_t count = 0;
-    for (const FlushBatch& batch : job.batches) count += batch.uses.size();
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0, "auth_pat: recorded %uz token uses", count);
 }
 
 void run_flush_task(void* data, ngx_log_t*) noexcept {
@@ -94,12 +77,22 @@ void run_flush_task(void* data, ngx_log_t*) noexcept {
 
 }  // namespace
 
-LastUsed::LastUsed(ngx_cycle_t* cycle, const MainConf* conf, WorkerStores& stores) noexcept
-    : stores_(stores), conf_(conf), log_(cycle->log) {
+LastUsed::LastUsed(ngx_cycle_t* cycle, const MainConf* conf) noexcept : conf_(conf), log_(cycle->log) {
     if (conf == nullptr || conf->last_used_flush == 0 || conf->flush_pool == nullptr || conf->stores->nelts == 0) {
         return;
     }
-    slots_ = new (std::nothrow) UseSlot[kUseSlots]();
+    try {
+        const auto* stores = static_cast<const StoreConf*>(conf->stores->elts);
+        for (ngx_uint_t i = 0; i < conf->stores->nelts; ++i) {
+            const ngx_str_t& path = stores[i].path;
+            files_.push_back(std::make_unique<UsageFile>(
+                std::string(reinterpret_cast<const char*>(path.data), path.len), UsageFile::Mode::create));
+        }
+        full_logged_.assign(files_.size(), false);
+    } catch (...) {
+        files_.clear();
+    }
+    slots_ = files_.empty() ? nullptr : new (std::nothrow) UseSlot[kUseSlots]();
     task_ = ngx_thread_task_alloc(cycle->pool, sizeof(FlushJob*));
     if (slots_ == nullptr || task_ == nullptr) {
         ngx_log_error(NGX_LOG_CRIT, cycle->log, 0,
@@ -128,7 +121,7 @@ LastUsed::~LastUsed() {
             job_ = nullptr;
         }
         if (used_ != 0) {
-            FlushJob* job = take_uses(log_);
+            FlushJob* job = take_uses();
             write_uses(*job);
             log_outcome(log_, *job);
             delete job;
@@ -139,29 +132,49 @@ LastUsed::~LastUsed() {
     delete[] slots_;
 }
 
-// Moves the noted uses into a job (one batch per store, with the store)
-// and empties the table. Runs on the event loop (timer) or at exit. Uses of
-// a store that is unavailable right now are dropped (and noted again at
-// their next use); why goes to job->failures.
-FlushJob* LastUsed::take_uses(ngx_log_t* log) {
+// Failures at error, each time (the next flush tries again); a full file at
+// warn, once until a write to it succeeds again.
+void LastUsed::log_outcome(ngx_log_t* log, const FlushJob& job) {
+    std::size_t count = 0;
+    for (const FlushBatch& batch : job.batches) {
+        count += batch.uses.size();
+        if (batch.full) {
+            if (!full_logged_[batch.db_index]) {
+                full_logged_[batch.db_index] = true;
+                ngx_log_error(NGX_LOG_WARN, log, 0,
+                              "auth_pat: the usage file \"%s\" is full (%uz MiB): token uses are dropped until "
+                              "it has room (delete it to start afresh; it holds only last-use times)",
+                              batch.file->path().c_str(), kUsageFileSize >> 20);
+            }
+        } else if (!batch.failure.empty()) {
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "auth_pat: could not record when tokens were last used: %s (the workers need write "
+                          "access to the usage file and its -lock file, or to the directory to create them; "
+                          "\"auth_pat_last_used_flush off\" stops trying)",
+                          batch.failure.c_str());
+        } else {
+            full_logged_[batch.db_index] = false;
+        }
+    }
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0, "auth_pat: recorded %uz token uses", count);
+}
+
+// Moves the noted uses into a job (one batch per store) and empties the
+// table. Runs on the event loop (timer) or at exit.
+FlushJob* LastUsed::take_uses() {
     auto* job = new FlushJob();
-    const auto* stores = static_cast<const StoreConf*>(conf_->stores->elts);
     for (std::size_t i = 0; i < kUseSlots; ++i) {
         UseSlot& slot = slots_[i];
         if (slot.last_ms == 0) continue;
-        if (slot.db_index < conf_->stores->nelts) {
+        if (slot.db_index < files_.size()) {
             FlushBatch* batch = nullptr;
             for (auto& existing : job->batches) {
                 if (existing.db_index == slot.db_index) batch = &existing;
             }
             if (batch == nullptr) {
-                const ngx_str_t& path = stores[slot.db_index].path;
                 batch = &job->batches.emplace_back();
                 batch->db_index = slot.db_index;
-                batch->path.assign(reinterpret_cast<const char*>(path.data), path.len);
-                TaskStore taken = stores_.for_task(slot.db_index, log);
-                batch->store = std::move(taken.leases);
-                if (batch->store == nullptr) job->failures.push_back(std::move(taken.why));
+                batch->file = files_[slot.db_index].get();
             }
             batch->uses.emplace_back(std::string(slot.token_id, kTokenIdLength), slot.last_ms);
         }
@@ -174,7 +187,7 @@ FlushJob* LastUsed::take_uses(ngx_log_t* log) {
 void LastUsed::flush_task_done(ngx_event_t* ev) noexcept {
     auto* self = static_cast<LastUsed*>(ev->data);
     if (self->job_ == nullptr) return;
-    log_outcome(ev->log, *self->job_);
+    self->log_outcome(ev->log, *self->job_);
     delete self->job_;
     self->job_ = nullptr;
 }
@@ -191,7 +204,7 @@ void LastUsed::flush_timer(ngx_event_t* ev) noexcept {
         }
         // One flush at a time: a slow one keeps collecting into the table.
         if (self->used_ != 0 && self->job_ == nullptr && !self->task_->event.active) {
-            FlushJob* job = self->take_uses(ev->log);
+            FlushJob* job = self->take_uses();
             *static_cast<FlushJob**>(self->task_->ctx) = job;
             self->job_ = job;
             if (ngx_thread_task_post(self->pool_, self->task_) != NGX_OK) {

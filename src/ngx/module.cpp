@@ -4,7 +4,6 @@
 #include <string_view>
 
 #include "access_handler.hpp"
-#include "api_handler.hpp"
 #include "error_filter.hpp"
 #include "helpers.hpp"
 #include "module_conf.hpp"
@@ -12,7 +11,6 @@
 #include "pat/permission.hpp"
 #include "request_context.hpp"
 #include "rest_rules_conf.hpp"
-#include "throttle_zone.hpp"
 #include "worker.hpp"
 
 namespace pat::ngx {
@@ -54,7 +52,6 @@ char* set_db(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
     ngx_memcpy(added->path.data, path.data, path.len);
     added->path.data[path.len] = '\0';
     added->path.len = path.len;
-    added->written = 0;  // set by an auth_pat_api location or the last-use flush
     lcf->db_index = mcf->stores->nelts - 1;
     return kConfOk;
 }
@@ -118,30 +115,17 @@ char* set_require(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
     return kConfOk;
 }
 
-// auth_pat_api [realm]: this location serves the token-management API.
-char* set_api(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
-    auto* lcf = static_cast<LocConf*>(conf);
-    if (lcf->api != NGX_CONF_UNSET) return kIsDuplicate;
-    lcf->api = 1;
-    ngx_str_t* value = static_cast<ngx_str_t*>(cf->args->elts);
-    if (cf->args->nelts == 2) {
-        if (value[1].len == 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"auth_pat_api\" takes an optional realm (a non-empty string)");
-            return kConfError;
-        }
-        lcf->api_realm = value[1];
-    } else {
-        ngx_str_set(&lcf->api_realm, "nginx-pat");
-    }
-    auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
-    clcf->handler = api_content_handler;
-
-    auto* mcf = static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_auth_pat_module));
-    if (mcf->throttle_zone == nullptr) {
-        mcf->throttle_zone = add_throttle_zone(cf);
-        if (mcf->throttle_zone == nullptr) return kConfError;
-    }
-    return kConfOk;
+// auth_pat_api, auth_pat_api_thread_pool: the token API left the module for
+// patd (a daemon that alone writes the store). The names stay for a release
+// so that an old configuration fails `nginx -t` with what to write instead,
+// rather than with "unknown directive".
+char* moved_to_patd(ngx_conf_t* cf, ngx_command_t* cmd, void*) noexcept {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"%V\" is gone: the token API moved to patd; serve it with "
+                       "\"location /rest/access-tokens/ { proxy_pass http://unix:/run/nginx-pat/patd.sock; }\" "
+                       "(see nginx-conf-examples/patd.conf and docs/patd.md)",
+                       &cmd->name);
+    return kConfError;
 }
 
 // auth_pat_last_used_flush time | off
@@ -165,8 +149,8 @@ char* set_last_used_flush(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
     return kConfOk;
 }
 
-constexpr ngx_uint_t kContexts =
-    NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_HTTP_LMT_CONF | NGX_CONF_TAKE1;
+constexpr ngx_uint_t kAnyContext = NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_HTTP_LMT_CONF;
+constexpr ngx_uint_t kContexts = kAnyContext | NGX_CONF_TAKE1;
 
 // clang-format off
 ngx_command_t commands[] = {
@@ -180,10 +164,9 @@ ngx_command_t commands[] = {
      offsetof(LocConf, repo), nullptr},
     {ngx_string("auth_pat_rest_rule"), (kContexts & ~NGX_CONF_TAKE1) | NGX_CONF_TAKE3, set_rest_rule,
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
-    {ngx_string("auth_pat_api"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS | NGX_CONF_TAKE1, set_api,
-     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
-    {ngx_string("auth_pat_api_thread_pool"), NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE1,
-     ngx_conf_set_str_slot, NGX_HTTP_LOC_CONF_OFFSET, offsetof(LocConf, api_thread_pool_name), nullptr},
+    {ngx_string("auth_pat_api"), kAnyContext | NGX_CONF_ANY, moved_to_patd, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("auth_pat_api_thread_pool"), kAnyContext | NGX_CONF_ANY, moved_to_patd, NGX_HTTP_LOC_CONF_OFFSET, 0,
+     nullptr},
     {ngx_string("auth_pat_last_used_flush"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_last_used_flush,
      NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
     ngx_null_command,
@@ -217,10 +200,6 @@ void* create_loc_conf(ngx_conf_t* cf) noexcept {
     lcf->project = static_cast<ngx_http_complex_value_t*>(NGX_CONF_UNSET_PTR);
     lcf->repo = static_cast<ngx_http_complex_value_t*>(NGX_CONF_UNSET_PTR);
     lcf->rest_rules = NGX_CONF_UNSET_PTR;
-    lcf->api = NGX_CONF_UNSET;
-    lcf->api_realm = ngx_null_string;
-    lcf->api_thread_pool_name = ngx_null_string;
-    lcf->api_thread_pool = nullptr;
     return lcf;
 }
 
@@ -244,26 +223,6 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) noexcept {
         return kConfError;
     }
 
-    ngx_conf_merge_str_value(conf->api_thread_pool_name, prev->api_thread_pool_name, "default");
-    if (conf->api == NGX_CONF_UNSET) conf->api = 0;  // not inherited: it is this location's handler
-    if (conf->api) {
-        if (conf->db_index == NGX_CONF_UNSET_UINT) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"auth_pat_api\" needs an \"auth_pat_db\" at this level or above");
-            return kConfError;
-        }
-        if (conf->realm != nullptr) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"auth_pat_api\" cannot be protected by \"auth_pat\" (the API signs in with "
-                               "passwords and refuses tokens): add \"auth_pat off;\" to this location");
-            return kConfError;
-        }
-        conf->api_thread_pool = ngx_thread_pool_add(cf, &conf->api_thread_pool_name);
-        if (conf->api_thread_pool == nullptr) return kConfError;
-        // The API writes: workers open this store read-write.
-        auto* mcf = static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_auth_pat_module));
-        static_cast<StoreConf*>(mcf->stores->elts)[conf->db_index].written = 1;
-    }
     return kConfOk;
 }
 
@@ -316,18 +275,11 @@ ngx_int_t postconfiguration(ngx_conf_t* cf) noexcept {
     *guard = subrequest_guard;
     install_error_filters();
 
-    // The "last authenticated" flush runs on the thread pool named at the
-    // http level (auth_pat_api_thread_pool), "default" otherwise.
+    // The "last authenticated" flush writes the usage files on nginx's
+    // default thread pool (a commit waits for the disk).
     auto* mcf = static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_auth_pat_module));
     if (mcf->stores->nelts != 0 && mcf->last_used_flush != 0) {
-        // The flush writes to every store a token can be used with.
-        auto* stores = static_cast<StoreConf*>(mcf->stores->elts);
-        for (ngx_uint_t i = 0; i < mcf->stores->nelts; ++i) stores[i].written = 1;
-        auto* http_level = static_cast<LocConf*>(ngx_http_conf_get_module_loc_conf(cf, ngx_http_auth_pat_module));
-        ngx_str_t name = http_level->api_thread_pool_name;
-        if (name.data == nullptr) {
-            ngx_str_set(&name, "default");
-        }
+        ngx_str_t name = ngx_string("default");
         mcf->flush_pool = ngx_thread_pool_add(cf, &name);
         if (mcf->flush_pool == nullptr) return NGX_ERROR;
     }

@@ -11,14 +11,11 @@ namespace pat::ngx {
 
 enum class RouteKind : ngx_uint_t { off = 0, git = 1, rest = 2 };
 
-// One distinct auth_pat_db path.
+// One distinct auth_pat_db path. Workers open it read-only: they never
+// write the store (patd and patctl do); token uses go to its usage file
+// (pat/usage.hpp).
 struct StoreConf {
     ngx_str_t path;  // absolute, NUL-terminated (workers hand it to stat() and the store)
-    // An auth_pat_api location serves this store, or the last-use flush
-    // writes to it: workers open it read-write. Otherwise read-only, so a
-    // deployment without either works with a data file the workers may only
-    // read.
-    ngx_flag_t written;
 };
 
 struct MainConf {
@@ -28,12 +25,10 @@ struct MainConf {
     ngx_array_t* stores;  // of StoreConf
 
     // auth_pat_last_used_flush: how often a worker writes the token uses it
-    // noted (0: off). The flush runs on flush_pool.
+    // noted to the usage files (0: off). The flush runs on flush_pool,
+    // nginx's "default" thread pool.
     ngx_msec_t last_used_flush;
     ngx_thread_pool_t* flush_pool;
-
-    // The brute-force throttle's shared zone; nullptr without auth_pat_api.
-    ngx_shm_zone_t* throttle_zone;
 };
 
 struct LocConf {
@@ -45,13 +40,6 @@ struct LocConf {
     ngx_http_complex_value_t* project;  // NGX_CONF_UNSET_PTR / nullptr when unset
     ngx_http_complex_value_t* repo;
     void* rest_rules;  // a pat::RestRules (auth_pat_rest_rule); NGX_CONF_UNSET_PTR / nullptr when none
-
-    // auth_pat_api: this location serves the token-management API (not
-    // inherited: it sets the location's content handler).
-    ngx_flag_t api;
-    ngx_str_t api_realm;             // for the API's Basic challenge
-    ngx_str_t api_thread_pool_name;  // auth_pat_api_thread_pool, inherited
-    ngx_thread_pool_t* api_thread_pool;
 };
 
 inline MainConf* main_conf(ngx_http_request_t* r) {

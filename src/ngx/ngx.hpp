@@ -9,9 +9,8 @@ extern "C" {
 #include <ngx_thread_pool.h>
 }
 
-// The management API and the "last authenticated" flush run store writes on
-// nginx's thread pools; Debian's nginx (and any nginx built --with-threads)
-// has them.
+// The "last authenticated" flush writes the usage files on nginx's default
+// thread pool; Debian's nginx (and any nginx built --with-threads) has it.
 #if !(NGX_THREADS)
 #error "ngx_http_auth_pat_module needs an nginx built with --with-threads"
 #endif

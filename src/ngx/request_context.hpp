@@ -11,8 +11,6 @@
 
 namespace pat::ngx {
 
-struct ApiJob;  // api_handler.cpp
-
 struct RequestContext {
     // Who the decision allowed (for $pat_user and $pat_token_id); empty
     // unless the decision allowed, whatever `satisfy` does next. Never the
@@ -29,10 +27,6 @@ struct RequestContext {
     unsigned rest_route : 1;      // errors in Bitbucket's JSON shape
     unsigned replacing_body : 1;  // the body filter swaps nginx's page for JSON
     unsigned body_sent : 1;
-
-    // auth_pat_api: the request's job, owned by a cleanup of r->pool (so it
-    // outlives the thread-pool task and the sending of its answer).
-    ApiJob* api_job;
 };
 
 static_assert(std::is_trivially_destructible_v<RequestContext>);

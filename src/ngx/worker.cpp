@@ -15,7 +15,7 @@ constexpr ngx_msec_t kTendInterval = 1000;
 
 Worker* Worker::current_ = nullptr;
 
-Worker::Worker(ngx_cycle_t* cycle, const MainConf* conf) : stores_(conf, cycle->log), last_used_(cycle, conf, stores_) {
+Worker::Worker(ngx_cycle_t* cycle, const MainConf* conf) : stores_(conf, cycle->log), last_used_(cycle, conf) {
     if (!hasher_.ready()) {
         ngx_log_error(NGX_LOG_CRIT, cycle->log, 0,
                       "auth_pat: OpenSSL provides no SHA-256; every protected request gets 500");

@@ -4,9 +4,9 @@
 //
 //   hasher      the TokenHasher of every decision
 //   stores      one slot per auth_pat_db path (worker_stores.hpp)
-//   last_used   the token-use table and its flush timer (last_used.hpp): it
-//               writes to the stores, so it goes before them at exit
-//   tend_timer  once a second: idle snapshots, closing, replaced files
+//   last_used   the token-use table, its flush timer and the usage files it
+//               writes (last_used.hpp)
+//   tend_timer  once a second: idle snapshots, replaced files
 //
 // Created in init_process and destroyed in exit_process (after the thread
 // pools have stopped, so the last flush runs alone); the master never has

@@ -1,26 +1,41 @@
-""""Last authenticated" without a write on the request path: workers note
-uses in memory and flush them on a timer (auth_pat_last_used_flush), on a
-thread pool; a burst of authenticated requests commits no LMDB transaction
-until the flush, and the flush writes at most one per worker."""
+""""Last authenticated" without a write on the request path and never a
+write to the store: workers note uses in memory and flush them on a timer
+(auth_pat_last_used_flush), on a thread pool, into the store's usage file
+(STORE-usage, a separate LMDB file); patctl (and patd) merge it when they
+list tokens. Git traffic leaves the store's data file untouched: its last
+transaction id, read by the real mdb_stat, does not move."""
 
+import calendar
 import json
+import os
+import re
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
-from api_client import API_SERVER, api, last_txn_id, tokens_path
 from conftest import Deployment
-from harness import PASSWORD, wait_for
+from harness import PASSWORD, git, wait_for
 
 FLUSH_SECONDS = 2
 EXTRA_HTTP = f"auth_pat_last_used_flush {FLUSH_SECONDS}s;"
-EXTRA_SERVER = API_SERVER
 WORKERS = 2  # worker_processes in conftest's configuration
 
 
+def last_txn_id(path):
+    """LMDB's last committed transaction id of a file, from the real mdb_stat."""
+    out = subprocess.run(["mdb_stat", "-n", "-e", str(path)], capture_output=True, text=True,
+                         check=True, timeout=30).stdout
+    return int(re.search(r"Last transaction ID: (\d+)", out).group(1))
+
+
+def usage_path(deployment):
+    return Path(f"{deployment.store_path}-usage")
+
+
 def burst(deployment, token, count):
-    """count token-authenticated requests in one curl process."""
+    """count token-authenticated git requests in one curl process."""
     url = deployment.url("/scm/WORK/my-repo.git/info/refs?service=git-upload-pack")
     outputs = [arg for _ in range(count) for arg in ("-o", "/dev/null", url)]
     result = subprocess.run(["curl", "-sS", "-w", "%{http_code}\n", "-u", f"alice:{token}",
@@ -29,65 +44,137 @@ def burst(deployment, token, count):
     return result.stdout.split()
 
 
-def settled_txn_id(store_path):
+def settled_txn_id(path):
     """The last transaction id once no flush has written for a full interval."""
-    previous = last_txn_id(store_path)
+    previous = last_txn_id(path)
     while True:
         time.sleep(FLUSH_SECONDS + 0.5)
-        current = last_txn_id(store_path)
+        current = last_txn_id(path)
         if current == previous:
             return current
         previous = current
 
 
-def listed_token(deployment, token_id):
-    tokens = api(deployment, "GET", tokens_path("alice") + "?limit=1000", user="alice").json()
-    return next(t for t in tokens["values"] if t["id"] == token_id)
+def listed(deployment, token_id):
+    """The token as `patctl token list --json` shows it (merged with the usage file)."""
+    tokens = json.loads(deployment.patctl.run("token", "list", "alice", "--json").stdout)
+    return next(t for t in tokens if t["id"] == token_id)
 
 
-def test_a_burst_writes_nothing_until_the_flush(deployment):
+def listed_ms(deployment, token_id):
+    """last_authenticated in ms (patctl prints ISO 8601 seconds), or None."""
+    text = listed(deployment, token_id)["last_authenticated"]
+    if text is None:
+        return None
+    return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ")) * 1000
+
+
+def test_git_traffic_never_writes_the_store(deployment):
     token = deployment.read_token
     store = deployment.store_path
-    assert "lastAuthenticated" not in listed_token(deployment, token.id)
+    usage = usage_path(deployment)
+    assert listed(deployment, token.id)["last_authenticated"] is None
 
-    before_id = settled_txn_id(store)
+    before_usage = settled_txn_id(usage)
+    before_store = last_txn_id(store)
     before_stat = store.stat()
     started_ms = time.time() * 1000
-    statuses = burst(deployment, token.text, 40)
+    assert burst(deployment, token.text, 40) == ["200"] * 40
+    git("clone", "-q", deployment.repo_url(f"alice:{token.text}"),
+        str(deployment.root / "clone-last-used"))
     finished_ms = time.time() * 1000
-    assert statuses == ["200"] * 40
-    right_after = last_txn_id(store)
-    # 40 allowed requests: no transaction each. A flush may have fallen
-    # inside the burst (at most one per worker), never one per request.
-    assert right_after - before_id <= WORKERS
-    if right_after == before_id:
-        after_stat = store.stat()
-        assert (after_stat.st_mtime_ns, after_stat.st_size) == \
-               (before_stat.st_mtime_ns, before_stat.st_size)
 
-    # Within the flush interval (plus slack), lastAuthenticated shows the use.
-    def recorded():
-        return "lastAuthenticated" in listed_token(deployment, token.id)
-    wait_for(recorded, timeout=FLUSH_SECONDS + 3, interval=0.2, what="lastAuthenticated")
-    last = listed_token(deployment, token.id)["lastAuthenticated"]
-    assert started_ms - 1000 <= last <= finished_ms + 1000
-    # ... written by at most one transaction per worker for all 40 uses.
-    assert settled_txn_id(store) - before_id <= WORKERS
+    # Within the flush interval (plus slack), the listing shows the use ...
+    wait_for(lambda: listed(deployment, token.id)["last_authenticated"] is not None,
+             timeout=FLUSH_SECONDS + 3, interval=0.2, what="last_authenticated")
+    last = listed_ms(deployment, token.id)
+    assert started_ms - 2000 <= last <= finished_ms + 1000
+    # ... written to the usage file by a few flush transactions for all the
+    # uses (at most two per worker: a flush may fall inside the burst) ...
+    assert 1 <= settled_txn_id(usage) - before_usage <= 2 * WORKERS
+    # ... and never to the store: not a transaction, not a byte.
+    assert last_txn_id(store) == before_store
+    after_stat = store.stat()
+    assert (after_stat.st_mtime_ns, after_stat.st_size) == \
+           (before_stat.st_mtime_ns, before_stat.st_size)
 
 
 def test_last_authenticated_moves_with_later_uses(deployment):
     token = deployment.write_token
+    store_txn = last_txn_id(deployment.store_path)
     burst(deployment, token.text, 1)
-    wait_for(lambda: "lastAuthenticated" in listed_token(deployment, token.id),
+    wait_for(lambda: listed(deployment, token.id)["last_authenticated"] is not None,
              timeout=FLUSH_SECONDS + 3, interval=0.2, what="first use recorded")
-    first = listed_token(deployment, token.id)["lastAuthenticated"]
+    first = listed_ms(deployment, token.id)
     time.sleep(1.1)
     burst(deployment, token.text, 1)
-    wait_for(lambda: listed_token(deployment, token.id)["lastAuthenticated"] > first,
+    wait_for(lambda: listed_ms(deployment, token.id) > first,
              timeout=FLUSH_SECONDS + 3, interval=0.2, what="later use recorded")
-    # patctl shows it too.
-    listed = json.loads(deployment.patctl.run("token", "list", "alice", "--json").stdout)
-    assert next(t for t in listed if t["id"] == token.id)["last_authenticated"] is not None
+    assert last_txn_id(deployment.store_path) == store_txn
+
+
+def test_revoking_drops_the_usage_entry(deployment):
+    token = deployment.patctl.create_token("alice", "doomed")
+    assert burst(deployment, token.text, 1) == ["200"]
+    dump = lambda: subprocess.run(["mdb_dump", "-n", "-p", str(usage_path(deployment))],
+                                  capture_output=True, text=True, check=True, timeout=30).stdout
+    wait_for(lambda: token.id in dump(), timeout=FLUSH_SECONDS + 3, interval=0.2,
+             what="bob's use in the usage file")
+    deployment.patctl.revoke(token.id)
+    assert token.id not in dump()
+
+
+def patd_binary():
+    return os.environ.get("PATD") or str(Path(__file__).resolve().parents[2] / "build" / "patd")
+
+
+def test_patd_lists_the_usage_file_too(deployment):
+    """The token API (patd, over the same core) merges what the workers
+    wrote: lastAuthenticated appears there within the flush interval."""
+    if not os.access(patd_binary(), os.X_OK):
+        pytest.skip(f"patd is not built ({patd_binary()})")
+    token = deployment.patctl.create_token("alice", "seen-by-patd")
+    socket_path = deployment.root / "last-used-patd.sock"
+    patd = subprocess.Popen([patd_binary(), "--db", str(deployment.store_path),
+                             "--listen", f"unix:{socket_path}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: socket_path.exists() or patd.poll() is not None, what="patd's socket")
+
+        def last_authenticated():
+            out = subprocess.run(["curl", "-sS", "--unix-socket", str(socket_path),
+                                  "-u", f"alice:{PASSWORD}",
+                                  "http://localhost/rest/access-tokens/1.0/users/alice?limit=1000"],
+                                 capture_output=True, text=True, timeout=30, check=True).stdout
+            return next(t for t in json.loads(out)["values"]
+                        if t["id"] == token.id).get("lastAuthenticated")
+
+        assert last_authenticated() is None
+        started_ms = time.time() * 1000
+        assert burst(deployment, token.text, 1) == ["200"]
+        wait_for(lambda: last_authenticated() is not None, timeout=FLUSH_SECONDS + 3,
+                 interval=0.3, what="lastAuthenticated through patd")
+        assert last_authenticated() >= started_ms - 1000
+    finally:
+        patd.terminate()
+        patd.wait(timeout=15)
+
+
+def test_workers_create_a_missing_usage_file(tmp_path):
+    fresh = Deployment(tmp_path / "create", extra_http=EXTRA_HTTP)
+    usage = usage_path(fresh)
+    for path in (usage, Path(f"{usage}-lock")):
+        path.unlink()
+    fresh.start()
+    try:
+        assert burst(fresh, fresh.read_token.text, 2) == ["200"] * 2
+        wait_for(lambda: listed(fresh, fresh.read_token.id)["last_authenticated"] is not None,
+                 timeout=FLUSH_SECONDS + 3, interval=0.2, what="the use in a new usage file")
+    finally:
+        fresh.stop()
+    for path in (usage, Path(f"{usage}-lock")):
+        assert os.stat(path).st_mode & 0o777 == 0o660, path
+    assert not fresh.nginx.log_problems()
 
 
 def test_uses_are_written_at_worker_exit(tmp_path):
@@ -98,24 +185,21 @@ def test_uses_are_written_at_worker_exit(tmp_path):
     try:
         assert burst(exiting, exiting.read_token.text, 3) == ["200"] * 3
         time.sleep(0.3)
-        listed = json.loads(exiting.patctl.run("token", "list", "alice", "--json").stdout)
-        assert next(t for t in listed if t["id"] == exiting.read_token.id)[
-            "last_authenticated"] is None
+        assert listed(exiting, exiting.read_token.id)["last_authenticated"] is None
     finally:
         exiting.stop()
     assert exiting.nginx.process.returncode == 0
-    listed = json.loads(exiting.patctl.run("token", "list", "alice", "--json").stdout)
-    assert next(t for t in listed if t["id"] == exiting.read_token.id)[
-        "last_authenticated"] is not None
+    assert listed(exiting, exiting.read_token.id)["last_authenticated"] is not None
     assert not exiting.nginx.log_problems()
 
 
 def test_flush_can_be_turned_off(tmp_path):
     quiet = Deployment(tmp_path / "off", extra_http="auth_pat_last_used_flush off;")
+    usage_txn = last_txn_id(usage_path(quiet))
     quiet.start()
     try:
         assert burst(quiet, quiet.read_token.text, 2) == ["200"] * 2
     finally:
         quiet.stop()
-    listed = json.loads(quiet.patctl.run("token", "list", "alice", "--json").stdout)
-    assert next(t for t in listed if t["id"] == quiet.read_token.id)["last_authenticated"] is None
+    assert listed(quiet, quiet.read_token.id)["last_authenticated"] is None
+    assert last_txn_id(usage_path(quiet)) == usage_txn

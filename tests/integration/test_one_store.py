@@ -1,31 +1,30 @@
-"""One LMDB environment per store file per worker, shared by the access
-phase, the token API and the last-use flush.
+"""One LMDB environment per store file per worker, read-only, used by the
+access phase; and one of the usage file, used by the last-use flush.
 
 LMDB forbids opening one file twice in a process: closing either
 environment drops the process's fcntl locks on PATH-lock, so another
 process's reader check frees the live readers' slots and a writer may
 overwrite pages they read. So each worker must map the data file once and
-hold one descriptor of the lock file, whatever mix of requests it served;
-the reader table must hold no stale slot; an idle worker must not keep a
-read snapshot (it stops writers reusing freed pages); and decisions must
-follow revocations made through the API and through patctl while requests
-run."""
+hold one descriptor of the lock file, whatever mix of requests it served
+(and the same for the usage file once the flush has run); the reader table
+must hold no stale slot; an idle worker must not keep a read snapshot (it
+stops writers reusing freed pages); and decisions must follow revocations
+made by patctl while requests run."""
 
 import base64
 import http.client
+import json
 import os
 import re
 import subprocess
 import threading
 import time
 
-from api_client import API_SERVER, api, tokens_path
 from harness import curl, wait_for
 
 EXTRA_HTTP = "auth_pat_last_used_flush 1s;"
-EXTRA_SERVER = API_SERVER
 # A REST route served from a static file: cheap, so the client's requests
-# interleave densely with the API's work.
+# interleave densely with patctl's writes and the flush.
 REPO = "/rest/api/1.0/projects/WORK/repos/my-repo"
 
 
@@ -66,14 +65,32 @@ def reader_table(store_path, check=False):
     return slots, cleared
 
 
-def assert_one_environment_per_worker(deployment):
+def assert_one_environment_per_worker(deployment, usage=False):
+    """One mapping of the data file and one descriptor of its lock file per
+    worker; with usage, the same for the usage file (after a flush)."""
     store = deployment.store_path
-    lock = store.parent / (store.name + "-lock")
+    files = [store] + ([store.parent / (store.name + "-usage")] if usage else [])
     workers = deployment.nginx.worker_pids()
     assert len(workers) == 2
     for pid in workers:
-        assert len(data_file_mappings(pid, store)) == 1, f"worker {pid} maps {store} more than once"
-        assert len(descriptors_of(pid, lock)) == 1, f"worker {pid} opened {lock} more than once"
+        for path in files:
+            lock = path.parent / (path.name + "-lock")
+            assert len(data_file_mappings(pid, path)) == 1, f"worker {pid} maps {path} more than once"
+            assert len(descriptors_of(pid, lock)) == 1, f"worker {pid} opened {lock} more than once"
+
+
+def opened_read_only(pid, path):
+    """Every descriptor the worker holds of the data file was opened O_RDONLY
+    (LMDB opens it read-write, plus a write-only one for syncs, unless the
+    environment is MDB_RDONLY; its map is read-only either way)."""
+    fds = descriptors_of(pid, path)
+    assert fds, f"worker {pid} holds no descriptor of {path}"
+    for fd in fds:
+        with open(f"/proc/{pid}/fdinfo/{fd}") as info:
+            flags = int(next(line for line in info if line.startswith("flags:")).split()[1], 8)
+        if flags & os.O_ACCMODE != os.O_RDONLY:
+            return False
+    return True
 
 
 class Hammer:
@@ -119,45 +136,38 @@ def statuses_after(results, moment):
     return {status for sent, status in results if sent >= moment}
 
 
-def create_via_api(deployment, name):
-    created = api(deployment, "PUT", tokens_path("alice"), user="alice",
-                  body={"name": name, "permissions": ["REPO_READ"]})
-    assert created.status == 200, created.body
-    body = created.json()
-    return body["id"], body["token"]
+def listed_last_use(deployment, token_id):
+    tokens = json.loads(deployment.patctl.run("token", "list", "alice", "--json").stdout)
+    return next(t for t in tokens if t["id"] == token_id)["last_authenticated"]
 
 
 def test_revocations_during_traffic_with_one_environment_per_worker(deployment):
-    by_api_id, by_api = create_via_api(deployment, "revoked-by-api")
-    by_patctl_id, by_patctl = create_via_api(deployment, "revoked-by-patctl")
-    kept_id, kept = create_via_api(deployment, "kept")
+    first = deployment.patctl.create_token("alice", "revoked-first")
+    second = deployment.patctl.create_token("alice", "revoked-second")
+    kept = deployment.patctl.create_token("alice", "kept")
 
-    with Hammer(deployment, "alice", by_api) as hammer_api, \
-            Hammer(deployment, "alice", by_patctl) as hammer_patctl, \
-            Hammer(deployment, "alice", kept) as hammer_kept:
+    with Hammer(deployment, "alice", first.text) as hammer_first, \
+            Hammer(deployment, "alice", second.text) as hammer_second, \
+            Hammer(deployment, "alice", kept.text) as hammer_kept:
         time.sleep(0.5)
-        # Token lists read the store on the thread pool while the access
-        # phase decides on the event loop and the flush writes.
+        # Token lists read the store (and the usage file) from another
+        # process while the access phase decides and the flush writes.
         for _ in range(3):
-            assert api(deployment, "GET", tokens_path("alice"), user="alice").status == 200
-
-        assert api(deployment, "DELETE", tokens_path("alice") + f"/{by_api_id}",
-                   user="alice").status == 204
-        revoked_by_api = time.monotonic()
+            listed_last_use(deployment, kept.id)
+        deployment.patctl.revoke(first.id)
+        revoked_first = time.monotonic()
         time.sleep(0.5)
-        deployment.patctl.revoke(by_patctl_id)
-        revoked_by_patctl = time.monotonic()
-        time.sleep(0.5)
+        deployment.patctl.revoke(second.id)
+        revoked_second = time.monotonic()
+        time.sleep(1.5)  # past a flush
 
     # Every request sent after a revocation returned was refused, in both
     # workers; the untouched token was allowed throughout.
-    assert statuses_after(hammer_api.results, revoked_by_api) == {401}
-    assert statuses_after(hammer_patctl.results, revoked_by_patctl) == {401}
+    assert statuses_after(hammer_first.results, revoked_first) == {401}
+    assert statuses_after(hammer_second.results, revoked_second) == {401}
     assert {status for _, status in hammer_kept.results} == {200}
     assert len(hammer_kept.results) >= 20
-    assert {s for t, s in hammer_patctl.results if t < revoked_by_api} == {200}
-
-    assert_one_environment_per_worker(deployment)
+    assert {s for t, s in hammer_second.results if t < revoked_first} == {200}
 
     # No slot of a live worker looks dead to another process's reader check
     # (it would clear it), and no other process left one behind.
@@ -165,12 +175,13 @@ def test_revocations_during_traffic_with_one_environment_per_worker(deployment):
     assert cleared == 0
     workers = deployment.nginx.worker_pids()
     assert {pid for pid, _ in slots} <= workers, slots
-    # The flush ran (it opens no second environment either).
-    wait_for(lambda: "lastAuthenticated" in next(
-        t for t in api(deployment, "GET", tokens_path("alice") + "?limit=1000",
-                       user="alice").json()["values"] if t["id"] == kept_id),
-        timeout=5, interval=0.3, what="the flush")
-    assert_one_environment_per_worker(deployment)
+    # The flush ran, into the usage file (one environment of it per worker
+    # that flushed; both served the hammers).
+    wait_for(lambda: listed_last_use(deployment, kept.id) is not None, timeout=5, interval=0.3,
+             what="the flush")
+    assert_one_environment_per_worker(deployment, usage=True)
+    for pid in workers:
+        assert opened_read_only(pid, deployment.store_path), f"worker {pid} opened the store writable"
 
 
 def test_an_idle_worker_holds_no_read_snapshot(deployment):
@@ -184,6 +195,6 @@ def test_an_idle_worker_holds_no_read_snapshot(deployment):
         return slots and all(txn == "-" for _, txn in slots)
     wait_for(idle, timeout=5, interval=0.25, what="idle reader slots")
     slots, _ = reader_table(deployment.store_path)
-    # One slot per worker that decided; none for an API thread between calls.
+    # One slot per worker that decided.
     assert len(slots) <= 2, slots
     assert_one_environment_per_worker(deployment)

@@ -8,8 +8,10 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pat/store.hpp"
+#include "pat/usage.hpp"
 
 namespace pat {
 
@@ -37,8 +39,22 @@ struct Store::Impl {
     MDB_txn* cached_read = nullptr;
     bool snapshot_live = false;
 
+    // The usage file beside the store (pat/usage.hpp), for listing and for
+    // dropping the entries of revoked or deleted tokens; opened on first use,
+    // read-only when the store is.
+    std::unique_ptr<UsageFile> usage;
+
     ~Impl();
 };
+
+// Checks an existing file's LMDB meta pages against its length before LMDB
+// maps it (open.cpp): a truncated or foreign file is refused, not mapped.
+Status check_lmdb_file(const std::string& path);
+
+// lastAuthenticated = max(the store's record, the usage file), in place.
+void merge_usage(Store::Impl& store, std::vector<TokenInfo>& tokens);
+// Drops the usage entries of tokens that no longer exist; best effort.
+void forget_usage(Store::Impl& store, const std::vector<std::string>& ids);
 
 namespace lmdb {
 

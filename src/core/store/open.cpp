@@ -57,6 +57,8 @@ T read_le(const unsigned char* bytes) {
     return v;
 }
 
+}  // namespace
+
 Status check_lmdb_file(const std::string& path) {
     const Status truncated{StatusCode::store_error,
                            "store: " + path + " is damaged (truncated or not an LMDB file); restore it from a backup"};
@@ -83,6 +85,8 @@ Status check_lmdb_file(const std::string& path) {
     }
     return Status::success();
 }
+
+namespace {
 
 Status open_env(Store::Impl& impl, bool read_only, std::size_t max_size = 0) {
     if (max_size == 0) {  // an existing file
@@ -195,19 +199,31 @@ Expected<std::unique_ptr<Store>> Store::create(const std::string& path, std::siz
     impl->path = path;
     if (Status s = open_env(*impl, false, max_size); !s.ok()) return s;
     if (Status s = open_databases(*impl, true); !s.ok()) return s;
+    // The usage file now, by whoever sets up the store: the workers, which
+    // write it, may not be allowed to create files in its directory. Best
+    // effort: they create it themselves when they can.
+    UsageFile(path, UsageFile::Mode::create).prepare();
+    impl->usage = std::make_unique<UsageFile>(path, UsageFile::Mode::read_write);
     return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 
 Expected<std::unique_ptr<Store>> Store::open(const std::string& path, Mode mode) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) {
-        return Status{StatusCode::store_error, "store: " + path + " does not exist (create it with 'patctl init')"};
+        if (errno == ENOENT) {
+            return Status{StatusCode::store_error, "store: " + path + " does not exist (create it with 'patctl init')"};
+        }
+        // EACCES: a directory on the way may not be searched; the file may
+        // well exist.
+        return Status{StatusCode::store_error, "store: cannot read " + path + ": " + std::strerror(errno)};
     }
     if (!S_ISREG(st.st_mode)) return Status{StatusCode::store_error, "store: " + path + " is not a regular file"};
     auto impl = std::make_unique<Impl>();
     impl->path = path;
     if (Status s = open_env(*impl, mode == Mode::read_only); !s.ok()) return s;
     if (Status s = open_databases(*impl, false); !s.ok()) return s;
+    impl->usage = std::make_unique<UsageFile>(
+        path, mode == Mode::read_only ? UsageFile::Mode::read_only : UsageFile::Mode::read_write);
     return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 

@@ -78,6 +78,31 @@ bool may_manage(const Actor& actor, const records::TokenView& token) {
 
 }  // namespace
 
+void merge_usage(Store::Impl& store, std::vector<TokenInfo>& tokens) {
+    if (!store.usage || tokens.empty()) return;
+    std::vector<std::string> ids;
+    ids.reserve(tokens.size());
+    for (const TokenInfo& token : tokens) ids.push_back(token.id);
+    const std::vector<std::int64_t> used = store.usage->lookup(ids);
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+        tokens[i].last_authenticated_ms = std::max(tokens[i].last_authenticated_ms, used[i]);
+    }
+}
+
+void forget_usage(Store::Impl& store, const std::vector<std::string>& ids) {
+    if (store.usage) store.usage->forget(ids);  // best effort: the token is gone from the store already
+}
+
+namespace {
+
+TokenInfo with_usage(Store::Impl& store, TokenInfo token) {
+    std::vector<TokenInfo> one{std::move(token)};
+    merge_usage(store, one);
+    return std::move(one.front());
+}
+
+}  // namespace
+
 Expected<CreatedToken> Store::create_token(std::string_view raw_owner, std::string_view password, std::string_view name,
                                            std::optional<TokenPermissions> permissions, std::optional<int> expiry_days,
                                            std::int64_t now, const AuditContext& audit) {
@@ -189,6 +214,8 @@ Expected<std::vector<TokenInfo>> Store::list_tokens(std::optional<std::string_vi
     std::stable_sort(tokens.begin(), tokens.end(), [](const TokenInfo& a, const TokenInfo& b) {
         return a.owner != b.owner ? a.owner < b.owner : a.created_ms < b.created_ms;
     });
+    txn.abort();
+    merge_usage(*impl_, tokens);
     return tokens;
 }
 
@@ -198,7 +225,9 @@ Expected<TokenInfo> Store::get_token(std::string_view id) {
     if (rc != 0) return lmdb::error("begin read", rc);
     auto found = find_token(txn.get(), *impl_, id);
     if (!found) return found.status();
-    return to_info(found->view());
+    TokenInfo info = to_info(found->view());
+    txn.abort();
+    return with_usage(*impl_, std::move(info));
 }
 
 Expected<TokenInfo> Store::modify_token(const Actor& actor, std::string_view id, const TokenChange& change,
@@ -223,12 +252,12 @@ Expected<TokenInfo> Store::modify_token(const Actor& actor, std::string_view id,
                             describe(token.permissions) + " name:" + result.name);
     });
     if (!written.ok()) return written;
-    return result;
+    return with_usage(*impl_, std::move(result));
 }
 
 Status Store::revoke_token(const Actor& actor, std::string_view id, const AuditContext& audit) {
     const std::int64_t revoked_at = now_ms();
-    return lmdb::run_write(
+    Status revoked = lmdb::run_write(
         *impl_,
         [&](MDB_txn* txn) -> Status {
             auto found = find_token(txn, *impl_, id);
@@ -244,6 +273,8 @@ Status Store::revoke_token(const Actor& actor, std::string_view id, const AuditC
             return append_audit(*impl_, txn, AuditAction::token_revoked, audit, token.owner, token.id);
         },
         lmdb::Space::reserve);  // takes access away: works on a full store
+    if (revoked.ok()) forget_usage(*impl_, {std::string(id)});
+    return revoked;
 }
 
 Status Store::record_token_uses(const std::vector<std::pair<std::string, std::int64_t>>& uses) {

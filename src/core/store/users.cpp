@@ -110,7 +110,8 @@ Status Store::delete_user(std::string_view raw_name, const AuditContext& audit) 
     auto name = canonical_user_name(raw_name);
     if (!name) return name.status();
     const std::string prefix = records::user_prefix(*name);
-    return lmdb::run_write(*impl_, [&](MDB_txn* txn) -> Status {
+    std::vector<std::string> token_ids;
+    Status deleted = lmdb::run_write(*impl_, [&](MDB_txn* txn) -> Status {
         int rc = lmdb::del(txn, impl_->users, *name);
         if (rc == MDB_NOTFOUND) return user_not_found(*name);
         if (rc != 0) return lmdb::error("delete user", rc);
@@ -134,6 +135,7 @@ Status Store::delete_user(std::string_view raw_name, const AuditContext& audit) 
         if (rc != 0) return lmdb::error("read tokens", rc);
         for (const auto& key : doomed) {
             std::string id = key.substr(prefix.size());
+            token_ids.push_back(id);
             std::string_view digest;
             rc = lmdb::get(txn, impl_->token_ids, id, digest);
             if (rc == 0) {
@@ -149,6 +151,8 @@ Status Store::delete_user(std::string_view raw_name, const AuditContext& audit) 
         return append_audit(*impl_, txn, AuditAction::user_deleted, audit, *name, {},
                             std::to_string(doomed.size()) + " tokens deleted");
     });
+    if (deleted.ok()) forget_usage(*impl_, token_ids);
+    return deleted;
 }
 
 Expected<std::vector<UserInfo>> Store::list_users() {
