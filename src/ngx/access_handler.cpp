@@ -122,6 +122,20 @@ void hide_remote_user(ngx_http_request_t* r) {
     r->headers_in.user.data = reinterpret_cast<u_char*>(const_cast<char*>(""));
 }
 
+// On a location auth_pat does not protect (the token API passed to patd,
+// static files, anything), $remote_user is nginx's raw Basic user name, and
+// `curl -u TOKEN:` puts a token there: the combined access log would print
+// it. A user name shaped like a token is wiped and emptied once per request,
+// before any variable is read; the Authorization header itself is left as
+// it is (patd needs it).
+void hide_token_as_user_name(ngx_http_request_t* r) {
+    if (r->headers_in.authorization == nullptr || r->headers_in.user.data != nullptr) return;
+    if (ngx_http_auth_basic_user(r) != NGX_OK) return;
+    if (!looks_like_token(view(r->headers_in.user))) return;
+    ngx_explicit_memzero(r->headers_in.user.data, r->headers_in.user.len);
+    hide_remote_user(r);
+}
+
 // The request target as the client sent it. nginx keeps only the path and
 // query of an absolute-form target ("GET http://host/scm/... HTTP/1.1") in
 // unparsed_uri; the check must see the scheme and host too, so that it
@@ -276,11 +290,16 @@ ngx_int_t access_handler(ngx_http_request_t* r) noexcept {
     return NGX_HTTP_INTERNAL_SERVER_ERROR;
 }
 
-ngx_int_t subrequest_guard(ngx_http_request_t* r) noexcept {
-    if (r == r->main) return NGX_DECLINED;
+ngx_int_t rewrite_phase_handler(ngx_http_request_t* r) noexcept {
     try {
         ngx_str_t realm;
-        if (const ngx_int_t rc = protected_realm(r, *loc_conf(r), realm); rc != NGX_OK) return rc;
+        const ngx_int_t is_protected = protected_realm(r, *loc_conf(r), realm);
+        if (r == r->main) {
+            // A protected location's access handler decides what $remote_user shows.
+            if (is_protected == NGX_DECLINED) hide_token_as_user_name(r);
+            return NGX_DECLINED;
+        }
+        if (is_protected != NGX_OK) return is_protected;
 
         // The main request was allowed by auth_pat (its identity is set only
         // then): a subrequest of it (SSI, slice, mirror) carries the same

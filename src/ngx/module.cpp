@@ -272,7 +272,7 @@ ngx_int_t postconfiguration(ngx_conf_t* cf) noexcept {
     // protected location in the rewrite phase, before `return` answers.
     auto* guard = static_cast<ngx_http_handler_pt*>(ngx_array_push(&cmcf->phases[NGX_HTTP_REWRITE_PHASE].handlers));
     if (guard == nullptr) return NGX_ERROR;
-    *guard = subrequest_guard;
+    *guard = rewrite_phase_handler;
     install_error_filters();
 
     // The "last authenticated" flush writes the usage files on nginx's
