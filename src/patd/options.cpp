@@ -20,6 +20,7 @@ const char* const kUsage =
     "  --max-sign-ins N        password checks at once; more get 503 (default 4)\n"
     "  --shutdown-grace SECONDS  SIGTERM: time for in-flight requests (default 5)\n"
     "  --realm TEXT            the Basic realm (default nginx-pat)\n"
+    "  --log-file PATH         log to this file instead of stderr; SIGHUP reopens it\n"
     "  --check-config          open the store and the listen address, report, exit\n"
     "  --version               print the version and exit\n";
 
@@ -71,6 +72,9 @@ ParsedOptions parse_options(const std::vector<std::string>& args) {
             options.listen = value;
         } else if (arg == "--realm") {
             options.realm = value;
+        } else if (arg == "--log-file") {
+            if (value.empty()) return {std::nullopt, "patd: --log-file wants a path"};
+            options.log_file = value;
         } else {
             bool known = false;
             for (const Count& count : counts) {

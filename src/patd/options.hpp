@@ -20,6 +20,7 @@ struct Options {
     unsigned max_sign_ins = 4;            // password checks at once (scrypt: 32 MiB each)
     unsigned shutdown_grace_s = 5;        // SIGTERM: how long in-flight requests may finish
     std::string realm = "nginx-pat";
+    std::string log_file;  // empty: stderr as given
     bool check_config = false;
     bool version = false;
     bool help = false;
