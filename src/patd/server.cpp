@@ -232,6 +232,9 @@ MHD_Result answer(Server::State& state, MHD_Connection* connection, const char* 
 }
 
 constexpr std::size_t kConnectionMemory = 32 * 1024;
+// Each connection's thread: the handler, the core's API and scrypt (whose
+// 32 MiB are on the heap) need far less.
+constexpr std::size_t kThreadStack = 512 * 1024;
 
 // A body past the limit is read and dropped up to this much more (its
 // answer, 400, comes once it is in); beyond, the connection is closed.
@@ -291,10 +294,17 @@ Server::~Server() {
 
 std::unique_ptr<Server> Server::start(StoreHolder& store, const Options& options, int listen_fd, std::string& error) {
     auto state = std::make_unique<State>(store, options);
-    const unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    // A thread per connection, not a pool: a password check (~0.1 s of CPU)
+    // blocks only its own connection. In a pool each thread serves many
+    // connections in turn, so under a sign-in flood every connection behind
+    // a check waited for it: sign-ins took up to 50 s and idle connections
+    // were cut 16 s late instead of 3 (tests/patd/test_patd_abuse.py). The
+    // threads are bounded by --max-connections; each is mostly idle.
+    const unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+                           MHD_USE_ITC | MHD_USE_ERROR_LOG;
     MHD_OptionItem items[] = {
         {MHD_OPTION_LISTEN_SOCKET, listen_fd, nullptr},
-        {MHD_OPTION_THREAD_POOL_SIZE, static_cast<intptr_t>(options.threads), nullptr},
+        {MHD_OPTION_THREAD_STACK_SIZE, static_cast<intptr_t>(kThreadStack), nullptr},
         {MHD_OPTION_CONNECTION_LIMIT, static_cast<intptr_t>(options.max_connections), nullptr},
         {MHD_OPTION_CONNECTION_TIMEOUT, static_cast<intptr_t>(options.idle_timeout_s), nullptr},
         // Each connection's buffer for the request line and headers (more:

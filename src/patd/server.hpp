@@ -1,5 +1,5 @@
-// The HTTP server: libmicrohttpd with a thread pool on the listening socket,
-// each request read (the body up to pat::kMaxApiBodyBytes), passed to
+// The HTTP server: libmicrohttpd with a thread per connection on the
+// listening socket, each request read (the body up to pat::kMaxApiBodyBytes), passed to
 // pat::ManagementApi and answered. Limits: connections at once, an idle
 // timeout per connection (a slow or silent client is cut), the body size,
 // and the sign-in gate (password checks at once), which also drops a request

@@ -8,7 +8,6 @@ empty password (no check, counted), abandoned sign-ins (dropped before their
 check), one user's fair share under a flood, a replaced store, SIGHUP with a
 log file, SIGTERM within its bound and SIGKILL in the middle of creations."""
 
-import asyncio
 import base64
 import json
 import os
@@ -16,7 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
-import threading
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -147,9 +146,9 @@ def clone_status(d, user, token_text):
 def test_version_and_help():
     out = subprocess.run([patd_path(), "--version"], capture_output=True, text=True, timeout=10)
     assert out.returncode == 0 and out.stdout.startswith("patd ")
-    bad = subprocess.run([patd_path(), "--threads", "zero"], capture_output=True, text=True,
+    bad = subprocess.run([patd_path(), "--nice", "zero"], capture_output=True, text=True,
                          timeout=10)
-    assert bad.returncode == 2 and "--threads" in bad.stderr
+    assert bad.returncode == 2 and "--nice" in bad.stderr
 
 
 def test_check_config_opens_the_store_and_the_address(tmp_path):
@@ -390,14 +389,15 @@ def test_an_empty_password_is_refused_before_any_check_and_counted(d, tmp_path):
 
 
 def test_abandoned_requests_are_dropped_before_their_check(d, tmp_path):
-    """A client that has gone gets no scrypt. One thread, so the abandoned
-    requests wait behind a first, real sign-in's check: by the time patd reads
-    them their clients are gone, and libmicrohttpd drops them unread. A
-    request already read when its client goes (the second of two pipelined
-    ones) reaches patd's own check just before the password check."""
+    """A client that has gone gets no scrypt. Abandoned requests never queue:
+    each is read by its own thread at once, and while its client is still
+    there it may take one of the --max-sign-ins places or is answered 503 at
+    once; one whose client is gone when it is read is dropped unread by
+    libmicrohttpd. A request already read when its client goes (the second
+    of two pipelined ones) reaches patd's own check just before the check."""
     port = free_port()
     target = f"127.0.0.1:{port}"
-    patd = Patd(d.store_path, target, tmp_path / "gone.log", "--threads", "1", "--max-sign-ins", "4")
+    patd = Patd(d.store_path, target, tmp_path / "gone.log", "--max-sign-ins", "4")
     n = 40
     try:
         first = socket.create_connection(("127.0.0.1", port))
@@ -422,43 +422,26 @@ def test_abandoned_requests_are_dropped_before_their_check(d, tmp_path):
         counters = stop_counters(patd)
     print(f"\n{n} abandoned sign-ins + 2 pipelined: {counters}; "
           f"the next request answered after {elapsed:.2f} s")
-    # Checks: the first, the next, the first pipelined one, and at most 2
-    # abandoned ones that were read before their client closed.
-    assert counters["checks"] <= 5, counters
+    # Checks: the first, the next, the first pipelined one, and the few
+    # abandoned ones read before their client closed (never n).
+    assert counters["checks"] <= 3 + 8, counters
     assert counters["dropped"] >= 1, counters
 
 
 def test_fair_share_under_one_users_flood(d):
     """One signed-in user on 400 connections through nginx (the test's nginx
     has 256 worker_connections, so some of the flood fails there); another
-    user's API call through nginx still gets through within about a second."""
+    user's API call through nginx still gets through within about a second.
+    The flood runs niced, as its own process: on a real server the attacker's
+    client does not share patd's cores."""
     d.patctl.add_user("flooder")
-    host, port = "127.0.0.1", d.port
-    request = raw_request("flooder", PASSWORD, tokens_path("flooder")).replace(
-        b"Host: localhost", f"Host: {host}:{port}".encode())
-    statuses = {}
-    stop = time.monotonic() + 12
-
-    async def flood_one():
-        while time.monotonic() < stop:
-            try:
-                reader, writer = await asyncio.open_connection(host, port)
-                writer.write(request)
-                answer = await reader.read()
-                writer.close()
-                key = answer[9:12].decode(errors="replace")
-                statuses[key] = statuses.get(key, 0) + 1
-            except OSError:
-                statuses["error"] = statuses.get("error", 0) + 1
-
-    async def flood():
-        await asyncio.gather(*(flood_one() for _ in range(400)))
-
-    thread = threading.Thread(target=asyncio.run, args=(flood(),))
-    thread.start()
+    flood = subprocess.Popen(
+        ["nice", "-n", "15", sys.executable, str(Path(__file__).with_name("sign_in_flood.py")),
+         f"tcp:127.0.0.1:{d.port}", "10", "400", PASSWORD, "flooder"],
+        stdout=subprocess.PIPE, text=True)
     latencies = []
     try:
-        time.sleep(3)  # the flood is on
+        time.sleep(2)  # the flood is on
         for _ in range(6):
             begin = time.monotonic()
             response = via_nginx(d, "GET", tokens_path("alice"), user="alice")
@@ -466,12 +449,13 @@ def test_fair_share_under_one_users_flood(d):
             assert response.status == 200, (response.status, response.body)
             time.sleep(0.5)
     finally:
-        thread.join()
-    print(f"\nflood of 400 connections for one user: {statuses}; another user's calls took "
+        out, _ = flood.communicate(timeout=120)
+    stats = json.loads(out)
+    print(f"\nflood of 400 connections for one user: {stats}; another user's calls took "
           + ", ".join(f"{t * 1000:.0f} ms" for t in latencies))
-    assert statuses.get("200", 0) > 0 and statuses.get("429", 0) > 0, statuses
-    # The goal is 1 s (issue 12); the flood client shares the machine's two
-    # cores with nginx and patd, so only the median is held to it here.
+    assert stats["statuses"].get("right 200", 0) > 0 and stats["statuses"].get("right 429", 0) > 0, stats
+    # The goal is 1 s (issue 12); on this shared two-core machine only the
+    # median is held to it.
     assert sorted(latencies)[len(latencies) // 2] <= 1.0, latencies
     assert max(latencies) <= 2.5, latencies
 
