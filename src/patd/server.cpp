@@ -45,11 +45,12 @@ struct Server::State {
               limits_for(o)),
           gate(o.max_sign_ins) {}
 
-    // One user's fair share of the password-check places: at most half of
-    // them (and at most the limiter's default), so others always find one.
+    // One user's fair share of the password-check places: the limiter's
+    // (2), but always one place fewer than there are, so that others find
+    // one (with --max-sign-ins 1 there is nothing to share).
     static pat::SignInLimits limits_for(const Options& o) {
         pat::SignInLimits limits;
-        limits.user_in_flight = std::clamp<std::uint32_t>(o.max_sign_ins / 2, 1, limits.user_in_flight);
+        limits.user_in_flight = std::clamp<std::uint32_t>(o.max_sign_ins - 1, 1, limits.user_in_flight);
         return limits;
     }
 };

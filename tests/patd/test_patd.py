@@ -344,7 +344,7 @@ def test_sign_ins_over_the_cap_get_503_at_once(d):
     for response, elapsed in busy:
         assert response.header_values("Retry-After") == ["1"]
         assert elapsed < 5, "a refused sign-in waited"
-    assert "refused with 503, too many password checks at once" in d.patd.text()
+    assert "sign-in refused with 503, too many at once (client 192.0.2." in d.patd.text()
 
 
 def stop_counters(patd):

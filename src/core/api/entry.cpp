@@ -215,15 +215,17 @@ std::optional<ApiResponse> Exchange::begin_password_attempt() {
     if (options_.limiter != nullptr) {
         options_.limiter->attempt_abandoned(credentials_.user, request_.client_address, request_.now_ms);
     }
-    const std::string who = "sign-in as " + claimed_user() + " from " + loggable(request_.client_address);
     if (verdict == PasswordCheckGate::Verdict::client_gone) {
         ApiResponse response = error_response(503, "The client has gone.");
-        response.audit_line = audit_prefix() + who + " dropped before its password check: the client has gone";
+        response.audit_line = audit_prefix() + "sign-in as " + claimed_user() + " from " +
+                              loggable(request_.client_address) +
+                              " dropped before its password check: the client has gone";
         return response;
     }
     ApiResponse response = error_response(503, "Too many sign-ins are in progress; try again in a second.");
     response.retry_after_s = 1;
-    response.audit_line = audit_prefix() + who + " refused with 503, too many password checks at once";
+    response.audit_line = audit_prefix() + "sign-in refused with 503, too many at once (client " +
+                          loggable(request_.client_address) + ")";
     return response;
 }
 
