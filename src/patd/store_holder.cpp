@@ -58,7 +58,9 @@ void StoreHolder::open_locked() {
         next_attempt_ = Clock::now() + kLockRegionRetry;
         if (region.message() != last_failure_) {
             last_failure_ = region.message();
-            log_line(Level::crit, "cannot use the store " + path_ + " yet: " + last_failure_ + "; retrying");
+            // Expected for a moment after a restore, while nginx's workers
+            // let go of the old file: not a fault.
+            log_line(Level::warn, "cannot use the store " + path_ + " yet: " + last_failure_ + "; retrying");
         }
         return;
     }
