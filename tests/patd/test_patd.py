@@ -644,3 +644,38 @@ def test_sigkill_mid_creation_keeps_the_store(tmp_path):
         assert r.status == 200, r.body
     finally:
         assert again.stop() == 0
+
+
+def test_a_store_restored_under_nginx_and_patd(d, tmp_path):
+    """The restore of docs/install.md with both running: the workers and patd
+    each let go of the old file and open the new one (after PATH-lock agrees
+    with it), and then agree: a token made after the backup is gone for
+    git and for the API alike."""
+    def create(name):
+        r = via_nginx(d, "PUT", tokens_path("alice"), user="alice",
+                      body={"name": name, "permissions": ["REPO_READ"]})
+        assert r.status == 200, r.body
+        return r.json()
+
+    kept = create("kept by the restore")
+    subprocess.run(["mdb_copy", "-n", str(d.store_path), str(tmp_path / "backup.db")], check=True)
+    lost = create("lost by the restore")
+    assert clone_status(d, "alice", lost["token"]) == 200
+    shutil.copy(tmp_path / "backup.db", str(d.store_path) + ".new")
+    os.rename(str(d.store_path) + ".new", d.store_path)
+
+    def restored():
+        listed = via_nginx(d, "GET", tokens_path("alice") + "?limit=1000", user="alice")
+        if listed.status != 200:
+            return False
+        ids = {t["id"] for t in listed.json()["values"]}
+        return kept["id"] in ids and lost["id"] not in ids
+
+    wait_for(restored, timeout=20, what="patd serving the restored store")
+    wait_for(lambda: clone_status(d, "alice", lost["token"]) == 401, timeout=20,
+             what="the workers using the restored store")
+    assert clone_status(d, "alice", kept["token"]) == 200
+    after = create("after the restore")
+    assert after["id"] in json.dumps(json.loads(
+        d.patctl.run("token", "list", "alice", "--json").stdout))
+    assert "was replaced or removed" in d.patd.text()
