@@ -23,6 +23,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -34,6 +35,23 @@ namespace pat {
 // Request bodies above this are refused with 400 (the glue may also set
 // body_too_large instead of reading more).
 inline constexpr std::size_t kMaxApiBodyBytes = 64 * 1024;
+
+// The glue's say just before a password check runs, after the limiter has
+// admitted the attempt: patd drops a request whose client has gone (nothing
+// would read the answer) and bounds the checks that run at once. Called on
+// the thread that runs handle(); enter() returns go at most once per check,
+// and each go is followed by one leave() when the check is over.
+class PasswordCheckGate {
+   public:
+    enum class Verdict {
+        go,           // the check runs now
+        busy,         // every place is taken: answered 503 with Retry-After: 1
+        client_gone,  // the client has gone: nothing is checked, the answer is never read
+    };
+    virtual ~PasswordCheckGate() = default;
+    virtual Verdict enter() = 0;
+    virtual void leave() noexcept = 0;
+};
 
 struct ApiRequest {
     std::string_view method;          // "GET", "PUT", ...
@@ -48,6 +66,7 @@ struct ApiRequest {
     std::string_view host;            // the Host header's value (HTTP/2: :authority); may be empty
     std::string_view client_address;  // for the audit trail and the throttle
     std::int64_t now_ms = 0;
+    PasswordCheckGate* check_gate = nullptr;  // not owned; nullptr: every admitted check runs
 };
 
 struct ApiResponse {
@@ -77,6 +96,11 @@ struct ManagementApiOptions {
     std::string realm = "nginx-pat";            // for WWW-Authenticate: Basic realm="..."
     PasswordAttemptLimiter* limiter = nullptr;  // not owned; nullptr: no throttling
     std::size_t max_page_size = 1000;           // larger limit= values are capped to this
+    // An empty password is refused (401) before any lookup: no user is read
+    // and no password checked. This counts it against the client's address:
+    // 0, or the milliseconds to wait (then the answer is 429). Unset: an
+    // empty password is refused without being counted.
+    std::function<std::int64_t(std::string_view client_address, std::int64_t now_ms)> note_empty_password{};
 };
 
 class ManagementApi {

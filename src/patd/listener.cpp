@@ -12,7 +12,9 @@
 namespace patd {
 namespace {
 
-constexpr int kBacklog = 128;
+// Room for a burst (nginx opens a connection per request): a full backlog
+// makes nginx answer 502 at once. The kernel caps it at net.core.somaxconn.
+constexpr int kBacklog = 1024;
 
 std::string errno_text(const std::string& what) {
     return what + ": " + std::strerror(errno);

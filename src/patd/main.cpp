@@ -6,11 +6,17 @@
 //
 //   SIGTERM, SIGINT  stop accepting, let in-flight requests finish for up to
 //                    --shutdown-grace seconds, then close everything and exit 0
-//   SIGHUP           reopen logs: patd writes to stderr only, which has
-//                    nothing to reopen; the signal is logged and ignored
+//   SIGHUP           reopen the log: with --log-file, the path is opened
+//                    again (logrotate); on stderr there is nothing to
+//                    reopen, and the signal is only logged
+//
+// Twice a second the main thread also checks that the store path still
+// names the open file and reopens it when it was replaced (StoreHolder).
 
 #include <signal.h>
+#include <sys/resource.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -22,6 +28,7 @@
 #include "options.hpp"
 #include "pat/store.hpp"
 #include "server.hpp"
+#include "store_holder.hpp"
 
 #ifndef PATD_VERSION
 #define PATD_VERSION "0.1.0"
@@ -40,13 +47,22 @@ int run(const patd::Options& options) {
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     signal(SIGPIPE, SIG_IGN);
 
-    auto store = pat::Store::open(options.db, pat::Store::Mode::read_write);
-    if (!store) {
-        patd::log_line(patd::Level::crit,
-                       "cannot open the store " + options.db + " read-write: " + store.status().message());
+    std::string error;
+    if (!options.log_file.empty() && !patd::open_log_file(options.log_file, error)) {
+        patd::log_line(patd::Level::crit, "cannot open the log file " + error);
         return 1;
     }
-    std::string error;
+    // Below nginx's workers: a password check is ~0.1 s of CPU, and under a
+    // sign-in flood they would otherwise take the cores from token checks
+    // (each thread inherits this; a higher nice from the service manager
+    // stays, as lowering it needs privilege).
+    errno = 0;
+    const int nice_now = getpriority(PRIO_PROCESS, 0);
+    if (errno == 0 && nice_now < static_cast<int>(options.nice)) {
+        (void)setpriority(PRIO_PROCESS, 0, static_cast<int>(options.nice));
+    }
+    patd::StoreHolder store;
+    if (!store.open(options.db, error)) return 1;  // logged by the holder
     patd::Listener listener = patd::open_listener(options.listen, error);
     if (listener.fd < 0) {
         patd::log_line(patd::Level::crit, "cannot listen on " + options.listen + ": " + error);
@@ -58,23 +74,31 @@ int run(const patd::Options& options) {
         patd::close_listener(listener);
         return 0;
     }
-    std::unique_ptr<patd::Server> server = patd::Server::start(**store, options, listener.fd, error);
+    std::unique_ptr<patd::Server> server = patd::Server::start(store, options, listener.fd, error);
     if (!server) {
         patd::log_line(patd::Level::crit, error);
         patd::close_listener(listener);
         return 1;
     }
-    patd::log_line(patd::Level::notice, "serving the token API on " + options.listen + " (store " + options.db + ", " +
-                                            std::to_string(options.threads) + " threads, at most " +
-                                            std::to_string(options.max_sign_ins) + " sign-ins at once)");
+    patd::log_line(patd::Level::notice, "serving the token API on " + options.listen + " (store " + options.db +
+                                            ", at most " + std::to_string(options.max_connections) +
+                                            " connections and " + std::to_string(options.max_sign_ins) +
+                                            " sign-ins at once)");
+    const timespec tend_interval{0, 500'000'000};
     for (;;) {
-        int signal_number = 0;
-        if (sigwait(&signals, &signal_number) != 0) continue;
-        if (signal_number == SIGHUP) {
-            patd::log_line(patd::Level::notice, "SIGHUP: logs go to stderr, nothing to reopen");
+        const int signal_number = sigtimedwait(&signals, nullptr, &tend_interval);
+        if (signal_number < 0) {
+            store.tend();  // a timeout (or EINTR): check the store path
             continue;
         }
-        break;
+        if (signal_number != SIGHUP) break;
+        if (options.log_file.empty()) {
+            patd::log_line(patd::Level::notice, "SIGHUP: logs go to stderr, nothing to reopen");
+        } else if (patd::open_log_file(options.log_file, error)) {
+            patd::log_line(patd::Level::notice, "SIGHUP: reopened the log file " + options.log_file);
+        } else {
+            patd::log_line(patd::Level::error, "SIGHUP: cannot reopen the log file " + error + "; logging on");
+        }
     }
     patd::log_line(patd::Level::notice, "shutting down: no new connections, in-flight requests get " +
                                             std::to_string(options.shutdown_grace_s) + " s");
@@ -85,10 +109,14 @@ int run(const patd::Options& options) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     const unsigned left = server->connections();
+    const patd::Server::Counters counted = server->counters();
     server.reset();  // closes what is left; joins the threads
-    store->reset();
-    patd::log_line(patd::Level::notice,
-                   left == 0 ? "stopped" : "stopped, closing " + std::to_string(left) + " open connection(s)");
+    store.close();
+    patd::log_line(
+        patd::Level::notice,
+        (left == 0 ? std::string("stopped") : "stopped, closing " + std::to_string(left) + " open connection(s)") +
+            "; password checks run: " + std::to_string(counted.checks) + ", dropped as their client had gone: " +
+            std::to_string(counted.dropped) + ", refused as too many at once: " + std::to_string(counted.busy));
     return 0;
 }
 

@@ -14,12 +14,13 @@ const char* const kUsage =
     "  --db PATH               the token store (default /var/lib/nginx-pat/pat.db), opened read-write\n"
     "  --listen unix:PATH      a Unix socket, mode 0660 (default unix:/run/nginx-pat/patd.sock)\n"
     "  --listen ADDR:PORT      a TCP address, e.g. 127.0.0.1:8091 or [::1]:8091\n"
-    "  --threads N             HTTP worker threads (default 8)\n"
     "  --max-connections N     open connections at once (default 256)\n"
     "  --idle-timeout SECONDS  close a connection idle this long (default 10)\n"
     "  --max-sign-ins N        password checks at once; more get 503 (default 4)\n"
     "  --shutdown-grace SECONDS  SIGTERM: time for in-flight requests (default 5)\n"
+    "  --nice N                run at least this nice (0-19, default 10: below nginx's workers)\n"
     "  --realm TEXT            the Basic realm (default nginx-pat)\n"
+    "  --log-file PATH         log to this file instead of stderr; SIGHUP reopens it\n"
     "  --check-config          open the store and the listen address, report, exit\n"
     "  --version               print the version and exit\n";
 
@@ -43,11 +44,11 @@ ParsedOptions parse_options(const std::vector<std::string>& args) {
         unsigned min, max;
     };
     const Count counts[] = {
-        {"--threads", &options.threads, 1, 256},
         {"--max-connections", &options.max_connections, 1, 65536},
         {"--idle-timeout", &options.idle_timeout_s, 1, 3600},
         {"--max-sign-ins", &options.max_sign_ins, 1, 256},
         {"--shutdown-grace", &options.shutdown_grace_s, 0, 600},
+        {"--nice", &options.nice, 0, 19},
     };
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& arg = args[i];
@@ -71,6 +72,9 @@ ParsedOptions parse_options(const std::vector<std::string>& args) {
             options.listen = value;
         } else if (arg == "--realm") {
             options.realm = value;
+        } else if (arg == "--log-file") {
+            if (value.empty()) return {std::nullopt, "patd: --log-file wants a path"};
+            options.log_file = value;
         } else {
             bool known = false;
             for (const Count& count : counts) {

@@ -14,12 +14,13 @@ inline constexpr const char* kDefaultListen = "unix:/run/nginx-pat/patd.sock";
 struct Options {
     std::string db = kDefaultDb;
     std::string listen = kDefaultListen;  // unix:PATH or ADDR:PORT
-    unsigned threads = 8;                 // the HTTP thread pool
     unsigned max_connections = 256;       // open connections at once; more are refused
     unsigned idle_timeout_s = 10;         // a connection silent this long is closed
     unsigned max_sign_ins = 4;            // password checks at once (scrypt: 32 MiB each)
     unsigned shutdown_grace_s = 5;        // SIGTERM: how long in-flight requests may finish
+    unsigned nice = 10;                   // CPU priority below nginx's workers (0: as started)
     std::string realm = "nginx-pat";
+    std::string log_file;  // empty: stderr as given
     bool check_config = false;
     bool version = false;
     bool help = false;

@@ -1,7 +1,10 @@
 #include "server.hpp"
 
 #include <microhttpd.h>
+#include <poll.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -14,25 +17,42 @@
 #include "pat/management_api.hpp"
 #include "pat/secret.hpp"
 #include "pat/sign_in_limiter.hpp"
+#include "pat/store.hpp"
 #include "sign_in_gate.hpp"
 
 namespace patd {
 
 struct Server::State {
-    pat::Store& store;
+    StoreHolder& store;
     Options options;
     // Known users are limited apart from unknown names and addresses, so
     // traffic for other names can never evict a user's budget
     // (docs/sign-in-limits.md).
     pat::SignInLimiter limiter;
     SignInGate gate;
+    std::atomic<unsigned long> checks{0}, dropped{0}, busy{0};
     MHD_Daemon* daemon = nullptr;
 
-    State(pat::Store& s, const Options& o)
+    State(StoreHolder& s, const Options& o)
         : store(s),
           options(o),
-          limiter([&s](std::string_view user) { return s.get_user(user).ok(); }),
+          limiter(
+              [&s](std::string_view user) {
+                  // Runs inside a request that holds a lease: current() is that store.
+                  const std::shared_ptr<pat::Store> store = s.current();
+                  return store && store->get_user(user).ok();
+              },
+              limits_for(o)),
           gate(o.max_sign_ins) {}
+
+    // One user's fair share of the password-check places: the limiter's
+    // (2), but always one place fewer than there are, so that others find
+    // one (with --max-sign-ins 1 there is nothing to share).
+    static pat::SignInLimits limits_for(const Options& o) {
+        pat::SignInLimits limits;
+        limits.user_in_flight = std::clamp<std::uint32_t>(o.max_sign_ins - 1, 1, limits.user_in_flight);
+        return limits;
+    }
 };
 
 namespace {
@@ -48,10 +68,51 @@ struct Exchange {
     ~Exchange() { pat::wipe(body); }
 };
 
-// 503 when every password-check place is taken.
-constexpr const char* kBusyBody =
-    "{\"errors\":[{\"context\":null,\"message\":\"Too many sign-ins are in progress; try again in a "
-    "second.\",\"exceptionName\":null}]}";
+// Whether the client of this connection has gone: it closed the connection
+// (or its sending half, which HTTP clients do only when they leave; nginx
+// reads it the same way) or the connection failed. The request's thread is
+// the only one that serves this connection, so libmicrohttpd cannot tell
+// while the handler runs: the socket itself is asked, without waiting.
+bool client_gone(MHD_Connection* connection) {
+    const MHD_ConnectionInfo* info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (info == nullptr) return false;
+    pollfd socket{info->connect_fd, POLLRDHUP, 0};
+    if (::poll(&socket, 1, 0) != 1) return false;
+    return (socket.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
+}
+
+// patd's say before each password check (pat::PasswordCheckGate): a client
+// that has gone is dropped; otherwise the check needs one of the
+// --max-sign-ins places, or the answer is 503 at once.
+class CheckGate final : public pat::PasswordCheckGate {
+   public:
+    CheckGate(Server::State& state, MHD_Connection* connection) : state_(state), connection_(connection) {}
+
+    Verdict enter() override {
+        if (client_gone(connection_)) {
+            gone_ = true;
+            ++state_.dropped;
+            return Verdict::client_gone;
+        }
+        pass_.emplace(state_.gate);
+        if (!pass_->admitted()) {
+            pass_.reset();
+            ++state_.busy;
+            return Verdict::busy;
+        }
+        ++state_.checks;
+        return Verdict::go;
+    }
+    void leave() noexcept override { pass_.reset(); }
+
+    bool gone() const { return gone_; }
+
+   private:
+    Server::State& state_;
+    MHD_Connection* connection_;
+    std::optional<SignInGate::Pass> pass_;
+    bool gone_ = false;
+};
 
 std::int64_t now_ms() {
     using namespace std::chrono;
@@ -112,7 +173,7 @@ std::string_view view(const char* text) {
 }
 
 pat::ApiResponse answer_request(Server::State& state, MHD_Connection* connection, const char* url, const char* method,
-                                const Exchange& exchange) {
+                                const Exchange& exchange, CheckGate& check_gate) {
     const MHD_ConnectionInfo* info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     const std::string address =
         client_address(info != nullptr ? info->client_addr : nullptr, header(connection, kClientAddressHeader));
@@ -133,45 +194,48 @@ pat::ApiResponse answer_request(Server::State& state, MHD_Connection* connection
     request.host = view(header(connection, MHD_HTTP_HEADER_HOST));
     request.client_address = address;
     request.now_ms = now_ms();
+    // Before each password check: is the client still there, and is there a
+    // place? Asked after the limiter, so attempts it refuses hold no place.
+    request.check_gate = &check_gate;
 
-    // Every request with credentials runs a password check: a place at
-    // the gate first, or 503 at once.
-    std::optional<SignInGate::Pass> pass;
-    if (!request.authorization.empty()) {
-        pass.emplace(state.gate);
-        if (!pass->admitted()) {
-            pat::ApiResponse busy;
-            busy.status = 503;
-            busy.content_type = "application/json;charset=UTF-8";
-            busy.body = kBusyBody;
-            busy.retry_after_s = 1;
-            busy.audit_line = "token API: sign-in refused with 503, too many at once (client " + address + ")";
-            return busy;
-        }
-    }
+    // The store, or 503 while a replaced file is reopened.
+    const std::shared_ptr<pat::Store> store = state.store.lease();
+    if (!store) return pat::fixed_error_response(503);
     pat::ManagementApiOptions options;
     options.realm = state.options.realm;
     options.limiter = &state.limiter;
-    pat::ManagementApi api(state.store, options);
+    options.note_empty_password = [&state](std::string_view client, std::int64_t now) {
+        return state.limiter.note_empty_password(client, now);
+    };
+    pat::ManagementApi api(*store, std::move(options));
     return api.handle(request);
 }
 
 MHD_Result answer(Server::State& state, MHD_Connection* connection, const char* url, const char* method,
                   const Exchange& exchange) {
     pat::ApiResponse response;
+    CheckGate check_gate(state, connection);
     try {
-        response = answer_request(state, connection, url, method, exchange);
+        response = answer_request(state, connection, url, method, exchange, check_gate);
     } catch (...) {
         response = pat::fixed_error_response(500);
         log_line(Level::crit, "token API: request failed (out of memory?)");
     }
+    if (check_gate.gone()) {
+        // Nobody reads an answer: the connection is closed instead.
+        if (!response.audit_line.empty()) log_line(Level::info, response.audit_line);
+        return MHD_NO;
+    }
     if (!response.audit_line.empty()) {
-        log_line(response.status >= 500 ? Level::crit : Level::notice, response.audit_line);
+        log_line(response.status == 500 ? Level::crit : Level::notice, response.audit_line);
     }
     return send(connection, response);
 }
 
 constexpr std::size_t kConnectionMemory = 32 * 1024;
+// Each connection's thread: the handler, the core's API and scrypt (whose
+// 32 MiB are on the heap) need far less.
+constexpr std::size_t kThreadStack = 512 * 1024;
 
 // A body past the limit is read and dropped up to this much more (its
 // answer, 400, comes once it is in); beyond, the connection is closed.
@@ -229,12 +293,19 @@ Server::~Server() {
     if (state_ && state_->daemon != nullptr) MHD_stop_daemon(state_->daemon);
 }
 
-std::unique_ptr<Server> Server::start(pat::Store& store, const Options& options, int listen_fd, std::string& error) {
+std::unique_ptr<Server> Server::start(StoreHolder& store, const Options& options, int listen_fd, std::string& error) {
     auto state = std::make_unique<State>(store, options);
-    const unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    // A thread per connection, not a pool: a password check (~0.1 s of CPU)
+    // blocks only its own connection. In a pool each thread serves many
+    // connections in turn, so under a sign-in flood every connection behind
+    // a check waited for it: sign-ins took up to 50 s and idle connections
+    // were cut 16 s late instead of 3 (tests/patd/test_patd_abuse.py). The
+    // threads are bounded by --max-connections; each is mostly idle.
+    const unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+                           MHD_USE_ITC | MHD_USE_ERROR_LOG;
     MHD_OptionItem items[] = {
         {MHD_OPTION_LISTEN_SOCKET, listen_fd, nullptr},
-        {MHD_OPTION_THREAD_POOL_SIZE, static_cast<intptr_t>(options.threads), nullptr},
+        {MHD_OPTION_THREAD_STACK_SIZE, static_cast<intptr_t>(kThreadStack), nullptr},
         {MHD_OPTION_CONNECTION_LIMIT, static_cast<intptr_t>(options.max_connections), nullptr},
         {MHD_OPTION_CONNECTION_TIMEOUT, static_cast<intptr_t>(options.idle_timeout_s), nullptr},
         // Each connection's buffer for the request line and headers (more:
@@ -254,6 +325,10 @@ std::unique_ptr<Server> Server::start(pat::Store& store, const Options& options,
 
 void Server::quiesce() {
     MHD_quiesce_daemon(state_->daemon);
+}
+
+Server::Counters Server::counters() const {
+    return Counters{state_->checks.load(), state_->dropped.load(), state_->busy.load()};
 }
 
 unsigned Server::connections() const {

@@ -1,14 +1,15 @@
-// The HTTP server: libmicrohttpd with a thread pool on the listening socket,
-// each request read (the body up to pat::kMaxApiBodyBytes), passed to
+// The HTTP server: libmicrohttpd with a thread per connection on the
+// listening socket, each request read (the body up to pat::kMaxApiBodyBytes), passed to
 // pat::ManagementApi and answered. Limits: connections at once, an idle
 // timeout per connection (a slow or silent client is cut), the body size,
-// and the sign-in gate (password checks at once).
+// and the sign-in gate (password checks at once), which also drops a request
+// whose client has gone before its password check runs.
 #pragma once
 
 #include <memory>
 
 #include "options.hpp"
-#include "pat/store.hpp"
+#include "store_holder.hpp"
 
 struct MHD_Daemon;
 
@@ -18,13 +19,23 @@ class Server {
    public:
     // Starts serving on listen_fd (patd keeps owning it). nullptr and a
     // message when libmicrohttpd refuses to start.
-    static std::unique_ptr<Server> start(pat::Store& store, const Options& options, int listen_fd, std::string& error);
+    static std::unique_ptr<Server> start(StoreHolder& store, const Options& options, int listen_fd, std::string& error);
     ~Server();  // stops at once, closing every connection
 
     // Stops accepting new connections (the listening socket stays open).
     void quiesce();
     // Connections still open.
     unsigned connections() const;
+
+    // Since the start: password checks run, requests dropped before their
+    // check because the client had gone, checks refused (503) because every
+    // place was taken.
+    struct Counters {
+        unsigned long checks = 0;
+        unsigned long dropped = 0;
+        unsigned long busy = 0;
+    };
+    Counters counters() const;
 
     struct State;
 

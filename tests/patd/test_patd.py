@@ -3,15 +3,19 @@ ports, the real nginx proxying the API to it (proxy_pass to the socket, as
 nginx-conf-examples/patd.conf shows) while the module's access phase reads
 the same store for git. Covers create -> clone -> revoke -> 401, the error
 statuses, which peers may name the client's address (X-Real-IP), the body
-limit, the idle-connection cut, the sign-in cap (503 + Retry-After), SIGTERM
-within its bound and SIGKILL in the middle of creations."""
+limit, the idle-connection cut, the sign-in cap (503 + Retry-After), an
+empty password (no check, counted), abandoned sign-ins (dropped before their
+check), one user's fair share under a flood, a replaced store, SIGHUP with a
+log file, SIGTERM within its bound and SIGKILL in the middle of creations."""
 
 import base64
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -142,9 +146,9 @@ def clone_status(d, user, token_text):
 def test_version_and_help():
     out = subprocess.run([patd_path(), "--version"], capture_output=True, text=True, timeout=10)
     assert out.returncode == 0 and out.stdout.startswith("patd ")
-    bad = subprocess.run([patd_path(), "--threads", "zero"], capture_output=True, text=True,
+    bad = subprocess.run([patd_path(), "--nice", "zero"], capture_output=True, text=True,
                          timeout=10)
-    assert bad.returncode == 2 and "--threads" in bad.stderr
+    assert bad.returncode == 2 and "--nice" in bad.stderr
 
 
 def test_check_config_opens_the_store_and_the_address(tmp_path):
@@ -273,10 +277,18 @@ def test_client_address_header_over_ipv6(d):
 def test_body_too_large_is_400(d, tmp_path):
     big = tmp_path / "big.json"
     big.write_text('{"name": "' + "x" * (70 * 1024) + '"}')
-    # Declared with Content-Length: answered before the body is read.
-    response = direct(f"unix:{d.socket}", "PUT", tokens_path("alice"), user="alice", body_file=big)
-    assert response.status == 400
-    assert response.json()["errors"]
+    # Declared with Content-Length: answered before the body is sent at all.
+    # (A raw socket: curl, still sending, may stop at the closed connection.)
+    credentials = base64.b64encode(f"alice:{PASSWORD}".encode()).decode()
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(str(d.socket))
+        s.sendall((f"PUT {tokens_path('alice')} HTTP/1.1\r\nHost: localhost\r\n"
+                   f"Authorization: Basic {credentials}\r\nContent-Type: application/json\r\n"
+                   f"Content-Length: {big.stat().st_size}\r\n\r\n").encode())
+        s.settimeout(10)
+        answer = s.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+    assert json.loads(answer.partition(b"\r\n\r\n")[2])["errors"]
     # Chunked (no length known in advance): read up to the limit, then 400.
     chunked = direct(f"unix:{d.socket}", "PUT", tokens_path("alice"), user="alice", body_file=big,
                      headers=["Transfer-Encoding: chunked"])
@@ -310,21 +322,150 @@ def test_idle_connection_is_cut(d):
 
 
 def test_sign_ins_over_the_cap_get_503_at_once(d):
-    def one(_):
+    # Six users at once, each within the fair share (one check per user with
+    # --max-sign-ins 2): more checks than places, so the gate refuses some.
+    users = [f"cap{n}" for n in range(6)]
+    for user in users:
+        d.patctl.add_user(user)
+
+    def one(n):
         start = time.monotonic()
-        response = direct(f"unix:{d.socket}", "GET", tokens_path("alice"), user="alice")
+        response = direct(f"unix:{d.socket}", "GET", tokens_path(users[n % 6]), user=users[n % 6],
+                          headers=[f"X-Real-IP: 192.0.2.{n % 6 + 10}"])
         return response, time.monotonic() - start
 
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        results = list(pool.map(one, range(32)))
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        results = list(pool.map(one, range(36)))
     statuses = [r.status for r, _ in results]
-    assert set(statuses) <= {200, 503}, statuses
+    assert set(statuses) <= {200, 429, 503}, statuses
     busy = [(r, t) for r, t in results if r.status == 503]
-    assert busy, "no sign-in over the cap was refused"
+    assert busy, f"no sign-in over the cap was refused: {statuses}"
     assert 200 in statuses
     for response, elapsed in busy:
         assert response.header_values("Retry-After") == ["1"]
         assert elapsed < 5, "a refused sign-in waited"
+    assert "sign-in refused with 503, too many at once (client 192.0.2." in d.patd.text()
+
+
+def stop_counters(patd):
+    """The counters of patd's stop line: password checks run, dropped, busy."""
+    assert patd.stop() == 0, patd.text()
+    line = [x for x in patd.text().splitlines() if "password checks run:" in x][-1]
+    numbers = [int(part.split(":")[-1]) for part in line.split(";")[-1].split(",")]
+    return dict(zip(("checks", "dropped", "busy"), numbers))
+
+
+def raw_request(user, password, path, address=None):
+    credentials = base64.b64encode(f"{user}:{password}".encode()).decode()
+    extra = f"X-Real-IP: {address}\r\n" if address else ""
+    return (f"GET {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic {credentials}\r\n"
+            f"{extra}Connection: close\r\n\r\n").encode()
+
+
+def test_an_empty_password_is_refused_before_any_check_and_counted(d, tmp_path):
+    sock = tmp_path / "empty.sock"
+    patd = Patd(d.store_path, f"unix:{sock}", tmp_path / "empty.log")
+    address = "198.51.100.60"
+    start = time.monotonic()
+    statuses = [direct(f"unix:{sock}", "GET", tokens_path("alice" if n % 2 else "nobody"), user="alice"
+                       if n % 2 else "nobody", password="", headers=[f"X-Real-IP: {address}"]).status
+                for n in range(20)]
+    elapsed = time.monotonic() - start
+    assert statuses == [401] * 20
+    # The 21st from that address is over its limit (20), for any name and
+    # with the right password too; alice from elsewhere is not.
+    over = direct(f"unix:{sock}", "GET", tokens_path("alice"), user="alice", password="",
+                  headers=[f"X-Real-IP: {address}"])
+    assert over.status == 429 and int(over.header_values("Retry-After")[0]) > 0
+    assert direct(f"unix:{sock}", "GET", tokens_path("alice"), user="alice",
+                  headers=[f"X-Real-IP: {address}"]).status == 429
+    assert direct(f"unix:{sock}", "GET", tokens_path("alice"), user="alice",
+                  headers=["X-Real-IP: 198.51.100.61"]).status == 200
+    assert "empty password refused for alice from 198.51.100.60" in patd.text()
+    counters = stop_counters(patd)
+    # One password check in all: the right password from the other address.
+    assert counters["checks"] == 1, counters
+    print(f"\n20 empty-password requests answered in {elapsed:.2f} s, no password check run")
+
+
+def test_abandoned_requests_are_dropped_before_their_check(d, tmp_path):
+    """A client that has gone gets no scrypt. Abandoned requests never queue:
+    each is read by its own thread at once, and while its client is still
+    there it may take one of the --max-sign-ins places or is answered 503 at
+    once; one whose client is gone when it is read is dropped unread by
+    libmicrohttpd. A request already read when its client goes (the second
+    of two pipelined ones) reaches patd's own check just before the check."""
+    port = free_port()
+    target = f"127.0.0.1:{port}"
+    patd = Patd(d.store_path, target, tmp_path / "gone.log", "--max-sign-ins", "4")
+    n = 40
+    try:
+        first = socket.create_connection(("127.0.0.1", port))
+        first.sendall(raw_request("alice", PASSWORD, tokens_path("alice")))
+        start = time.monotonic()
+        for i in range(n):
+            with socket.create_connection(("127.0.0.1", port)) as s:
+                s.sendall(raw_request("alice", PASSWORD, tokens_path("alice"), f"192.0.2.{i + 1}"))
+        first.settimeout(30)
+        assert first.recv(65536).startswith(b"HTTP/1.1 200 ")
+        first.close()
+        # The next request is answered after the first check, not after n more.
+        assert direct(f"http://{target}", "GET", tokens_path("alice"), user="alice").status == 200
+        elapsed = time.monotonic() - start
+        # Two pipelined requests, then gone while the first one's check runs.
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(raw_request("alice", PASSWORD, tokens_path("alice"), "192.0.2.99").replace(
+                b"Connection: close", b"Connection: keep-alive") * 2)
+            time.sleep(0.01)
+        wait_for(lambda: "dropped before its password check" in patd.text(), what="the drop line")
+    finally:
+        counters = stop_counters(patd)
+    print(f"\n{n} abandoned sign-ins + 2 pipelined: {counters}; "
+          f"the next request answered after {elapsed:.2f} s")
+    # Checks: the first, the next, the first pipelined one, and the few
+    # abandoned ones read before their client closed (never n).
+    assert counters["checks"] <= 3 + 8, counters
+    assert counters["dropped"] >= 1, counters
+
+
+def test_fair_share_under_one_users_flood(d):
+    """One signed-in user on 400 connections through nginx (the test's nginx
+    has 256 worker_connections, so some of the flood fails there); another
+    user's API call through nginx still gets through within about a second.
+    The flood runs niced, as its own process: on a real server the attacker's
+    client does not share patd's cores."""
+    d.patctl.add_user("flooder")
+    idle = []
+    for _ in range(3):
+        begin = time.monotonic()
+        assert via_nginx(d, "GET", tokens_path("alice"), user="alice").status == 200
+        idle.append(time.monotonic() - begin)
+    flood = subprocess.Popen(
+        ["nice", "-n", "15", sys.executable, str(Path(__file__).with_name("sign_in_flood.py")),
+         f"tcp:127.0.0.1:{d.port}", "10", "400", PASSWORD, "flooder"],
+        stdout=subprocess.PIPE, text=True)
+    latencies = []
+    try:
+        time.sleep(2)  # the flood is on
+        for _ in range(6):
+            begin = time.monotonic()
+            response = via_nginx(d, "GET", tokens_path("alice"), user="alice")
+            latencies.append(time.monotonic() - begin)
+            assert response.status == 200, (response.status, response.body)
+            time.sleep(0.5)
+    finally:
+        out, _ = flood.communicate(timeout=120)
+    stats = json.loads(out)
+    print(f"\nflood of 400 connections for one user: {stats}; another user's calls took "
+          + ", ".join(f"{t * 1000:.0f} ms" for t in latencies) + " (idle: "
+          + ", ".join(f"{t * 1000:.0f} ms" for t in idle) + ")")
+    assert stats["statuses"].get("right 200", 0) > 0 and stats["statuses"].get("right 429", 0) > 0, stats
+    # Every call got through (200, never 503 or 429): the flooder holds at
+    # most its share of the places. The goal is 1 s (issue 12); an idle call
+    # takes 0.25-0.5 s on this shared two-core machine, so the bound here is
+    # looser, and the figures are printed for the report.
+    assert sorted(latencies)[len(latencies) // 2] <= 1.5, latencies
+    assert max(latencies) <= 3.0, latencies
 
 
 def test_sigterm_stops_within_the_bound(d, tmp_path):
@@ -378,7 +519,7 @@ def test_sigterm_lets_a_request_in_flight_finish(d, tmp_path):
         patd.stop()
 
 
-def test_sighup_is_logged_and_ignored(d, tmp_path):
+def test_sighup_on_stderr_is_logged_and_ignored(d, tmp_path):
     sock = tmp_path / "hup.sock"
     patd = Patd(d.store_path, f"unix:{sock}", tmp_path / "hup.log")
     try:
@@ -387,6 +528,78 @@ def test_sighup_is_logged_and_ignored(d, tmp_path):
         assert direct(f"unix:{sock}", "GET", tokens_path("alice"), user="alice").status == 200
     finally:
         assert patd.stop() == 0
+
+
+def test_sighup_reopens_the_log_file(d, tmp_path):
+    sock = tmp_path / "logf.sock"
+    log = tmp_path / "patd-file.log"
+    patd = Patd(d.store_path, f"unix:{sock}", tmp_path / "logf-stderr.log", "--log-file", str(log))
+    try:
+        assert "serving the token API" in log.read_text()
+        log.rename(tmp_path / "patd-file.log.1")  # as logrotate does
+        assert direct(f"unix:{sock}", "GET", tokens_path("bob"), user="bob", password="nope",
+                      headers=["X-Real-IP: 192.0.2.201"]).status == 401
+        patd.process.send_signal(signal.SIGHUP)
+        wait_for(lambda: log.exists() and "reopened the log file" in log.read_text(),
+                 what="the new log file")
+        assert direct(f"unix:{sock}", "GET", tokens_path("bob"), user="bob", password="nope",
+                      headers=["X-Real-IP: 192.0.2.202"]).status == 401
+    finally:
+        assert patd.stop() == 0
+    old, new = (tmp_path / "patd-file.log.1").read_text(), log.read_text()
+    assert "192.0.2.201" in old and "192.0.2.202" not in old
+    assert "192.0.2.202" in new and "stopped" in new
+    assert patd.text() == "", "patd wrote to stderr with --log-file"
+
+
+def tokens_in(db):
+    listed = json.loads(Patctl(db).run("token", "list", "--json").stdout)
+    return {t["id"] for t in (listed if isinstance(listed, list) else listed.get("tokens", []))}
+
+
+def test_a_replaced_store_is_reopened(tmp_path):
+    """A backup restored by mv: patd serves the new file from the next request
+    on (no write reaches the old one), and lets go of the old file when idle."""
+    db = tmp_path / "pat.db"
+    patctl = Patctl(db)
+    patctl.init()
+    patctl.add_user("alice")
+    sock = tmp_path / "swap.sock"
+    patd = Patd(db, f"unix:{sock}", tmp_path / "swap.log")
+
+    def create(name):
+        r = direct(f"unix:{sock}", "PUT", tokens_path("alice"), user="alice",
+                   body=json.dumps({"name": name, "permissions": ["REPO_READ"]}))
+        assert r.status == 200, r.body
+        return r.json()["id"]
+
+    try:
+        kept = create("in the backup")
+        subprocess.run(["mdb_copy", "-n", str(db), str(tmp_path / "backup.db")], check=True)
+        lost = create("after the backup")
+        os.link(db, tmp_path / "old.db")  # the old file, to look at afterwards
+        shutil.copy(tmp_path / "backup.db", tmp_path / "pat.db.new")
+        os.rename(tmp_path / "pat.db.new", db)
+        # The very next request uses the restored file: the token made after
+        # the backup is gone, and a new one is written to the new file.
+        listed = direct(f"unix:{sock}", "GET", tokens_path("alice"), user="alice")
+        assert listed.status == 200
+        ids = {t["id"] for t in listed.json()["values"]}
+        assert kept in ids and lost not in ids
+        fresh = create("after the restore")
+        assert "was replaced or removed" in patd.text()
+        # Idle, it notices a second replacement too (the timer), and lets go.
+        os.link(db, tmp_path / "second-old.db")
+        shutil.copy(tmp_path / "backup.db", tmp_path / "pat.db.new")
+        os.rename(tmp_path / "pat.db.new", db)
+        wait_for(lambda: patd.text().count("was replaced or removed") == 2, timeout=5,
+                 what="the idle check")
+    finally:
+        assert patd.stop() == 0, patd.text()
+    assert fresh not in tokens_in(tmp_path / "old.db")
+    assert fresh in tokens_in(tmp_path / "second-old.db")
+    assert lost in tokens_in(tmp_path / "old.db")
+    assert kept in tokens_in(db) and fresh not in tokens_in(db)
 
 
 def test_sigkill_mid_creation_keeps_the_store(tmp_path):
@@ -431,3 +644,38 @@ def test_sigkill_mid_creation_keeps_the_store(tmp_path):
         assert r.status == 200, r.body
     finally:
         assert again.stop() == 0
+
+
+def test_a_store_restored_under_nginx_and_patd(d, tmp_path):
+    """The restore of docs/install.md with both running: the workers and patd
+    each let go of the old file and open the new one (after PATH-lock agrees
+    with it), and then agree: a token made after the backup is gone for
+    git and for the API alike."""
+    def create(name):
+        r = via_nginx(d, "PUT", tokens_path("alice"), user="alice",
+                      body={"name": name, "permissions": ["REPO_READ"]})
+        assert r.status == 200, r.body
+        return r.json()
+
+    kept = create("kept by the restore")
+    subprocess.run(["mdb_copy", "-n", str(d.store_path), str(tmp_path / "backup.db")], check=True)
+    lost = create("lost by the restore")
+    assert clone_status(d, "alice", lost["token"]) == 200
+    shutil.copy(tmp_path / "backup.db", str(d.store_path) + ".new")
+    os.rename(str(d.store_path) + ".new", d.store_path)
+
+    def restored():
+        listed = via_nginx(d, "GET", tokens_path("alice") + "?limit=1000", user="alice")
+        if listed.status != 200:
+            return False
+        ids = {t["id"] for t in listed.json()["values"]}
+        return kept["id"] in ids and lost["id"] not in ids
+
+    wait_for(restored, timeout=20, what="patd serving the restored store")
+    wait_for(lambda: clone_status(d, "alice", lost["token"]) == 401, timeout=20,
+             what="the workers using the restored store")
+    assert clone_status(d, "alice", kept["token"]) == 200
+    after = create("after the restore")
+    assert after["id"] in json.dumps(json.loads(
+        d.patctl.run("token", "list", "alice", "--json").stdout))
+    assert "was replaced or removed" in d.patd.text()

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "pat/audit.hpp"
 #include "pat/management_api.hpp"
 #include "store_fixture.hpp"
 
@@ -304,9 +305,25 @@ class LimitedManagementApiTest : public testing::StoreTest {
         StoreTest::SetUp();
         add_user("alice");
         add_user("bob");
-        limiter_ =
-            std::make_unique<SignInLimiter>([this](std::string_view user) { return store_->get_user(user).ok(); });
-        api_ = std::make_unique<ManagementApi>(*store_, ManagementApiOptions{"git", limiter_.get(), 1000});
+        limiter_ = std::make_unique<SignInLimiter>([this](std::string_view user) {
+            ++lookups_;
+            return store_->get_user(user).ok();
+        });
+        ManagementApiOptions options{"git", limiter_.get(), 1000};
+        options.note_empty_password = [this](std::string_view address, std::int64_t now) {
+            return limiter_->note_empty_password(address, now);
+        };
+        api_ = std::make_unique<ManagementApi>(*store_, std::move(options));
+    }
+
+    std::size_t failed_sign_ins_in_audit() {
+        auto entries = store_->list_audit(std::nullopt, 1000);
+        EXPECT_TRUE(entries.ok());
+        std::size_t failed = 0;
+        for (const AuditEntry& entry : *entries) {
+            if (entry.action == AuditAction::password_failed) failed += entry.count;
+        }
+        return failed;
     }
 
     static std::string basic(std::string_view user_and_password) {
@@ -324,22 +341,126 @@ class LimitedManagementApiTest : public testing::StoreTest {
         return out;
     }
 
-    ApiResponse list(std::string_view user, std::string_view password, std::int64_t now) {
+    ApiResponse list(std::string_view user, std::string_view password, std::int64_t now,
+                     PasswordCheckGate* gate = nullptr, std::string address = {}) {
         const std::string path = "/rest/access-tokens/1.0/users/" + std::string(user);
+        return call("GET", path, {}, user, password, now, gate, std::move(address));
+    }
+
+    ApiResponse call(std::string_view method, const std::string& path, std::string_view body, std::string_view user,
+                     std::string_view password, std::int64_t now, PasswordCheckGate* gate = nullptr,
+                     std::string address = {}) {
         const std::string authorization = basic(std::string(user) + ":" + std::string(password));
         ApiRequest request;
-        request.method = "GET";
+        request.method = method;
         request.path = path;
         request.authorization = authorization;
-        const std::string address = "2001:db8:5:6::" + std::to_string(now % 1000);  // outlives handle()
+        request.body = body;
+        if (!body.empty()) request.content_type = "application/json";
+        // Outlives handle().
+        if (address.empty()) address = "2001:db8:5:6::" + std::to_string(now % 1000);
         request.client_address = address;
         request.now_ms = now;
+        request.check_gate = gate;
         return api_->handle(request);
     }
 
     std::unique_ptr<SignInLimiter> limiter_;
     std::unique_ptr<ManagementApi> api_;
+    int lookups_ = 0;  // calls of the limiter's is_known_user
 };
+
+// The glue's check gate as patd uses it, with a verdict the test chooses.
+class ScriptedGate final : public PasswordCheckGate {
+   public:
+    explicit ScriptedGate(Verdict verdict) : verdict_(verdict) {}
+    Verdict enter() override {
+        ++entered;
+        if (verdict_ == Verdict::go) ++inside;
+        return verdict_;
+    }
+    void leave() noexcept override {
+        ++left;
+        --inside;
+    }
+    int entered = 0, left = 0, inside = 0;
+
+   private:
+    Verdict verdict_;
+};
+
+// Issue 12: an empty password is refused before any lookup (no user read,
+// no scrypt: no failed sign-in reaches the store's audit) and still counted,
+// against the address: the 21st from one address is answered 429, for any
+// name, while the user's own budget is untouched.
+TEST_F(LimitedManagementApiTest, AnEmptyPasswordIsRefusedBeforeAnyLookupAndCountedAgainstTheAddress) {
+    const std::string address = "198.51.100.40";
+    for (int i = 0; i < 20; ++i) {
+        const ApiResponse refused = list(i % 2 == 0 ? "alice" : "nobody", "", kStart + i, nullptr, address);
+        EXPECT_EQ(refused.status, 401);
+        EXPECT_FALSE(refused.www_authenticate.empty());
+        EXPECT_NE(refused.audit_line.find("empty password refused"), std::string::npos) << refused.audit_line;
+    }
+    EXPECT_EQ(lookups_, 0);
+    EXPECT_EQ(failed_sign_ins_in_audit(), 0u);
+    EXPECT_EQ(limiter_->address_attempts(address, kStart + 20), 20u);
+    EXPECT_EQ(limiter_->user_attempts("alice", kStart + 20), 0u);
+    EXPECT_EQ(limiter_->known_entries(), 0u);
+
+    const ApiResponse blocked = list("alice", "", kStart + 21, nullptr, address);
+    EXPECT_EQ(blocked.status, 429);
+    EXPECT_GT(blocked.retry_after_s, 0);
+    // The address is full for a password too; alice from elsewhere is not.
+    EXPECT_EQ(list("alice", "alice-pw", kStart + 22, nullptr, address).status, 429);
+    EXPECT_EQ(list("alice", "alice-pw", kStart + 23).status, 200);
+}
+
+TEST_F(LimitedManagementApiTest, AnEmptyPasswordWithoutACounterIsStillRefusedBeforeAnyLookup) {
+    api_ = std::make_unique<ManagementApi>(*store_, ManagementApiOptions{"git", limiter_.get(), 1000});
+    for (int i = 0; i < 30; ++i) EXPECT_EQ(list("alice", "", kStart + i).status, 401);
+    EXPECT_EQ(lookups_, 0);
+    EXPECT_EQ(failed_sign_ins_in_audit(), 0u);
+}
+
+// The check gate is asked after the limiter, right before the check: a
+// client that has gone is dropped (nothing checked, the attempt taken back),
+// a full gate answers 503 with Retry-After: 1 at once, and an attempt the
+// limiter refuses never takes a place.
+TEST_F(LimitedManagementApiTest, TheCheckGateDropsAGoneClientAndAnswersBusyWith503) {
+    ScriptedGate gone(PasswordCheckGate::Verdict::client_gone);
+    const ApiResponse dropped = list("alice", "wrong", kStart, &gone);
+    EXPECT_EQ(dropped.status, 503);
+    EXPECT_NE(dropped.audit_line.find("dropped before its password check"), std::string::npos) << dropped.audit_line;
+    EXPECT_EQ(gone.entered, 1);
+    EXPECT_EQ(failed_sign_ins_in_audit(), 0u);  // the wrong password was never checked
+    EXPECT_EQ(limiter_->user_attempts("alice", kStart), 0u);
+    EXPECT_EQ(limiter_->user_pending("alice", kStart), 0u);
+
+    ScriptedGate busy(PasswordCheckGate::Verdict::busy);
+    const ApiResponse refused = list("alice", "alice-pw", kStart, &busy);
+    EXPECT_EQ(refused.status, 503);
+    EXPECT_EQ(refused.retry_after_s, 1);
+    EXPECT_EQ(limiter_->user_attempts("alice", kStart), 0u);
+    // Creation checks the password inside the store: the gate is asked there too.
+    const std::string create_path = "/rest/access-tokens/1.0/users/alice";
+    EXPECT_EQ(call("PUT", create_path, R"({"name":"x"})", "alice", "alice-pw", kStart, &busy).status, 503);
+    EXPECT_EQ(busy.entered, 2);
+    EXPECT_TRUE(store_->list_tokens("alice")->empty());
+
+    ScriptedGate go(PasswordCheckGate::Verdict::go);
+    EXPECT_EQ(list("alice", "alice-pw", kStart, &go).status, 200);
+    EXPECT_EQ(call("PUT", create_path, R"({"name":"y"})", "alice", "alice-pw", kStart, &go).status, 200);
+    EXPECT_EQ(list("alice", "wrong", kStart + 1, &go).status, 401);
+    EXPECT_EQ(go.entered, 3);
+    EXPECT_EQ(go.left, 3);
+    EXPECT_EQ(go.inside, 0);
+
+    // Throttled by the limiter (alice's 5 guesses are used): no place taken.
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(list("alice", "wrong", kStart + 2 + i).status, 401);
+    ScriptedGate unused(PasswordCheckGate::Verdict::go);
+    EXPECT_EQ(list("alice", "alice-pw", kStart + 10, &unused).status, 429);
+    EXPECT_EQ(unused.entered, 0);
+}
 
 TEST_F(LimitedManagementApiTest, FiveGuessesThen429AndOtherUsersUnaffected) {
     std::int64_t now = kStart;

@@ -124,6 +124,8 @@ ApiResponse ManagementApi::handle(const ApiRequest& request) noexcept {
         if (credentials.kind != api::Credentials::Kind::password) return refuse_credentials(options_, credentials.kind);
         ApiRequest timed = request;
         if (timed.now_ms <= 0) timed.now_ms = pat::now_ms();
+        // Nothing to check: no user is read and no password hashed.
+        if (credentials.password.empty()) return api::refuse_empty_password(options_, timed, credentials);
         return api::Exchange(store_, options_, timed, credentials).dispatch(route);
     } catch (...) {
         // Only allocation can throw here; answer rather than take the worker down.
@@ -161,22 +163,77 @@ std::string Exchange::audit_prefix() const {
     return "token API: ";
 }
 
-std::optional<ApiResponse> Exchange::begin_password_attempt() {
-    if (options_.limiter == nullptr) return std::nullopt;
-    const std::int64_t wait_ms =
-        options_.limiter->begin_attempt(credentials_.user, request_.client_address, request_.now_ms);
-    if (wait_ms <= 0) return std::nullopt;
+namespace {
+
+ApiResponse throttled(std::int64_t wait_ms, const std::string& who, std::string_view address) {
     const std::int64_t seconds = (wait_ms + 999) / 1000;
     ApiResponse response =
         error_response(429, "Too many failed sign-ins for this user or from this address. Try again in " +
                                 std::to_string(seconds) + " seconds.");
     response.retry_after_s = seconds;
-    response.audit_line = audit_prefix() + "sign-in as " + claimed_user() + " from " +
-                          loggable(request_.client_address) + " throttled for " + std::to_string(seconds) + " s";
+    response.audit_line = "token API: sign-in as " + who + " from " + loggable(address) + " throttled for " +
+                          std::to_string(seconds) + " s";
+    return response;
+}
+
+}  // namespace
+
+ApiResponse refuse_empty_password(const ManagementApiOptions& options, const ApiRequest& request,
+                                  const Credentials& credentials) {
+    auto name = canonical_user_name(credentials.user);
+    const std::string who = name ? *name : std::string("(invalid user name)");
+    if (options.note_empty_password) {
+        if (const std::int64_t wait_ms = options.note_empty_password(request.client_address, request.now_ms);
+            wait_ms > 0) {
+            return throttled(wait_ms, who, request.client_address);
+        }
+    }
+    ApiResponse response = unauthorized(options, "Authentication failed. Please check your credentials and try again.",
+                                        exception_name::wrong_password);
+    response.audit_line = "token API: empty password refused for " + who + " from " + loggable(request.client_address);
+    return response;
+}
+
+Exchange::~Exchange() {
+    if (in_check_gate_) request_.check_gate->leave();
+}
+
+std::optional<ApiResponse> Exchange::begin_password_attempt() {
+    if (options_.limiter != nullptr) {
+        const std::int64_t wait_ms =
+            options_.limiter->begin_attempt(credentials_.user, request_.client_address, request_.now_ms);
+        if (wait_ms > 0) return throttled(wait_ms, claimed_user(), request_.client_address);
+    }
+    // Admitted by the limiter: only now may the check take one of the glue's
+    // places, so attempts the limiter refuses never hold one.
+    if (request_.check_gate == nullptr) return std::nullopt;
+    const PasswordCheckGate::Verdict verdict = request_.check_gate->enter();
+    if (verdict == PasswordCheckGate::Verdict::go) {
+        in_check_gate_ = true;
+        return std::nullopt;
+    }
+    if (options_.limiter != nullptr) {
+        options_.limiter->attempt_abandoned(credentials_.user, request_.client_address, request_.now_ms);
+    }
+    if (verdict == PasswordCheckGate::Verdict::client_gone) {
+        ApiResponse response = error_response(503, "The client has gone.");
+        response.audit_line = audit_prefix() + "sign-in as " + claimed_user() + " from " +
+                              loggable(request_.client_address) +
+                              " dropped before its password check: the client has gone";
+        return response;
+    }
+    ApiResponse response = error_response(503, "Too many sign-ins are in progress; try again in a second.");
+    response.retry_after_s = 1;
+    response.audit_line = audit_prefix() + "sign-in refused with 503, too many at once (client " +
+                          loggable(request_.client_address) + ")";
     return response;
 }
 
 void Exchange::end_password_attempt(const Status& outcome) {
+    if (in_check_gate_) {
+        in_check_gate_ = false;
+        request_.check_gate->leave();
+    }
     if (options_.limiter == nullptr) return;
     if (outcome.ok()) {
         options_.limiter->attempt_succeeded(credentials_.user, request_.client_address, request_.now_ms);

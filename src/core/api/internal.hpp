@@ -140,6 +140,9 @@ class Exchange {
     Exchange(Store& store, const ManagementApiOptions& options, const ApiRequest& request,
              const Credentials& credentials)
         : store_(store), options_(options), request_(request), credentials_(credentials) {}
+    ~Exchange();  // leaves the check gate if a check is still inside it
+    Exchange(const Exchange&) = delete;
+    Exchange& operator=(const Exchange&) = delete;
 
     ApiResponse dispatch(const ApiRoute& route);
 
@@ -156,7 +159,8 @@ class Exchange {
     // returns nullopt; otherwise the response to send (401, 429, 500).
     std::optional<ApiResponse> authenticate(Session& session);
     // For create_token, where the store checks the password itself: the
-    // throttle's verdict before (nullopt: go ahead) and the outcome after.
+    // throttle's verdict, then the glue's check gate (nullopt: go ahead), and
+    // the outcome after.
     std::optional<ApiResponse> begin_password_attempt();
     void end_password_attempt(const Status& outcome);
     ApiResponse password_refused();
@@ -177,6 +181,13 @@ class Exchange {
     const ManagementApiOptions& options_;
     const ApiRequest& request_;
     const Credentials& credentials_;
+    bool in_check_gate_ = false;  // request_.check_gate said go; leave() is owed
 };
+
+// An empty password: refused before any lookup, counted against the
+// client's address by options.note_empty_password (401, or 429 past its
+// limit).
+ApiResponse refuse_empty_password(const ManagementApiOptions& options, const ApiRequest& request,
+                                  const Credentials& credentials);
 
 }  // namespace pat::api
