@@ -45,14 +45,47 @@ int renew_snapshot(Store::Impl& store) noexcept {
 // committed, the snapshot is renewed, so a revocation is seen by the very
 // next decision either way. release_snapshot() ends an idle snapshot so it
 // does not keep writers from reusing freed pages.
-int current_snapshot(Store::Impl& store) noexcept {
+//
+// A renewed snapshot takes its transaction id from PATH-lock, which nginx's
+// workers must be able to write (docs/design.md, trust boundaries): a
+// process of the workers' user could point readers at the data file's older
+// meta page, the state before the last change (a revoked token valid
+// again). The data file, which it cannot write, says which transaction is
+// newest (mdb_env_info reads its meta pages), so a snapshot that disagrees
+// is refused - except in the one legitimate case, a commit in flight, whose
+// meta page is written just before PATH-lock is updated. That case is brief
+// and only ever moves forward: a snapshot may lag behind a transaction no
+// snapshot has agreed with yet, for at most kMaxLagMs. Anything else (the
+// lock file ahead of the data file, or behind a transaction already agreed
+// with) fails the decision closed.
+constexpr std::int64_t kMaxLagMs = 1000;
+
+bool agrees_with_data_file(Store::Impl& store, std::uint64_t newest, std::int64_t now) noexcept {
+    const std::uint64_t seen = mdb_txn_id(store.cached_read);
+    if (seen == newest) {
+        store.agreed_txnid = newest;
+        store.lagging_since_ms = 0;
+        return true;
+    }
+    if (seen > newest || newest <= store.agreed_txnid) return false;
+    if (store.lagging_since_ms == 0) store.lagging_since_ms = now;
+    return now - store.lagging_since_ms <= kMaxLagMs;
+}
+
+// 0, or an LMDB error; MDB_BAD_TXN when PATH-lock disagrees with the file.
+int current_snapshot(Store::Impl& store, std::int64_t now) noexcept {
+    MDB_envinfo info;
+    if (mdb_env_info(store.env, &info) != 0) return MDB_BAD_TXN;
     if (store.snapshot_live) {
-        MDB_envinfo info;
-        if (mdb_env_info(store.env, &info) == 0 && mdb_txn_id(store.cached_read) == info.me_last_txnid) return 0;
+        if (mdb_txn_id(store.cached_read) == info.me_last_txnid) return 0;
         mdb_txn_reset(store.cached_read);
         store.snapshot_live = false;
     }
-    return renew_snapshot(store);
+    if (const int rc = renew_snapshot(store); rc != 0) return rc;
+    if (agrees_with_data_file(store, info.me_last_txnid, now)) return 0;
+    mdb_txn_reset(store.cached_read);
+    store.snapshot_live = false;
+    return MDB_BAD_TXN;
 }
 
 // Raises level to the grant stored under key, if any. False when the store
@@ -103,7 +136,7 @@ bool user_level(MDB_txn* txn, const Store::Impl& store, std::string_view user, b
     }
     TokenDigest digest;
     if (!hasher.digest(request.token, digest)) return Reason::store_error;
-    if (current_snapshot(store) != 0) return Reason::store_error;
+    if (current_snapshot(store, now) != 0) return Reason::store_error;
     MDB_txn* txn = store.cached_read;
 
     std::string_view record;

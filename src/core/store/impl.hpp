@@ -38,6 +38,12 @@ struct Store::Impl {
     // slot for reuse); snapshot_live while it holds a snapshot.
     MDB_txn* cached_read = nullptr;
     bool snapshot_live = false;
+    // What decide.cpp's check of the lock file's transaction id remembers
+    // (see current_snapshot in decide.cpp): the newest transaction a snapshot has shown
+    // in agreement with the data file, and since when (ms, the decisions'
+    // clock) a snapshot has lagged behind the data file; 0: it does not.
+    std::uint64_t agreed_txnid = 0;
+    std::int64_t lagging_since_ms = 0;
 
     // The usage file beside the store (pat/usage.hpp), for listing and for
     // dropping the entries of revoked or deleted tokens; opened on first use,

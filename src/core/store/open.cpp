@@ -1,5 +1,6 @@
 // Opening and creating the store: environment flags, sub-databases, schema.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
@@ -88,6 +89,19 @@ Status check_lmdb_file(const std::string& path) {
 
 namespace {
 
+// Every LMDB reader registers in PATH-lock, so nginx's workers (the store's
+// group, docs/install.md) must be able to write it while they may only read
+// the data file. LMDB creates the lock file with the data file's mode less
+// the umask (0640 under patd's systemd unit), so the writer that owns it
+// adds the group's read and write; it never widens the data file, nor what
+// others may do.
+void let_the_group_register(const std::string& lock_path) {
+    struct stat st {};
+    if (::stat(lock_path.c_str(), &st) != 0 || st.st_uid != ::geteuid()) return;
+    const mode_t mode = st.st_mode & 07777;
+    if ((mode & 0060) != 0060) ::chmod(lock_path.c_str(), mode | 0060);
+}
+
 Status open_env(Store::Impl& impl, bool read_only, std::size_t max_size = 0) {
     if (max_size == 0) {  // an existing file
         if (Status s = check_lmdb_file(impl.path); !s.ok()) return s;
@@ -112,6 +126,7 @@ Status open_env(Store::Impl& impl, bool read_only, std::size_t max_size = 0) {
     if (!read_only) {
         int dead = 0;
         mdb_reader_check(impl.env, &dead);  // free slots of readers that died
+        let_the_group_register(impl.path + "-lock");
     }
     return Status::success();
 }
