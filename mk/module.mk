@@ -48,10 +48,10 @@ $(MODULE_SO): $(NGINX_BUILD)/objs/Makefile $(MODULE_SOURCES) $(MODULE_HEADERS) s
 
 # DESTDIR stages the files elsewhere (packaging).
 WEB_DIR := /usr/share/nginx-pat/web
-install: $(MODULE_SO) $(PATCTL)
+install: all  # all: the module, patctl and patd (mk/patd.mk)
 	install -d $(DESTDIR)/usr/lib/nginx/modules $(DESTDIR)/usr/local/bin $(DESTDIR)$(WEB_DIR)
 	install -m 0644 $(MODULE_SO) $(DESTDIR)/usr/lib/nginx/modules/
-	install -m 0755 $(PATCTL) $(DESTDIR)/usr/local/bin/
+	install -m 0755 $(PATCTL) $(PATD) $(DESTDIR)/usr/local/bin/
 	cd web && find . -type f ! -name '.*' -exec install -D -m 0644 {} $(DESTDIR)$(WEB_DIR)/{} \;
 
 # tests/integration/test_faults.py kills bench-seed (mk/bench.mk) in the
