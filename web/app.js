@@ -14,7 +14,7 @@
   const TOKENS_API = `${REST_ROOT}/access-tokens/1.0/users/`;
   // The password change: the API also answers Bitbucket's own path
   // (/rest/api/1.0/users/credentials), but this one sits under the same
-  // nginx location as the tokens, so one `auth_pat_api` location serves the page.
+  // nginx location as the tokens, so one location passed to patd serves the page.
   const passwordUrl = (slug) => `${TOKENS_API}${encodeURIComponent(slug)}/password`;
 
   const LEVELS = ['READ', 'WRITE', 'ADMIN'];  // ordered: each includes the ones before

@@ -1,7 +1,7 @@
 """patd's tests reuse the integration harness (tests/integration: harness.py,
 api_client.py and the `deployment` fixture of its conftest.py) without
-changing it; they live apart so that `make test-integration` does not need
-patd and `make test-patd` runs them alone."""
+changing it; they live apart so that `make test-patd` runs patd's own tests
+(its options, limits, signals and the abuse test) alone."""
 
 import importlib.util
 import sys
