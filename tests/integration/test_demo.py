@@ -45,7 +45,7 @@ def demo(tmp_path_factory):
     assert patd_pid is not None and not os.path.exists(f"/proc/{patd_pid}")
     assert not (state / "patd.sock").exists()
     patd_log = (state / "patd.log").read_text()
-    assert patd_log.rstrip().endswith("patd: notice: stopped"), patd_log[-2000:]
+    assert patd_log.rstrip().splitlines()[-1].startswith("<5>patd: notice: stopped"), patd_log[-2000:]
     assert not re.search(r"^<[0-2]>patd:", patd_log, re.M), patd_log
     assert "demo password" not in patd_log
     assert not re.search(r"npat_[A-Za-z0-9_-]{16,}", patd_log), "token text in patd's log"

@@ -86,7 +86,12 @@ class Site:
         self.git_root = root / "git"
         make_bare_repo(self.git_root, "WORK", "my-repo", root / "seed")
         subprocess.run(["chown", "-R", f"{WORKERS}:{WORKERS}", str(self.git_root)], check=True)
-        self.fcgi_socket = root / "fcgiwrap.sock"
+        # fcgiwrap runs as the workers' user and makes its socket in a
+        # directory of that user's, as Debian's /run/fcgiwrap.socket.
+        fcgi_dir = root / "run-fcgiwrap"
+        subprocess.run(["install", "-d", "-o", WORKERS, "-g", WORKERS, "-m", "0755", str(fcgi_dir)],
+                       check=True)
+        self.fcgi_socket = fcgi_dir / "fcgiwrap.sock"
         self.port = free_port()
         self.prefix = root / "nginx"
         self.nginx = Nginx(self.prefix, self.nginx_conf(), [self.port])
