@@ -60,31 +60,58 @@ T read_le(const unsigned char* bytes) {
 
 }  // namespace
 
-Status check_lmdb_file(const std::string& path) {
-    const Status truncated{StatusCode::store_error,
-                           "store: " + path + " is damaged (truncated or not an LMDB file); restore it from a backup"};
+namespace {
+
+// One look at the file. The meta pages are read before the file's size:
+// a writer in another process writes its data pages before the meta page
+// that claims them, so a size taken after the metas covers every page they
+// name, while a size taken before could miss pages committed in between.
+bool lmdb_file_looks_whole(const std::string& path, int& open_errno) {
     FILE* file = std::fopen(path.c_str(), "rb");
-    if (file == nullptr) return {StatusCode::store_error, "store: cannot read " + path + ": " + std::strerror(errno)};
-    struct stat st {};
+    if (file == nullptr) {
+        open_errno = errno;
+        return false;
+    }
     unsigned char meta[2][kMetaBytes];
-    bool ok = ::fstat(fileno(file), &st) == 0 && std::fread(meta[0], 1, kMetaBytes, file) == kMetaBytes;
+    bool ok = std::fread(meta[0], 1, kMetaBytes, file) == kMetaBytes;
     std::uint32_t page_size = ok ? read_le<std::uint32_t>(meta[0] + kPageSizeAt) : 0;
     ok = ok && read_le<std::uint32_t>(meta[0] + kMetaOffset) == kLmdbMagic &&
          read_le<std::uint32_t>(meta[0] + kMetaOffset + 4) == kLmdbDataVersion && page_size >= 512 &&
          page_size <= 65536 && (page_size & (page_size - 1)) == 0 &&
-         static_cast<std::uint64_t>(st.st_size) >= 2ULL * page_size &&
          std::fseek(file, static_cast<long>(page_size), SEEK_SET) == 0 &&
          std::fread(meta[1], 1, kMetaBytes, file) == kMetaBytes;
+    struct stat st {};
+    ok = ok && ::fstat(fileno(file), &st) == 0 && static_cast<std::uint64_t>(st.st_size) >= 2ULL * page_size;
     std::fclose(file);
-    if (!ok) return truncated;
+    if (!ok) return false;
     for (const auto& page : meta) {
         // LMDB may use either meta page; both must fit in the file.
-        if (read_le<std::uint32_t>(page + kMetaOffset) != kLmdbMagic) return truncated;
-        if (read_le<std::uint32_t>(page + kPageSizeAt) != page_size) return truncated;
+        if (read_le<std::uint32_t>(page + kMetaOffset) != kLmdbMagic) return false;
+        if (read_le<std::uint32_t>(page + kPageSizeAt) != page_size) return false;
         const auto last_page = read_le<std::uint64_t>(page + kLastPageAt);
-        if (last_page >= static_cast<std::uint64_t>(st.st_size) / page_size) return truncated;
+        if (last_page >= static_cast<std::uint64_t>(st.st_size) / page_size) return false;
     }
-    return Status::success();
+    return true;
+}
+
+}  // namespace
+
+Status check_lmdb_file(const std::string& path) {
+    // A meta page being rewritten while it is read can look torn; a damaged
+    // file looks damaged every time. A few looks, a few milliseconds apart,
+    // tell the two apart.
+    constexpr int kLooks = 3;
+    for (int look = 1;; ++look) {
+        int open_errno = 0;
+        if (lmdb_file_looks_whole(path, open_errno)) return Status::success();
+        if (open_errno != 0) {
+            return {StatusCode::store_error, "store: cannot read " + path + ": " + std::strerror(open_errno)};
+        }
+        if (look == kLooks) break;
+        ::usleep(5000);
+    }
+    return {StatusCode::store_error,
+            "store: " + path + " is damaged (truncated or not an LMDB file); restore it from a backup"};
 }
 
 namespace {
