@@ -355,3 +355,104 @@ def make_bare_repo(git_root, project, slug, work_dir):
         git("commit", "-q", "-m", f"commit {n}", cwd=work)
     git("push", "-q", str(bare), "master", cwd=work)
     return bare
+
+
+# nginx-conf-examples/, run as written (tests/integration/test_example*.py).
+EXAMPLES = REPO_ROOT / "nginx-conf-examples"
+
+# A `listen` line of an example: optional IPv4 or IPv6 address, port, parameters.
+_EXAMPLE_LISTEN = re.compile(r"^([ \t]*)listen[ \t]+(\[::\]:|127\.0\.0\.1:)?(\d+)([^;\n]*);[^\n]*\n",
+                             re.M)
+# Paths of a real machine that must not survive the rewrite outside comments.
+_MACHINE_PATHS = re.compile(r"/var/lib/nginx-pat|/run/|/srv/git|/etc/ssl/|/usr/share/nginx-pat|"
+                            r"/var/log/")
+
+
+def rewrite_example(text, values):
+    """An example's text with the values of a real machine replaced by a
+    test's, and nothing else changed:
+
+    - each key of VALUES (a path or an address such as /srv/git or
+      127.0.0.1:7991) by its value, wherever it occurs;
+    - each `listen [127.0.0.1:]PORT PARAMS;` by
+      `listen 127.0.0.1:FREE PARAMS;`, one free port per port of the example;
+    - each `listen [::]:PORT ...;` dropped: the test machine may have no
+      IPv6, and every such server also listens on IPv4.
+
+    Returns the text and {example port: test port}. Fails if a path of a
+    real machine is left on a line that is not a comment."""
+    for key in sorted(values, key=len, reverse=True):
+        text = text.replace(key, str(values[key]))
+    ports = {}
+
+    def listen(match):
+        indent, address, port, params = match.groups()
+        if address == "[::]:":
+            return ""
+        if port not in ports:
+            ports[port] = free_port()
+        return f"{indent}listen 127.0.0.1:{ports[port]}{params};\n"
+    text = _EXAMPLE_LISTEN.sub(listen, text)
+    for line in text.splitlines():
+        code = line.split("#", 1)[0]
+        assert not _MACHINE_PATHS.search(code), f"a machine's path is left in: {line.strip()}"
+    return text, {int(k): v for k, v in ports.items()}
+
+
+def example_load_module():
+    """nginx-conf-examples/mod-http-auth-pat.conf pointed at the built module
+    (nothing when the module is built into nginx)."""
+    if module_path() == "static":
+        return ""
+    text = (EXAMPLES / "mod-http-auth-pat.conf").read_text()
+    assert "load_module modules/ngx_http_auth_pat_module.so;" in text
+    return text.replace("modules/ngx_http_auth_pat_module.so", module_path())
+
+
+def example_nginx(prefix, example_text, ports, extra_http="", user=None):
+    """An Nginx running one example as a site of Debian's nginx.conf would:
+    included in the http block, beside mime.types, fastcgi_params copied
+    next to nginx.conf (where `include fastcgi_params;` finds it). USER: the
+    workers' user (root's tests run them as root unless told)."""
+    prefix = Path(prefix)
+    prefix.mkdir(parents=True, exist_ok=True)
+    (prefix / "example.conf").write_text(example_text)
+    (prefix / "fastcgi_params").write_text(Path("/etc/nginx/fastcgi_params").read_text())
+    if user is None and os.geteuid() == 0:
+        user = "root root"
+    conf = f"""
+{example_load_module()}
+{f"user {user};" if user else ""}
+worker_processes 2;
+error_log {prefix}/logs/error.log info;
+pid {prefix}/nginx.pid;
+daemon off;
+events {{ worker_connections 256; }}
+http {{
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    access_log {prefix}/logs/access.log;
+    client_body_temp_path {prefix}/tmp/body;
+    fastcgi_temp_path {prefix}/tmp/fastcgi;
+    proxy_temp_path {prefix}/tmp/proxy;
+    scgi_temp_path {prefix}/tmp/scgi;
+    uwsgi_temp_path {prefix}/tmp/uwsgi;
+    include {prefix}/example.conf;
+    {extra_http}
+}}
+"""
+    return Nginx(prefix, conf, list(ports))
+
+
+def make_self_signed_cert(directory, name):
+    """DIRECTORY/NAME.crt and NAME.key: a self-signed certificate for NAME,
+    made by the real openssl. The certificate is its own CA (--cacert,
+    http.sslCAInfo)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", f"/CN={name}",
+                    "-addext", f"subjectAltName=DNS:{name}",
+                    "-keyout", str(directory / f"{name}.key"), "-out", str(directory / f"{name}.crt")],
+                   check=True, capture_output=True, timeout=60)
+    return directory / f"{name}.crt"

@@ -103,7 +103,7 @@ http {{
 def test_every_example_with_a_git_location_was_found():
     names = {name for name, _ in example_locations()}
     assert {"git-http-backend.conf", "bitbucket-layout.conf", "tls.conf",
-            "patd.conf"} <= names
+            "patd.conf", "production.conf", "git-spawn-fcgi.conf"} <= names
 
 
 @pytest.mark.parametrize("case", example_locations(), ids=lambda c: f"{c[0]}:{c[1]}")
