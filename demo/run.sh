@@ -104,17 +104,20 @@ http {
         auth_pat_db $STATE/pat.db;
 
         # Git smart HTTP, Bitbucket's clone URLs: /bitbucket/scm/KEY/slug.git
-        location ~ ^(?:/bitbucket)?/scm(/.*)\$ {
+        location ~ (?s)^(?:/bitbucket)?/scm(/.*)\$ {
             auth_pat "Bitbucket demo";
             auth_pat_route git;
             client_max_body_size 0;
             fastcgi_pass unix:$STATE/fcgiwrap.sock;
+            # Before the include: it sends REMOTE_USER too (empty for a
+            # Bearer token) and fcgiwrap keeps the first.
+            fastcgi_param REMOTE_USER \$pat_user;
             include /etc/nginx/fastcgi_params;
             fastcgi_param SCRIPT_FILENAME /usr/lib/git-core/git-http-backend;
             fastcgi_param GIT_PROJECT_ROOT $STATE/git;
             fastcgi_param GIT_HTTP_EXPORT_ALL "";
             fastcgi_param PATH_INFO \$1;
-            fastcgi_param REMOTE_USER \$pat_user;
+            fastcgi_param HTTP_AUTHORIZATION "";
         }
 
         # The token API, served by patd (as in nginx-conf-examples/patd.conf;
