@@ -6,11 +6,13 @@
 #include "access_handler.hpp"
 #include "error_filter.hpp"
 #include "helpers.hpp"
+#include "metrics.hpp"
 #include "module_conf.hpp"
 #include "ngx.hpp"
 #include "pat/permission.hpp"
 #include "request_context.hpp"
 #include "rest_rules_conf.hpp"
+#include "store_probe.hpp"
 #include "worker.hpp"
 
 namespace pat::ngx {
@@ -53,6 +55,21 @@ char* set_db(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
     added->path.data[path.len] = '\0';
     added->path.len = path.len;
     lcf->db_index = mcf->stores->nelts - 1;
+
+    // `nginx -t` fails when the workers could not open the store; a start
+    // or reload does not (it logs the same at error, store_probe.hpp), so a
+    // server started before its store exists serves once it appears.
+    if (ngx_test_config) {
+        StoreProbe probe;
+        probe_store(cf->cycle, reinterpret_cast<const char*>(added->path.data), probe);
+        if (!probe.ok) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"auth_pat_db\" \"%V\": the nginx workers%s%s%s cannot open the store: %s. Fix: %s",
+                               &added->path, probe.user[0] != '\0' ? " (user \"" : "", probe.user,
+                               probe.user[0] != '\0' ? "\")" : "", probe.message, probe.fix);
+            return kConfError;
+        }
+    }
     return kConfOk;
 }
 
@@ -166,6 +183,8 @@ ngx_command_t commands[] = {
      NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("auth_pat_api"), kAnyContext | NGX_CONF_ANY, moved_to_patd, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("auth_pat_api_thread_pool"), kAnyContext | NGX_CONF_ANY, moved_to_patd, NGX_HTTP_LOC_CONF_OFFSET, 0,
+     nullptr},
+    {ngx_string("auth_pat_status"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, set_status, NGX_HTTP_LOC_CONF_OFFSET, 0,
      nullptr},
     {ngx_string("auth_pat_last_used_flush"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_last_used_flush,
      NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
@@ -286,6 +305,14 @@ ngx_int_t postconfiguration(ngx_conf_t* cf) noexcept {
     return NGX_OK;
 }
 
+// In the master, once per start and reload (and nowhere under `nginx -t`):
+// the version line and whether the workers can open each store. Never an
+// error: a missing store is served (500) until it appears.
+ngx_int_t init_module(ngx_cycle_t* cycle) noexcept {
+    log_start(cycle);
+    return NGX_OK;
+}
+
 ngx_int_t init_process(ngx_cycle_t* cycle) noexcept {
     // Never NGX_ERROR: the master would stop respawning workers. A worker
     // without a store answers 500 and keeps retrying.
@@ -323,7 +350,7 @@ ngx_module_t ngx_http_auth_pat_module = {NGX_MODULE_V1,
                                          pat::ngx::commands,      // module directives
                                          NGX_HTTP_MODULE,         // module type
                                          nullptr,                 // init master
-                                         nullptr,                 // init module
+                                         pat::ngx::init_module,   // init module
                                          pat::ngx::init_process,  // init process
                                          nullptr,                 // init thread
                                          nullptr,                 // exit thread

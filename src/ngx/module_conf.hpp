@@ -29,6 +29,10 @@ struct MainConf {
     // nginx's "default" thread pool.
     ngx_msec_t last_used_flush;
     ngx_thread_pool_t* flush_pool;
+
+    // The counters of auth_pat_status (metrics.hpp); nullptr when no
+    // location has the directive, and then nothing is counted.
+    ngx_shm_zone_t* status_zone;
 };
 
 struct LocConf {
