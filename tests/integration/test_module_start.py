@@ -76,10 +76,11 @@ def test_version_and_schema_at_notice_once_per_start_and_reload(tmp_path):
     nginx, port = make_nginx(tmp_path, store)
     nginx.start()
     try:
-        assert len(nginx.worker_pids()) == 2
+        # Both workers answer once the master is past init_module.
+        wait_for(lambda: len(nginx.worker_pids()) == 2, what="two workers")
+        assert curl(f"http://127.0.0.1:{port}/", *token.basic()).status == 200
         # Once, from the master: not once per worker.
         assert len(version_lines(nginx, store)) == 1, nginx.error_log.read_text()
-        assert curl(f"http://127.0.0.1:{port}/", *token.basic()).status == 200
         nginx.reload()
         assert len(version_lines(nginx, store)) == 2
         assert curl(f"http://127.0.0.1:{port}/", *token.basic()).status == 200
@@ -159,8 +160,11 @@ def test_a_server_started_without_its_store_serves_once_it_appears(tmp_path):
     nginx, port = make_nginx(tmp_path, store)
     nginx.start(check_config=False)  # -t would refuse: test_nginx_t_refuses_a_missing_store
     try:
+        wanted = f"auth_pat {VERSION}: store {store}: the nginx workers"
+        # The master checks after it opened the listening sockets.
+        wait_for(lambda: wanted in nginx.error_log.read_text(), what="the store's error line")
         log = nginx.error_log.read_text()
-        assert "[error]" in log and f"auth_pat {VERSION}: store {store}: the nginx workers" in log
+        assert [line for line in log.splitlines() if wanted in line and "[error]" in line]
         assert "requests it protects get 500 until it opens" in log
         # Fails closed meanwhile, and keeps running.
         assert curl(f"http://127.0.0.1:{port}/", "-u", "alice:x").status == 500
