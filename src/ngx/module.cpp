@@ -56,20 +56,8 @@ char* set_db(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
     added->path.len = path.len;
     lcf->db_index = mcf->stores->nelts - 1;
 
-    // `nginx -t` fails when the workers could not open the store; a start
-    // or reload does not (it logs the same at error, store_probe.hpp), so a
-    // server started before its store exists serves once it appears.
-    if (ngx_test_config) {
-        StoreProbe probe;
-        probe_store(cf->cycle, reinterpret_cast<const char*>(added->path.data), probe);
-        if (!probe.ok) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"auth_pat_db\" \"%V\": the nginx workers%s%s%s cannot open the store: %s. Fix: %s",
-                               &added->path, probe.user[0] != '\0' ? " (user \"" : "", probe.user,
-                               probe.user[0] != '\0' ? "\")" : "", probe.message, probe.fix);
-            return kConfError;
-        }
-    }
+    added->conf_file = cf->conf_file->file.name;
+    added->conf_line = cf->conf_file->line;
     return kConfOk;
 }
 
@@ -203,9 +191,30 @@ void* create_main_conf(ngx_conf_t* cf) noexcept {
     return mcf;
 }
 
-char* init_main_conf(ngx_conf_t*, void* conf) noexcept {
+// `nginx -t` fails when the workers could not open a store; a start or a
+// reload does not (init_module logs the same at error, store_probe.hpp), so
+// a server started before its store exists serves once it appears. Checked
+// once the http block is parsed: a syntax error is reported first.
+char* check_stores(ngx_conf_t* cf, const MainConf& mcf) noexcept {
+    const auto* stores = static_cast<const StoreConf*>(mcf.stores->elts);
+    for (ngx_uint_t i = 0; i < mcf.stores->nelts; ++i) {
+        StoreProbe probe;
+        probe_store(cf->cycle, reinterpret_cast<const char*>(stores[i].path.data), probe);
+        if (probe.ok) continue;
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"auth_pat_db\" \"%V\": the nginx workers%s%s%s cannot open the store: %s. Fix: %s in %V:%ui",
+                      &stores[i].path, probe.user[0] != '\0' ? " (user \"" : "", probe.user,
+                      probe.user[0] != '\0' ? "\")" : "", probe.message, probe.fix, &stores[i].conf_file,
+                      stores[i].conf_line);
+        return kConfError;
+    }
+    return kConfOk;
+}
+
+char* init_main_conf(ngx_conf_t* cf, void* conf) noexcept {
     auto* mcf = static_cast<MainConf*>(conf);
     if (mcf->last_used_flush == NGX_CONF_UNSET_MSEC) mcf->last_used_flush = 60'000;
+    if (ngx_test_config) return check_stores(cf, *mcf);
     return kConfOk;
 }
 

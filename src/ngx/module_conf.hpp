@@ -16,6 +16,9 @@ enum class RouteKind : ngx_uint_t { off = 0, git = 1, rest = 2 };
 // (pat/usage.hpp).
 struct StoreConf {
     ngx_str_t path;  // absolute, NUL-terminated (workers hand it to stat() and the store)
+    // Where it was first named, for `nginx -t`'s message.
+    ngx_str_t conf_file;
+    ngx_uint_t conf_line;
 };
 
 struct MainConf {
