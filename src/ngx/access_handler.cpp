@@ -7,6 +7,7 @@
 
 #include "error_filter.hpp"
 #include "helpers.hpp"
+#include "metrics.hpp"
 #include "module_conf.hpp"
 #include "pat/authorization.hpp"
 #include "pat/decision.hpp"
@@ -88,20 +89,31 @@ const char* loggable_user(const AuthorizationCredentials& credentials, char (&bu
     return buffer;
 }
 
-ngx_int_t deny(RequestContext& ctx, ngx_uint_t status) {
+// How the decision ended, for auth_pat_status: set on every way out of
+// decide() and counted once by the access handler.
+struct Outcome {
+    AccessOutcome value = AccessOutcome::internal_error;
+};
+
+ngx_int_t deny(RequestContext& ctx, ngx_uint_t status, Outcome& outcome, AccessOutcome why) {
+    outcome.value = why;
     ctx.denied_status = status;
     return static_cast<ngx_int_t>(status);
 }
 
-ngx_int_t unauthenticated(ngx_http_request_t* r, RequestContext& ctx, const ngx_str_t& realm) {
-    if (!add_basic_challenge(r, realm)) return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    return deny(ctx, NGX_HTTP_UNAUTHORIZED);
+ngx_int_t unauthenticated(ngx_http_request_t* r, RequestContext& ctx, const ngx_str_t& realm, Outcome& outcome,
+                          AccessOutcome why) {
+    if (!add_basic_challenge(r, realm)) {
+        outcome.value = AccessOutcome::internal_error;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return deny(ctx, NGX_HTTP_UNAUTHORIZED, outcome, why);
 }
 
 // A store fault: 500, which the access phase finalizes at once whatever
 // `satisfy` says (only 401 and 403 are soft).
-ngx_int_t fault(RequestContext& ctx) {
-    return deny(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
+ngx_int_t fault(RequestContext& ctx, Outcome& outcome, AccessOutcome why) {
+    return deny(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR, outcome, why);
 }
 
 template <std::size_t N>
@@ -151,14 +163,15 @@ std::string_view raw_target(const ngx_http_request_t* r) {
     return {start, static_cast<std::size_t>(path.data() + path.size() - start)};
 }
 
-ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx, const ngx_str_t& realm) {
+ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx, const ngx_str_t& realm,
+                 Outcome& outcome) {
     ngx_log_t* log = r->connection->log;
 
     if (!is_safe_raw_uri(raw_target(r))) {
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "auth_pat: refused a request target with encoded slashes, backslashes, "
                       "';', dot segments, or in absolute form");
-        return deny(ctx, NGX_HTTP_BAD_REQUEST);
+        return deny(ctx, NGX_HTTP_BAD_REQUEST, outcome, AccessOutcome::bad_request);
     }
 
     Target target;
@@ -166,13 +179,13 @@ ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx
         case TargetResult::ok: break;
         case TargetResult::bad_request:
             ngx_log_error(NGX_LOG_ERR, log, 0, "auth_pat: refused an ambiguous git or REST request");
-            return deny(ctx, NGX_HTTP_BAD_REQUEST);
-        case TargetResult::error: return fault(ctx);
+            return deny(ctx, NGX_HTTP_BAD_REQUEST, outcome, AccessOutcome::bad_request);
+        case TargetResult::error: return fault(ctx, outcome, AccessOutcome::internal_error);
     }
 
     if (r->headers_in.authorization == nullptr) {
         ngx_log_error(NGX_LOG_INFO, log, 0, "auth_pat: no credentials were provided");
-        return unauthenticated(r, ctx, realm);
+        return unauthenticated(r, ctx, realm, outcome, AccessOutcome::no_credentials);
     }
 
     std::array<unsigned char, kCredentialsScratchSize> scratch;
@@ -184,7 +197,7 @@ ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx
         const std::string_view why = authorization_error_name(error);
         ngx_log_error(NGX_LOG_ERR, log, 0, "auth_pat: rejected a malformed Authorization header: %*s", why.size(),
                       why.data());
-        return unauthenticated(r, ctx, realm);
+        return unauthenticated(r, ctx, realm, outcome, AccessOutcome::malformed_authorization);
     }
 
     const auto* stores = static_cast<const StoreConf*>(main_conf(r)->stores->elts);
@@ -194,7 +207,7 @@ ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx
     TokenHasher* hasher = worker != nullptr ? worker->hasher() : nullptr;
     if (store == nullptr || hasher == nullptr) {
         ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: no usable store \"%V\": answering 500", &path);
-        return fault(ctx);
+        return fault(ctx, outcome, store == nullptr ? AccessOutcome::store_unavailable : AccessOutcome::internal_error);
     }
 
     AccessRequest request;
@@ -218,6 +231,7 @@ ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx
     const char* token_id = decision.logged_token_id()[0] != '\0' ? decision.logged_token_id() : "-";
     const char* user = decision.logged_user();
     char basic_user[kMaxUserName + 1];
+    outcome.value = outcome_of(decision.reason);
 
     switch (verdict_of(decision.reason)) {
         case Verdict::allow:
@@ -231,13 +245,13 @@ ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx
             ngx_log_error(NGX_LOG_ERR, log, 0, "auth_pat: %s credentials rejected: %*s (Basic user \"%s\", token %s)",
                           credentials.scheme == AuthScheme::basic ? "Basic" : "Bearer", reason.size(), reason.data(),
                           loggable_user(credentials, basic_user), token_id);
-            return unauthenticated(r, ctx, realm);
+            return unauthenticated(r, ctx, realm, outcome, outcome.value);
         case Verdict::forbidden: {
             const std::string_view need = need_name(target.need);
             ngx_log_error(NGX_LOG_ERR, log, 0, "auth_pat: user \"%s\" with token %s denied %*s on \"%*s/%*s\": %*s",
                           user, token_id, need.size(), need.data(), target.project.size(), target.project.data(),
                           target.repo.size(), target.repo.data(), reason.size(), reason.data());
-            return deny(ctx, NGX_HTTP_FORBIDDEN);
+            return deny(ctx, NGX_HTTP_FORBIDDEN, outcome, outcome.value);
         }
         case Verdict::fault: break;
     }
@@ -246,7 +260,7 @@ ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx
                   "answering 500 and reopening it",
                   &path, reason.size(), reason.data());
     worker->stores().drop_failed(conf.db_index);
-    return fault(ctx);
+    return fault(ctx, outcome, outcome.value);
 }
 
 // The location's auth_pat realm, evaluated: NGX_OK with realm set when the
@@ -261,13 +275,20 @@ ngx_int_t protected_realm(ngx_http_request_t* r, const LocConf& conf, ngx_str_t&
 }  // namespace
 
 ngx_int_t access_handler(ngx_http_request_t* r) noexcept {
+    const MainConf* mcf = main_conf(r);
     try {
         const LocConf* conf = loc_conf(r);
         ngx_str_t realm;
-        if (const ngx_int_t rc = protected_realm(r, *conf, realm); rc != NGX_OK) return rc;
+        if (const ngx_int_t rc = protected_realm(r, *conf, realm); rc != NGX_OK) {
+            if (rc != NGX_DECLINED) count_outcome(mcf, AccessOutcome::internal_error);
+            return rc;
+        }
 
         RequestContext* ctx = request_context(r);
-        if (ctx == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        if (ctx == nullptr) {
+            count_outcome(mcf, AccessOutcome::internal_error);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
         ngx_memzero(ctx, sizeof *ctx);
         ctx->realm = realm;
         ctx->rest_route = static_cast<RouteKind>(conf->route) == RouteKind::rest;
@@ -276,9 +297,13 @@ ngx_int_t access_handler(ngx_http_request_t* r) noexcept {
             ngx_log_error(NGX_LOG_CRIT, r->connection->log, 0,
                           "auth_pat: protected location without auth_pat_db: answering 500");
             hide_remote_user(r);
-            return fault(*ctx);
+            count_outcome(mcf, AccessOutcome::internal_error);
+            ctx->denied_status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
-        const ngx_int_t rc = decide(r, *conf, *ctx, realm);
+        Outcome outcome;
+        const ngx_int_t rc = decide(r, *conf, *ctx, realm, outcome);
+        count_outcome(mcf, outcome.value);
         if (rc != NGX_OK) hide_remote_user(r);
         return rc;
     } catch (const std::exception& e) {
@@ -286,6 +311,7 @@ ngx_int_t access_handler(ngx_http_request_t* r) noexcept {
     } catch (...) {
         ngx_log_error(NGX_LOG_CRIT, r->connection->log, 0, "auth_pat: unexpected exception");
     }
+    count_outcome(mcf, AccessOutcome::internal_error);
     hide_remote_user(r);
     return NGX_HTTP_INTERNAL_SERVER_ERROR;
 }
@@ -316,6 +342,7 @@ ngx_int_t rewrite_phase_handler(ngx_http_request_t* r) noexcept {
                       "the access phase for subrequests (auth_request, SSI, mirror), so auth_pat cannot decide "
                       "them; protect the main request's location with auth_pat instead",
                       &r->uri);
+        count_outcome(main_conf(r), AccessOutcome::subrequest_refused);
         return NGX_HTTP_FORBIDDEN;
     } catch (...) {
         ngx_log_error(NGX_LOG_CRIT, r->connection->log, 0, "auth_pat: unexpected exception");

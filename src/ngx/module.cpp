@@ -6,11 +6,13 @@
 #include "access_handler.hpp"
 #include "error_filter.hpp"
 #include "helpers.hpp"
+#include "metrics.hpp"
 #include "module_conf.hpp"
 #include "ngx.hpp"
 #include "pat/permission.hpp"
 #include "request_context.hpp"
 #include "rest_rules_conf.hpp"
+#include "store_probe.hpp"
 #include "worker.hpp"
 
 namespace pat::ngx {
@@ -53,6 +55,9 @@ char* set_db(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
     added->path.data[path.len] = '\0';
     added->path.len = path.len;
     lcf->db_index = mcf->stores->nelts - 1;
+
+    added->conf_file = cf->conf_file->file.name;
+    added->conf_line = cf->conf_file->line;
     return kConfOk;
 }
 
@@ -167,6 +172,8 @@ ngx_command_t commands[] = {
     {ngx_string("auth_pat_api"), kAnyContext | NGX_CONF_ANY, moved_to_patd, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("auth_pat_api_thread_pool"), kAnyContext | NGX_CONF_ANY, moved_to_patd, NGX_HTTP_LOC_CONF_OFFSET, 0,
      nullptr},
+    {ngx_string("auth_pat_status"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, set_status, NGX_HTTP_LOC_CONF_OFFSET, 0,
+     nullptr},
     {ngx_string("auth_pat_last_used_flush"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_last_used_flush,
      NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
     ngx_null_command,
@@ -184,9 +191,30 @@ void* create_main_conf(ngx_conf_t* cf) noexcept {
     return mcf;
 }
 
-char* init_main_conf(ngx_conf_t*, void* conf) noexcept {
+// `nginx -t` fails when the workers could not open a store; a start or a
+// reload does not (init_module logs the same at error, store_probe.hpp), so
+// a server started before its store exists serves once it appears. Checked
+// once the http block is parsed: a syntax error is reported first.
+char* check_stores(ngx_conf_t* cf, const MainConf& mcf) noexcept {
+    const auto* stores = static_cast<const StoreConf*>(mcf.stores->elts);
+    for (ngx_uint_t i = 0; i < mcf.stores->nelts; ++i) {
+        StoreProbe probe;
+        probe_store(cf->cycle, reinterpret_cast<const char*>(stores[i].path.data), probe);
+        if (probe.ok) continue;
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"auth_pat_db\" \"%V\": the nginx workers%s%s%s cannot open the store: %s. Fix: %s in %V:%ui",
+                      &stores[i].path, probe.user[0] != '\0' ? " (user \"" : "", probe.user,
+                      probe.user[0] != '\0' ? "\")" : "", probe.message, probe.fix, &stores[i].conf_file,
+                      stores[i].conf_line);
+        return kConfError;
+    }
+    return kConfOk;
+}
+
+char* init_main_conf(ngx_conf_t* cf, void* conf) noexcept {
     auto* mcf = static_cast<MainConf*>(conf);
     if (mcf->last_used_flush == NGX_CONF_UNSET_MSEC) mcf->last_used_flush = 60'000;
+    if (ngx_test_config) return check_stores(cf, *mcf);
     return kConfOk;
 }
 
@@ -286,6 +314,14 @@ ngx_int_t postconfiguration(ngx_conf_t* cf) noexcept {
     return NGX_OK;
 }
 
+// In the master, once per start and reload (and nowhere under `nginx -t`):
+// the version line and whether the workers can open each store. Never an
+// error: a missing store is served (500) until it appears.
+ngx_int_t init_module(ngx_cycle_t* cycle) noexcept {
+    log_start(cycle);
+    return NGX_OK;
+}
+
 ngx_int_t init_process(ngx_cycle_t* cycle) noexcept {
     // Never NGX_ERROR: the master would stop respawning workers. A worker
     // without a store answers 500 and keeps retrying.
@@ -323,7 +359,7 @@ ngx_module_t ngx_http_auth_pat_module = {NGX_MODULE_V1,
                                          pat::ngx::commands,      // module directives
                                          NGX_HTTP_MODULE,         // module type
                                          nullptr,                 // init master
-                                         nullptr,                 // init module
+                                         pat::ngx::init_module,   // init module
                                          pat::ngx::init_process,  // init process
                                          nullptr,                 // init thread
                                          nullptr,                 // exit thread

@@ -16,6 +16,9 @@ enum class RouteKind : ngx_uint_t { off = 0, git = 1, rest = 2 };
 // (pat/usage.hpp).
 struct StoreConf {
     ngx_str_t path;  // absolute, NUL-terminated (workers hand it to stat() and the store)
+    // Where it was first named, for `nginx -t`'s message.
+    ngx_str_t conf_file;
+    ngx_uint_t conf_line;
 };
 
 struct MainConf {
@@ -29,6 +32,10 @@ struct MainConf {
     // nginx's "default" thread pool.
     ngx_msec_t last_used_flush;
     ngx_thread_pool_t* flush_pool;
+
+    // The counters of auth_pat_status (metrics.hpp); nullptr when no
+    // location has the directive, and then nothing is counted.
+    ngx_shm_zone_t* status_zone;
 };
 
 struct LocConf {

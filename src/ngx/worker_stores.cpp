@@ -7,6 +7,7 @@
 #include <exception>
 #include <string>
 
+#include "metrics.hpp"
 #include "module_conf.hpp"
 #include "pat/store.hpp"
 
@@ -44,6 +45,7 @@ bool file_at(const char* path, FileId& id) {
 
 struct WorkerStores::Slot {
     const StoreConf* conf = nullptr;
+    const MainConf* main = nullptr;  // for auth_pat_status's counters
     std::unique_ptr<Store> store;
     // The file the open store reads, to notice when the path names another
     // one (a backup restored by rename) or none (deleted): LMDB would go on
@@ -105,6 +107,7 @@ Store* open_store(StoreSlot& slot, ngx_log_t* log) {
     auto opened = Store::open(std::string(path_text, path.len), Store::Mode::read_only);
     slot.retry_interval = kReopenInterval;
     if (!opened) {
+        count_store_open_failure(slot.main);
         ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: cannot open the store \"%V\": %s", &path,
                       opened.status().message().c_str());
         return nullptr;
@@ -133,9 +136,11 @@ WorkerStores::WorkerStores(const MainConf* conf, ngx_log_t* log) {
     slots_.resize(conf->stores->nelts);
     for (ngx_uint_t i = 0; i < conf->stores->nelts; ++i) {
         slots_[i].conf = &stores[i];
+        slots_[i].main = conf;
         try {
             open_store(slots_[i], log);
         } catch (const std::exception& e) {
+            count_store_open_failure(conf);
             ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: cannot open the store \"%V\": %s", &stores[i].path,
                           e.what());
         }
@@ -156,8 +161,10 @@ Store* WorkerStores::for_decision(ngx_uint_t index, ngx_log_t* log) noexcept {
         if (store != nullptr) slot->last_decision = ngx_current_msec;
         return store;
     } catch (const std::exception& e) {
+        count_store_open_failure(slot->main);
         ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: cannot open the store \"%V\": %s", &slot->conf->path, e.what());
     } catch (...) {
+        count_store_open_failure(slot->main);
         ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: cannot open the store \"%V\"", &slot->conf->path);
     }
     return nullptr;

@@ -13,8 +13,10 @@
 
 #include "client_address.hpp"
 #include "log.hpp"
+#include "metrics.hpp"
 #include "pat/error_body.hpp"
 #include "pat/management_api.hpp"
+#include "pat/prometheus.hpp"
 #include "pat/secret.hpp"
 #include "pat/sign_in_limiter.hpp"
 #include "pat/store.hpp"
@@ -30,7 +32,7 @@ struct Server::State {
     // (docs/sign-in-limits.md).
     pat::SignInLimiter limiter;
     SignInGate gate;
-    std::atomic<unsigned long> checks{0}, dropped{0}, busy{0};
+    Metrics metrics;
     MHD_Daemon* daemon = nullptr;
 
     State(StoreHolder& s, const Options& o)
@@ -91,27 +93,31 @@ class CheckGate final : public pat::PasswordCheckGate {
     Verdict enter() override {
         if (client_gone(connection_)) {
             gone_ = true;
-            ++state_.dropped;
+            state_.metrics.count_dropped();
             return Verdict::client_gone;
         }
         pass_.emplace(state_.gate);
         if (!pass_->admitted()) {
             pass_.reset();
-            ++state_.busy;
+            state_.metrics.count_busy();
             return Verdict::busy;
         }
-        ++state_.checks;
+        state_.metrics.count_check();
+        checked_ = true;
         return Verdict::go;
     }
     void leave() noexcept override { pass_.reset(); }
 
     bool gone() const { return gone_; }
+    // A password check ran for this request.
+    bool checked() const { return checked_; }
 
    private:
     Server::State& state_;
     MHD_Connection* connection_;
     std::optional<SignInGate::Pass> pass_;
     bool gone_ = false;
+    bool checked_ = false;
 };
 
 std::int64_t now_ms() {
@@ -211,9 +217,36 @@ pat::ApiResponse answer_request(Server::State& state, MHD_Connection* connection
     return api.handle(request);
 }
 
+// GET /metrics: the counters (metrics.hpp), for a scraper that nginx lets
+// through (docs/metrics.md); not part of the token API, whose paths all
+// start with /rest/.
+pat::ApiResponse metrics_response(const Server::State& state, std::string_view method) {
+    pat::ApiResponse response;
+    if (method != "GET" && method != "HEAD") {
+        response.status = 405;
+        response.content_type = "text/plain; charset=utf-8";
+        response.body = "Use GET for /metrics.\n";
+        response.allow = "GET, HEAD";
+        return response;
+    }
+    const MHD_DaemonInfo* info = MHD_get_daemon_info(state.daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    response.status = 200;
+    response.content_type = pat::kPrometheusContentType;
+    response.body = state.metrics.text(info != nullptr ? info->num_connections : 0);
+    return response;
+}
+
 MHD_Result answer(Server::State& state, MHD_Connection* connection, const char* url, const char* method,
                   const Exchange& exchange) {
     pat::ApiResponse response;
+    if (view(url) == "/metrics") {
+        try {
+            response = metrics_response(state, view(method));
+        } catch (...) {
+            response = pat::fixed_error_response(500);
+        }
+        return send(connection, response);
+    }
     CheckGate check_gate(state, connection);
     try {
         response = answer_request(state, connection, url, method, exchange, check_gate);
@@ -229,6 +262,7 @@ MHD_Result answer(Server::State& state, MHD_Connection* connection, const char* 
     if (!response.audit_line.empty()) {
         log_line(response.status == 500 ? Level::crit : Level::notice, response.audit_line);
     }
+    state.metrics.count_request(view(method), response.status, check_gate.checked());
     return send(connection, response);
 }
 
@@ -328,7 +362,7 @@ void Server::quiesce() {
 }
 
 Server::Counters Server::counters() const {
-    return Counters{state_->checks.load(), state_->dropped.load(), state_->busy.load()};
+    return Counters{state_->metrics.checks(), state_->metrics.dropped(), state_->metrics.busy()};
 }
 
 unsigned Server::connections() const {

@@ -27,6 +27,8 @@ PASSWORD = "correct horse battery staple"
 # error.log lines that fail a test module: nginx alerts and emergencies, and
 # anything a sanitizer prints.
 BAD_LOG_LINE = re.compile(r"\[alert\]|\[emerg\]|AddressSanitizer|LeakSanitizer|runtime error:")
+# What `nginx -t` says of an auth_pat_db store the workers could not open.
+STORE_CHECK_LINE = re.compile(r'\[emerg\] .*"auth_pat_db" ".*": the nginx workers.* cannot open the store')
 # Under `make test-asan` nginx's sanitizer reports go to files in its logs
 # directory (tests/sanitizers/nginx-asan); this names them. Any such file
 # fails the test module like an alert in error.log.
@@ -169,9 +171,19 @@ class Nginx:
     def test_config(self):
         return subprocess.run(self.command("-t"), capture_output=True, text=True, timeout=30)
 
-    def start(self, env=None):
-        checked = self.test_config()
-        assert checked.returncode == 0, checked.stderr
+    def start(self, env=None, check_config=True):
+        # check_config=False: a server started on purpose before its store
+        # can be opened (`nginx -t` refuses that; a start does not).
+        if check_config:
+            checked = self.test_config()
+            # A store the workers cannot open yet fails `nginx -t` (the
+            # module checks it, test_module_start.py) but not a start: many
+            # tests start nginx before or without a usable store on purpose.
+            # Any other problem fails here.
+            others = [line for line in checked.stderr.splitlines()
+                      if "[emerg]" in line and not STORE_CHECK_LINE.search(line)]
+            assert checked.returncode == 0 or (STORE_CHECK_LINE.search(checked.stderr)
+                                               and not others), checked.stderr
         self.process = subprocess.Popen(self.command(), env=env, stdin=subprocess.DEVNULL,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         for port in self.ports:
