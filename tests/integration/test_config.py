@@ -2,13 +2,14 @@
 the built module, and bad directive values fail `nginx -t` with a message
 that names the directive and what it accepts."""
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from harness import NGINX, REPO_ROOT, load_module_line, module_path
+from harness import NGINX, REPO_ROOT, Patctl, load_module_line, module_path
 
 EXAMPLES = REPO_ROOT / "nginx-conf-examples"
 SERVER_EXAMPLES = sorted(p.name for p in EXAMPLES.glob("*.conf")
@@ -25,13 +26,21 @@ def make_cert(directory):
 
 
 def nginx_test(prefix, http_body, main_extra=""):
-    """Runs `nginx -t` on a minimal main configuration around HTTP_BODY."""
+    """Runs `nginx -t` on a minimal main configuration around HTTP_BODY.
+    `nginx -t` opens every store as the workers would (docs/directives.md,
+    auth_pat_db): a real store is made at PREFIX/pat.db (`auth_pat_db
+    pat.db;` names it), and the workers run as root when the tests do, since
+    pytest's directories are closed to everyone else."""
     prefix = Path(prefix)
     (prefix / "logs").mkdir(parents=True, exist_ok=True)
     shutil.copy("/etc/nginx/fastcgi_params", prefix / "fastcgi_params")
+    if not (prefix / "pat.db").exists():
+        Patctl(prefix / "pat.db").init()
+    user = "user root root;" if os.geteuid() == 0 else ""
     conf = prefix / "nginx.conf"
     conf.write_text(f"""
 {main_extra}
+{user}
 error_log {prefix}/logs/error.log;
 pid {prefix}/nginx.pid;
 events {{}}
@@ -54,7 +63,7 @@ def test_module_loading_snippet(tmp_path):
     snippet = (EXAMPLES / "mod-http-auth-pat.conf").read_text()
     assert "load_module modules/ngx_http_auth_pat_module.so;" in snippet
     loaded = snippet.replace("modules/ngx_http_auth_pat_module.so", module_path())
-    result = nginx_test(tmp_path, 'server { listen 127.0.0.1:1; auth_pat_db x; '
+    result = nginx_test(tmp_path, 'server { listen 127.0.0.1:1; auth_pat_db pat.db; '
                                   'location / { auth_pat "x"; } }', loaded)
     assert result.returncode == 0, result.stderr
 
@@ -67,7 +76,8 @@ def test_example_passes_nginx_t(tmp_path, name):
     if "/etc/ssl/nginx-pat/" in text:
         make_cert(certs)
     text = (text.replace("/etc/ssl/nginx-pat/", f"{certs}/")
-                .replace("/var/log/nginx/", f"{tmp_path}/logs/"))
+                .replace("/var/log/nginx/", f"{tmp_path}/logs/")
+                .replace("/var/lib/nginx-pat/pat.db", f"{tmp_path}/pat.db"))
     (tmp_path / "example.conf").write_text(text)
     result = nginx_test(tmp_path, f"include {tmp_path}/example.conf;",
                         load_module_line())
