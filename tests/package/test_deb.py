@@ -39,8 +39,8 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "tests" / "integration"))
-from harness import (FCGIWRAP, GIT_HTTP_BACKEND, PASSWORD, Nginx, free_port, git,  # noqa: E402
-                     make_bare_repo, wait_for)
+from harness import (FCGIWRAP, GIT_HTTP_BACKEND, NGINX, PASSWORD, Nginx, free_port,  # noqa: E402
+                     git, make_bare_repo, wait_for)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="installs packages: needs root")
 
@@ -223,11 +223,15 @@ def test_tools_package_contents(installed):
     assert not Path("/etc/systemd/system/multi-user.target.wants/patd.service").exists()
     for page, name in (("patctl.8.gz", "patctl"), ("patd.8.gz", "patd")):
         roff = gzip.decompress(Path("/usr/share/man/man8", page).read_bytes()).decode()
-        assert re.search(rf'^\.TH "?{name.upper()}"? "?8"?', roff, re.M), roff[:300]
-        assert ".SH NAME" in roff and f"{name} \\- " in roff and ".SH SEE ALSO" in roff
+        assert re.search(rf'^\.TH "?{name}"? "?8"?', roff, re.M | re.I), roff[:300]
+        assert ".SH NAME" in roff and ".SH SEE ALSO" in roff
+        # What man-db's index (whatis, apropos) reads from the NAME section.
+        whatis = run("lexgrog", f"/usr/share/man/man8/{page}").stdout
+        assert f'"{name} - ' in whatis, whatis
         rendered = run("man", "--warnings=w", "-l", f"/usr/share/man/man8/{page}",
                        env=dict(os.environ, MANWIDTH="200", LC_ALL="C.UTF-8"))
         assert "SYNOPSIS" in rendered.stdout or "USAGE" in rendered.stdout
+        assert rendered.stderr == "", f"man warns about {page}: {rendered.stderr}"
     assert Path("/usr/share/doc/nginx-pat/examples/git-http-backend.conf").exists()
     assert Path("/usr/share/doc/nginx-pat/patd.md").exists()  # the unit's Documentation=
 
@@ -252,6 +256,16 @@ def test_bash_completion_of_patctl(installed):
     assert complete("patctl check --need repo-w") == ["repo-write"]
     assert complete("patctl audit p") == ["prune"]
     assert complete("patctl audit prune --o") == ["--older-than"]
+
+
+class SystemPrefixNginx(Nginx):
+    """nginx with the system's prefix, /usr/share/nginx, against which the
+    packaged snippet's relative `modules/...` resolves (Debian links
+    /usr/share/nginx/modules to /usr/lib/nginx/modules); every path of the
+    test's configuration is absolute."""
+
+    def command(self, *extra):
+        return [NGINX, "-p", "/usr/share/nginx/", "-c", str(self.conf), *extra]
 
 
 class SystemNginxSite:
@@ -303,7 +317,7 @@ http {{
     }}
 }}
 """
-        self.nginx = Nginx(prefix, conf, [self.port])
+        self.nginx = SystemPrefixNginx(prefix, conf, [self.port])
         self.fcgiwrap = None
 
     def start(self):
