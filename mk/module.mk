@@ -2,8 +2,9 @@
 # nginx 1.22 headers (nginx-dev) so that /usr/sbin/nginx can load it.
 #
 #   make module            build/ngx_http_auth_pat_module.so
-#   make install           the module to /usr/lib/nginx/modules, patctl to /usr/local/bin,
-#                          the account page (web/) to /usr/share/nginx-pat/web
+#   make install           the module and its load_module snippet, patctl, patd, the
+#                          account page, man pages, ... (below; PREFIX, DESTDIR)
+#   make uninstall         removes them again
 #   make test-integration  real nginx + git + curl against the built module
 
 NGINX_DEV_SRC   := /usr/share/nginx/src
@@ -46,13 +47,68 @@ $(MODULE_SO): $(NGINX_BUILD)/objs/Makefile $(MODULE_SOURCES) $(MODULE_HEADERS) s
 	cp $(NGINX_BUILD)/objs/ngx_http_auth_pat_module.so $@.tmp
 	mv -f $@.tmp $@
 
-# DESTDIR stages the files elsewhere (packaging).
-WEB_DIR := /usr/share/nginx-pat/web
-install: all  # all: the module, patctl and patd (mk/patd.mk)
-	install -d $(DESTDIR)/usr/lib/nginx/modules $(DESTDIR)/usr/local/bin $(DESTDIR)$(WEB_DIR)
-	install -m 0644 $(MODULE_SO) $(DESTDIR)/usr/lib/nginx/modules/
-	install -m 0755 $(PATCTL) $(PATD) $(DESTDIR)/usr/local/bin/
-	cd web && find . -type f ! -name '.*' -exec install -D -m 0644 {} $(DESTDIR)$(WEB_DIR)/{} \;
+# `make install` / `make uninstall`: the files of the two Debian packages
+# (debian/, mk/deb.mk), for systems without them. debian/rules stages the
+# packages with this very rule, and tests/package/ checks that both install
+# the same list. PREFIX places the programs and their documentation; the
+# paths nginx configurations name (the module, its load_module snippet, the
+# account page) are fixed, as Debian's nginx has them. DESTDIR stages the
+# files elsewhere. Binaries are stripped (INSTALL_STRIP= keeps the symbols:
+# debhelper strips into -dbgsym packages itself).
+PREFIX                  ?= /usr/local
+SBINDIR                 ?= $(PREFIX)/sbin
+MANDIR                  ?= $(PREFIX)/share/man
+DOCDIR                  ?= $(PREFIX)/share/doc/nginx-pat
+BASH_COMPLETION_DIR     ?= $(PREFIX)/share/bash-completion/completions
+SYSTEMD_UNIT_DIR        ?= $(PREFIX)/lib/systemd/system
+NGINX_MODULES_DIR       ?= /usr/lib/nginx/modules
+NGINX_MODULES_AVAILABLE ?= /usr/share/nginx/modules-available
+NGINX_MODULES_ENABLED   ?= /etc/nginx/modules-enabled
+WEB_DIR                 ?= /usr/share/nginx-pat/web
+# NGINX_ENABLE_MODULE=no: no modules-enabled link (the package's postinst
+# makes it, as dh_nginx does for Debian's own modules).
+NGINX_ENABLE_MODULE     ?= yes
+INSTALL_STRIP           ?= -s
+
+MODULE_CONF  := mod-http-auth-pat.conf
+MODULE_LINK  := 50-$(MODULE_CONF)
+# The account page without its screenshot (that is for the README).
+WEB_FILES    := $(patsubst web/%,%,$(shell find web -type f ! -name '.*' ! -name screenshot.png | sort))
+DOC_FILES    := $(notdir $(wildcard docs/*.md))
+EXAMPLE_FILES := $(notdir $(wildcard nginx-conf-examples/*.conf))
+
+.PHONY: uninstall
+install: all man  # all: the module, patctl and patd (mk/patd.mk); man: mk/man.mk
+	install -d $(DESTDIR)$(NGINX_MODULES_DIR) $(DESTDIR)$(NGINX_MODULES_AVAILABLE) $(DESTDIR)$(SBINDIR) \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(BASH_COMPLETION_DIR) \
+	    $(DESTDIR)$(SYSTEMD_UNIT_DIR) $(DESTDIR)$(WEB_DIR)
+	install -m 0644 $(INSTALL_STRIP) $(MODULE_SO) $(DESTDIR)$(NGINX_MODULES_DIR)/
+	install -m 0644 nginx-conf-examples/$(MODULE_CONF) $(DESTDIR)$(NGINX_MODULES_AVAILABLE)/
+	install -m 0755 $(INSTALL_STRIP) $(PATCTL) $(PATD) $(DESTDIR)$(SBINDIR)/
+	for m in $(MAN_PAGES); do gzip -9n -c $$m > $(DESTDIR)$(MANDIR)/man8/$$(basename $$m).gz; done
+	chmod 0644 $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(addsuffix .gz,$(notdir $(MAN_PAGES))))
+	install -m 0644 $(addprefix docs/,$(DOC_FILES)) $(DESTDIR)$(DOCDIR)/
+	install -m 0644 $(addprefix nginx-conf-examples/,$(EXAMPLE_FILES)) $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 contrib/bash-completion/patctl $(DESTDIR)$(BASH_COMPLETION_DIR)/patctl
+	@# The unit names patd where this install puts it.
+	sed 's|/usr/local/s\?bin/patd|$(SBINDIR)/patd|g' contrib/systemd/patd.service > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/patd.service
+	chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/patd.service
+	cd web && for f in $(WEB_FILES); do install -D -m 0644 $$f $(DESTDIR)$(WEB_DIR)/$$f; done
+	if [ "$(NGINX_ENABLE_MODULE)" = yes ]; then install -d $(DESTDIR)$(NGINX_MODULES_ENABLED) && \
+	    ln -sfn $(NGINX_MODULES_AVAILABLE)/$(MODULE_CONF) $(DESTDIR)$(NGINX_MODULES_ENABLED)/$(MODULE_LINK); fi
+
+# Removes what install put there, and the directories that are nginx-pat's
+# own; shared directories (sbin, man8, nginx's modules, ...) stay. The store
+# (/var/lib/nginx-pat) is not install's and is never touched.
+uninstall:
+	rm -f $(DESTDIR)$(NGINX_MODULES_DIR)/$(notdir $(MODULE_SO)) \
+	    $(DESTDIR)$(NGINX_MODULES_AVAILABLE)/$(MODULE_CONF) $(DESTDIR)$(NGINX_MODULES_ENABLED)/$(MODULE_LINK) \
+	    $(DESTDIR)$(SBINDIR)/patctl $(DESTDIR)$(SBINDIR)/patd \
+	    $(DESTDIR)$(MANDIR)/man8/patctl.8.gz $(DESTDIR)$(MANDIR)/man8/patd.8.gz \
+	    $(DESTDIR)$(BASH_COMPLETION_DIR)/patctl $(DESTDIR)$(SYSTEMD_UNIT_DIR)/patd.service
+	@test -n "$(DOCDIR)" && test -n "$(WEB_DIR)"
+	rm -rf $(DESTDIR)$(DOCDIR) $(DESTDIR)$(WEB_DIR)
+	rmdir $(DESTDIR)$(dir $(WEB_DIR)) 2>/dev/null || true
 
 # tests/integration/test_faults.py kills bench-seed (mk/bench.mk) in the
 # middle of a bulk import, the only long writer there is.
