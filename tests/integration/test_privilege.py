@@ -8,7 +8,8 @@ O_RDWR open fails, and patctl refuses a write with one clear line naming the
 owner, leaving the store byte for byte as it was), while it can still read
 (patctl's read commands work), clones through nginx work, and patd creates a
 token the very next clone accepts. A worker that could write the data file
-says so in error.log at start.
+says so in error.log at start. Whatever www-data writes into the usage file
+(the one file it may write) costs only last-use times.
 
 Needs root (to switch users); skipped otherwise. It creates the system user
 nginx-pat when the machine has none (as the package will), which is why it
