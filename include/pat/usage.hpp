@@ -98,7 +98,8 @@ class UsageFile {
     Status forget(const std::vector<std::string>& ids);
 
     // The last use of each id, 0 where none is known. Never fails: an absent,
-    // unreadable or damaged file gives zeros. One pread of a window per id.
+    // unreadable or damaged file gives zeros. One pread of a window per id;
+    // for thousands of ids, one pread of every slot.
     std::vector<std::int64_t> lookup(const std::vector<std::string>& ids);
 
     // Creates the file now when absent (Mode::create), so that processes

@@ -231,6 +231,35 @@ TEST_F(UsageTest, AFileReplacedOrRemovedIsReopened) {
     EXPECT_EQ(writer.lookup({"111111111111", "222222222222"}), (std::vector<std::int64_t>{0, 6000}));
 }
 
+TEST_F(UsageTest, ALongListReadsTheSameTimesAsWindowByWindow) {
+    Uses uses;
+    std::vector<std::string> ids;
+    for (std::uint64_t n = 0; n < 6000; ++n) {
+        ids.push_back(std::to_string(100'000'000'000ull + n * 7919));
+        if (n % 3 != 0) uses.emplace_back(ids.back(), static_cast<std::int64_t>(1000 + n));
+    }
+    UsageFile writer(store_path_, UsageFile::Mode::create);
+    ASSERT_TRUE(writer.record(uses).status.ok());
+    UsageFile reader(store_path_, UsageFile::Mode::read_only);
+    for (std::uintmax_t size : {std::uintmax_t{kUsageFileSize}, std::uintmax_t{kUsageFileSize / 2}}) {
+        std::filesystem::resize_file(usage_path_, size);               // a short file reads as zeros past its end
+        const std::vector<std::int64_t> at_once = reader.lookup(ids);  // the whole file in one read
+        std::size_t known = 0;
+        for (std::size_t start = 0; start < ids.size(); start += 100) {
+            const std::vector<std::string> some(ids.begin() + start, ids.begin() + start + 100);
+            const std::vector<std::int64_t> windows = reader.lookup(some);  // a window per id
+            for (std::size_t i = 0; i < some.size(); ++i) {
+                EXPECT_EQ(windows[i], at_once[start + i]) << some[i];
+                EXPECT_TRUE(at_once[start + i] == 0 ||
+                            at_once[start + i] == static_cast<std::int64_t>(1000 + start + i))
+                    << some[i];
+                known += at_once[start + i] != 0;
+            }
+        }
+        EXPECT_EQ(known == uses.size(), size == kUsageFileSize) << known;
+    }
+}
+
 // ---- what a hostile member of the workers' group can write ----
 
 TEST_F(UsageTest, ForgedSlotsGiveForgedTimesOrNone) {

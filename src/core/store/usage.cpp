@@ -31,6 +31,11 @@ constexpr std::size_t kWindowBytes = kUsageWindow * kUsageSlotBytes;
 // The last slot a window may start at: windows do not wrap.
 constexpr std::size_t kLastHome = kUsageSlots - kUsageWindow;
 constexpr char kTombstoneByte = '-';
+// From this many ids on, lookup() reads the whole file once (12 MiB) instead
+// of a window (1.5 KiB) per id. Measured on the shared 2-core build machine:
+// 300,000 ids took 1.7 s window by window, 0.4 s with one read; 500 ids
+// (a user with a few hundred tokens) take 1.5 ms window by window.
+constexpr std::size_t kWholeFileIds = 4096;
 
 static_assert(kIdBytes + 4 + 8 == kUsageSlotBytes);
 static_assert(kUsageWindow <= kUsageSlots);
@@ -357,14 +362,28 @@ std::vector<std::int64_t> UsageFile::lookup(const std::vector<std::string>& ids)
     std::lock_guard held(impl_->lock);
     Impl& f = *impl_;
     if (!f.open(false).ok() || !f.ours) return found;
+    // A long list (a sysadmin listing every token) reads every slot in one
+    // pread rather than a window per id.
+    std::vector<unsigned char> slots;
+    if (ids.size() >= kWholeFileIds) {
+        slots.resize(kUsageSlots * kUsageSlotBytes);
+        if (!f.read_at(slots.data(), slots.size(), slot_offset(0))) return found;
+    }
     Window window;
     for (std::size_t n = 0; n < ids.size(); ++n) {
         const std::string& id = ids[n];
-        if (!is_valid_token_id(id) || !f.read_window(home_of(id), window)) continue;
+        if (!is_valid_token_id(id)) continue;
+        const std::size_t home = home_of(id);
+        const unsigned char* slots_of_id = window.data();
+        if (!slots.empty()) {
+            slots_of_id = slots.data() + home * kUsageSlotBytes;  // home <= kLastHome: the window fits
+        } else if (!f.read_window(home, window)) {
+            continue;
+        }
         // Every slot of the id up to the first empty one: two writers may
         // both have placed it; the newest sealed time counts.
         for (std::size_t i = 0; i < kUsageWindow; ++i) {
-            const unsigned char* slot = window.data() + i * kUsageSlotBytes;
+            const unsigned char* slot = slots_of_id + i * kUsageSlotBytes;
             const SlotKind kind = kind_of(slot);
             if (kind == SlotKind::empty) break;
             if (kind == SlotKind::token && holds(slot, id)) found[n] = std::max(found[n], time_of(slot));
