@@ -25,7 +25,10 @@
 // starts at a hash of the id (open addressing, linear probing, no wrap).
 // Anything else in a slot (not digits, a bad seal, a time <= 0) reads as no
 // use; a file that is short, foreign (no magic) or not a regular file means
-// no use times are known (listing tokens never fails because of it).
+// no use times are known (listing tokens never fails because of it). An
+// empty file is adopted by the first writer (Mode::create), which writes
+// the header: how an administrator replaces a foreign one (such as the LMDB
+// usage file of earlier versions) where the workers may not create files.
 //
 // Writers race only on slots: two processes recording a new id at once may
 // pick the same free slot, and the use written first is lost until that

@@ -141,10 +141,12 @@ void LastUsed::log_outcome(ngx_log_t* log, const FlushJob& job) {
         if (batch.full) {
             if (!full_logged_[batch.db_index]) {
                 full_logged_[batch.db_index] = true;
-                ngx_log_error(NGX_LOG_WARN, log, 0,
-                              "auth_pat: the usage file \"%s\" is full: uses of tokens that find no free slot are "
-                              "dropped (delete it to start afresh; it holds only last-use times)",
-                              batch.file->path().c_str());
+                ngx_log_error(
+                    NGX_LOG_WARN, log, 0,
+                    "auth_pat: the usage file \"%s\" is full: uses of tokens that find no free slot are "
+                    "dropped (replace it with an empty file of the same owner and mode to start afresh; it holds "
+                    "only last-use times)",
+                    batch.file->path().c_str());
             }
         } else if (!batch.failure.empty()) {
             ngx_log_error(NGX_LOG_ERR, log, 0,

@@ -221,6 +221,21 @@ TEST_F(UsageTest, AFullWindowDropsTheUseAndSaysSo) {
     EXPECT_EQ(writer.lookup({last, ids[5], ids[7]}), (std::vector<std::int64_t>{44, 9000, 0}));
 }
 
+TEST_F(UsageTest, AnEmptyFileIsAdoptedByTheWriterOnly) {
+    { std::ofstream touch(usage_path_); }
+    ::chmod(usage_path_.c_str(), 0660);
+    EXPECT_EQ(UsageFile(store_path_, UsageFile::Mode::read_only).lookup({"111111111111"}),
+              (std::vector<std::int64_t>{0}));
+    EXPECT_TRUE(UsageFile(store_path_, UsageFile::Mode::read_write).forget({"111111111111"}).ok());
+    EXPECT_EQ(std::filesystem::file_size(usage_path_), 0u);
+    UsageFile writer(store_path_, UsageFile::Mode::create);
+    ASSERT_TRUE(writer.record({{"111111111111", 5000}}).status.ok());
+    EXPECT_EQ(std::filesystem::file_size(usage_path_), kUsageFileSize);
+    EXPECT_EQ(mode_of(usage_path_), 0660u);
+    EXPECT_EQ(UsageFile(store_path_, UsageFile::Mode::read_only).lookup({"111111111111"}),
+              (std::vector<std::int64_t>{5000}));
+}
+
 TEST_F(UsageTest, AFileReplacedOrRemovedIsReopened) {
     UsageFile writer(store_path_, UsageFile::Mode::create);
     ASSERT_TRUE(writer.record({{"111111111111", 5000}}).status.ok());

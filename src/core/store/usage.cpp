@@ -153,9 +153,11 @@ struct UsageFile::Impl {
     Status open(bool may_create) {
         struct stat st {};
         if (::lstat(path.c_str(), &st) != 0) {
+            const int failure = errno;
             close();
-            if (errno != ENOENT)
-                return {StatusCode::store_error, "usage file: cannot read " + path + ": " + errno_text()};
+            if (failure != ENOENT) {
+                return {StatusCode::store_error, "usage file: cannot read " + path + ": " + std::strerror(failure)};
+            }
             if (!(may_create && mode == Mode::create)) {
                 return {StatusCode::not_found, "usage file: " + path + " does not exist"};
             }
@@ -186,7 +188,22 @@ struct UsageFile::Impl {
         unsigned char header[kUsageHeaderBytes] = {};
         ours = read_at(header, sizeof header, 0) && std::memcmp(header, kMagic.data(), kMagic.size()) == 0 &&
                get_le(header + 8, 4) == kLayoutVersion;
+        if (!ours && st.st_size == 0 && writable && mode == Mode::create) {
+            // An empty file is adopted: an administrator may make one (of
+            // the right owner and mode) where the workers may not create
+            // files, e.g. in place of an older version's LMDB usage file.
+            ours = write_header(fd);
+        }
         return Status::success();
+    }
+
+    static bool write_header(int to) {
+        unsigned char header[kUsageHeaderBytes] = {};
+        std::memcpy(header, kMagic.data(), kMagic.size());
+        put_le(header + 8, kLayoutVersion, 4);
+        put_le(header + 12, kUsageSlots, 4);
+        return ::pwrite(to, header, sizeof header, 0) == static_cast<ssize_t>(sizeof header) &&
+               ::ftruncate(to, static_cast<off_t>(kUsageFileSize)) == 0;
     }
 
     // A new file, complete before it appears under its name: written under
@@ -196,14 +213,9 @@ struct UsageFile::Impl {
         std::string temporary = path + ".new-XXXXXX";
         const int tmp = ::mkostemp(temporary.data(), O_CLOEXEC);
         if (tmp < 0) return {StatusCode::store_error, "usage file: cannot create " + path + ": " + errno_text()};
-        unsigned char header[kUsageHeaderBytes] = {};
-        std::memcpy(header, kMagic.data(), kMagic.size());
-        put_le(header + 8, kLayoutVersion, 4);
-        put_le(header + 12, kUsageSlots, 4);
         Status result;
         // fchmod: the mode is not narrowed by the umask.
-        if (::pwrite(tmp, header, sizeof header, 0) != static_cast<ssize_t>(sizeof header) ||
-            ::ftruncate(tmp, static_cast<off_t>(kUsageFileSize)) != 0 || ::fchmod(tmp, kUsageMode) != 0) {
+        if (!write_header(tmp) || ::fchmod(tmp, kUsageMode) != 0) {
             result = {StatusCode::store_error, "usage file: cannot write " + temporary + ": " + errno_text()};
         } else if (::link(temporary.c_str(), path.c_str()) != 0 && errno != EEXIST) {
             result = {StatusCode::store_error, "usage file: cannot create " + path + ": " + errno_text()};
@@ -248,7 +260,9 @@ struct UsageFile::Impl {
 
     Status foreign() const {
         return {StatusCode::store_error,
-                "usage file: " + path + " is not an nginx-pat usage file (delete it: it holds only last-use times)"};
+                "usage file: " + path +
+                    " is not an nginx-pat usage file (replace it with an empty file of the same owner and mode: "
+                    "it holds only last-use times)"};
     }
 };
 
