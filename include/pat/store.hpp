@@ -26,8 +26,9 @@
 // Threads: one thread may call decide() and release_snapshot() while other
 // threads call the other methods; each of those uses its own transactions
 // (write transactions queue on LMDB's writer lock). A process needs one
-// Store per file: LMDB forbids opening one file twice in a process (the
-// same goes for the store's usage file, which a Store opens when it lists).
+// Store per file: LMDB forbids opening one file twice in a process. (The
+// store's usage file, which a Store opens when it lists, is not LMDB: any
+// number of objects may open it.)
 //
 // The nginx workers open the store read_only; patd and patctl write it.
 #pragma once

@@ -1,28 +1,47 @@
 // The usage file: when each token was last used, kept apart from the store.
 //
 // nginx's workers may only read the store (pat.db). They note token uses in
-// memory and write them in batches here instead: a small LMDB file at
-// `STORE-usage` (LMDB adds `STORE-usage-lock`), key = token id (12 digits),
-// value = the last use in milliseconds since the epoch (8 bytes, big-endian).
-// The workers' group may write it (mode 0660): a hostile writer can forge use
-// times, nothing else the store decides on.
+// memory and write them in batches here instead: `STORE-usage`, a flat file
+// of fixed layout (no lock file). The workers' group may write it (mode
+// 0660), so the trusted processes (patd, patctl) never let it steer them:
+// they only pread and pwrite whole slots at offsets computed from the
+// constants below, never from a value read from the file, and never past
+// kUsageFileSize whatever the file's length. What a hostile writer can do
+// with it is forge or hide last-use times, nothing else.
 //
-// So nothing read from it is trusted: an entry that is not a token id with an
-// 8-byte value is ignored, and a missing, unreadable or damaged file only
-// means that no use time is known (listing tokens never fails because of
-// it). Its size is bounded (kUsageFileSize); when it is full a batch is
-// dropped and the caller is told (`full`).
+// Layout (little-endian):
+//   header, kUsageHeaderBytes: "NPATUSE1", the layout version (u32, 1), the
+//     slot count (u32, for information: the reader uses its own constant),
+//     zeros.
+//   kUsageSlots slots of kUsageSlotBytes:
+//     [0, 12)  a token id (12 ASCII digits); 12 '-' in a tombstone (a
+//              forgotten entry); zeros in a slot never used
+//     [12, 16) a seal: 32 bits of FNV-1a over the id and the time. It marks
+//              a slot read while another process wrote it (a torn slot),
+//              which is then ignored; it is no protection against a writer
+//              who means harm, who can compute it.
+//     [16, 24) the last use, milliseconds since the epoch
+// An id lives in the first free slot of a window of kUsageWindow slots that
+// starts at a hash of the id (open addressing, linear probing, no wrap).
+// Anything else in a slot (not digits, a bad seal, a time <= 0) reads as no
+// use; a file that is short, foreign (no magic) or not a regular file means
+// no use times are known (listing tokens never fails because of it). An
+// empty file is adopted by the first writer (Mode::create), which writes
+// the header: how an administrator replaces a foreign one (such as the LMDB
+// usage file of earlier versions) where the workers may not create files.
+//
+// Writers race only on slots: two processes recording a new id at once may
+// pick the same free slot, and the use written first is lost until that
+// token's next flush; two recording the same id may leave the older time
+// for one flush interval. Writes are not synced: a crash of the machine may
+// lose the last flush. Times are only shown, nothing is decided on them.
 //
 // Listing tokens (Store::list_tokens, get_token) shows
 // lastAuthenticated = max(the store's record, this file); revoking or
 // deleting a token through the Store drops its entry, best effort.
 //
-// One UsageFile per store path per process: LMDB forbids opening one file
-// twice in a process (closing either environment drops the process's locks
-// on the lock file). A Store keeps one for listing (opened on first use); a
-// process that only decides (the nginx module) keeps its own for writing and
-// never lists. Threads: every method may be called from any thread; calls
-// on one object run one at a time.
+// Threads: every method may be called from any thread; calls on one object
+// run one at a time. Any number of objects and processes may open one file.
 #pragma once
 
 #include <cstddef>
@@ -37,14 +56,22 @@
 
 namespace pat {
 
-// The usage file's maximum size: about 300,000 tokens' last uses.
-inline constexpr std::size_t kUsageFileSize = std::size_t{16} << 20;
+inline constexpr std::size_t kUsageHeaderBytes = 64;
+inline constexpr std::size_t kUsageSlotBytes = 24;
+// 2^19 slots: 12 MiB, less than the 16 MiB LMDB file this replaces, for the
+// same ~300,000 tokens. At that load (57%) a window of 64 slots is all but
+// never full; beyond it uses start to be dropped (Written::full).
+inline constexpr std::size_t kUsageSlots = std::size_t{1} << 19;
+inline constexpr std::size_t kUsageWindow = 64;
+// The file's size, set when it is created (sparse) and the bound of every
+// read and write.
+inline constexpr std::size_t kUsageFileSize = kUsageHeaderBytes + kUsageSlots * kUsageSlotBytes;
 
 class UsageFile {
    public:
     enum class Mode {
-        read_only,   // lookups only; its lock file must still be writable
-        read_write,  // also forget(); an absent file is left absent
+        read_only,   // lookups only
+        read_write,  // also forget() (when the file may be written); an absent file is left absent
         create,      // also record(), creating the file (mode 0660) when absent
     };
 
@@ -61,19 +88,21 @@ class UsageFile {
 
     struct Written {
         Status status;
-        bool full = false;  // the file reached kUsageFileSize: nothing of the batch was written
+        bool full = false;  // some uses found no free slot in their window and were dropped; the rest were written
     };
-    // Records uses (id, time) in one write transaction, keeping the newest
-    // time of each id; ids that are not token ids and times <= 0 are skipped.
-    // Needs Mode::create.
+    // Records uses (id, time), keeping the newest time of each id; ids that
+    // are not token ids and times <= 0 are skipped. One pread of the id's
+    // window and at most one pwrite of a slot per use. Needs Mode::create.
     Written record(const std::vector<std::pair<std::string, std::int64_t>>& uses);
 
-    // Drops the entries of these ids (revoked or deleted tokens). Best
-    // effort: ok when the file does not exist; Mode::read_only does nothing.
+    // Drops the entries of these ids (revoked or deleted tokens), leaving
+    // tombstones. Best effort: ok when the file does not exist or may not be
+    // written; Mode::read_only does nothing.
     Status forget(const std::vector<std::string>& ids);
 
     // The last use of each id, 0 where none is known. Never fails: an absent,
-    // unreadable or damaged file gives zeros.
+    // unreadable or damaged file gives zeros. One pread of a window per id;
+    // for thousands of ids, one pread of every slot.
     std::vector<std::int64_t> lookup(const std::vector<std::string>& ids);
 
     // Creates the file now when absent (Mode::create), so that processes

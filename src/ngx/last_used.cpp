@@ -141,15 +141,17 @@ void LastUsed::log_outcome(ngx_log_t* log, const FlushJob& job) {
         if (batch.full) {
             if (!full_logged_[batch.db_index]) {
                 full_logged_[batch.db_index] = true;
-                ngx_log_error(NGX_LOG_WARN, log, 0,
-                              "auth_pat: the usage file \"%s\" is full (%uz MiB): token uses are dropped until "
-                              "it has room (delete it to start afresh; it holds only last-use times)",
-                              batch.file->path().c_str(), kUsageFileSize >> 20);
+                ngx_log_error(
+                    NGX_LOG_WARN, log, 0,
+                    "auth_pat: the usage file \"%s\" is full: uses of tokens that find no free slot are "
+                    "dropped (replace it with an empty file of the same owner and mode to start afresh; it holds "
+                    "only last-use times)",
+                    batch.file->path().c_str());
             }
         } else if (!batch.failure.empty()) {
             ngx_log_error(NGX_LOG_ERR, log, 0,
                           "auth_pat: could not record when tokens were last used: %s (the workers need write "
-                          "access to the usage file and its -lock file, or to the directory to create them; "
+                          "access to the usage file, or to the directory to create it; "
                           "\"auth_pat_last_used_flush off\" stops trying)",
                           batch.failure.c_str());
         } else {

@@ -7,11 +7,12 @@
 // allocated for). Every auth_pat_last_used_flush interval a worker timer
 // hands the noted uses to a task on nginx's default thread pool, which
 // writes them to each store's usage file (pat/usage.hpp: STORE-usage,
-// created when absent) in one transaction per file. patd and patctl merge
+// created when absent), one slot per token. patd and patctl merge
 // that file when they list tokens. So a token's lastAuthenticated is
 // accurate to the flush interval (60 s by default), plus the time a busy
 // thread pool takes to run the task. At worker exit the remaining uses are
-// written best-effort. A full usage file drops the batch (logged once).
+// written best-effort. A use whose window of slots in the usage file is
+// full is dropped (logged once until a write succeeds).
 #pragma once
 
 #include <cstddef>

@@ -64,8 +64,7 @@ def digest(path):
 def set_modes(root, data, lock, usage=0o666):
     os.chmod(root / "pat.db", data)
     os.chmod(root / "pat.db-lock", lock)
-    for name in ("pat.db-usage", "pat.db-usage-lock"):
-        os.chmod(root / name, usage)
+    os.chmod(root / "pat.db-usage", usage)
 
 
 WRITES = [

@@ -51,12 +51,11 @@ AS_ROOT = os.geteuid() == 0
 
 def give_to_workers(*paths):
     """Files the workers (nobody) must read, the lock file they write, and
-    the usage file (and its lock file) their last-use flush writes."""
+    the usage file their last-use flush writes."""
     if not AS_ROOT:
         return
     for path in paths:
-        for p in (Path(path), Path(f"{path}-lock"), Path(f"{path}-usage"),
-                  Path(f"{path}-usage-lock")):
+        for p in (Path(path), Path(f"{path}-lock"), Path(f"{path}-usage")):
             if p.exists():
                 shutil.chown(p, "nobody", "nogroup")
 

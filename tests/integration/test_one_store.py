@@ -1,12 +1,13 @@
 """One LMDB environment per store file per worker, read-only, used by the
-access phase; and one of the usage file, used by the last-use flush.
+access phase; and one descriptor of the usage file (a flat file, not
+mapped), used by the last-use flush.
 
 LMDB forbids opening one file twice in a process: closing either
 environment drops the process's fcntl locks on PATH-lock, so another
 process's reader check frees the live readers' slots and a writer may
 overwrite pages they read. So each worker must map the data file once and
 hold one descriptor of the lock file, whatever mix of requests it served
-(and the same for the usage file once the flush has run); the reader table
+(and one descriptor of the usage file once the flush has run); the reader table
 must hold no stale slot; an idle worker must not keep a read snapshot (it
 stops writers reusing freed pages); and decisions must follow revocations
 made by patctl while requests run."""
@@ -67,16 +68,21 @@ def reader_table(store_path, check=False):
 
 def assert_one_environment_per_worker(deployment, usage=False):
     """One mapping of the data file and one descriptor of its lock file per
-    worker; with usage, the same for the usage file (after a flush)."""
+    worker; with usage, one descriptor of the usage file, never mapped, and
+    no lock file of it (after a flush)."""
     store = deployment.store_path
-    files = [store] + ([store.parent / (store.name + "-usage")] if usage else [])
+    usage_file = store.parent / (store.name + "-usage")
     workers = deployment.nginx.worker_pids()
     assert len(workers) == 2
     for pid in workers:
-        for path in files:
-            lock = path.parent / (path.name + "-lock")
-            assert len(data_file_mappings(pid, path)) == 1, f"worker {pid} maps {path} more than once"
-            assert len(descriptors_of(pid, lock)) == 1, f"worker {pid} opened {lock} more than once"
+        lock = store.parent / (store.name + "-lock")
+        assert len(data_file_mappings(pid, store)) == 1, f"worker {pid} maps {store} more than once"
+        assert len(descriptors_of(pid, lock)) == 1, f"worker {pid} opened {lock} more than once"
+        if usage:
+            assert not data_file_mappings(pid, usage_file), f"worker {pid} maps {usage_file}"
+            assert len(descriptors_of(pid, usage_file)) == 1, f"worker {pid} opened {usage_file} more than once"
+    if usage:
+        assert not usage_file.parent.joinpath(usage_file.name + "-lock").exists()
 
 
 def opened_read_only(pid, path):
@@ -175,7 +181,7 @@ def test_revocations_during_traffic_with_one_environment_per_worker(deployment):
     assert cleared == 0
     workers = deployment.nginx.worker_pids()
     assert {pid for pid, _ in slots} <= workers, slots
-    # The flush ran, into the usage file (one environment of it per worker
+    # The flush ran, into the usage file (one descriptor of it per worker
     # that flushed; both served the hammers).
     wait_for(lambda: listed_last_use(deployment, kept.id) is not None, timeout=5, interval=0.3,
              what="the flush")

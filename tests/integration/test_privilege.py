@@ -8,7 +8,8 @@ O_RDWR open fails, and patctl refuses a write with one clear line naming the
 owner, leaving the store byte for byte as it was), while it can still read
 (patctl's read commands work), clones through nginx work, and patd creates a
 token the very next clone accepts. A worker that could write the data file
-says so in error.log at start.
+says so in error.log at start. Whatever www-data writes into the usage file
+(the one file it may write) costs only last-use times.
 
 Needs root (to switch users); skipped otherwise. It creates the system user
 nginx-pat when the machine has none (as the package will), which is why it
@@ -18,6 +19,7 @@ container)."""
 import os
 import pwd
 import grp
+import json
 import shutil
 import signal
 import socket
@@ -222,6 +224,11 @@ def test_the_store_is_made_with_the_packaged_ownership(site):
     # LMDB readers register in the lock file: the workers' group writes it.
     lock = Path(f"{site.store}-lock")
     assert mode_and_owner(lock) == (0o660, OWNER, WORKERS)
+    # The workers write last-use times to the usage file: a flat file, no
+    # lock file of its own.
+    usage = Path(f"{site.store}-usage")
+    assert mode_and_owner(usage) == (0o660, OWNER, WORKERS)
+    assert not Path(f"{site.store}-usage-lock").exists()
 
 
 def test_the_workers_user_cannot_open_the_store_for_writing(site):
@@ -285,3 +292,44 @@ def test_a_worker_that_could_write_the_store_warns_at_start(site):
         assert "[warn]" in warned[0] and str(site.store) in warned[0], warned
     finally:
         os.chmod(site.store, 0o640)
+
+
+# The usage file's layout (include/pat/usage.hpp).
+USAGE_HEADER = b"NPATUSE1" + (1).to_bytes(4, "little")
+USAGE_SIZE = 64 + 24 * (1 << 19)
+
+HOSTILE_WRITER = f"""
+import os
+fd = os.open({{path!r}}, os.O_RDWR)
+noise = bytearray(os.urandom({USAGE_SIZE}))
+noise[:12] = {USAGE_HEADER!r}
+noise[12:16] = b"\\xff" * 4  # a slot count no reader may trust
+os.pwrite(fd, bytes(noise), 0)
+os.ftruncate(fd, 1 << 40)  # 1 TiB, sparse
+"""
+
+
+def test_a_hostile_usage_file_costs_only_the_times(site):
+    """www-data may write the usage file: noise in every slot, a lying
+    header and a huge sparse length leave patctl (the owner) listing and
+    revoking as before; the trusted side reads only fixed slots."""
+    created = site.patctl("token", "create", "alice", "--name", "hostile", "--json",
+                          "--password-stdin", stdin=PASSWORD + "\n", check=True)
+    token_id = json.loads(created.stdout)["id"]
+    usage = Path(f"{site.store}-usage")
+    try:
+        wrote = as_user(WORKERS, "python3", "-c", HOSTILE_WRITER.format(path=str(usage)))
+        assert wrote.returncode == 0, wrote.stderr
+        listed = site.patctl("token", "list", "alice", "--json", check=True)
+        token = next(t for t in json.loads(listed.stdout) if t["id"] == token_id)
+        assert token["last_authenticated"] is None
+        revoked = site.patctl("token", "revoke", token_id)
+        assert revoked.returncode == 0 and not revoked.stderr, revoked.stderr
+        assert token_id not in site.patctl("token", "list", "alice", check=True).stdout
+    finally:
+        # A fresh usage file again, for the tests after this one.
+        with open(usage, "r+b") as restore:
+            restore.truncate(0)
+            restore.write(USAGE_HEADER + (1 << 19).to_bytes(4, "little"))
+            restore.truncate(USAGE_SIZE)
+    assert mode_and_owner(usage) == (0o660, OWNER, WORKERS)

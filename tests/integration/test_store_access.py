@@ -42,8 +42,8 @@ class ReadOnlyDeployment:
         self.store.chmod(store_mode)  # root's: nobody reads it, cannot write it (0o644)
         lock = self.store.parent / "pat.db-lock"
         lock.chmod(0o666)  # the reader table: every reader writes its slot
-        for usage in ("pat.db-usage", "pat.db-usage-lock"):  # the flush writes these
-            (self.store.parent / usage).chmod(usage_mode)
+        (self.store.parent / "pat.db-usage").chmod(usage_mode)  # the flush writes it
+        assert not (self.store.parent / "pat.db-usage-lock").exists()  # a flat file: no lock file
         prefix = self.root / "nginx"
         self.port = free_port()
         conf = f"""

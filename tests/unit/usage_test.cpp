@@ -1,12 +1,20 @@
 // The usage file (pat/usage.hpp) and the listing's merge of it: the workers'
 // last-use times, kept apart from the store and never trusted.
+//
+// The helpers below restate the file's layout from pat/usage.hpp (hash,
+// seal, slot bytes) independently of usage.cpp, as a hostile member of the
+// workers' group would write it.
 #include "pat/usage.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <lmdb.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <cstring>
 #include <fstream>
+#include <random>
 
 #include "store_fixture.hpp"
 
@@ -14,10 +22,11 @@ namespace pat::testing {
 namespace {
 
 using Uses = std::vector<std::pair<std::string, std::int64_t>>;
+using SlotBytes = std::array<unsigned char, kUsageSlotBytes>;
 
 bool exists(const std::string& path) {
     struct stat st {};
-    return ::stat(path.c_str(), &st) == 0;
+    return ::lstat(path.c_str(), &st) == 0;
 }
 
 unsigned mode_of(const std::string& path) {
@@ -26,20 +35,70 @@ unsigned mode_of(const std::string& path) {
     return st.st_mode & 0777;
 }
 
-// Writes a raw entry into a usage file, as a hostile member of the workers'
+std::uint64_t fnv1a(std::uint64_t h, const unsigned char* bytes, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) h = (h ^ bytes[i]) * 1099511628211ull;
+    return h;
+}
+
+std::size_t home_of(const std::string& id) {
+    return fnv1a(1469598103934665603ull, reinterpret_cast<const unsigned char*>(id.data()), id.size()) %
+           (kUsageSlots - kUsageWindow + 1);
+}
+
+// A slot as a writer makes it; seal false: a wrong seal (a torn write).
+SlotBytes slot_for(std::string_view id, std::int64_t ms, bool seal = true) {
+    SlotBytes slot{};
+    std::memcpy(slot.data(), id.data(), std::min(id.size(), std::size_t{12}));
+    for (int i = 0; i < 8; ++i) slot[16 + i] = static_cast<unsigned char>(static_cast<std::uint64_t>(ms) >> (8 * i));
+    std::uint64_t h = fnv1a(1469598103934665603ull, slot.data(), 12);
+    h = fnv1a(h, slot.data() + 16, 8);
+    const auto sealed = static_cast<std::uint32_t>(h ^ (h >> 32)) ^ (seal ? 0u : 1u);
+    for (int i = 0; i < 4; ++i) slot[12 + i] = static_cast<unsigned char>(sealed >> (8 * i));
+    return slot;
+}
+
+off_t slot_offset(std::size_t index) {
+    return static_cast<off_t>(kUsageHeaderBytes + index * kUsageSlotBytes);
+}
+
+void write_bytes(const std::string& path, off_t offset, const void* bytes, std::size_t n) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT, 0660);
+    ASSERT_GE(fd, 0) << path;
+    ASSERT_EQ(::pwrite(fd, bytes, n, offset), static_cast<ssize_t>(n));
+    ::close(fd);
+}
+
+SlotBytes read_slot(const std::string& path, std::size_t index) {
+    SlotBytes slot{};
+    const int fd = ::open(path.c_str(), O_RDONLY);
+    EXPECT_GE(fd, 0) << path;
+    EXPECT_EQ(::pread(fd, slot.data(), slot.size(), slot_offset(index)), static_cast<ssize_t>(slot.size()));
+    ::close(fd);
+    return slot;
+}
+
+// Writes a raw slot into a usage file, as a hostile member of the workers'
 // group could.
-void poke(const std::string& path, std::string_view key, std::string_view value) {
-    MDB_env* env = nullptr;
-    ASSERT_EQ(mdb_env_create(&env), 0);
-    ASSERT_EQ(mdb_env_open(env, path.c_str(), MDB_NOSUBDIR, 0660), 0);
-    MDB_txn* txn = nullptr;
-    ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
-    MDB_dbi dbi;
-    ASSERT_EQ(mdb_dbi_open(txn, nullptr, 0, &dbi), 0);
-    MDB_val k{key.size(), const_cast<char*>(key.data())}, v{value.size(), const_cast<char*>(value.data())};
-    ASSERT_EQ(mdb_put(txn, dbi, &k, &v, 0), 0);
-    ASSERT_EQ(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
+void poke(const std::string& path, std::size_t index, const SlotBytes& slot) {
+    write_bytes(path, slot_offset(index), slot.data(), slot.size());
+}
+
+std::string header_bytes(std::uint32_t version = 1) {
+    std::string header(kUsageHeaderBytes, '\0');
+    std::memcpy(header.data(), "NPATUSE1", 8);
+    header[8] = static_cast<char>(version);
+    return header;
+}
+
+// count ids (besides first) whose window starts where first's does.
+std::vector<std::string> same_window_as(const std::string& first, std::size_t count) {
+    std::vector<std::string> found{first};
+    const std::size_t home = home_of(first);
+    for (std::uint64_t n = 100'000'000'000ull; found.size() <= count; ++n) {
+        std::string id = std::to_string(n);
+        if (id != first && home_of(id) == home) found.push_back(id);
+    }
+    return found;
 }
 
 // A usage file in a directory of its own (no store needed).
@@ -54,6 +113,11 @@ class UsageTest : public ::testing::Test {
     }
     void TearDown() override { std::filesystem::remove_all(dir_); }
 
+    void create_file() {
+        UsageFile writer(store_path_, UsageFile::Mode::create);
+        ASSERT_TRUE(writer.prepare().ok());
+    }
+
     std::string dir_, store_path_, usage_path_;
 };
 
@@ -62,7 +126,7 @@ TEST_F(UsageTest, ItLivesBesideTheStore) {
     EXPECT_EQ(UsageFile(store_path_, UsageFile::Mode::read_only).path(), usage_path_);
 }
 
-TEST_F(UsageTest, TheWriterCreatesItGroupWritableAndKeepsTheNewestTime) {
+TEST_F(UsageTest, TheWriterCreatesItGroupWritableAtFullSizeAndKeepsTheNewestTime) {
     UsageFile writer(store_path_, UsageFile::Mode::create);
     ASSERT_FALSE(exists(usage_path_));
     const mode_t old_mask = ::umask(022);  // nginx's usual umask must not narrow the mode
@@ -71,71 +135,105 @@ TEST_F(UsageTest, TheWriterCreatesItGroupWritableAndKeepsTheNewestTime) {
     ASSERT_TRUE(written.status.ok()) << written.status.message();
     EXPECT_FALSE(written.full);
     EXPECT_EQ(mode_of(usage_path_), 0660u);
-    EXPECT_EQ(mode_of(usage_path_ + "-lock"), 0660u);
+    EXPECT_FALSE(exists(usage_path_ + "-lock"));
+    struct stat st {};
+    ASSERT_EQ(::stat(usage_path_.c_str(), &st), 0);
+    EXPECT_EQ(static_cast<std::size_t>(st.st_size), kUsageFileSize);
+    EXPECT_LT(static_cast<std::size_t>(st.st_blocks) * 512, std::size_t{1} << 20);  // sparse
+    std::string header(kUsageHeaderBytes, '\0');
+    std::ifstream(usage_path_).read(header.data(), kUsageHeaderBytes);
+    EXPECT_EQ(header.substr(0, 12), header_bytes().substr(0, 12));
+    EXPECT_EQ(std::filesystem::directory_iterator(dir_)->path(), usage_path_);  // no temporary left behind
 
     ASSERT_TRUE(writer.record({{"111111111111", 4000}, {"222222222222", 9000}}).status.ok());
     EXPECT_EQ(writer.lookup({"111111111111", "222222222222", "333333333333"}),
               (std::vector<std::int64_t>{5000, 9000, 0}));
+    // The slot, byte for byte, as pat/usage.hpp describes it.
+    const SlotBytes slot = read_slot(usage_path_, home_of("222222222222"));
+    EXPECT_EQ(slot, slot_for("222222222222", 9000));
+    // Another object (another process) reads what this one wrote.
+    EXPECT_EQ(UsageFile(store_path_, UsageFile::Mode::read_only).lookup({"111111111111"}),
+              (std::vector<std::int64_t>{5000}));
 }
 
 TEST_F(UsageTest, WhatIsNotATokenIdOrATimeIsSkipped) {
     UsageFile writer(store_path_, UsageFile::Mode::create);
     ASSERT_TRUE(writer.record({{"not-an-id", 5000}, {"111111111111", 0}, {"222222222222", -4}}).status.ok());
-    EXPECT_EQ(writer.lookup({"not-an-id", "111111111111", "222222222222"}), (std::vector<std::int64_t>{0, 0, 0}));
+    EXPECT_EQ(writer.lookup({"not-an-id", "111111111111", "222222222222", "011111111111", ""}),
+              (std::vector<std::int64_t>{0, 0, 0, 0, 0}));
 }
 
 TEST_F(UsageTest, OnlyTheCreateModeCreatesOrRecords) {
     UsageFile reader(store_path_, UsageFile::Mode::read_only);
     EXPECT_EQ(reader.lookup({"111111111111"}), (std::vector<std::int64_t>{0}));
     EXPECT_FALSE(reader.record({{"111111111111", 5}}).status.ok());
+    EXPECT_FALSE(reader.prepare().ok());
     UsageFile manager(store_path_, UsageFile::Mode::read_write);
     EXPECT_TRUE(manager.forget({"111111111111"}).ok());  // nothing to forget
     EXPECT_EQ(manager.lookup({"111111111111"}), (std::vector<std::int64_t>{0}));
+    EXPECT_FALSE(manager.record({{"111111111111", 5}}).status.ok());
     EXPECT_FALSE(exists(usage_path_));
-    EXPECT_FALSE(exists(usage_path_ + "-lock"));
 }
 
-TEST_F(UsageTest, ForgetDropsEntries) {
-    {
-        UsageFile writer(store_path_, UsageFile::Mode::create);
-        ASSERT_TRUE(writer.record({{"111111111111", 5000}, {"222222222222", 7000}}).status.ok());
-    }
-    UsageFile manager(store_path_, UsageFile::Mode::read_write);
-    ASSERT_TRUE(manager.forget({"111111111111", "999999999999"}).ok());
-    EXPECT_EQ(manager.lookup({"111111111111", "222222222222"}), (std::vector<std::int64_t>{0, 7000}));
-}
-
-TEST_F(UsageTest, ForgedEntriesOfTheWrongShapeAreIgnored) {
-    {
-        UsageFile writer(store_path_, UsageFile::Mode::create);
-        ASSERT_TRUE(writer.record({{"111111111111", 5000}}).status.ok());
-    }
-    poke(usage_path_, "222222222222", "abc");                                   // not 8 bytes
-    poke(usage_path_, "333333333333", std::string(8, '\xff'));                  // negative
-    poke(usage_path_, "111111111111", std::string("\0\0\0\0\0\0\x27\x10", 8));  // 10000: a forged time is just a time
-    UsageFile reader(store_path_, UsageFile::Mode::read_only);
-    EXPECT_EQ(reader.lookup({"111111111111", "222222222222", "333333333333"}),
-              (std::vector<std::int64_t>{10000, 0, 0}));
-}
-
-TEST_F(UsageTest, AGarbageFileMeansNoTimesAndNoCrash) {
-    std::ofstream(usage_path_) << std::string(64 * 1024, 'x');
-    UsageFile reader(store_path_, UsageFile::Mode::read_only);
-    EXPECT_EQ(reader.lookup({"111111111111"}), (std::vector<std::int64_t>{0}));
+TEST_F(UsageTest, ForgetLeavesATombstoneReusedOnlyByAnIdNotFurtherOn) {
+    const std::vector<std::string> ids = same_window_as("111111111111", 3);  // a, b, c, d share a window
+    const std::string &a = ids[0], &b = ids[1], &c = ids[2], &d = ids[3];
+    const std::size_t home = home_of(a);
     UsageFile writer(store_path_, UsageFile::Mode::create);
-    const auto written = writer.record({{"111111111111", 5}});
+    ASSERT_TRUE(writer.record({{a, 1000}, {b, 2000}, {c, 3000}}).status.ok());
+    EXPECT_EQ(read_slot(usage_path_, home + 2), slot_for(c, 3000));
+
+    UsageFile manager(store_path_, UsageFile::Mode::read_write);
+    ASSERT_TRUE(manager.forget({b, "999999999999"}).ok());
+    EXPECT_EQ(manager.lookup({a, b, c}), (std::vector<std::int64_t>{1000, 0, 3000}));
+    EXPECT_EQ(read_slot(usage_path_, home + 1)[0], '-');
+
+    // c lives past the tombstone: its own slot is updated, the tombstone stays.
+    ASSERT_TRUE(writer.record({{c, 3500}}).status.ok());
+    EXPECT_EQ(read_slot(usage_path_, home + 1)[0], '-');
+    EXPECT_EQ(read_slot(usage_path_, home + 2), slot_for(c, 3500));
+    // d is nowhere in the window: it takes the tombstone.
+    ASSERT_TRUE(writer.record({{d, 4000}}).status.ok());
+    EXPECT_EQ(read_slot(usage_path_, home + 1), slot_for(d, 4000));
+    EXPECT_EQ(read_slot(usage_path_, home + 3), SlotBytes{});
+    EXPECT_EQ(writer.lookup({a, b, c, d}), (std::vector<std::int64_t>{1000, 0, 3500, 4000}));
+}
+
+TEST_F(UsageTest, AFullWindowDropsTheUseAndSaysSo) {
+    const std::vector<std::string> ids = same_window_as("123456789012", kUsageWindow);
+    Uses uses;
+    for (std::size_t i = 0; i < kUsageWindow; ++i) uses.emplace_back(ids[i], 100 + i);
+    UsageFile writer(store_path_, UsageFile::Mode::create);
+    ASSERT_TRUE(writer.record(uses).status.ok());
+    const std::string& last = ids[kUsageWindow];
+    const auto written = writer.record({{last, 42}, {"222222222222", 43}});
+    EXPECT_TRUE(written.full);
     EXPECT_FALSE(written.status.ok());
-    EXPECT_FALSE(written.full);
-    // A truncated copy of a real file (LMDB would read past its end) too.
-    std::filesystem::remove(usage_path_);
-    std::filesystem::remove(usage_path_ + "-lock");
-    {
-        UsageFile fresh(store_path_ + "2", UsageFile::Mode::create);
-        ASSERT_TRUE(fresh.record({{"111111111111", 5}}).status.ok());
-    }
-    std::filesystem::copy_file(store_path_ + "2-usage", usage_path_);
-    std::filesystem::resize_file(usage_path_, 4096);
-    EXPECT_EQ(reader.lookup({"111111111111"}), (std::vector<std::int64_t>{0}));
+    // The rest of the batch was written; what was there stays.
+    EXPECT_EQ(writer.lookup({last, "222222222222", ids[0], ids[kUsageWindow - 1]}),
+              (std::vector<std::int64_t>{0, 43, 100, 100 + kUsageWindow - 1}));
+    // Newer uses of ids already there still fit; a forgotten one makes room.
+    EXPECT_TRUE(writer.record({{ids[5], 9000}}).status.ok());
+    UsageFile manager(store_path_, UsageFile::Mode::read_write);
+    ASSERT_TRUE(manager.forget({ids[7]}).ok());
+    const auto again = writer.record({{last, 44}});
+    EXPECT_TRUE(again.status.ok()) << again.status.message();
+    EXPECT_EQ(writer.lookup({last, ids[5], ids[7]}), (std::vector<std::int64_t>{44, 9000, 0}));
+}
+
+TEST_F(UsageTest, AnEmptyFileIsAdoptedByTheWriterOnly) {
+    { std::ofstream touch(usage_path_); }
+    ::chmod(usage_path_.c_str(), 0660);
+    EXPECT_EQ(UsageFile(store_path_, UsageFile::Mode::read_only).lookup({"111111111111"}),
+              (std::vector<std::int64_t>{0}));
+    EXPECT_TRUE(UsageFile(store_path_, UsageFile::Mode::read_write).forget({"111111111111"}).ok());
+    EXPECT_EQ(std::filesystem::file_size(usage_path_), 0u);
+    UsageFile writer(store_path_, UsageFile::Mode::create);
+    ASSERT_TRUE(writer.record({{"111111111111", 5000}}).status.ok());
+    EXPECT_EQ(std::filesystem::file_size(usage_path_), kUsageFileSize);
+    EXPECT_EQ(mode_of(usage_path_), 0660u);
+    EXPECT_EQ(UsageFile(store_path_, UsageFile::Mode::read_only).lookup({"111111111111"}),
+              (std::vector<std::int64_t>{5000}));
 }
 
 TEST_F(UsageTest, AFileReplacedOrRemovedIsReopened) {
@@ -148,39 +246,248 @@ TEST_F(UsageTest, AFileReplacedOrRemovedIsReopened) {
     EXPECT_EQ(writer.lookup({"111111111111", "222222222222"}), (std::vector<std::int64_t>{0, 6000}));
 }
 
-TEST_F(UsageTest, AFullFileDropsTheBatchAndSaysSo) {
-    UsageFile writer(store_path_, UsageFile::Mode::create);
-    ASSERT_TRUE(writer.record({{"100000000001", 1}}).status.ok());
-    Uses many;
-    for (int i = 0; i < 700'000; ++i) {
-        char id[13];
-        std::snprintf(id, sizeof id, "2%011d", i);
-        many.emplace_back(id, 42);
+TEST_F(UsageTest, ALongListReadsTheSameTimesAsWindowByWindow) {
+    Uses uses;
+    std::vector<std::string> ids;
+    for (std::uint64_t n = 0; n < 6000; ++n) {
+        ids.push_back(std::to_string(100'000'000'000ull + n * 7919));
+        if (n % 3 != 0) uses.emplace_back(ids.back(), static_cast<std::int64_t>(1000 + n));
     }
-    const auto written = writer.record(many);
-    EXPECT_TRUE(written.full);
-    EXPECT_FALSE(written.status.ok());
-    EXPECT_EQ(writer.lookup({many.front().first}), (std::vector<std::int64_t>{0}));  // nothing of the batch
-    EXPECT_LE(std::filesystem::file_size(usage_path_), kUsageFileSize);
-    // What was there stays, and a small batch still fits.
-    EXPECT_EQ(writer.lookup({"100000000001"}), (std::vector<std::int64_t>{1}));
-    EXPECT_TRUE(writer.record({{"100000000002", 2}}).status.ok());
+    UsageFile writer(store_path_, UsageFile::Mode::create);
+    ASSERT_TRUE(writer.record(uses).status.ok());
+    UsageFile reader(store_path_, UsageFile::Mode::read_only);
+    for (std::uintmax_t size : {std::uintmax_t{kUsageFileSize}, std::uintmax_t{kUsageFileSize / 2}}) {
+        std::filesystem::resize_file(usage_path_, size);               // a short file reads as zeros past its end
+        const std::vector<std::int64_t> at_once = reader.lookup(ids);  // the whole file in one read
+        std::size_t known = 0;
+        for (std::size_t start = 0; start < ids.size(); start += 100) {
+            const std::vector<std::string> some(ids.begin() + start, ids.begin() + start + 100);
+            const std::vector<std::int64_t> windows = reader.lookup(some);  // a window per id
+            for (std::size_t i = 0; i < some.size(); ++i) {
+                EXPECT_EQ(windows[i], at_once[start + i]) << some[i];
+                EXPECT_TRUE(at_once[start + i] == 0 ||
+                            at_once[start + i] == static_cast<std::int64_t>(1000 + start + i))
+                    << some[i];
+                known += at_once[start + i] != 0;
+            }
+        }
+        EXPECT_EQ(known == uses.size(), size == kUsageFileSize) << known;
+    }
+}
+
+// ---- what a hostile member of the workers' group can write ----
+
+TEST_F(UsageTest, ForgedSlotsGiveForgedTimesOrNone) {
+    create_file();
+    poke(usage_path_, home_of("111111111111"), slot_for("111111111111", 10000));         // a forged time is just a time
+    poke(usage_path_, home_of("222222222222"), slot_for("222222222222", 10000, false));  // torn: bad seal
+    poke(usage_path_, home_of("333333333333"), slot_for("333333333333", -5));
+    poke(usage_path_, home_of("444444444444"), slot_for("44444444444x", 10000));  // not digits
+    poke(usage_path_, home_of("555555555555"), slot_for("055555555555", 10000));  // not a token id
+    UsageFile reader(store_path_, UsageFile::Mode::read_only);
+    EXPECT_EQ(reader.lookup({"111111111111", "222222222222", "333333333333", "444444444444", "555555555555",
+                             "44444444444x", "055555555555"}),
+              (std::vector<std::int64_t>{10000, 0, 0, 0, 0, 0, 0}));
+    // A writer overwrites what is not a token's slot, and fixes a torn one.
+    UsageFile writer(store_path_, UsageFile::Mode::create);
+    ASSERT_TRUE(writer.record({{"222222222222", 20}, {"444444444444", 30}}).status.ok());
+    EXPECT_EQ(read_slot(usage_path_, home_of("222222222222")), slot_for("222222222222", 20));
+    EXPECT_EQ(read_slot(usage_path_, home_of("444444444444")), slot_for("444444444444", 30));
+}
+
+TEST_F(UsageTest, RandomBytesMeanNoTimesAndNoCrash) {
+    std::mt19937_64 random(7);
+    std::string bytes(kUsageFileSize + 4096, '\0');
+    for (char& c : bytes) c = static_cast<char>(random());
+    std::vector<std::string> ids;
+    for (int i = 0; i < 2000; ++i) ids.push_back(std::to_string(100'000'000'000ull + random() % 900'000'000'000ull));
+    const std::vector<std::int64_t> zeros(ids.size(), 0);
+
+    std::ofstream(usage_path_, std::ios::binary) << bytes;  // no magic either
+    UsageFile reader(store_path_, UsageFile::Mode::read_only);
+    EXPECT_EQ(reader.lookup(ids), zeros);
+    UsageFile writer(store_path_, UsageFile::Mode::create);
+    const auto refused = writer.record({{ids[0], 5}});
+    EXPECT_FALSE(refused.status.ok());
+    EXPECT_FALSE(refused.full);
+    EXPECT_FALSE(writer.prepare().ok());
+
+    // With a valid header the slots are still noise: read as nothing,
+    // overwritten by the next use.
+    std::filesystem::remove(usage_path_);
+    std::ofstream(usage_path_, std::ios::binary) << header_bytes() << bytes.substr(kUsageHeaderBytes);
+    EXPECT_EQ(reader.lookup(ids), zeros);
+    const auto written = writer.record({{ids[0], 5}, {ids[1], 6}});
+    ASSERT_TRUE(written.status.ok()) << written.status.message();
+    EXPECT_EQ(reader.lookup({ids[0], ids[1], ids[2]}), (std::vector<std::int64_t>{5, 6, 0}));
+    EXPECT_TRUE(UsageFile(store_path_, UsageFile::Mode::read_write).forget(ids).ok());
+    EXPECT_EQ(reader.lookup(ids), zeros);
+}
+
+TEST_F(UsageTest, AShortFileReadsAsZerosAndGrowsNoFurtherThanTheBound) {
+    const std::string id = "111111111111";
+    {
+        UsageFile writer(store_path_, UsageFile::Mode::create);
+        ASSERT_TRUE(writer.record({{id, 5000}}).status.ok());
+    }
+    UsageFile reader(store_path_, UsageFile::Mode::read_only);
+    for (std::size_t size : {static_cast<std::size_t>(slot_offset(home_of(id))) + 10, kUsageHeaderBytes,
+                             std::size_t{10}, std::size_t{0}}) {
+        std::filesystem::resize_file(usage_path_, size);
+        EXPECT_EQ(reader.lookup({id, "222222222222"}), (std::vector<std::int64_t>{0, 0})) << size;
+    }
+    // The last slot's use extends a file cut after its header to its size,
+    // no further.
+    const std::string header = header_bytes();
+    write_bytes(usage_path_, 0, header.data(), header.size());
+    std::string last;
+    for (std::uint64_t n = 100'000'000'000ull;; ++n) {
+        last = std::to_string(n);
+        if (home_of(last) == kUsageSlots - kUsageWindow) break;
+    }
+    Uses uses;
+    for (const std::string& id : same_window_as(last, kUsageWindow - 1)) uses.emplace_back(id, 77);
+    UsageFile writer(store_path_, UsageFile::Mode::create);
+    ASSERT_TRUE(writer.record(uses).status.ok());
+    EXPECT_EQ(std::filesystem::file_size(usage_path_), kUsageFileSize);
+    EXPECT_EQ(reader.lookup({uses.back().first}), (std::vector<std::int64_t>{77}));
+}
+
+TEST_F(UsageTest, WhatLiesPastTheBoundIsNeverRead) {
+    // A huge sparse file whose header claims many more slots, with forged
+    // slots just past kUsageFileSize where a reader trusting either would
+    // look for them (the would-be windows of these ids).
+    std::string header = header_bytes();
+    header[12] = header[13] = header[14] = header[15] = '\xff';
+    write_bytes(usage_path_, 0, header.data(), header.size());
+    std::vector<std::string> ids;
+    for (std::uint64_t n = 100'000'000'000ull; ids.size() < 64; ++n) ids.push_back(std::to_string(n));
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        const SlotBytes slot = slot_for(ids[i], 999);
+        for (std::size_t at : {kUsageSlots + i, kUsageSlots + home_of(ids[i]), kUsageSlots * 2 + home_of(ids[i])}) {
+            poke(usage_path_, at, slot);
+        }
+    }
+    std::filesystem::resize_file(usage_path_, std::uintmax_t{1} << 36);  // 64 GiB, sparse
+    UsageFile reader(store_path_, UsageFile::Mode::read_only);
+    EXPECT_EQ(reader.lookup(ids), std::vector<std::int64_t>(ids.size(), 0));
+    UsageFile writer(store_path_, UsageFile::Mode::create);
+    ASSERT_TRUE(writer.record({{ids[0], 5}}).status.ok());
+    EXPECT_EQ(reader.lookup({ids[0], ids[1]}), (std::vector<std::int64_t>{5, 0}));
+}
+
+TEST_F(UsageTest, AWrongMagicOrVersionMeansNoTimes) {
+    {
+        UsageFile writer(store_path_, UsageFile::Mode::create);
+        ASSERT_TRUE(writer.record({{"111111111111", 5000}}).status.ok());
+    }
+    UsageFile reader(store_path_, UsageFile::Mode::read_only);
+    for (const std::string& header : {std::string("NPATUSE9"), header_bytes(2).substr(0, 12)}) {
+        write_bytes(usage_path_, 0, header.data(), header.size());
+        // A new object: the header is read when the file is opened.
+        EXPECT_EQ(UsageFile(store_path_, UsageFile::Mode::read_only).lookup({"111111111111"}),
+                  (std::vector<std::int64_t>{0}));
+        UsageFile writer(store_path_, UsageFile::Mode::create);
+        const auto written = writer.record({{"111111111111", 6000}});
+        EXPECT_FALSE(written.status.ok());
+        EXPECT_FALSE(written.full);
+        EXPECT_NE(written.status.message().find("not an nginx-pat usage file"), std::string::npos);
+        EXPECT_TRUE(UsageFile(store_path_, UsageFile::Mode::read_write).forget({"111111111111"}).ok());
+    }
+    EXPECT_EQ(read_slot(usage_path_, home_of("111111111111")), slot_for("111111111111", 5000));  // untouched
+}
+
+TEST_F(UsageTest, ASymlinkFifoOrDirectoryInItsPlaceIsNotFollowed) {
+    // The link points at a valid usage file the trusted side must not
+    // read or write through the link.
+    const std::string target_store = dir_ + "/other.db";
+    {
+        UsageFile target(target_store, UsageFile::Mode::create);
+        ASSERT_TRUE(target.record({{"111111111111", 5000}}).status.ok());
+    }
+    const std::string target_path = UsageFile::path_for(target_store);
+    ASSERT_EQ(::symlink(target_path.c_str(), usage_path_.c_str()), 0);
+    UsageFile reader(store_path_, UsageFile::Mode::read_only);
+    EXPECT_EQ(reader.lookup({"111111111111"}), (std::vector<std::int64_t>{0}));
+    UsageFile writer(store_path_, UsageFile::Mode::create);
+    EXPECT_FALSE(writer.record({{"111111111111", 9000}}).status.ok());
+    EXPECT_FALSE(writer.prepare().ok());
+    UsageFile manager(store_path_, UsageFile::Mode::read_write);
+    EXPECT_FALSE(manager.forget({"111111111111"}).ok());
+    EXPECT_EQ(UsageFile(target_store, UsageFile::Mode::read_only).lookup({"111111111111"}),
+              (std::vector<std::int64_t>{5000}));
+
+    std::filesystem::remove(usage_path_);
+    ASSERT_EQ(::mkfifo(usage_path_.c_str(), 0660), 0);  // opening must not wait for a writer
+    EXPECT_EQ(reader.lookup({"111111111111"}), (std::vector<std::int64_t>{0}));
+    EXPECT_FALSE(writer.record({{"111111111111", 9000}}).status.ok());
+
+    std::filesystem::remove(usage_path_);
+    std::filesystem::create_directory(usage_path_);
+    EXPECT_EQ(reader.lookup({"111111111111"}), (std::vector<std::int64_t>{0}));
+    EXPECT_FALSE(writer.record({{"111111111111", 9000}}).status.ok());
+}
+
+TEST_F(UsageTest, TwoProcessesRecordAtOnce) {
+    create_file();
+    constexpr int kIdsEach = 3000;
+    constexpr int kRounds = 5;
+    auto ids_of = [](int process) {
+        std::vector<std::string> ids;
+        for (int i = 0; i < kIdsEach; ++i) ids.push_back(std::to_string(100'000'000'000ull + process * 1'000'000 + i));
+        return ids;
+    };
+    const std::string shared = "999999999999";
+    std::vector<pid_t> children;
+    for (int process = 0; process < 2; ++process) {
+        const pid_t pid = ::fork();
+        ASSERT_GE(pid, 0);
+        if (pid == 0) {
+            UsageFile writer(store_path_, UsageFile::Mode::create);
+            const std::vector<std::string> ids = ids_of(process);
+            bool ok = true;
+            for (int round = 1; round <= kRounds; ++round) {
+                Uses uses;
+                for (const std::string& id : ids) uses.emplace_back(id, round * 1000 + process);
+                uses.emplace_back(shared, round * 1000 + process);
+                ok = writer.record(uses).status.ok() && ok;
+            }
+            ::_exit(ok ? 0 : 1);
+        }
+        children.push_back(pid);
+    }
+    for (pid_t pid : children) {
+        int status = 0;
+        ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    // Every id shows its last time, or (an id that lost a race for a free
+    // slot in its last round) nothing or an earlier time of its own: never
+    // another id's time, never a torn one.
+    UsageFile reader(store_path_, UsageFile::Mode::read_only);
+    std::size_t exact = 0;
+    for (int process = 0; process < 2; ++process) {
+        const std::vector<std::string> ids = ids_of(process);
+        const std::vector<std::int64_t> found = reader.lookup(ids);
+        for (std::int64_t ms : found) {
+            EXPECT_TRUE(ms == 0 || (ms % 1000 == process && ms / 1000 >= 1 && ms / 1000 <= kRounds)) << ms;
+            exact += ms == kRounds * 1000 + process;
+        }
+    }
+    EXPECT_GE(exact, std::size_t{2 * kIdsEach * 99 / 100});
+    const std::int64_t last_shared = reader.lookup({shared})[0];
+    EXPECT_TRUE(last_shared == kRounds * 1000 || last_shared == kRounds * 1000 + 1) << last_shared;
 }
 
 // ---- the Store's merge ----
 
 class UsageMergeTest : public StoreTest {
    protected:
-    // As the workers do, from an object of their own: the store's own
-    // usage environment is closed meanwhile (one per file per process).
+    // As the workers do, from an object of their own.
     void workers_record(const Uses& uses) {
-        store_.reset();
-        {
-            UsageFile writer(path_, UsageFile::Mode::create);
-            const auto written = writer.record(uses);
-            ASSERT_TRUE(written.status.ok()) << written.status.message();
-        }
-        store_ = std::move(*Store::open(path_, Store::Mode::read_write));
+        UsageFile writer(path_, UsageFile::Mode::create);
+        const auto written = writer.record(uses);
+        ASSERT_TRUE(written.status.ok()) << written.status.message();
     }
 
     std::string token_id(const std::string& owner, const std::string& name, std::int64_t now) {
@@ -203,6 +510,8 @@ class UsageMergeTest : public StoreTest {
 TEST_F(UsageMergeTest, InitCreatesTheUsageFile) {
     EXPECT_TRUE(exists(path_ + "-usage"));
     EXPECT_EQ(mode_of(path_ + "-usage"), 0660u);
+    EXPECT_EQ(std::filesystem::file_size(path_ + "-usage"), kUsageFileSize);
+    EXPECT_FALSE(exists(path_ + "-usage-lock"));
 }
 
 TEST_F(UsageMergeTest, ListingShowsTheNewerOfTheStoreAndTheUsageFile) {
@@ -239,7 +548,6 @@ TEST_F(UsageMergeTest, AMissingOrDamagedUsageFileNeverFailsTheListing) {
     ASSERT_TRUE(store_->record_token_uses({{id, 2000}}).ok());
     store_.reset();
     std::filesystem::remove(path_ + "-usage");
-    std::filesystem::remove(path_ + "-usage-lock");
     store_ = std::move(*Store::open(path_, Store::Mode::read_write));
     EXPECT_EQ(listed_last_use(id), 2000);
     EXPECT_FALSE(exists(path_ + "-usage"));  // listing creates nothing
