@@ -7,7 +7,7 @@ const std::vector<Command>& all_commands() {
     static const std::vector<Command> kCommands = {
         {{"init"}, 0, 0, "", {"max-size"},
          "init [--max-size MIB]",
-         "Create a new, empty store at the --db path. Refuses an existing file.\n"
+         "Create a new, empty store at the store path (--db...). Refuses an existing file.\n"
          "  --max-size MIB  the most the store may grow to, in MiB (default 16384);\n"
          "                  a full store refuses changes and keeps working; its\n"
          "                  last 1/32 (at least 512 KiB) is kept for revoking,\n"
@@ -129,7 +129,8 @@ std::string command_usage(const Command& command) {
     std::string text = "usage: patctl " + std::string(command.synopsis) + " [--db PATH] [--json]\n\n";
     text += command.help;
     text +=
-        "\n  --db PATH   the store (default: $PAT_DB)\n"
+        "\n  --db PATH   the store (default: $PAT_DB, else db = PATH in the configuration\n"
+        "              file, else /var/lib/nginx-pat/pat.db; see patctl --help)\n"
         "  --json      machine-readable output\n";
     return text;
 }
@@ -149,9 +150,12 @@ std::string global_usage() {
     text +=
         "\n"
         "Options (anywhere after the command words):\n"
-        "  --db PATH   the store file (default: $PAT_DB)\n"
+        "  --db PATH   the store file; default: $PAT_DB, else the line db = PATH in\n"
+        "              $PAT_CONFIG or /etc/nginx-pat/nginx-pat.conf, else\n"
+        "              /var/lib/nginx-pat/pat.db\n"
         "  --json      machine-readable output\n"
         "  -h, --help  this text, or a command's (patctl user add --help)\n"
+        "  --version   the version, the store schema and LMDB's (needs no store)\n"
         "\n"
         "Exit status: 0 success, 1 refused or not found (check: denied), 2 usage error.\n";
     return text;

@@ -32,7 +32,7 @@ class AsNobody(Patctl):
         argv = ["runuser", "-u", "nobody", "--", PATCTL, *args]
         if db:
             argv += ["--db", self.db]
-        full_env = {k: v for k, v in os.environ.items() if k not in ("PAT_DB", "PAT_NOW_MS")}
+        full_env = {k: v for k, v in os.environ.items() if k not in ("PAT_DB", "PAT_CONFIG", "PAT_NOW_MS")}
         full_env.update(env or {})
         completed = subprocess.run(argv, input=(stdin or "").encode(), capture_output=True,
                                    env=full_env, timeout=60)
