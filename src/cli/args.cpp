@@ -33,6 +33,7 @@ constexpr OptionSpec kOptions[] = {
     {"method",           true,  false},
     {"path",             true,  false},
     {"rules",            true,  false},
+    {"force",            false, false},
 };
 // clang-format on
 

@@ -109,6 +109,23 @@ const std::vector<Command>& all_commands() {
          "pruned. Works on a full store, like revoking, disabling and ungranting.\n"
          "  --older-than DAYS  delete what is older than this many days\n",
          run_audit_prune},
+        {{"backup"}, 1, 1, "DEST", {"force"},
+         "backup DEST [--force]",
+         "Write a consistent copy of the store to DEST while nginx and patd go on\n"
+         "(one read snapshot): a new file in DEST's directory, mode 0600, synced,\n"
+         "then renamed to DEST. No DEST-lock is created. The usage file (last-use\n"
+         "times) is not copied.\n"
+         "  --force  replace an existing DEST\n",
+         run_backup},
+        {{"restore"}, 1, 1, "SRC", {},
+         "restore SRC",
+         "Replace the store with the backup SRC, after checking it (an LMDB file\n"
+         "holding a store of this schema; nothing is created beside SRC). The copy\n"
+         "gets the current store's owner, group and mode and is renamed over the\n"
+         "store: nginx's workers and patd use it within about a second. Waits (up\n"
+         "to 10 s) until they have let go of the old file. Tokens created after the\n"
+         "backup was taken are gone; tokens revoked after it work again.\n",
+         run_restore},
         {{"route"}, 0, 0, "", {"method", "path", "rules"},
          "route --method METHOD --path PATH [--rules FILE]",
          "Say which need the module gives a REST request (auth_pat_route rest) and\n"
