@@ -258,6 +258,12 @@ Expected<std::unique_ptr<Store>> Store::create(const std::string& path, std::siz
     auto impl = std::make_unique<Impl>();
     impl->path = path;
     if (Status s = open_env(*impl, false, max_size); !s.ok()) {
+        const std::size_t slash = path.rfind('/');
+        const std::string directory = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+        if (::stat(directory.c_str(), &st) != 0 && errno == ENOENT) {
+            return Status{StatusCode::store_error,
+                          "store: cannot create " + path + ": the directory " + directory + " does not exist"};
+        }
         return explain_denied_access(path, StoreAccess::create).value_or(s);
     }
     if (Status s = open_databases(*impl, true); !s.ok()) return s;
