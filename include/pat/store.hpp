@@ -196,6 +196,16 @@ class Store {
     // reserve: works on a full store. Returns how many were deleted.
     Expected<std::size_t> prune_audit(std::int64_t before_ms, const AuditContext& audit = {});
 
+    // ---- backup (patctl backup) ----
+    // Writes a consistent copy of this store, as of one read snapshot (writers
+    // go on meanwhile), to dest: page for page (not compacted), into a new
+    // file in dest's directory, mode 0600, synced, then renamed to dest. An
+    // existing dest is refused unless replace; dest may not be this store or
+    // one of the files LMDB and the workers keep beside it. Nothing is opened
+    // at dest with LMDB (no dest-lock appears), and the usage file is not
+    // copied (it holds only last-use times). On failure nothing is left.
+    Status backup_to(const std::string& dest, bool replace);
+
     // ---- bulk seeding (benchmarks and soak tests; no CLI or API exposes it) ----
     // Writes users (all with one password hash), grants and tokens whose text
     // the caller generated, in write transactions of at most batch_size
@@ -227,6 +237,24 @@ class Store {
     explicit Store(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };
+
+// patctl restore: replaces the store at store_path with the copy at source.
+// source must be a whole LMDB file holding an nginx-pat store of this
+// schema; it is checked without creating anything beside it (no
+// source-lock). It is copied to a new file in the store's directory with the
+// current store's owner, group and mode (when the store is absent: the
+// directory's owner and group, mode 0640; the owner is given only when
+// running as root), synced, checked again and renamed over store_path: every
+// reader sees either the old store or the new one. Any failure before the
+// rename leaves everything as it was. The usage file is left as it is.
+//
+// Then it waits up to `wait` until the store's lock file agrees with the new
+// file (the workers and patd let go of the old one within about a second;
+// Store::check_lock_region): in_use tells whether it did.
+struct Restored {
+    bool in_use = false;
+};
+Expected<Restored> restore_store(const std::string& source, const std::string& store_path, std::int64_t wait_ms);
 
 // Milliseconds since the epoch, from the system clock.
 std::int64_t now_ms();

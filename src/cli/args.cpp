@@ -15,6 +15,7 @@ constexpr OptionSpec kOptions[] = {
     {"db",               true,  false},
     {"json",             false, false},
     {"help",             false, false},
+    {"version",          false, false},
     {"display-name",     true,  false},
     {"sysadmin",         false, false},
     {"password-stdin",   false, false},
@@ -32,6 +33,7 @@ constexpr OptionSpec kOptions[] = {
     {"method",           true,  false},
     {"path",             true,  false},
     {"rules",            true,  false},
+    {"force",            false, false},
 };
 // clang-format on
 

@@ -7,7 +7,7 @@ const std::vector<Command>& all_commands() {
     static const std::vector<Command> kCommands = {
         {{"init"}, 0, 0, "", {"max-size"},
          "init [--max-size MIB]",
-         "Create a new, empty store at the --db path. Refuses an existing file.\n"
+         "Create a new, empty store at the store path (--db...). Refuses an existing file.\n"
          "  --max-size MIB  the most the store may grow to, in MiB (default 16384);\n"
          "                  a full store refuses changes and keeps working; its\n"
          "                  last 1/32 (at least 512 KiB) is kept for revoking,\n"
@@ -109,6 +109,23 @@ const std::vector<Command>& all_commands() {
          "pruned. Works on a full store, like revoking, disabling and ungranting.\n"
          "  --older-than DAYS  delete what is older than this many days\n",
          run_audit_prune},
+        {{"backup"}, 1, 1, "DEST", {"force"},
+         "backup DEST [--force]",
+         "Write a consistent copy of the store to DEST while nginx and patd go on\n"
+         "(one read snapshot): a new file in DEST's directory, mode 0600, synced,\n"
+         "then renamed to DEST. No DEST-lock is created. The usage file (last-use\n"
+         "times) is not copied.\n"
+         "  --force  replace an existing DEST\n",
+         run_backup},
+        {{"restore"}, 1, 1, "SRC", {},
+         "restore SRC",
+         "Replace the store with the backup SRC, after checking it (an LMDB file\n"
+         "holding a store of this schema; nothing is created beside SRC). The copy\n"
+         "gets the current store's owner, group and mode and is renamed over the\n"
+         "store: nginx's workers and patd use it within about a second. Waits (up\n"
+         "to 10 s) until they have let go of the old file. Tokens created after the\n"
+         "backup was taken are gone; tokens revoked after it work again.\n",
+         run_restore},
         {{"route"}, 0, 0, "", {"method", "path", "rules"},
          "route --method METHOD --path PATH [--rules FILE]",
          "Say which need the module gives a REST request (auth_pat_route rest) and\n"
@@ -129,7 +146,8 @@ std::string command_usage(const Command& command) {
     std::string text = "usage: patctl " + std::string(command.synopsis) + " [--db PATH] [--json]\n\n";
     text += command.help;
     text +=
-        "\n  --db PATH   the store (default: $PAT_DB)\n"
+        "\n  --db PATH   the store (default: $PAT_DB, else db = PATH in the configuration\n"
+        "              file, else /var/lib/nginx-pat/pat.db; see patctl --help)\n"
         "  --json      machine-readable output\n";
     return text;
 }
@@ -149,9 +167,12 @@ std::string global_usage() {
     text +=
         "\n"
         "Options (anywhere after the command words):\n"
-        "  --db PATH   the store file (default: $PAT_DB)\n"
+        "  --db PATH   the store file; default: $PAT_DB, else the line db = PATH in\n"
+        "              $PAT_CONFIG or /etc/nginx-pat/nginx-pat.conf, else\n"
+        "              /var/lib/nginx-pat/pat.db\n"
         "  --json      machine-readable output\n"
         "  -h, --help  this text, or a command's (patctl user add --help)\n"
+        "  --version   the version, the store schema and LMDB's (needs no store)\n"
         "\n"
         "Exit status: 0 success, 1 refused or not found (check: denied), 2 usage error.\n";
     return text;

@@ -20,8 +20,9 @@ struct Invocation {
     std::vector<std::string> operands;  // the words after the command words
     bool json = false;
 
-    // The store named by --db or $PAT_DB. Fails the command (exit 1) when it
-    // cannot be opened; a missing --db was already a usage error.
+    // The store at db_path. Fails the command (exit 1) when it cannot be
+    // opened; read_write also waits (up to 5 s) until its lock file agrees
+    // with it (just after a restore), and fails if it does not.
     std::unique_ptr<pat::Store> open_store(pat::Store::Mode mode) const;
 
     // Who makes a change, for the store's audit trail: "patctl:" and the
@@ -70,5 +71,7 @@ int run_check(const Invocation& invocation);
 int run_audit(const Invocation& invocation);
 int run_audit_prune(const Invocation& invocation);
 int run_route(const Invocation& invocation);
+int run_backup(const Invocation& invocation);
+int run_restore(const Invocation& invocation);
 
 }  // namespace patctl

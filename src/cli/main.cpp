@@ -9,12 +9,15 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <optional>
 #include <string>
 
 #include "args.hpp"
 #include "cli_error.hpp"
 #include "commands.hpp"
 #include "output.hpp"
+#include "pat/config.hpp"
+#include "pat/version_text.hpp"
 
 namespace patctl {
 namespace {
@@ -113,15 +116,12 @@ void check_operand_count(const std::vector<std::string>& operands, const Command
     }
 }
 
+// --db, $PAT_DB, the configuration file or the default (pat/config.hpp). A
+// configuration file that cannot be read or parsed fails the command.
 std::string store_path_from(const ParsedArgs& args) {
-    if (const std::string* db = args.value("db")) {
-        return *db;
-    }
-    const char* from_env = std::getenv("PAT_DB");
-    if (from_env != nullptr && *from_env != '\0') {
-        return from_env;
-    }
-    usage_error("no store given: use --db PATH or set PAT_DB");
+    std::optional<std::string> option;
+    if (const std::string* db = args.value("db")) option = *db;
+    return take(pat::resolve_store_path(option)).path;
 }
 
 // If patctl is started with stdin, stdout or stderr closed, the store's
@@ -149,6 +149,14 @@ int run(int argc, char** argv) {
     protect_standard_descriptors();
     ParsedArgs args = parse_arguments(argc, argv);
     const bool help = args.has("help");
+
+    if (args.has("version")) {
+        if (!args.words.empty() || args.option_names.size() != 1) {
+            usage_error("--version takes no command and no other option");
+        }
+        print_text(pat::version_text("patctl"));
+        return kExitOk;
+    }
 
     if (args.words.empty()) {
         if (help) {

@@ -27,12 +27,9 @@
 #include "log.hpp"
 #include "options.hpp"
 #include "pat/store.hpp"
+#include "pat/version_text.hpp"
 #include "server.hpp"
 #include "store_holder.hpp"
-
-#ifndef PATD_VERSION
-#define PATD_VERSION "0.1.0"
-#endif
 
 namespace {
 
@@ -69,8 +66,8 @@ int run(const patd::Options& options) {
         return 1;
     }
     if (options.check_config) {
-        std::printf("patd: store %s opens read-write\npatd: listen %s ok\npatd: configuration ok\n", options.db.c_str(),
-                    options.listen.c_str());
+        std::printf("patd: store %s (from %s) opens read-write\npatd: listen %s ok\npatd: configuration ok\n",
+                    options.db.c_str(), options.db_source.c_str(), options.listen.c_str());
         patd::close_listener(listener);
         return 0;
     }
@@ -126,6 +123,10 @@ int main(int argc, char** argv) {
     const std::vector<std::string> args(argv + 1, argv + argc);
     const patd::ParsedOptions parsed = patd::parse_options(args);
     if (!parsed.options) {
+        if (!parsed.usage_error) {
+            std::fprintf(stderr, "%s\n", parsed.error.c_str());
+            return 1;
+        }
         std::fprintf(stderr, "%s\n\n%s", parsed.error.c_str(), patd::kUsage);
         return 2;
     }
@@ -135,7 +136,7 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (options.version) {
-        std::printf("patd %s (nginx-pat, store schema %d)\n", PATD_VERSION, pat::kSchemaVersion);
+        std::fputs(pat::version_text("patd").c_str(), stdout);
         return 0;
     }
     try {

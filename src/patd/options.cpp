@@ -3,6 +3,8 @@
 #include <charconv>
 #include <string_view>
 
+#include "pat/config.hpp"
+
 namespace patd {
 
 const char* const kUsage =
@@ -11,7 +13,8 @@ const char* const kUsage =
     "       patd --version\n"
     "\n"
     "Serves nginx-pat's token management API over HTTP; runs in the foreground, logs to stderr.\n"
-    "  --db PATH               the token store (default /var/lib/nginx-pat/pat.db), opened read-write\n"
+    "  --db PATH               the token store, opened read-write (default: $PAT_DB, else db = PATH in\n"
+    "                          $PAT_CONFIG or /etc/nginx-pat/nginx-pat.conf, else /var/lib/nginx-pat/pat.db)\n"
     "  --listen unix:PATH      a Unix socket, mode 0660 (default unix:/run/nginx-pat/patd.sock)\n"
     "  --listen ADDR:PORT      a TCP address, e.g. 127.0.0.1:8091 or [::1]:8091\n"
     "  --max-connections N     open connections at once (default 256)\n"
@@ -22,7 +25,7 @@ const char* const kUsage =
     "  --realm TEXT            the Basic realm (default nginx-pat)\n"
     "  --log-file PATH         log to this file instead of stderr; SIGHUP reopens it\n"
     "  --check-config          open the store and the listen address, report, exit\n"
-    "  --version               print the version and exit\n";
+    "  --version               print the version, the store schema and LMDB's, and exit\n";
 
 namespace {
 
@@ -50,6 +53,7 @@ ParsedOptions parse_options(const std::vector<std::string>& args) {
         {"--shutdown-grace", &options.shutdown_grace_s, 0, 600},
         {"--nice", &options.nice, 0, 19},
     };
+    std::optional<std::string> db_option;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& arg = args[i];
         if (arg == "--version") {
@@ -67,7 +71,8 @@ ParsedOptions parse_options(const std::vector<std::string>& args) {
         if (i + 1 >= args.size()) return {std::nullopt, "patd: unknown option or missing value: " + arg};
         const std::string& value = args[++i];
         if (arg == "--db") {
-            options.db = value;
+            if (value.empty()) return {std::nullopt, "patd: --db wants a path"};
+            db_option = value;
         } else if (arg == "--listen") {
             options.listen = value;
         } else if (arg == "--realm") {
@@ -88,7 +93,11 @@ ParsedOptions parse_options(const std::vector<std::string>& args) {
             if (!known) return {std::nullopt, "patd: unknown option: " + arg};
         }
     }
-    if (options.db.empty()) return {std::nullopt, "patd: --db wants a path"};
+    if (options.version || options.help) return {options, ""};
+    pat::Expected<pat::StorePath> store = pat::resolve_store_path(db_option);
+    if (!store) return {std::nullopt, "patd: " + store.status().message(), false};
+    options.db = store->path;
+    options.db_source = store->source;
     return {options, ""};
 }
 

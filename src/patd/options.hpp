@@ -8,11 +8,13 @@
 
 namespace patd {
 
-inline constexpr const char* kDefaultDb = "/var/lib/nginx-pat/pat.db";
 inline constexpr const char* kDefaultListen = "unix:/run/nginx-pat/patd.sock";
 
 struct Options {
-    std::string db = kDefaultDb;
+    // --db, else $PAT_DB, the configuration file or the default: the one
+    // rule of patctl too (pat/config.hpp). Resolved unless --version or --help.
+    std::string db;
+    std::string db_source;                // "--db", "PAT_DB", "FILE:LINE" or "built-in default"
     std::string listen = kDefaultListen;  // unix:PATH or ADDR:PORT
     unsigned max_connections = 256;       // open connections at once; more are refused
     unsigned idle_timeout_s = 10;         // a connection silent this long is closed
@@ -26,10 +28,12 @@ struct Options {
     bool help = false;
 };
 
-// The options, or an error message for the user (usage included).
+// The options, or an error message for the user (usage included). A
+// configuration file that cannot be read or parsed is an error too.
 struct ParsedOptions {
     std::optional<Options> options;
     std::string error;
+    bool usage_error = true;  // false: the configuration file (exit 1, no usage text)
 };
 ParsedOptions parse_options(const std::vector<std::string>& args);
 

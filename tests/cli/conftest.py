@@ -52,7 +52,7 @@ class Patctl:
         argv = [PATCTL, *args]
         if db:
             argv += ["--db", self.db]
-        full_env = {k: v for k, v in os.environ.items() if k not in ("PAT_DB", "PAT_NOW_MS")}
+        full_env = {k: v for k, v in os.environ.items() if k not in ("PAT_DB", "PAT_CONFIG", "PAT_NOW_MS")}
         full_env.update(env or {})
         if isinstance(stdin, str):
             stdin = stdin.encode()

@@ -123,3 +123,10 @@ def test_a_file_that_is_not_a_store_is_refused(tmp_path):
     assert_error(Patctl(path).run("user", "list"), 1)
     assert_error(Patctl(path).run("user", "add", "x", "--password-stdin", stdin="pw\n"), 1)
     assert path.read_bytes() == before
+
+
+def test_init_in_a_missing_directory_names_it(tmp_path):
+    store = tmp_path / "no" / "such" / "pat.db"
+    assert_error(Patctl(store).run("init"), 1,
+                 f"store: cannot create {store}: the directory {tmp_path}/no/such does not exist")
+    assert not (tmp_path / "no").exists()

@@ -95,11 +95,6 @@ def test_control_characters_in_a_bad_argument_do_not_break_the_error_line(popula
     assert_error(result, 2, "invalid LEVEL 're\\x0aad\\x1b[2J'")
 
 
-def test_missing_store_path_is_a_usage_error(tmp_path):
-    result = Patctl(tmp_path / "x.db").run("user", "list", db=False)
-    assert_error(result, 2, "no store given: use --db PATH or set PAT_DB")
-
-
 def test_store_path_from_pat_db(populated):
     result = populated.run("user", "list", "--json", db=False, env={"PAT_DB": populated.db})
     assert result.rc == 0, result

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <string>
 
+#include "access.hpp"
+#include "copy.hpp"
 #include "impl.hpp"
 #include "pat/token.hpp"
 
@@ -217,6 +219,22 @@ Status open_databases(Store::Impl& impl, bool create) {
 
 }  // namespace
 
+Status check_store_copy(const std::string& path) {
+    if (Status s = check_lmdb_file(path); !s.ok()) return s;
+    Store::Impl impl;
+    impl.path = path;
+    int rc = mdb_env_create(&impl.env);
+    if (rc != 0) return lmdb::error("create environment", rc);
+    mdb_env_set_maxdbs(impl.env, kMaxDbs);
+    rc = mdb_env_open(impl.env, path.c_str(), MDB_NOSUBDIR | MDB_NOTLS | MDB_RDONLY | MDB_NOLOCK, kFileMode);
+    if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH) {
+        return {StatusCode::store_error, "store: " + path + " is not an nginx-pat store (not an LMDB file)"};
+    }
+    if (rc != 0) return lmdb::error("open " + path, rc);
+    impl.read_only = true;
+    return open_databases(impl, false);
+}
+
 Store::Impl::~Impl() {
     if (cached_read != nullptr) mdb_txn_abort(cached_read);
     if (env != nullptr) mdb_env_close(env);
@@ -239,7 +257,15 @@ Expected<std::unique_ptr<Store>> Store::create(const std::string& path, std::siz
     }
     auto impl = std::make_unique<Impl>();
     impl->path = path;
-    if (Status s = open_env(*impl, false, max_size); !s.ok()) return s;
+    if (Status s = open_env(*impl, false, max_size); !s.ok()) {
+        const std::size_t slash = path.rfind('/');
+        const std::string directory = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+        if (::stat(directory.c_str(), &st) != 0 && errno == ENOENT) {
+            return Status{StatusCode::store_error,
+                          "store: cannot create " + path + ": the directory " + directory + " does not exist"};
+        }
+        return explain_denied_access(path, StoreAccess::create).value_or(s);
+    }
     if (Status s = open_databases(*impl, true); !s.ok()) return s;
     // The usage file now, by whoever sets up the store: the workers, which
     // write it, may not be allowed to create files in its directory. Best
@@ -250,19 +276,25 @@ Expected<std::unique_ptr<Store>> Store::create(const std::string& path, std::siz
 }
 
 Expected<std::unique_ptr<Store>> Store::open(const std::string& path, Mode mode) {
+    // A failure for want of a permission names the file and the permission
+    // (access.cpp); EACCES is never "does not exist": a directory on the
+    // way may not be entered, and the file may well exist.
+    const StoreAccess access = mode == Mode::read_only ? StoreAccess::read : StoreAccess::write;
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) {
-        if (errno == ENOENT) {
+        const int error = errno;
+        if (error == ENOENT) {
             return Status{StatusCode::store_error, "store: " + path + " does not exist (create it with 'patctl init')"};
         }
-        // EACCES: a directory on the way may not be searched; the file may
-        // well exist.
-        return Status{StatusCode::store_error, "store: cannot read " + path + ": " + std::strerror(errno)};
+        const Status plain{StatusCode::store_error, "store: cannot read " + path + ": " + std::strerror(error)};
+        return explain_denied_access(path, access).value_or(plain);
     }
     if (!S_ISREG(st.st_mode)) return Status{StatusCode::store_error, "store: " + path + " is not a regular file"};
     auto impl = std::make_unique<Impl>();
     impl->path = path;
-    if (Status s = open_env(*impl, mode == Mode::read_only); !s.ok()) return s;
+    if (Status s = open_env(*impl, mode == Mode::read_only); !s.ok()) {
+        return explain_denied_access(path, access).value_or(s);
+    }
     if (Status s = open_databases(*impl, false); !s.ok()) return s;
     impl->usage = std::make_unique<UsageFile>(
         path, mode == Mode::read_only ? UsageFile::Mode::read_only : UsageFile::Mode::read_write);
