@@ -190,17 +190,17 @@ def bad_sources(populated, tmp_path):
     text.write_text("not a store\n" * 1000)
     truncated = tmp_path / "truncated.db"
     truncated.write_bytes(pathlib.Path(populated.db).read_bytes()[:8192])
-    other = Patctl(tmp_path / "other" / "x.db")
-    os.mkdir(tmp_path / "other")
-    other.ok("init")  # with its usage file
-    usage = tmp_path / "usage.db"  # an LMDB file, not a store
-    shutil.copyfile(other.db + "-usage", usage)
+    foreign = tmp_path / "foreign.db"  # an LMDB file, not a store
+    load = subprocess.run(["mdb_load", "-n", "-T", "-s", "things", str(foreign)],
+                          input=b"key\nvalue\n", capture_output=True)
+    assert load.returncode == 0, load.stderr
+    os.unlink(f"{foreign}-lock")
     return {
         "missing": (tmp_path / "absent.db", "restore: cannot read {src}: No such file or directory"),
         "directory": (tmp_path, "restore: {src} is not a file"),
         "text": (text, "{src} is damaged (truncated or not an LMDB file)"),
         "truncated": (truncated, "{src} is damaged (truncated or not an LMDB file)"),
-        "not a store": (usage, "{src} is not an nginx-pat store (no 'meta' table"),
+        "not a store": (foreign, "{src} is not an nginx-pat store (no 'meta' table"),
         "schema 2": (schema_two_copy(populated, tmp_path), "{src} has schema version 2; this build reads version 1"),
         "the store": (pathlib.Path(populated.db), "restore: {src} is the store itself"),
     }
