@@ -338,10 +338,14 @@ http {{
                 self.fcgiwrap.wait(timeout=10)
 
 
+# No --db, PAT_DB nor configuration file: the packaged programs find the
+# store at the default path, as docs/install.md's checklist uses them.
+DEFAULT_PATH_ENV = {k: v for k, v in os.environ.items() if k not in ("PAT_DB", "PAT_CONFIG")}
+
+
 def patctl_as_owner(*args, stdin=None, check=True):
-    # --db explicitly: the default path is another change of issue 13.
-    return run("runuser", "-u", "nginx-pat", "--", PATCTL, "--db", str(STORE), *args,
-               stdin=stdin, check=check)
+    return run("runuser", "-u", "nginx-pat", "--", PATCTL, *args, stdin=stdin, check=check,
+               env=DEFAULT_PATH_ENV)
 
 
 def test_store_token_clone_remove_purge(installed):
@@ -362,8 +366,9 @@ def test_store_token_clone_remove_purge(installed):
     with tempfile.TemporaryDirectory() as run_dir:
         os.chmod(run_dir, 0o777)
         check = run("runuser", "-u", "nginx-pat", "-g", "www-data", "--", PATD, "--check-config",
-                    "--db", str(STORE), "--listen", f"unix:{run_dir}/patd-check.sock", check=False)
+                    "--listen", f"unix:{run_dir}/patd-check.sock", check=False, env=DEFAULT_PATH_ENV)
         assert check.returncode == 0, check.stderr
+        assert str(STORE) in check.stdout + check.stderr
 
     root = Path(tempfile.mkdtemp(prefix="pat-deb-"))
     site = SystemNginxSite(root)
