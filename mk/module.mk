@@ -61,6 +61,8 @@ MANDIR                  ?= $(PREFIX)/share/man
 DOCDIR                  ?= $(PREFIX)/share/doc/nginx-pat
 BASH_COMPLETION_DIR     ?= $(PREFIX)/share/bash-completion/completions
 SYSTEMD_UNIT_DIR        ?= $(PREFIX)/lib/systemd/system
+# patctl and patd read /etc/nginx-pat/nginx-pat.conf whatever PREFIX is.
+CONFIG_DIR              ?= /etc/nginx-pat
 NGINX_MODULES_DIR       ?= /usr/lib/nginx/modules
 NGINX_MODULES_AVAILABLE ?= /usr/share/nginx/modules-available
 NGINX_MODULES_ENABLED   ?= /etc/nginx/modules-enabled
@@ -81,8 +83,12 @@ EXAMPLE_FILES := $(notdir $(wildcard nginx-conf-examples/*.conf))
 install: all man  # all: the module, patctl and patd (mk/patd.mk); man: mk/man.mk
 	install -d $(DESTDIR)$(NGINX_MODULES_DIR) $(DESTDIR)$(NGINX_MODULES_AVAILABLE) $(DESTDIR)$(SBINDIR) \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(BASH_COMPLETION_DIR) \
-	    $(DESTDIR)$(SYSTEMD_UNIT_DIR) $(DESTDIR)$(WEB_DIR)
+	    $(DESTDIR)$(SYSTEMD_UNIT_DIR) $(DESTDIR)$(WEB_DIR) $(DESTDIR)$(CONFIG_DIR)
 	install -m 0644 $(INSTALL_STRIP) $(MODULE_SO) $(DESTDIR)$(NGINX_MODULES_DIR)/
+	@# The configuration file (all comments) is the administrator's once
+	@# installed: never written over (the package makes it a conffile).
+	[ -e $(DESTDIR)$(CONFIG_DIR)/nginx-pat.conf ] || \
+	    install -m 0644 contrib/etc/nginx-pat.conf $(DESTDIR)$(CONFIG_DIR)/nginx-pat.conf
 	install -m 0644 nginx-conf-examples/$(MODULE_CONF) $(DESTDIR)$(NGINX_MODULES_AVAILABLE)/
 	install -m 0755 $(INSTALL_STRIP) $(PATCTL) $(PATD) $(DESTDIR)$(SBINDIR)/
 	for m in $(MAN_PAGES); do gzip -9n -c $$m > $(DESTDIR)$(MANDIR)/man8/$$(basename $$m).gz; done
@@ -106,6 +112,9 @@ uninstall:
 	    $(DESTDIR)$(SBINDIR)/patctl $(DESTDIR)$(SBINDIR)/patd \
 	    $(DESTDIR)$(MANDIR)/man8/patctl.8.gz $(DESTDIR)$(MANDIR)/man8/patd.8.gz \
 	    $(DESTDIR)$(BASH_COMPLETION_DIR)/patctl $(DESTDIR)$(SYSTEMD_UNIT_DIR)/patd.service
+	@# The configuration file goes only as it came: edited, it stays.
+	if cmp -s contrib/etc/nginx-pat.conf $(DESTDIR)$(CONFIG_DIR)/nginx-pat.conf; then \
+	    rm -f $(DESTDIR)$(CONFIG_DIR)/nginx-pat.conf && rmdir $(DESTDIR)$(CONFIG_DIR) 2>/dev/null || true; fi
 	@test -n "$(DOCDIR)" && test -n "$(WEB_DIR)"
 	rm -rf $(DESTDIR)$(DOCDIR) $(DESTDIR)$(WEB_DIR)
 	rmdir $(DESTDIR)$(dir $(WEB_DIR)) 2>/dev/null || true

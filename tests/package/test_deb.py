@@ -50,6 +50,7 @@ TOOLS_PKG = "nginx-pat"
 PACKAGES = (MODULE_PKG, TOOLS_PKG)
 STATE_DIR = Path("/var/lib/nginx-pat")
 STORE = STATE_DIR / "pat.db"
+CONFIG_FILE = Path("/etc/nginx-pat/nginx-pat.conf")
 MODULE_SO = Path("/usr/lib/nginx/modules/ngx_http_auth_pat_module.so")
 SNIPPET = Path("/usr/share/nginx/modules-available/mod-http-auth-pat.conf")
 ENABLED = Path("/etc/nginx/modules-enabled/50-mod-http-auth-pat.conf")
@@ -234,6 +235,9 @@ def test_tools_package_contents(installed):
         assert rendered.stderr == "", f"man warns about {page}: {rendered.stderr}"
     assert Path("/usr/share/doc/nginx-pat/examples/git-http-backend.conf").exists()
     assert Path("/usr/share/doc/nginx-pat/patd.md").exists()  # the unit's Documentation=
+    # The configuration file: a conffile, all comments, so the default store applies.
+    assert str(CONFIG_FILE) in Path("/var/lib/dpkg/info/nginx-pat.conffiles").read_text().split()
+    assert all(not line.strip() or line.startswith("#") for line in CONFIG_FILE.read_text().splitlines())
 
 
 def complete(words):
@@ -395,11 +399,13 @@ def test_store_token_clone_remove_purge(installed):
     assert STORE.exists() and (STATE_DIR / "pat.db-lock").exists()
     assert user_exists("nginx-pat")
     assert not ENABLED.exists()
+    assert CONFIG_FILE.exists()  # a conffile: kept until the purge
     assert run("/usr/sbin/nginx", "-t", "-q", check=False).returncode == 0
 
     # purge: the store is deleted; the user stays (docs/install.md).
     apt_get("purge", *PACKAGES)
     assert not STATE_DIR.exists()
+    assert not CONFIG_FILE.exists() and not CONFIG_FILE.parent.exists()
     assert not ENABLED.is_symlink() and not Path(f"{ENABLED}.removed").is_symlink()
     assert user_exists("nginx-pat")
     for name in PACKAGES:
