@@ -223,7 +223,7 @@ def test_unreadable_store_mode_000(faults):
     [token] = make_store(store)
     os.chmod(store, 0)
     faults.nginx.reload()  # new workers: they open the store afresh
-    fails_closed(faults, "unreadable", token, "Permission denied")
+    fails_closed(faults, "unreadable", token, "permission denied")
     steady_workers(faults)
     os.chmod(store, 0o640)
     recovers(faults, "unreadable", token)
@@ -238,7 +238,7 @@ def test_lock_file_not_writable(faults):
     shutil.chown(lock, "root", "root")
     os.chmod(lock, 0o644)
     faults.nginx.reload()
-    fails_closed(faults, "lockfile", token, "Permission denied")
+    fails_closed(faults, "lockfile", token, "permission denied")
     give_to_workers(store)
     recovers(faults, "lockfile", token)
 

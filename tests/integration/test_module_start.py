@@ -144,7 +144,8 @@ def test_nginx_t_opens_the_store_as_the_workers_user(tmp_path):
         nginx, _ = make_nginx(tmp_path, store, user_line="user nobody nogroup;")
         line = nginx_t_fails(nginx, store)
         assert '(user "nobody")' in line
-        assert "Permission denied" in line and "read access to the data file" in line
+        assert "cannot enter the directory" in line and "(permission denied)" in line
+        assert "read access to the data file" in line
 
         # The documented modes (here with the group nogroup): -t passes.
         subprocess.run(["chgrp", "-R", "nogroup", str(store_dir)], check=True)
