@@ -39,7 +39,7 @@ TEST_TARGETS := test-unit test-cli
 DEB_PACKAGES := g++ make liblmdb-dev lmdb-utils libssl-dev libgtest-dev \
                 nginx nginx-dev libpcre2-dev zlib1g-dev fcgiwrap git curl \
                 python3 python3-pytest faketime clang-format git-lfs \
-                libmicrohttpd-dev spawn-fcgi
+                libmicrohttpd-dev spawn-fcgi sudo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
