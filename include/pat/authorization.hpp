@@ -58,7 +58,7 @@ struct AuthorizationCredentials {
 // The scratch buffer must hold kCredentialsScratchSize bytes; it holds the
 // decoded secret afterwards, whatever the result, and the caller wipes it.
 AuthorizationError parse_authorization(std::string_view header, std::span<unsigned char> scratch,
-                                       AuthorizationCredentials& out);
+                                       AuthorizationCredentials& out) noexcept;
 
 std::string_view authorization_error_name(AuthorizationError error);
 

@@ -74,15 +74,16 @@ class RestRules {
     // Adds a rule, or says why not (a message naming the bad part).
     Status add(std::string_view method, std::string_view path_template, std::string_view need);
     std::size_t size() const { return rules_.size(); }
-    bool empty() const { return rules_.empty(); }
+    bool empty() const noexcept { return rules_.empty(); }
     // "GET /rest/... repo-read", as written.
     std::string describe(std::size_t index) const;
 
     // The index of the first rule matching the method and the path after the
     // route's "rest" segment (e.g. "api/1.0/projects/P"), and the target it
     // names; -1 when none does.
-    int match(std::string_view method, std::string_view rest, std::string_view& project, std::string_view& repo) const;
-    Need need(std::size_t index) const { return rules_[index].need; }
+    int match(std::string_view method, std::string_view rest, std::string_view& project,
+              std::string_view& repo) const noexcept;
+    Need need(std::size_t index) const noexcept { return rules_[index].need; }
 
    private:
     struct Segment {
@@ -102,15 +103,15 @@ class RestRules {
 
 // Git smart HTTP under an optional context path: .../scm/{KEY}/{slug}[.git]/...
 // and personal projects .../scm/~{user}/{slug}.
-Route classify_git_request(const RouteInput& input);
+Route classify_git_request(const RouteInput& input) noexcept;
 
 // Bitbucket REST under an optional context path: .../rest/{family}/{1.0|latest}/...
 // by the sysadmin's rules (if any), then the built-in table.
-Route classify_rest_request(const RouteInput& input, const RestRules* rules = nullptr);
+Route classify_rest_request(const RouteInput& input, const RestRules* rules = nullptr) noexcept;
 
 // The raw request target (nginx's unparsed_uri, path and query) holds no
 // encoded slash or backslash, no backslash, no ';', no NUL, and no '.' or '..'
 // segment, raw or encoded, in its path. False means answer 400.
-bool is_safe_raw_uri(std::string_view raw_uri);
+bool is_safe_raw_uri(std::string_view raw_uri) noexcept;
 
 }  // namespace pat

@@ -37,7 +37,7 @@ enum class TokenFormat {
 };
 
 // Pure arithmetic; no allocation, no lookup.
-TokenFormat check_token_format(std::string_view text);
+TokenFormat check_token_format(std::string_view text) noexcept;
 
 // True when text could be, or contain, a token or a truncated one: the
 // prefix in any case followed by at least 16 more characters. Such text is a secret wherever it turns up (a

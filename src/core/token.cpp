@@ -102,7 +102,7 @@ bool looks_like_token(std::string_view text) {
     return false;
 }
 
-TokenFormat check_token_format(std::string_view text) {
+TokenFormat check_token_format(std::string_view text) noexcept {
     if (text.size() != kTokenLength) return TokenFormat::malformed;
     if (text.substr(0, kTokenPrefix.size()) != kTokenPrefix) return TokenFormat::malformed;
     std::uint64_t stated = 0;

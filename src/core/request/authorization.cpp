@@ -60,7 +60,7 @@ long decode_base64_strict(std::string_view text, unsigned char* out) {
 }  // namespace
 
 AuthorizationError parse_authorization(std::string_view header, std::span<unsigned char> scratch,
-                                       AuthorizationCredentials& out) {
+                                       AuthorizationCredentials& out) noexcept {
     out = AuthorizationCredentials{};
     if (header.size() > kMaxAuthorizationLength) return AuthorizationError::too_long;
 

@@ -121,7 +121,7 @@ bool has_forbidden_segment(string_view path) {
 
 }  // namespace
 
-bool is_safe_raw_uri(std::string_view raw_uri) {
+bool is_safe_raw_uri(std::string_view raw_uri) noexcept {
     if (raw_uri.empty() || raw_uri.front() != '/') return false;
     if (has_forbidden_character(raw_uri)) return false;
     const string_view path = raw_uri.substr(0, raw_uri.find('?'));

@@ -107,7 +107,7 @@ std::string RestRules::describe(std::size_t index) const {
     return rule.method + " " + rule.path_template + " " + rule.need_text;
 }
 
-int RestRules::match(string_view method, string_view rest, string_view& project, string_view& repo) const {
+int RestRules::match(string_view method, string_view rest, string_view& project, string_view& repo) const noexcept {
     for (std::size_t i = 0; i < rules_.size(); ++i) {
         const Rule& rule = rules_[i];
         if (!method_matches(rule.method, method)) continue;

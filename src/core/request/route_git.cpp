@@ -231,7 +231,7 @@ Route classify_endpoint(const RouteInput& input, string_view endpoint) {
 
 }  // namespace
 
-Route classify_git_request(const RouteInput& input) {
+Route classify_git_request(const RouteInput& input) noexcept {
     if (!is_plain_absolute_path(input.path)) return unrecognised();
 
     // The first "scm" segment starts the route; anything before it is the

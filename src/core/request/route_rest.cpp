@@ -186,7 +186,7 @@ std::span<const RestRouteInfo> builtin_rest_routes() {
     return kRestRoutes;
 }
 
-Route classify_rest_request(const RouteInput& input, const RestRules* rules) {
+Route classify_rest_request(const RouteInput& input, const RestRules* rules) noexcept {
     string_view path = input.path;
     // One trailing slash names the same resource.
     if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
