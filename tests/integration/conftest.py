@@ -11,8 +11,9 @@ import pytest
 from harness import (GIT_HTTP_BACKEND, PASSWORD, Fcgiwrap, Nginx, Patctl, Patd, free_port,
                      load_module_line, make_bare_repo, module_path, patctl_path, patd_path)
 
-# A token's text, or enough of one to be a secret (npat_ + 16 or more).
-TOKEN_TEXT = re.compile(r"npat_[A-Za-z0-9_-]{16,}")
+# A token's text, or enough of one to be a secret (npat_ + 16 or more), in
+# any case: a token lower- or upper-cased is still recoverable (issue 10).
+TOKEN_TEXT = re.compile(r"npat_[A-Za-z0-9_-]{16,}", re.IGNORECASE)
 
 
 def nginx_conf(prefix, port, h2_port, store, fcgi_socket, git_root, extra_http="",
