@@ -27,7 +27,7 @@
 #include <string>
 #include <string_view>
 
-#include "pat/failure_throttle.hpp"
+#include "pat/password_attempt_limiter.hpp"
 #include "pat/store.hpp"
 
 namespace pat {

@@ -1,7 +1,6 @@
 // The sign-in limiter of a single process (patd): the password-failure
 // throttle, the in-flight accounting and the fair share of password checks,
-// in plain memory behind one mutex. The nginx module's shared-memory
-// FailureThrottle stays as it is until the cut-over.
+// in plain memory behind one mutex.
 //
 // Guarantees, with SignInLimits' defaults (see docs/sign-in-limits.md):
 //
@@ -61,7 +60,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "pat/failure_throttle.hpp"
+#include "pat/password_attempt_limiter.hpp"
 
 namespace pat {
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "pat/json.hpp"
+#include "pat/sign_in_limiter.hpp"
 #include "pat/token.hpp"
 #include "store_fixture.hpp"
 
@@ -612,16 +613,16 @@ TEST_F(ManagementApiTest, PasswordChangeRules) {
     EXPECT_EQ(audit_count(AuditAction::password_changed), 0u);
 }
 
-// ---- the throttle ----
+// ---- the sign-in limits (patd's SignInLimiter, two attempts per user) ----
 
 class ThrottledManagementApiTest : public ManagementApiTest {
    protected:
     void SetUp() override {
-        limiter_ = &throttle_;
+        limiter_ = &sign_ins_;
         ManagementApiTest::SetUp();
     }
-    std::unique_ptr<FailureThrottleTable> table_ = std::make_unique<FailureThrottleTable>();
-    FailureThrottle throttle_{*table_, ThrottlePolicy{2, 20, 5 * 60'000, 5 * 60'000}};
+    SignInLimiter sign_ins_{[this](std::string_view user) { return store_->get_user(user).ok(); },
+                            SignInLimits{.user_attempts = 2}};
 };
 
 TEST_F(ThrottledManagementApiTest, RepeatedFailuresGet429WithoutAPasswordCheck) {
@@ -644,19 +645,21 @@ TEST_F(ThrottledManagementApiTest, RepeatedFailuresGet429WithoutAPasswordCheck) 
     EXPECT_EQ(call("GET", tokens_path("bob"), {}, basic("bob")).status, 200);
 }
 
-TEST_F(ThrottledManagementApiTest, SuccessResetsAndBadBodiesDoNotCount) {
+TEST_F(ThrottledManagementApiTest, OnlyCheckedPasswordsCountAndSuccessTakesItselfBack) {
     EXPECT_EQ(call("GET", tokens_path("alice"), {}, basic("alice", "guess")).status, 401);
-    EXPECT_EQ(throttle_.user_failures("alice", kNow + 1000), 1u);
+    EXPECT_EQ(sign_ins_.user_attempts("alice", kNow + 1000), 1u);
+    // The right password: this attempt is taken back, the earlier failure stays.
     EXPECT_EQ(call("GET", tokens_path("alice")).status, 200);
-    EXPECT_EQ(throttle_.user_failures("alice", kNow + 1000), 0u);
+    EXPECT_EQ(sign_ins_.user_attempts("alice", kNow + 1000), 1u);
+    EXPECT_EQ(sign_ins_.user_pending("alice", kNow + 1000), 0u);
     // A creation refused for its body checked no password: nothing counted.
     EXPECT_EQ(call("PUT", tokens_path("alice"), R"({"name":""})", basic("alice", "guess")).status, 400);
     EXPECT_EQ(call("PUT", tokens_path("alice"), R"({"name":"x","expiryDays":0})", basic("alice", "guess")).status, 400);
-    EXPECT_EQ(throttle_.user_failures("alice", kNow + 1000), 0u);
+    EXPECT_EQ(sign_ins_.user_attempts("alice", kNow + 1000), 1u);
     // A wrong password at creation counts.
     EXPECT_EQ(call("PUT", tokens_path("alice"), R"({"name":"x"})", basic("alice", "guess")).status, 401);
-    EXPECT_EQ(throttle_.user_failures("alice", kNow + 1000), 1u);
-    EXPECT_EQ(throttle_.address_failures("192.0.2.10", kNow + 1000), 2u);
+    EXPECT_EQ(sign_ins_.user_attempts("alice", kNow + 1000), 2u);
+    EXPECT_EQ(sign_ins_.address_attempts("192.0.2.10", kNow + 1000), 2u);
 }
 
 }  // namespace
