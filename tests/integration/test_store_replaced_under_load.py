@@ -28,6 +28,7 @@ must let go of the old file and open the new one by themselves."""
 import base64
 import http.client
 import os
+import re
 import subprocess
 import threading
 import time
@@ -250,10 +251,11 @@ def mapped(pid, inode):
 
 def test_idle_workers_let_go_and_open_the_new_file_by_themselves(deployment):
     """No load and no request after the rename: each worker notices the
-    replacement on its own timer, closes the old file and opens the new one
-    (seen in /proc/PID/maps), so that its first request is decided with the
-    new file. A worker that waited for a request before opening the new file,
-    or held the old one, would keep every other process from the new file."""
+    replacement on its own timer and closes the old file (it leaves
+    /proc/PID/maps), then opens the new one as soon as PATH-lock allows (its
+    notice in error.log), so that its first request is decided with the new
+    file. A worker that held the old file until a request came, or waited
+    for one to open the new file, would keep every other process from it."""
     workers = deployment.nginx.worker_pids()
     token = deployment.patctl.create_token("alice", "idle", project="read", repo="read")
     watch = Watch(workers)
@@ -268,17 +270,21 @@ def test_idle_workers_let_go_and_open_the_new_file_by_themselves(deployment):
     Patctl(copy).revoke(token.id)
     os.unlink(f"{copy}-lock")
     old = os.stat(deployment.store_path).st_ino
-    new = os.stat(copy).st_ino
+    log_before = len(deployment.nginx.error_log.read_bytes())
     os.replace(copy, deployment.store_path)
     replaced_at = time.monotonic()
 
+    opened_line = {pid: re.compile(rf"\[notice\] {pid}#\d+: auth_pat: opened the store "
+                                   rf"\"{re.escape(str(deployment.store_path))}\" read-only: the new file")
+                   for pid in workers}
     let_go, opened = {}, {}
     while len(opened) < len(workers):
         now = time.monotonic() - replaced_at
+        log = deployment.nginx.error_log.read_bytes()[log_before:].decode(errors="replace")
         for pid in workers:
             if pid not in let_go and not mapped(pid, old):
                 let_go[pid] = now
-            if pid not in opened and mapped(pid, new):
+            if pid not in opened and opened_line[pid].search(log):
                 opened[pid] = now
         assert now < DEADLINE_S, (
             f"after {now:.1f} s, workers let go of the old file: {let_go}, opened the new one: {opened}")
