@@ -55,10 +55,11 @@ class Timer {
         interval_ = interval;
         ngx_add_timer(&event_, interval_);
     }
-    // From the handler: fire again after the interval, unless the worker is
-    // shutting down.
-    void again() noexcept {
-        if (!ngx_exiting) ngx_add_timer(&event_, interval_);
+    // From the handler: fire again after the interval (or after `after`),
+    // unless the worker is shutting down.
+    void again() noexcept { again(interval_); }
+    void again(ngx_msec_t after) noexcept {
+        if (!ngx_exiting) ngx_add_timer(&event_, after);
     }
     void stop() noexcept {
         if (event_.timer_set) ngx_del_timer(&event_);

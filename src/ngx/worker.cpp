@@ -6,13 +6,6 @@
 
 namespace pat::ngx {
 
-namespace {
-
-// The stores' timer (idle snapshots, closing, replaced files).
-constexpr ngx_msec_t kTendInterval = 1000;
-
-}  // namespace
-
 Worker* Worker::current_ = nullptr;
 
 Worker::Worker(ngx_cycle_t* cycle, const MainConf* conf) : stores_(conf, cycle->log), last_used_(cycle, conf) {
@@ -20,13 +13,12 @@ Worker::Worker(ngx_cycle_t* cycle, const MainConf* conf) : stores_(conf, cycle->
         ngx_log_error(NGX_LOG_CRIT, cycle->log, 0,
                       "auth_pat: OpenSSL provides no SHA-256; every protected request gets 500");
     }
-    if (!stores_.empty()) tend_timer_.start(tend, this, cycle->log, kTendInterval);
+    if (!stores_.empty()) tend_timer_.start(tend, this, cycle->log, WorkerStores::kTendInterval);
 }
 
 void Worker::tend(ngx_event_t* ev) noexcept {
     auto* self = static_cast<Worker*>(ev->data);
-    self->stores_.tend(ev->log);
-    self->tend_timer_.again();
+    self->tend_timer_.again(self->stores_.tend(ev->log));
 }
 
 void Worker::start(ngx_cycle_t* cycle) noexcept {

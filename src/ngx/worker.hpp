@@ -6,7 +6,7 @@
 //   stores      one slot per auth_pat_db path (worker_stores.hpp)
 //   last_used   the token-use table, its flush timer and the usage files it
 //               writes (last_used.hpp)
-//   tend_timer  once a second: idle snapshots, replaced files
+//   tend_timer  four times a second: replaced files, idle snapshots
 //
 // Created in init_process and destroyed in exit_process (after the thread
 // pools have stopped, so the last flush runs alone); the master never has

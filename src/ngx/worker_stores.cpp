@@ -19,12 +19,14 @@ namespace {
 // without touching the file system.
 constexpr ngx_msec_t kReopenInterval = 1000;
 // ... and after this long when PATH-lock still describes a replaced file:
-// the last worker to let go of the old file may do so any moment.
+// the last process to let go of the old file may do so any moment. The
+// timer retries too, so a worker that gets no request opens the new file as
+// soon as it can.
 constexpr ngx_msec_t kLockRegionRetry = 100;
-// How often the access phase checks that the path still names the open file
-// (a stat(), twice a second at most): under traffic a replaced file is
-// noticed within half a second; the once-a-second timer notices it otherwise.
-constexpr ngx_msec_t kReplacedCheckInterval = 500;
+// The access phase checks the path itself only when the timer has not for
+// this long (the timer stops during a graceful shutdown): otherwise a
+// request costs one time comparison, never a stat().
+constexpr ngx_msec_t kLateCheck = 2 * WorkerStores::kTendInterval;
 // A store not used for a decision for this long gives up its read snapshot.
 constexpr ngx_msec_t kIdleSnapshot = 1000;
 
@@ -56,6 +58,12 @@ struct WorkerStores::Slot {
     bool attempted = false;
     ngx_msec_t last_attempt = 0;
     ngx_msec_t retry_interval = kReopenInterval;
+    // Between a replaced file let go of and the new one opened. The timer
+    // opens it then (at once, then every kLockRegionRetry while PATH-lock
+    // describes the old file), so that a worker that gets no request is
+    // never the one that keeps the others waiting.
+    bool replaced = false;
+    ngx_msec_t replaced_at = 0;
     bool warned_writable = false;  // once per worker
 };
 
@@ -63,9 +71,10 @@ namespace {
 
 using StoreSlot = WorkerStores::Slot;
 
-void check_replaced(StoreSlot& slot, ngx_log_t* log, bool throttled) {
+// Closes the open store when its path names another file or none. One
+// stat().
+void check_replaced(StoreSlot& slot, ngx_log_t* log) {
     if (!slot.store) return;
-    if (throttled && ngx_current_msec - slot.last_check < kReplacedCheckInterval) return;
     slot.last_check = ngx_current_msec;
     FileId now;
     if (file_at(reinterpret_cast<const char*>(slot.conf->path.data), now) && now == slot.file) return;
@@ -73,6 +82,12 @@ void check_replaced(StoreSlot& slot, ngx_log_t* log, bool throttled) {
                   &slot.conf->path);
     slot.store.reset();
     slot.attempted = false;  // the new file is opened at once
+    slot.replaced = true;
+    slot.replaced_at = ngx_current_msec;
+}
+
+bool open_due(const StoreSlot& slot) {
+    return !slot.attempted || ngx_current_msec - slot.last_attempt >= slot.retry_interval;
 }
 
 // The workers only read the store; one that could write the data file
@@ -90,11 +105,12 @@ void warn_if_writable(StoreSlot& slot, ngx_log_t* log) {
 
 Store* open_store(StoreSlot& slot, ngx_log_t* log) {
     const ngx_str_t& path = slot.conf->path;
-    if (slot.attempted && ngx_current_msec - slot.last_attempt < slot.retry_interval) {
+    if (!open_due(slot)) {
         ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: the store \"%V\" is unavailable (retrying in %M ms)", &path,
                       slot.retry_interval);
         return nullptr;
     }
+    const bool waiting = slot.retry_interval == kLockRegionRetry;  // the last attempt found PATH-lock stale
     slot.attempted = true;
     slot.last_attempt = ngx_current_msec;
     const char* path_text = reinterpret_cast<const char*>(path.data);
@@ -107,16 +123,20 @@ Store* open_store(StoreSlot& slot, ngx_log_t* log) {
     auto opened = Store::open(std::string(path_text, path.len), Store::Mode::read_only);
     slot.retry_interval = kReopenInterval;
     if (!opened) {
+        slot.replaced = false;  // retried by requests, at most once a second
         count_store_open_failure(slot.main);
         ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: cannot open the store \"%V\": %s", &path,
                       opened.status().message().c_str());
         return nullptr;
     }
     // Closed at once when PATH-lock describes another file: this process
-    // must not hold it open, or the region would never be refilled.
+    // must not hold it open, or the region would never be refilled. Said at
+    // crit once, not at every retry (each request answered 500 meanwhile
+    // logs its own line).
     if (const Status region = opened.value()->check_lock_region(); !region.ok()) {
-        ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: cannot use the store \"%V\" yet: %s; retrying", &path,
-                      region.message().c_str());
+        const ngx_uint_t level = waiting ? NGX_LOG_INFO : NGX_LOG_CRIT;
+        ngx_log_error(level, log, 0, "auth_pat: cannot use the store \"%V\" yet: %s; retrying every %M ms", &path,
+                      region.message().c_str(), kLockRegionRetry);
         slot.retry_interval = kLockRegionRetry;
         return nullptr;
     }
@@ -124,8 +144,30 @@ Store* open_store(StoreSlot& slot, ngx_log_t* log) {
     slot.file = identified ? file : FileId{};
     slot.last_check = ngx_current_msec;
     slot.store = std::move(opened.value());
-    ngx_log_error(NGX_LOG_INFO, log, 0, "auth_pat: opened the store \"%V\" read-only", &path);
+    if (slot.replaced) {
+        ngx_log_error(
+            NGX_LOG_NOTICE, log, 0,
+            "auth_pat: opened the store \"%V\" read-only: the new file, %M ms after the old one was let go of", &path,
+            ngx_current_msec - slot.replaced_at);
+        slot.replaced = false;
+    } else {
+        ngx_log_error(NGX_LOG_INFO, log, 0, "auth_pat: opened the store \"%V\" read-only", &path);
+    }
     return slot.store.get();
+}
+
+// open_store's exceptions (std::bad_alloc) logged, for the noexcept callers.
+Store* open_store_logged(StoreSlot& slot, ngx_log_t* log) noexcept {
+    try {
+        return open_store(slot, log);
+    } catch (const std::exception& e) {
+        count_store_open_failure(slot.main);
+        ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: cannot open the store \"%V\": %s", &slot.conf->path, e.what());
+    } catch (...) {
+        count_store_open_failure(slot.main);
+        ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: cannot open the store \"%V\"", &slot.conf->path);
+    }
+    return nullptr;
 }
 
 }  // namespace
@@ -137,13 +179,7 @@ WorkerStores::WorkerStores(const MainConf* conf, ngx_log_t* log) {
     for (ngx_uint_t i = 0; i < conf->stores->nelts; ++i) {
         slots_[i].conf = &stores[i];
         slots_[i].main = conf;
-        try {
-            open_store(slots_[i], log);
-        } catch (const std::exception& e) {
-            count_store_open_failure(conf);
-            ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: cannot open the store \"%V\": %s", &stores[i].path,
-                          e.what());
-        }
+        open_store_logged(slots_[i], log);
     }
 }
 
@@ -154,20 +190,12 @@ Store* WorkerStores::for_decision(ngx_uint_t index, ngx_log_t* log) noexcept {
         ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: no store slot %ui", index);
         return nullptr;
     }
-    StoreSlot* slot = &slots_[index];
-    try {
-        check_replaced(*slot, log, true);
-        Store* store = slot->store ? slot->store.get() : open_store(*slot, log);
-        if (store != nullptr) slot->last_decision = ngx_current_msec;
-        return store;
-    } catch (const std::exception& e) {
-        count_store_open_failure(slot->main);
-        ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: cannot open the store \"%V\": %s", &slot->conf->path, e.what());
-    } catch (...) {
-        count_store_open_failure(slot->main);
-        ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: cannot open the store \"%V\"", &slot->conf->path);
-    }
-    return nullptr;
+    StoreSlot& slot = slots_[index];
+    // The timer checks the path; a request only when the timer is late.
+    if (slot.store && ngx_current_msec - slot.last_check >= kLateCheck) check_replaced(slot, log);
+    Store* store = slot.store ? slot.store.get() : open_store_logged(slot, log);
+    if (store != nullptr) slot.last_decision = ngx_current_msec;
+    return store;
 }
 
 void WorkerStores::drop_failed(ngx_uint_t index) noexcept {
@@ -176,11 +204,20 @@ void WorkerStores::drop_failed(ngx_uint_t index) noexcept {
     slots_[index].store.reset();
 }
 
-void WorkerStores::tend(ngx_log_t* log) noexcept {
+ngx_msec_t WorkerStores::tend(ngx_log_t* log) noexcept {
+    ngx_msec_t next = kTendInterval;
     for (StoreSlot& slot : slots_) {
-        check_replaced(slot, log, true);
+        check_replaced(slot, log);
+        const bool between_files = !slot.store && (slot.replaced || slot.retry_interval == kLockRegionRetry);
+        if (between_files && open_due(slot)) open_store_logged(slot, log);
         if (slot.store && ngx_current_msec - slot.last_decision >= kIdleSnapshot) slot.store->release_snapshot();
+        if (!slot.store && slot.retry_interval == kLockRegionRetry) {
+            const ngx_msec_t since = ngx_current_msec - slot.last_attempt;
+            const ngx_msec_t wait = since < slot.retry_interval ? slot.retry_interval - since : 1;
+            if (wait < next) next = wait;
+        }
     }
+    return next;
 }
 
 }  // namespace pat::ngx

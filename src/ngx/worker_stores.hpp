@@ -17,18 +17,23 @@
 // in the shared region. So a Store for a path opens only once the previous
 // Store of that path has closed.
 //
-// A replaced file (or a removed one) is noticed within half a second under
-// traffic (a stat() at most twice a second), within a second otherwise (the
-// worker's timer): the old Store is closed at once and the new file opened.
-// A store on which a decision failed is closed too and reopened at most once
-// a second.
+// A replaced file (or a removed one) is noticed by the worker's timer, which
+// checks every path four times a second (a stat() each), busy or idle: the
+// old Store is closed at once and the new file opened. A request only
+// compares two times: it checks the path itself only when the timer is late
+// (it stops during a graceful shutdown). A store on which a decision failed
+// is closed too and reopened at most once a second.
 //
 // A replaced file has one more catch: LMDB reads the newest transaction id
 // from PATH-lock, which describes the old file for as long as any process
 // keeps it open (Store::check_lock_region). A worker that opens the new file
-// before every other worker has let go of the old one therefore closes it
-// again and retries every 100 ms, answering 500 meanwhile; the first opener
-// after the last one let go fills PATH-lock from the new file.
+// before every other process (the other workers, patd, a patctl) has let go
+// of the old one therefore closes it again and retries every 100 ms (from
+// the timer too, so an idle worker is ready as soon as the file is),
+// answering 500 meanwhile; the first opener after the last one let go fills
+// PATH-lock from the new file. So every worker uses the new file about a
+// quarter of a second after the last process to hold the old one lets go,
+// and none of them holds it for more than about a quarter of a second.
 #pragma once
 
 #include <memory>
@@ -48,6 +53,9 @@ struct MainConf;
 // (worker.hpp); every method runs on the event loop.
 class WorkerStores {
    public:
+    // How often the worker calls tend() while no store waits to be opened.
+    static constexpr ngx_msec_t kTendInterval = 250;
+
     // Sets up one slot per configured path (none without a configuration)
     // and tries to open each; a failed open is logged and retried later.
     // Throws std::bad_alloc only.
@@ -68,10 +76,12 @@ class WorkerStores {
     // (how a worker recovers once a broken file is replaced).
     void drop_failed(ngx_uint_t index) noexcept;
 
-    // The worker's once-a-second timer: ends the read snapshot of a store not
-    // used for a decision in the last second (an open snapshot keeps writers
-    // from reusing freed pages) and notices replaced files.
-    void tend(ngx_log_t* log) noexcept;
+    // The worker's timer: notices replaced or removed files and opens their
+    // replacements, and ends the read snapshot of a store not used for a
+    // decision in the last second (an open snapshot keeps writers from
+    // reusing freed pages). Returns when to call it again: kTendInterval, or
+    // sooner while a replacement waits for PATH-lock.
+    ngx_msec_t tend(ngx_log_t* log) noexcept;
 
     struct Slot;  // worker_stores.cpp
 
