@@ -30,9 +30,11 @@ SPEC = os.path.join(HERE, "bitbucket-operations.json")
 OUT_INC = os.path.join(ROOT, "src", "core", "request", "rest_table.inc")
 OUT_DOC = os.path.join(ROOT, "docs", "rest-routes.md")
 
-# Operations the module never routes: the token management resource is the
-# module's own management API's business (a token cannot manage tokens in
-# Bitbucket either), so its paths stay unrecognised (403).
+# Operations the module never routes: the token management resource
+# (/rest/access-tokens) is served by patd, the token API daemon (docs/patd.md;
+# nginx proxies it there), and a token cannot manage tokens (in Bitbucket
+# either), so in a location the module protects its paths stay unrecognised
+# (403).
 SKIPPED_PREFIXES = ("/access-tokens/",)
 
 PERMISSION = (r"\b(REPO_READ|REPO_WRITE|REPO_ADMIN|REPO_VIEW|REPO_CREATE|PROJECT_READ|PROJECT_WRITE|"
