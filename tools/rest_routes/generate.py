@@ -2,6 +2,8 @@
 """Generate the built-in REST route table from Bitbucket's own statements.
 
     tools/rest_routes/generate.py            (run by `make routes`)
+    tools/rest_routes/generate.py --out DIR  the same files under DIR instead
+                                             (`make routes-check` diffs them)
 
 Reads tools/rest_routes/bitbucket-operations.json (the operations of
 Atlassian's OpenAPI description, reduced by extract.py) and writes
@@ -550,6 +552,14 @@ def write_doc(spec, rules, skipped, out):
 
 
 def main():
+    # --out DIR: write DIR/src/core/request/rest_table.inc and
+    # DIR/docs/rest-routes.md instead of the checked-in files.
+    out_inc, out_doc = OUT_INC, OUT_DOC
+    if sys.argv[1:2] == ["--out"] and len(sys.argv) == 3:
+        out_inc = os.path.join(sys.argv[2], os.path.relpath(OUT_INC, ROOT))
+        out_doc = os.path.join(sys.argv[2], os.path.relpath(OUT_DOC, ROOT))
+    elif len(sys.argv) != 1:
+        raise SystemExit("usage: generate.py [--out DIR]")
     with open(SPEC, encoding="utf-8") as f:
         spec = json.load(f)
     rules, skipped = [], 0
@@ -581,15 +591,15 @@ def main():
     inc, doc = io.StringIO(), io.StringIO()
     write_inc(rules, nodes, inc)
     write_doc(spec, rules, skipped, doc)
-    os.makedirs(os.path.dirname(OUT_DOC), exist_ok=True)
-    for path, text in ((OUT_INC, inc.getvalue()), (OUT_DOC, doc.getvalue())):
+    for path, text in ((out_inc, inc.getvalue()), (out_doc, doc.getvalue())):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         # Unchanged outputs keep their time stamps: nothing rebuilds.
         if os.path.exists(path) and open(path, encoding="utf-8").read() == text:
             continue
         with open(path, "w", encoding="utf-8") as f:
             f.write(text)
-    print(f"{len(rules)} routes, {len(nodes)} nodes -> {os.path.relpath(OUT_INC, ROOT)}, "
-          f"{os.path.relpath(OUT_DOC, ROOT)}", file=sys.stderr)
+    shown = [os.path.relpath(p, ROOT) if p in (OUT_INC, OUT_DOC) else p for p in (out_inc, out_doc)]
+    print(f"{len(rules)} routes, {len(nodes)} nodes -> {shown[0]}, {shown[1]}", file=sys.stderr)
 
 
 if __name__ == "__main__":
