@@ -34,6 +34,13 @@ BENCH_ROUTES := $(BUILD)/bench/route_bench
 bench-routes: $(BENCH_ROUTES)
 	$(BENCH_ROUTES) --benchmark_min_time=0.5
 
+# The same cases in instructions per call under callgrind (valgrind, a Debian
+# package), the figure a shared machine's noise cannot move; and the way to
+# set another build of the classifier beside this one (docs/rest-routes.md#cost).
+.PHONY: bench-routes-ir
+bench-routes-ir: $(BENCH_ROUTES)
+	$(PYTHON) bench/route_compare.py $(BENCH_ROUTES)
+
 $(BENCH_ROUTES): bench/route_bench.cpp $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -DPAT_ROUTE_BENCH_RULES -o $@ $< $(CORE_LIB) -lbenchmark -pthread $(LDLIBS)
