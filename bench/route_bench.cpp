@@ -4,10 +4,16 @@
 // classify_git_request for comparison. Numbers are reported, not asserted
 // (bench/RESULTS.md, docs/rest-routes.md).
 //
-//   make bench-routes      (build/bench/route_bench)
+//   make bench-routes      (build/bench/route_bench): ns per call
+//   make bench-routes-ir   instructions per call under callgrind, which the
+//                          noise of a shared machine cannot move: it runs
+//                          `route_bench --calls CASE N` for each of
+//                          `route_bench --cases` (the same inputs)
 #include <benchmark/benchmark.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -32,6 +38,8 @@ constexpr Case kRestCases[] = {
      "/rest/comment-likes/1.0/projects/WORK/repos/my-repo/pull-requests/42/comments/7/reactions/thumbsup"},
 };
 
+const pat::RouteInput kGitInfoRefs{"GET", "/scm/WORK/my-repo.git/info/refs", "service=git-upload-pack"};
+
 void BM_ClassifyRest(benchmark::State& state, Case c) {
     const pat::RouteInput input{c.method, c.path, ""};
     if (pat::classify_rest_request(input).outcome == pat::Route::Outcome::bad_request) std::abort();
@@ -50,9 +58,8 @@ void BM_ClassifyRestMix(benchmark::State& state) {
 }
 
 void BM_ClassifyGitInfoRefs(benchmark::State& state) {
-    const pat::RouteInput input{"GET", "/scm/WORK/my-repo.git/info/refs", "service=git-upload-pack"};
     for (auto _ : state) {
-        benchmark::DoNotOptimize(pat::classify_git_request(input));
+        benchmark::DoNotOptimize(pat::classify_git_request(kGitInfoRefs));
     }
 }
 
@@ -80,8 +87,53 @@ int register_cases() {
 }
 const int registered = register_cases();
 
+// The cases --calls knows: every REST case, then git_info_refs.
+void list_cases() {
+    for (const Case& c : kRestCases) std::printf("%s\n", c.name);
+    std::printf("git_info_refs\n");
+}
+
+// Classifies one case `count` times and does nothing else, for callgrind
+// (--toggle-collect on the classifier counts its instructions alone). Prints
+// what the classifier answered, so a reader sees what was measured.
+int run_calls(std::string_view name, long count) {
+    pat::Route route;
+    if (name == "git_info_refs") {
+        for (long i = 0; i < count; ++i) benchmark::DoNotOptimize(route = pat::classify_git_request(kGitInfoRefs));
+    } else {
+        const Case* found = nullptr;
+        for (const Case& c : kRestCases) {
+            if (name == c.name) found = &c;
+        }
+        if (found == nullptr) {
+            std::fprintf(stderr, "route_bench: no case %.*s (see --cases)\n", int(name.size()), name.data());
+            return 2;
+        }
+        const pat::RouteInput input{found->method, found->path, ""};
+        for (long i = 0; i < count; ++i) benchmark::DoNotOptimize(route = pat::classify_rest_request(input));
+    }
+    const char* outcome = "unrecognised";
+    if (route.outcome == pat::Route::Outcome::classified) outcome = "classified";
+    if (route.outcome == pat::Route::Outcome::bad_request) outcome = "bad_request";
+    const std::string_view need = pat::need_name(route.need);
+    std::printf("%.*s: %s, %.*s\n", int(name.size()), name.data(), outcome, int(need.size()), need.data());
+    return 0;
+}
+
 }  // namespace
 
 BENCHMARK(BM_ClassifyRestMix);
 BENCHMARK(BM_ClassifyGitInfoRefs);
-BENCHMARK_MAIN();
+
+int main(int argc, char** argv) {
+    if (argc == 2 && std::strcmp(argv[1], "--cases") == 0) {
+        list_cases();
+        return 0;
+    }
+    if (argc == 4 && std::strcmp(argv[1], "--calls") == 0) return run_calls(argv[2], std::atol(argv[3]));
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}
