@@ -71,8 +71,9 @@ def checklist():
 
 
 def run(*command, check=True, env=None, stdin=None, timeout=300):
+    # From the top of the tree: step 1 installs ./build/deb/*.deb.
     result = subprocess.run(command, capture_output=True, text=True, env=env or ENV, input=stdin,
-                            timeout=timeout)
+                            timeout=timeout, cwd=REPO_ROOT)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(map(str, command))} failed ({result.returncode}):\n"
                              f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
