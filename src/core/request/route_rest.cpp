@@ -23,6 +23,7 @@
 // unrecognised: authenticated, then refused (403).
 //
 // No allocation: everything is a view into the input or the static table.
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -36,7 +37,6 @@ namespace pat {
 namespace {
 
 using ascii::equals_ignoring_case;
-using path::is_plain_absolute_path;
 using path::take_segment;
 using std::string_view;
 
@@ -56,6 +56,39 @@ struct RestNode {
 };
 
 #include "rest_table.inc"
+
+// path::is_plain_absolute_path, same answer, in one pass. That one scans the
+// path twice (once for the forbidden bytes, once for the slashes), which was
+// nearly a third of the instructions on `commits`; here one table look-up per
+// byte finds both, and "." and ".." are checked only where a segment ends.
+enum class Byte : std::uint8_t { plain, slash, forbidden };
+
+constexpr auto kByteClass = [] {
+    std::array<Byte, 256> table{};
+    table['/'] = Byte::slash;
+    // ';' starts path parameters on some servers, '\\' is a separator on
+    // some, NUL a terminator (see path::is_plain_absolute_path).
+    table[';'] = table['\\'] = table[0] = Byte::forbidden;
+    return table;
+}();
+
+// True for a segment "." or "..", given it is not empty.
+bool is_dot_segment(const char* begin, std::size_t size) {
+    return size <= 2 && begin[0] == '.' && begin[size - 1] == '.';
+}
+
+bool is_plain_path(string_view path) {
+    if (path.empty() || path.front() != '/') return false;
+    std::size_t start = 1;  // of the current segment
+    for (std::size_t i = 1; i < path.size(); ++i) {
+        const Byte kind = kByteClass[static_cast<unsigned char>(path[i])];
+        if (kind == Byte::plain) continue;
+        if (kind == Byte::forbidden) return false;
+        if (i == start || is_dot_segment(path.data() + start, i - start)) return false;
+        start = i + 1;
+    }
+    return start < path.size() && !is_dot_segment(path.data() + start, path.size() - start);
+}
 
 constexpr int kMethods = 5;
 
@@ -191,7 +224,7 @@ Route classify_rest_request(const RouteInput& input, const RestRules* rules) noe
     string_view path = input.path;
     // One trailing slash names the same resource.
     if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
-    if (!is_plain_absolute_path(path)) return {};
+    if (!is_plain_path(path)) return {};
 
     const int column = method_column(input.method);
     if (column < 0) return {};
