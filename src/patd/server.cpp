@@ -24,6 +24,14 @@
 
 namespace patd {
 
+namespace {
+
+// The store leased by the request this thread answers (a thread per
+// connection), for the sign-in limiter's lookup; nullptr outside one.
+thread_local pat::Store* request_store = nullptr;
+
+}  // namespace
+
 struct Server::State {
     StoreHolder& store;
     Options options;
@@ -39,10 +47,10 @@ struct Server::State {
         : store(s),
           options(o),
           limiter(
-              [&s](std::string_view user) {
-                  // Runs inside a request that holds a lease: current() is that store.
-                  const std::shared_ptr<pat::Store> store = s.current();
-                  return store && store->get_user(user).ok();
+              [](std::string_view user) {
+                  // Runs on the request's thread, inside handle(): the
+                  // request's own store, never one switched in since.
+                  return request_store != nullptr && request_store->get_user(user).ok();
               },
               limits_for(o)),
           gate(o.max_sign_ins) {}
@@ -96,6 +104,13 @@ class CheckGate final : public pat::PasswordCheckGate {
             state_.metrics.count_dropped();
             return Verdict::client_gone;
         }
+        if (!state_.store.in_use(store_)) {
+            // Replaced since this request took its lease: the check would
+            // hold the old file (~0.1 s of CPU, more when busy) and what
+            // follows could write to it. 503 as while the store reopens.
+            replaced_ = true;
+            return Verdict::busy;
+        }
         pass_.emplace(state_.gate);
         if (!pass_->admitted()) {
             pass_.reset();
@@ -108,7 +123,11 @@ class CheckGate final : public pat::PasswordCheckGate {
     }
     void leave() noexcept override { pass_.reset(); }
 
+    // The store this request leased.
+    void use(const pat::Store* store) { store_ = store; }
     bool gone() const { return gone_; }
+    // The check was refused because the store was replaced meanwhile.
+    bool replaced() const { return replaced_; }
     // A password check ran for this request.
     bool checked() const { return checked_; }
 
@@ -116,7 +135,9 @@ class CheckGate final : public pat::PasswordCheckGate {
     Server::State& state_;
     MHD_Connection* connection_;
     std::optional<SignInGate::Pass> pass_;
+    const pat::Store* store_ = nullptr;
     bool gone_ = false;
+    bool replaced_ = false;
     bool checked_ = false;
 };
 
@@ -207,6 +228,11 @@ pat::ApiResponse answer_request(Server::State& state, MHD_Connection* connection
     // The store, or 503 while a replaced file is reopened.
     const std::shared_ptr<pat::Store> store = state.store.lease();
     if (!store) return pat::fixed_error_response(503);
+    check_gate.use(store.get());
+    struct RequestStore {
+        explicit RequestStore(pat::Store* store) { request_store = store; }
+        ~RequestStore() { request_store = nullptr; }
+    } const request_store_set(store.get());
     pat::ManagementApiOptions options;
     options.realm = state.options.realm;
     options.limiter = &state.limiter;
@@ -253,6 +279,15 @@ MHD_Result answer(Server::State& state, MHD_Connection* connection, const char* 
     } catch (...) {
         response = pat::fixed_error_response(500);
         log_line(Level::crit, "token API: request failed (out of memory?)");
+    }
+    if (check_gate.replaced()) {
+        // The core answered as for a busy gate; this is the store's 503.
+        response = pat::fixed_error_response(503);
+        const MHD_ConnectionInfo* info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        response.audit_line =
+            "token API: sign-in from " +
+            client_address(info != nullptr ? info->client_addr : nullptr, header(connection, kClientAddressHeader)) +
+            " answered 503 before its password check: the store was replaced";
     }
     if (check_gate.gone()) {
         // Nobody reads an answer: the connection is closed instead.

@@ -85,9 +85,10 @@ std::shared_ptr<pat::Store> StoreHolder::lease() {
     return current_;
 }
 
-std::shared_ptr<pat::Store> StoreHolder::current() {
+bool StoreHolder::in_use(const pat::Store* store) {
     const std::lock_guard lock(mutex_);
-    return current_;
+    check_locked();
+    return current_ && current_.get() == store;
 }
 
 void StoreHolder::tend() {

@@ -13,7 +13,7 @@
 // Only then is the path opened again (LMDB forbids one file open twice in a
 // process), and only used once its lock region agrees with it; until then
 // lease() returns nullptr and the request is answered 503 with
-// Retry-After: 1. tend(), called twice a second from the main thread,
+// Retry-After: 1. tend(), called ten times a second from the main thread,
 // notices a replacement and reopens while no request comes, so an idle patd
 // lets go of the old file too. The same rules as the module's workers
 // (src/ngx/worker_stores.cpp).
@@ -42,9 +42,10 @@ class StoreHolder {
     // The store to use for one request, or nullptr while it is reopened
     // (answer 503). Checks the path first.
     std::shared_ptr<pat::Store> lease();
-    // The store in use now, without a check (the sign-in limiter's lookup,
-    // which runs under the limiter's lock inside a request that holds a lease).
-    std::shared_ptr<pat::Store> current();
+    // Whether store (a lease this request holds) is still the one in use:
+    // checks the path first, as lease() does. Asked before each password
+    // check, so that none starts on a file already replaced.
+    bool in_use(const pat::Store* store);
     // The periodic check and reopen (from the main thread).
     void tend();
     // Closes the store (at shutdown, once no request runs).

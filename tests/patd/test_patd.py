@@ -602,6 +602,72 @@ def test_a_replaced_store_is_reopened(tmp_path):
     assert kept in tokens_in(db) and fresh not in tokens_in(db)
 
 
+def mapped(pid, inode):
+    """Whether process pid maps a file with this inode (LMDB maps its data
+    file while the store is open)."""
+    with open(f"/proc/{pid}/maps") as maps:
+        return any(len(fields) > 5 and fields[4] == str(inode) for fields in (line.split() for line in maps))
+
+
+def test_a_store_replaced_under_a_sign_in_flood_is_let_go(tmp_path):
+    """A backup restored by rename while patd runs password checks without a
+    pause: patd lets go of the old file (it no longer maps it) and serves the
+    new one while the flood still runs, not once it ends. A check running
+    when the rename is noticed finishes on the old file; none starts on it
+    after that (docs/patd.md "A replaced store")."""
+    db = tmp_path / "pat.db"
+    patctl = Patctl(db)
+    patctl.init()
+    patctl.add_user("alice")
+    sock = tmp_path / "flood.sock"
+    patd = Patd(db, f"unix:{sock}", tmp_path / "flood.log")
+    new = tmp_path / "pat.db.new"
+    subprocess.run(["mdb_copy", "-n", str(db), str(new)], check=True)
+    Patctl(new).add_user("carol")  # only in the new file
+    os.unlink(f"{new}-lock")
+    old_inode = db.stat().st_ino
+    flood = None
+    try:
+        assert direct(f"unix:{sock}", "GET", tokens_path("carol"), user="carol").status == 401
+        assert mapped(patd.process.pid, old_inode)
+        # Half wrong passwords for unknown names, half alice's right one:
+        # every place for a check is taken, all the time.
+        flood = subprocess.Popen(
+            ["nice", "-n", "10", sys.executable, str(Path(__file__).with_name("sign_in_flood.py")),
+             str(sock), "120", "16", PASSWORD, "alice"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        wait_for(lambda: patd.text().count("password refused") >= 10, timeout=60, interval=0.1,
+                 what="password checks under way")
+        os.rename(new, db)
+        renamed = time.monotonic()
+        wait_for(lambda: not mapped(patd.process.pid, old_inode), timeout=60, interval=0.01,
+                 what="patd letting go of the old file")
+        let_go = time.monotonic() - renamed
+        assert flood.poll() is None, f"the flood ended before patd let go of the old file: {flood.communicate()}"
+        # carol's sign-in needs the new file; under the flood it may find
+        # every place taken (503) and try again.
+        wait_for(lambda: direct(f"unix:{sock}", "GET", tokens_path("carol"), user="carol",
+                                headers=["X-Real-IP: 192.0.2.77"]).status == 200,
+                 timeout=60, interval=0.1, what="a sign-in served from the new file")
+        assert flood.poll() is None, "the flood ended before patd served the new file"
+        assert not mapped(patd.process.pid, old_inode), "patd serves the new file and still maps the old one"
+        checks_after = patd.text().count("password refused")
+        wait_for(lambda: patd.text().count("password refused") > checks_after + 5, timeout=60, interval=0.1,
+                 what="the flood's checks on the new file")
+        assert flood.poll() is None
+    finally:
+        if flood is not None:
+            flood.terminate()
+            flood.wait(timeout=30)
+        assert patd.stop() == 0, patd.text()[-3000:]
+    log = patd.text()
+    print(f"\npatd let go of the replaced store {let_go:.2f} s after the rename under a sign-in flood; "
+          f"sign-ins refused before their check as the store was replaced: "
+          f"{log.count('the store was replaced')}")
+    assert log.index("was replaced or removed") < log.index("opened the store"), log[-3000:]
+    assert log.count("was replaced or removed") == 1
+
+
 def test_sigkill_mid_creation_keeps_the_store(tmp_path):
     db = tmp_path / "pat.db"
     patctl = Patctl(db)
