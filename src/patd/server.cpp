@@ -240,7 +240,23 @@ pat::ApiResponse answer_request(Server::State& state, MHD_Connection* connection
         return state.limiter.note_empty_password(client, now);
     };
     pat::ManagementApi api(*store, std::move(options));
-    return api.handle(request);
+    pat::ApiResponse response = api.handle(request);
+    const bool change = view(method) != "GET" && view(method) != "HEAD";
+    if (change && response.status >= 200 && response.status < 300 && !state.store.in_use(store.get())) {
+        // A restore renamed another file over the store while this change
+        // ran: it went into the old file, which is no longer used, so it is
+        // not in the store every request now reads. Saying so (503, retry)
+        // instead of 200 keeps a client from trusting a token that does not
+        // exist or a revocation that did not happen. The assignment wipes a
+        // new token's text.
+        const std::string action = response.audit_line;
+        response = pat::fixed_error_response(503);
+        response.audit_line = "token API: " + std::string(view(method)) +
+                              " answered 503: the store was replaced while it ran, so the change is not in "
+                              "the store now in use (" +
+                              (action.empty() ? std::string("no audit line") : action) + ")";
+    }
+    return response;
 }
 
 // GET /metrics: the counters (metrics.hpp), for a scraper that nginx lets

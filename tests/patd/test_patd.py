@@ -11,11 +11,13 @@ log file, SIGTERM within its bound and SIGKILL in the middle of creations."""
 import base64
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -745,3 +747,60 @@ def test_a_store_restored_under_nginx_and_patd(d, tmp_path):
     assert after["id"] in json.dumps(json.loads(
         d.patctl.run("token", "list", "alice", "--json").stdout))
     assert "was replaced or removed" in d.patd.text()
+
+
+def test_a_change_made_on_a_replaced_store_is_not_acknowledged(tmp_path):
+    """Creations run without a pause (four users, two at a time each) while a
+    backup is renamed over the store. A creation that leased the old file
+    and finished after the rename made its token in a file nothing reads any
+    more: patd answers it 503 (retry), never 200 with a token that does not
+    exist (docs/patd.md "A replaced store"). Every token patd says it
+    refused this way is indeed missing from the store now in use, and no
+    token text reached a client with a 503."""
+    db = tmp_path / "pat.db"
+    patctl = Patctl(db)
+    patctl.init()
+    users = ("alice", "bob", "carol", "dave")
+    for user in users:
+        patctl.add_user(user)
+    backup = tmp_path / "pat.db.backup"
+    subprocess.run(["mdb_copy", "-n", str(db), str(backup)], check=True)
+    sock = tmp_path / "replace.sock"
+    patd = Patd(db, f"unix:{sock}", tmp_path / "replace.log", "--max-sign-ins", "8")
+    answers = []
+    stop = threading.Event()
+
+    def create(user):
+        n = 0
+        while not stop.is_set():
+            n += 1
+            r = direct(f"unix:{sock}", "PUT", tokens_path(user), user=user,
+                       body=json.dumps({"name": f"{user}-{n}", "permissions": ["REPO_READ"]}))
+            answers.append((r.status, r.body))
+
+    try:
+        with ThreadPoolExecutor(max_workers=2 * len(users)) as pool:
+            workers = [pool.submit(create, user) for user in users for _ in range(2)]
+            wait_for(lambda: sum(s == 200 for s, _ in answers) >= 8, timeout=60, what="creations under way")
+            os.rename(backup, db)
+            wait_for(lambda: "opened the store" in patd.text().split("was replaced or removed", 1)[-1],
+                     timeout=60, what="patd on the new file")
+            done = len(answers)
+            wait_for(lambda: sum(s == 200 for s, _ in answers[done:]) >= 4, timeout=60,
+                     what="creations on the new file")
+            stop.set()
+            for worker in workers:
+                worker.result()
+    finally:
+        stop.set()
+        assert patd.stop() == 0, patd.text()[-3000:]
+    log = patd.text()
+    refused = re.findall(r"answered 503: the store was replaced while it ran.*token (\S+) created for", log)
+    assert refused, "no creation was caught finishing on the replaced file:\n" + log[-3000:]
+    in_use = tokens_in(db)
+    assert not set(refused) & in_use, "patd refused a creation that is in the store in use"
+    for status, body in answers:
+        if status == 503:
+            assert "npat_" not in body.lower(), body
+    print(f"\n{len(refused)} creation(s) answered 503 as they finished on the replaced file; "
+          f"{sum(s == 200 for s, _ in answers)} answered 200 in all")
