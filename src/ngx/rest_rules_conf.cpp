@@ -3,16 +3,13 @@
 #include <new>
 #include <string_view>
 
+#include "helpers.hpp"
 #include "module_conf.hpp"
 #include "pat/route.hpp"
 
 namespace pat::ngx {
 
 namespace {
-
-std::string_view view(const ngx_str_t& s) {
-    return {reinterpret_cast<const char*>(s.data), s.len};
-}
 
 void destroy_rules(void* data) noexcept {
     static_cast<RestRules*>(data)->~RestRules();
