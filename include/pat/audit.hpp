@@ -31,6 +31,15 @@ enum class AuditAction : std::uint8_t {
     token_modified,
     token_revoked,
     audit_pruned,
+    // Schema 2: groups, public access, apply.
+    user_changed,  // display name or sysadmin flag (patctl apply)
+    group_added,
+    group_deleted,
+    member_added,
+    member_removed,
+    public_set,
+    public_removed,
+    store_upgraded,
 };
 std::string_view audit_action_name(AuditAction action);  // "token-created", ...
 

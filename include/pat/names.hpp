@@ -6,6 +6,9 @@
 //               or a personal project "~" + user name, canonical "~" + UPPER
 //   repo slug   [A-Za-z0-9][A-Za-z0-9_.-]*, 1..128 chars, canonical lower case,
 //               and never ending in ".git" (that suffix names the same repo)
+//   group name  [A-Za-z0-9][A-Za-z0-9_. -]*, 1..128 chars, not ending in a
+//               space, canonical lower case (spaces: directory groups such as
+//               "Domain Users" keep their names)
 #pragma once
 
 #include <cstddef>
@@ -19,10 +22,12 @@ namespace pat {
 inline constexpr std::size_t kMaxUserName = 64;
 inline constexpr std::size_t kMaxProjectKey = 128;
 inline constexpr std::size_t kMaxRepoSlug = 128;
+inline constexpr std::size_t kMaxGroupName = 128;
 
 bool is_valid_user_name(std::string_view name);
 bool is_valid_project_key(std::string_view key);
 bool is_valid_repo_slug(std::string_view slug);
+bool is_valid_group_name(std::string_view name);
 
 // Write the canonical form into out (which must hold at least the maximum
 // length above); return its length, or 0 when the input is invalid. No
@@ -35,6 +40,7 @@ std::size_t canonical_repo_slug(std::string_view slug, char* out);
 Expected<std::string> canonical_user_name(std::string_view name);
 Expected<std::string> canonical_project_key(std::string_view key);
 Expected<std::string> canonical_repo_slug(std::string_view slug);
+Expected<std::string> canonical_group_name(std::string_view name);
 
 // The owner of a personal project key "~NAME" (canonical), as a canonical
 // user name; empty when the key is not personal.

@@ -1,11 +1,19 @@
 // The token store: one LMDB file (MDB_NOSUBDIR; LMDB adds PATH-lock beside
-// it) with named sub-databases:
+// it) with named sub-databases (schema 2):
 //
-//   meta           "schema_version" -> "1"
+//   meta           "schema_version" -> "2"
 //   users          user name -> user record
-//   grants         user "\0" KEY -> level byte            (a project grant)
-//                  user "\0" KEY "/" slug -> level byte   (a repository grant)
-//                  (one table: the request path touches as few tables as it can)
+//   grants         user "\0" KEY -> level byte            (a user's own project grant)
+//                  user "\0" KEY "/" slug -> level byte   (a user's own repository grant)
+//   groups         group name -> group record
+//   group_members  group "\0" user -> (empty)
+//   user_groups    user "\0" group -> (empty)             (the same pairs, by user)
+//   group_grants   group "\0" KEY[ "/" slug] -> level byte
+//   everyone       KEY[ "/" slug] -> all-users level byte, flags byte (1: public)
+//   effective      user "\0" KEY[ "/" slug] -> level byte: the highest of the
+//                  user's own grant and their groups' grants on exactly that
+//                  target, rewritten in the transaction of every change of a
+//                  grant, a group or a membership (src/core/store/effective.cpp)
 //   tokens         SHA-256 digest (32 bytes) -> token record
 //   token_ids      token id -> digest
 //   user_tokens    user "\0" token id -> (empty)   (listing and deletion by owner)
@@ -13,15 +21,27 @@
 //   sign_in_failures  hour, user, actor, address -> count, first and last
 //                  (failed passwords; at most 1024 rows: src/core/store/audit.cpp)
 //
+// The request path reads effective and everyone only: a user in fifty
+// groups costs what a user in none does (at most two lookups for a project,
+// four for a repository, besides the token and the user).
+//
+// Schema 1 (before groups) had no groups, group_members, user_groups,
+// group_grants, everyone or effective table. A writer (read_write open)
+// upgrades such a store in place, once, in one transaction (upgraded_from()
+// tells); a reader reads it as it is (the grants are then the effective
+// levels) and Store::schema_outdated() tells it to reopen after an upgrade.
+// Any other schema is refused.
+//
 // Every change is one write transaction with default (synchronous) flags, so
 // when a call returns the change is on disk and the next reader sees it.
 //
 // Space: the last 1/32 of the maximum size (at least 512 KiB, at most
 // 64 MiB) is a reserve that only the changes taking access away may use:
-// revoke_token, set_user_active(false), revoke_*_grant and prune_audit. Any
-// other change is refused with "store: full" once only the reserve is left,
-// so a full store can always still revoke. Stores made before the reserve
-// have it too (it follows from the size).
+// revoke_token, set_user_active(false), removing grants, memberships and
+// public access, delete_group and prune_audit. Any other change is refused
+// with "store: full" once only the reserve is left, so a full store can
+// always still revoke. Stores made before the reserve have it too (it
+// follows from the size).
 //
 // Threads: one thread may call decide() and release_snapshot() while other
 // threads call the other methods; each of those uses its own transactions
@@ -48,7 +68,7 @@
 
 namespace pat {
 
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 // The store's maximum size, fixed at creation (address space reserved by
 // every process that opens it; the file grows only with its data). 16 GiB
@@ -64,11 +84,93 @@ struct UserInfo {
     bool sysadmin = false;
 };
 
+// Who a grant is given to: one user, one group, or every signed-in user
+// (Bitbucket's "all licensed users" default of a project or repository).
+enum class GranteeKind : std::uint8_t { user, group, all_users };
+
+struct Grantee {
+    GranteeKind kind = GranteeKind::user;
+    std::string name;  // the user or the group; empty for all_users
+
+    static Grantee user(std::string name) { return {GranteeKind::user, std::move(name)}; }
+    static Grantee group(std::string name) { return {GranteeKind::group, std::move(name)}; }
+    static Grantee all_users() { return {GranteeKind::all_users, {}}; }
+};
+
 struct GrantInfo {
-    std::string user;
+    std::string user;     // the grantee's canonical name: a user or a group; empty for all users
     std::string project;  // canonical KEY
     std::string repo;     // canonical slug; empty for a project grant
     Level level = Level::none;
+    GranteeKind kind = GranteeKind::user;
+    std::size_t line = 0;  // where a permissions file names it (apply's errors); 0: nowhere
+};
+
+struct GroupInfo {
+    std::string name;
+    std::size_t members = 0;
+};
+
+// A project or repository readable without credentials.
+struct PublicTarget {
+    std::string project;  // canonical KEY
+    std::string repo;     // canonical slug; empty for the whole project
+    std::size_t line = 0;
+};
+
+// Why a user has the level they have on a target (patctl check): the grant
+// that decided, the highest one; on a tie the most specific (sysadmin,
+// personal project, the user's own grant, a group's (first by name), all
+// users, public access; a repository grant before its project's).
+struct LevelSource {
+    enum class Kind : std::uint8_t {
+        none,
+        sysadmin,
+        personal_project,
+        user_grant,
+        group_grant,
+        all_users,
+        public_access
+    };
+    Kind kind = Kind::none;
+    Level level = Level::none;
+    std::string group;    // group_grant: the group
+    std::string project;  // the grant's target (canonical); empty for sysadmin
+    std::string repo;     // empty for a project grant
+};
+// "via group \"backend\" on project WORK", "via the sysadmin flag", ...
+std::string describe_level_source(const LevelSource& source);
+
+// Everything a permissions file states (patctl apply / export): users
+// (never passwords), groups with their members, grants of every kind and
+// public access. Names are canonical after Store::export_state; apply
+// canonicalises what it is given.
+struct PermissionsState {
+    struct User {
+        std::string name;
+        std::string display_name;  // empty: the name
+        bool sysadmin = false;
+        bool active = true;
+        std::size_t line = 0;
+    };
+    struct Member {
+        std::string name;
+        std::size_t line = 0;
+    };
+    struct Group {
+        std::string name;
+        std::vector<Member> members;
+        std::size_t line = 0;
+    };
+    std::vector<User> users;
+    std::vector<Group> groups;
+    std::vector<GrantInfo> grants;
+    std::vector<PublicTarget> public_targets;
+};
+
+struct ApplyOptions {
+    bool dry_run = false;  // compute and report the changes, write nothing
+    bool prune = false;    // remove what the state does not name (users: disabled, never deleted; never tokens)
 };
 
 struct TokenInfo {
@@ -111,8 +213,10 @@ class Store {
     // Creates a new, empty store of the current schema. Refuses an existing
     // one. A store that reaches max_size refuses further changes, cleanly.
     static Expected<std::unique_ptr<Store>> create(const std::string& path, std::size_t max_size = kDefaultStoreSize);
-    // Opens an existing store; refuses one of another schema version.
-    // A writer (read_write) also clears stale reader slots (mdb_reader_check).
+    // Opens an existing store; refuses one of an unknown schema version.
+    // A writer (read_write) upgrades a schema-1 store in place (one
+    // transaction; upgraded_from() says so) and clears stale reader slots
+    // (mdb_reader_check).
     static Expected<std::unique_ptr<Store>> open(const std::string& path, Mode mode);
 
     ~Store();
@@ -120,6 +224,13 @@ class Store {
     Store& operator=(const Store&) = delete;
 
     const std::string& path() const;
+    // The schema this open upgraded the store from (1), or 0 when it did not.
+    int upgraded_from() const;
+    // True when this store was opened (read-only) at schema 1 and a writer
+    // has upgraded the file since: close it and open it again, to see group
+    // grants, all-users defaults and public access. Reads the file's meta
+    // table (a short read transaction); false when it cannot tell.
+    bool schema_outdated() const;
     // Whether LMDB's lock file (PATH-lock) describes this data file: ok, or
     // a store_error when the file was replaced while some process kept the
     // lock file open (readers would see an older state of this file). Close
@@ -130,6 +241,11 @@ class Store {
     // Sees every change committed before the call. Consecutive decisions
     // share one snapshot while nothing is committed (see src/core/store/decide.cpp).
     Decision decide(TokenHasher& hasher, const AccessRequest& request, std::int64_t now_ms) noexcept;
+    // A request without credentials: allowed (with no identity) only for a
+    // repo-read need on a public repository or a repository of a public
+    // project; otherwise no_credentials (401), or store_error. Same snapshot
+    // rules as decide().
+    Decision decide_public(const AccessRequest& request, std::int64_t now_ms) noexcept;
     // Ends the snapshot decide() keeps between calls. Call it when idle (the
     // module does, once a second): an open snapshot keeps writers from
     // reusing the pages they free, so the file would grow.
@@ -144,6 +260,10 @@ class Store {
     Status delete_user(std::string_view name, const AuditContext& audit = {});
     Expected<std::vector<UserInfo>> list_users();
     Expected<UserInfo> get_user(std::string_view name);
+    // A user who has no password (made by apply, or by the directory): they
+    // sign in only through the directory. Audited like add_user.
+    Status add_user_without_password(std::string_view name, std::string_view display_name, bool sysadmin,
+                                     const AuditContext& audit = {});
     // Refused (not an error of the store) when the user is unknown, disabled
     // or the password is wrong; all three give the same message and take the
     // same time. A refusal is counted as password-failed in the bounded
@@ -158,8 +278,47 @@ class Store {
     Status revoke_project_grant(std::string_view user, std::string_view key, const AuditContext& audit = {});
     Status revoke_repo_grant(std::string_view user, std::string_view key, std::string_view slug,
                              const AuditContext& audit = {});
-    // All grants, or one user's.
+    // All users' own grants, or one user's.
     Expected<std::vector<GrantInfo>> list_grants(std::optional<std::string_view> user);
+
+    // Grants of any kind (project: slug empty). A group or user must exist.
+    Status set_grant(const Grantee& grantee, std::string_view key, std::string_view slug, Level level,
+                     const AuditContext& audit = {});
+    Status remove_grant(const Grantee& grantee, std::string_view key, std::string_view slug,
+                        const AuditContext& audit = {});
+    // One grantee's grants (a user's own, a group's, or the all-users defaults).
+    Expected<std::vector<GrantInfo>> list_grants_of(const Grantee& grantee);
+    // The user's level on a project (slug empty) or repository right now, and
+    // the grant that gives it: what decide() compares with the need.
+    Expected<LevelSource> explain_level(std::string_view user, std::string_view key, std::string_view slug);
+
+    // ---- groups ----
+    Status add_group(std::string_view name, const AuditContext& audit = {});
+    // Also removes its memberships and grants.
+    Status delete_group(std::string_view name, const AuditContext& audit = {});
+    Expected<std::vector<GroupInfo>> list_groups();
+    Expected<std::vector<std::string>> list_group_members(std::string_view group);
+    Expected<std::vector<std::string>> list_user_groups(std::string_view user);
+    // All or nothing: every user must exist; adding a member twice or
+    // removing a non-member is an error naming them.
+    Status add_group_members(std::string_view group, const std::vector<std::string>& users,
+                             const AuditContext& audit = {});
+    Status remove_group_members(std::string_view group, const std::vector<std::string>& users,
+                                const AuditContext& audit = {});
+
+    // ---- public access (anonymous read) ----
+    Status set_public(std::string_view key, std::string_view slug, bool on, const AuditContext& audit = {});
+    Expected<std::vector<PublicTarget>> list_public();
+
+    // ---- permissions as a file (patctl apply / export) ----
+    // Makes the store say what state says, in one transaction, and returns
+    // the changes, one line each ("add user bob", "grant group backend write
+    // on project WORK"); none when it already does. Errors name the entry
+    // (and its line, when set). dry_run: nothing is written.
+    Expected<std::vector<std::string>> apply(const PermissionsState& state, const ApplyOptions& options,
+                                             const AuditContext& audit = {});
+    // The state as apply reads it, sorted: apply(export_state()) changes nothing.
+    Expected<PermissionsState> export_state();
 
     // ---- tokens ----
     // The owner proves who they are with their password; there is no other
@@ -218,7 +377,12 @@ class Store {
         };
         std::vector<User> users;
         PasswordHash password;
-        std::vector<GrantInfo> grants;
+        std::vector<GrantInfo> grants;  // of users and groups
+        struct Group {
+            std::string name;
+            std::vector<std::string> members;
+        };
+        std::vector<Group> groups;
         struct Token {
             std::string owner;
             std::string name;

@@ -17,6 +17,7 @@ std::string_view reason_name(Reason reason) noexcept {
         case Reason::token_level_too_low: return "token level too low";
         case Reason::user_level_too_low: return "user level too low";
         case Reason::route_not_allowed: return "route not allowed";
+        case Reason::no_credentials: return "no credentials";
         case Reason::store_error: return "store error";
     }
     return "store error";
@@ -30,6 +31,7 @@ Verdict verdict_of(Reason reason) noexcept {
         case Reason::user_level_too_low:
         case Reason::route_not_allowed: return Verdict::forbidden;
         case Reason::store_error: return Verdict::fault;
+        case Reason::no_credentials:
         case Reason::malformed_token:
         case Reason::bad_checksum:
         case Reason::unknown_token:

@@ -54,6 +54,17 @@ NameFault check_user_name(std::string_view name) {
     return check_dotted_name(name, kMaxUserName);
 }
 
+// Group names: like user names, plus inner spaces, up to 128 characters.
+NameFault check_group_name(std::string_view name) {
+    if (name.empty()) return NameFault::empty;
+    if (name.size() > kMaxGroupName) return NameFault::too_long;
+    if (!is_ascii_alnum(name[0])) return NameFault::bad_first_char;
+    for (char c : name.substr(1)) {
+        if (!is_ascii_alnum(c) && c != '_' && c != '.' && c != '-' && c != ' ') return NameFault::bad_char;
+    }
+    return name.back() == ' ' ? NameFault::bad_char : NameFault::none;
+}
+
 // ".git" in any case: "x.GIT" canonicalises to "x.git" as well.
 bool ends_in_git_suffix(std::string_view slug) {
     constexpr std::string_view suffix = ".git";
@@ -116,8 +127,25 @@ constexpr std::string_view kProjectKeyForm =
 constexpr std::string_view kRepoSlugForm =
     "a repository slug is 1 to 128 characters from A-Z a-z 0-9 _ . -, starting with a letter "
     "or a digit, and not ending in \".git\"";
+constexpr std::string_view kGroupNameForm =
+    "a group name is 1 to 128 characters from A-Z a-z 0-9 _ . - and space, starting with a letter or a digit "
+    "and not ending in a space";
 
 }  // namespace
+
+bool is_valid_group_name(std::string_view name) {
+    return check_group_name(name) == NameFault::none;
+}
+
+Expected<std::string> canonical_group_name(std::string_view name) {
+    NameFault fault = check_group_name(name);
+    if (fault != NameFault::none) {
+        return Status(StatusCode::invalid_argument, describe_fault(fault, "group name", kGroupNameForm));
+    }
+    std::string out(name.size(), '\0');
+    copy_mapped(name, out.data(), to_lower);
+    return out;
+}
 
 bool is_valid_user_name(std::string_view name) {
     return check_user_name(name) == NameFault::none;

@@ -22,6 +22,7 @@ PAT_SAME_VALUE(token_level_too_low);
 PAT_SAME_VALUE(user_level_too_low);
 PAT_SAME_VALUE(route_not_allowed);
 PAT_SAME_VALUE(store_error);
+PAT_SAME_VALUE(no_credentials);
 #undef PAT_SAME_VALUE
 
 std::string_view outcome_label(AccessOutcome outcome) noexcept {

@@ -218,7 +218,7 @@ bool decode_entry(std::string_view key, std::string_view in, AuditEntry& entry) 
     if (key.size() != 8 || in.size() < 2 || static_cast<std::uint8_t>(in[0]) != kAuditFormat) return false;
     const auto action = static_cast<std::uint8_t>(in[1]);
     if (action < static_cast<std::uint8_t>(AuditAction::user_added) ||
-        action > static_cast<std::uint8_t>(AuditAction::audit_pruned))
+        action > static_cast<std::uint8_t>(AuditAction::store_upgraded))
         return false;
     in.remove_prefix(2);
     entry.action = static_cast<AuditAction>(action);
@@ -243,6 +243,14 @@ std::string_view audit_action_name(AuditAction action) {
         case AuditAction::token_modified: return "token-modified";
         case AuditAction::token_revoked: return "token-revoked";
         case AuditAction::audit_pruned: return "audit-pruned";
+        case AuditAction::user_changed: return "user-changed";
+        case AuditAction::group_added: return "group-added";
+        case AuditAction::group_deleted: return "group-deleted";
+        case AuditAction::member_added: return "member-added";
+        case AuditAction::member_removed: return "member-removed";
+        case AuditAction::public_set: return "public-set";
+        case AuditAction::public_removed: return "public-removed";
+        case AuditAction::store_upgraded: return "store-upgraded";
     }
     return "unknown";
 }
