@@ -33,7 +33,7 @@ const std::vector<Command>& all_commands() {
          run_user_enable},
         {{"user", "delete"}, 1, 1, "NAME", {},
          "user delete NAME",
-         "Delete a user together with their grants and tokens.\n",
+         "Delete a user together with their grants, group memberships and tokens.\n",
          run_user_delete},
         {{"user", "list"}, 0, 0, "", {},
          "user list",
@@ -158,10 +158,11 @@ const std::vector<Command>& all_commands() {
          run_check},
         {{"audit"}, 0, 1, "", {"limit"},
          "audit [NAME] [--limit N]",
-         "Show the audit trail, newest first: every change to users, grants and\n"
-         "tokens, with who made it (patctl records \"patctl:\" and the Unix user),\n"
-         "and failed passwords, one entry per user, address and hour with their\n"
-         "count. With NAME, only entries about that user.\n"
+         "Show the audit trail, newest first: every change to users, groups, grants,\n"
+         "public access and tokens, and the store's upgrade, with who made it (patctl\n"
+         "records \"patctl:\" and the Unix user), and failed passwords, one entry per\n"
+         "user, address and hour with their count. With NAME, only entries about that\n"
+         "user.\n"
          "  --limit N   at most N entries (default 50)\n",
          run_audit},
         {{"audit", "prune"}, 0, 0, "", {"older-than"},
@@ -236,6 +237,9 @@ std::string global_usage() {
         "  --json      machine-readable output\n"
         "  -h, --help  this text, or a command's (patctl user add --help)\n"
         "  --version   the version, the store schema and LMDB's (needs no store)\n"
+        "\n"
+        "A command that writes upgrades a store of an older schema in place, once,\n"
+        "and says so on stderr; commands that only read never write the store.\n"
         "\n"
         "Exit status: 0 success, 1 refused or not found (check: denied), 2 usage error.\n";
     return text;
