@@ -129,12 +129,11 @@ void write_source_json(JsonWriter& writer, const pat::LevelSource& source) {
         .end_object();
 }
 
-// "level write via group \"backend\" on project WORK"
+// "level write via group \"backend\" on project WORK", or the core's words
+// for no level at all ("no grant").
 std::string describe_source(const pat::LevelSource& source) {
-    std::string text = "level " + std::string(pat::level_name(source.level));
-    std::string via = pat::describe_level_source(source);
-    if (!via.empty()) text += " " + via;
-    return text;
+    if (source.kind == pat::LevelSource::Kind::none) return pat::describe_level_source(source);
+    return "level " + std::string(pat::level_name(source.level)) + " " + pat::describe_level_source(source);
 }
 
 void print_decision(const pat::Decision& decision, const std::optional<pat::LevelSource>& source, bool json) {

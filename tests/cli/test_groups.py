@@ -221,7 +221,7 @@ def test_check_names_the_group_grant_and_follows_membership(grouped):
     grouped.ok("group", "remove-member", "backend", "carol")
     denied = grouped.check(token, "repo-write", "WORK", "code", user="carol")
     assert denied.rc == 1
-    assert re.fullmatch(r"denied: user level too low: level none.*" + TOKEN_SUFFIX.format("carol"), denied.out)
+    assert re.fullmatch(r"denied: user level too low: no grant" + TOKEN_SUFFIX.format("carol"), denied.out)
     checked = json.loads(grouped.check(token, "repo-write", "WORK", "code", json_output=True).out)
     assert (checked["reason"], checked["level"], checked["via"]) == ("user level too low", "none", None)
 
@@ -231,7 +231,7 @@ def test_check_names_the_group_grant_and_follows_membership(grouped):
     grouped.ok("group", "add-member", "ops", "carol")
     grouped.ok("grant", "--group", "ops", "repo", "WORK/code", "admin")
     result = grouped.check(token, "repo-admin", "WORK", "code")
-    assert allowed_via("admin", 'via group "ops" on repo WORK/code', "carol").fullmatch(result.out), result
+    assert allowed_via("admin", 'via group "ops" on repository WORK/code', "carol").fullmatch(result.out), result
     # Other repositories of the project: still the project grant.
     result = grouped.check(token, "repo-write", "WORK", "other")
     assert allowed_via("write", 'via group "backend" on project WORK', "carol").fullmatch(result.out), result
