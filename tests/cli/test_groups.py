@@ -18,12 +18,14 @@ from conftest import (
     unchanged,
 )
 
-TOKEN_SUFFIX = r" \(token \d{12}, user {}\)\n"
+def token_suffix(user):
+    """How a `check` line ends once the token is known."""
+    return r" \(token \d{12}, user " + re.escape(user) + r"\)\n"
 
 
 def allowed_via(level, via, user):
     """The whole `check` line of an allowed decision with its source."""
-    return re.compile(re.escape(f"allowed: level {level} {via}") + TOKEN_SUFFIX.format(user))
+    return re.compile(re.escape(f"allowed: level {level} {via}") + token_suffix(user))
 
 
 @pytest.fixture
@@ -177,8 +179,8 @@ def test_group_and_all_users_grants_are_listed_and_removed(grouped):
         ("project", "WORK", None, "write"), ("repo", "WORK", "site", "admin")}
     assert all(g["group"] == "backend" for g in json.loads(grouped.ok("grants", "--group", "backend", "--json").out))
     assert json.loads(grouped.ok("grants", "--all-users", "--json").out) == [
-        {"all_users": True, "scope": "project", "project": "WORK", "repo": None, "level": "read"},
-        {"all_users": True, "scope": "repo", "project": "PUB", "repo": "docs", "level": "read"}]
+        {"all_users": True, "scope": "repo", "project": "PUB", "repo": "docs", "level": "read"},
+        {"all_users": True, "scope": "project", "project": "WORK", "repo": None, "level": "read"}]
     assert grouped.ok("grants", "--group", "ops").out == "no grants\n"
 
     # `grants` alone lists every kind; a user's own grants stay theirs.
@@ -221,7 +223,7 @@ def test_check_names_the_group_grant_and_follows_membership(grouped):
     grouped.ok("group", "remove-member", "backend", "carol")
     denied = grouped.check(token, "repo-write", "WORK", "code", user="carol")
     assert denied.rc == 1
-    assert re.fullmatch(r"denied: user level too low: no grant" + TOKEN_SUFFIX.format("carol"), denied.out)
+    assert re.fullmatch(r"denied: user level too low: no grant" + token_suffix("carol"), denied.out)
     checked = json.loads(grouped.check(token, "repo-write", "WORK", "code", json_output=True).out)
     assert (checked["reason"], checked["level"], checked["via"]) == ("user level too low", "none", None)
 
