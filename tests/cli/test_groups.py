@@ -259,8 +259,7 @@ def test_check_names_the_users_own_grant_and_the_all_users_default(grouped):
     carol = grouped.create_token("carol", CAROL_PASSWORD)["token"]
     # alice: her own write on PROJ.
     result = grouped.check(alice, "project-write", "PROJ")
-    assert result.rc == 0 and result.out.startswith("allowed: level write via "), result
-    assert "group" not in result.out and "PROJ" in result.out
+    assert allowed_via("write", "via the user's own grant on project PROJ", "alice").fullmatch(result.out), result
     # A group's admin on PROJ is higher than her own write: it decides.
     grouped.ok("grant", "--group", "backend", "project", "PROJ", "admin")
     result = grouped.check(alice, "project-admin", "PROJ")
@@ -271,16 +270,29 @@ def test_check_names_the_users_own_grant_and_the_all_users_default(grouped):
     assert grouped.check(carol, "repo-read", "WIKI", "pages").rc == 1
     grouped.ok("grant", "--all-users", "project", "WIKI", "read")
     result = grouped.check(carol, "repo-read", "WIKI", "pages")
-    assert result.rc == 0 and result.out.startswith("allowed: level read via "), result
-    assert "WIKI" in result.out and "group" not in result.out
+    assert allowed_via("read", "via all users on project WIKI", "carol").fullmatch(result.out), result
     assert json.loads(grouped.check(carol, "repo-read", "WIKI", "pages", json_output=True).out)["via"]["kind"] == (
         "all-users")
     denied = grouped.check(carol, "repo-write", "WIKI", "pages")
-    assert denied.rc == 1 and denied.out.startswith("denied: user level too low: level read via "), denied
+    assert denied.rc == 1, denied
+    assert re.fullmatch(r"denied: user level too low: level read via all users on project WIKI" + token_suffix("carol"),
+                        denied.out), denied
 
     # A disabled user gets nothing from groups or defaults.
     grouped.ok("user", "disable", "carol")
     assert grouped.check(carol, "repo-read", "WIKI", "pages").out.startswith("denied: user disabled")
+
+
+def test_check_names_the_sysadmin_flag_and_the_personal_project(grouped):
+    bob = grouped.create_token("bob", "bob's secret")["token"]
+    result = grouped.check(bob, "repo-admin", "ANY", "thing")
+    assert allowed_via("admin", "via the sysadmin flag", "bob").fullmatch(result.out), result
+    alice = grouped.create_token("alice", ALICE_PASSWORD)["token"]
+    result = grouped.check(alice, "repo-admin", "~Alice", "dotfiles")
+    assert allowed_via("admin", "via the personal project ~ALICE", "alice").fullmatch(result.out), result
+    via = json.loads(grouped.check(alice, "repo-admin", "~alice", "dotfiles", json_output=True).out)["via"]
+    assert via == {"kind": "personal-project", "group": None, "project": "~ALICE", "repo": None,
+                   "text": "via the personal project ~ALICE"}
 
 
 def test_check_without_a_target_has_no_level(grouped):

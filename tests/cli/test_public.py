@@ -108,7 +108,9 @@ def test_a_token_user_reads_a_public_repository(populated):
     populated.ok("public", "repo", "WORK/site", "on")
     token = populated.create_token("carol", CAROL_PASSWORD)["token"]  # carol has no grant
     result = populated.check(token, "repo-read", "WORK", "site")
-    assert result.rc == 0 and result.out.startswith("allowed: level read via "), result
+    assert result.rc == 0, result
+    assert re.fullmatch(r"allowed: level read via public access to repository WORK/site \(token \d{12}, user carol\)\n",
+                        result.out), result
     assert populated.check(token, "repo-write", "WORK", "site").out.startswith("denied: user level too low")
 
 
