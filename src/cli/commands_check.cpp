@@ -72,14 +72,21 @@ std::int64_t http_status_of(pat::Verdict verdict) {
 // The user's level on the request's target and the grant that gives it:
 // asked for a decision that compared that level with the need (allowed, or
 // refused as too low) on a project or repository. A second read of the
-// store: a change committed in between shows here, not in the decision.
+// store: a change committed in between shows here, not in the decision, and
+// one that removed the user leaves only a note: the decision stands.
 std::optional<pat::LevelSource> explain(pat::Store& store, const pat::Decision& decision, const pat::Need need,
                                         std::string_view project, std::string_view repo) {
     if (!pat::is_project_need(need) && !pat::is_repo_need(need)) return std::nullopt;
     if (!decision.allowed() && decision.reason != pat::Reason::user_level_too_low) return std::nullopt;
+    // The decision accepted both names, so they are valid.
     const std::string key = take(pat::canonical_project_key(project));
     const std::string slug = pat::is_repo_need(need) ? take(pat::canonical_repo_slug(repo)) : std::string();
-    return take(store.explain_level(decision.logged_user(), key, slug));
+    pat::Expected<pat::LevelSource> source = store.explain_level(decision.logged_user(), key, slug);
+    if (!source.ok()) {
+        print_note("cannot say which grant decided: " + printable(source.status().message()));
+        return std::nullopt;
+    }
+    return std::move(source).value();
 }
 
 // The fields every `check --json` starts with: what nginx would answer.
