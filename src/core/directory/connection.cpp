@@ -2,9 +2,16 @@
 #include "connection.hpp"
 
 #include <ldap.h>
+#include <netdb.h>
+#include <poll.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cctype>
+#include <chrono>
+#include <cerrno>
+#include <cstring>
 
 namespace pat::directory {
 namespace {
@@ -75,6 +82,48 @@ int set_options(LDAP* ld, const DirectoryConfig& config, const DirectoryServer& 
     if (rc == LDAP_OPT_SUCCESS) rc = ldap_set_option(ld, LDAP_OPT_X_TLS_PROTOCOL_MIN, &tls12);
     if (rc == LDAP_OPT_SUCCESS) rc = ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &client);
     return rc;
+}
+
+// Why a TCP connection to the URL's host and port fails ("" when it does
+// not). Asked only after libldap failed to connect, to tell the sysadmin
+// the reason (refused, timed out, no such host) and to tell a TLS failure
+// (TCP works) from an unreachable server.
+std::string tcp_failure(const std::string& url, int timeout_ms) {
+    LDAPURLDesc* parsed = nullptr;
+    if (ldap_url_parse(url.c_str(), &parsed) != LDAP_URL_SUCCESS) return "not a URL";
+    const std::string host = parsed->lud_host != nullptr ? parsed->lud_host : "";
+    const std::string port = std::to_string(parsed->lud_port);
+    ldap_free_urldesc(parsed);
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* addresses = nullptr;
+    if (const int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &addresses); rc != 0) {
+        return "cannot resolve " + host + ": " + ::gai_strerror(rc);
+    }
+    std::string why = "no address for " + host;
+    for (addrinfo* address = addresses; address != nullptr; address = address->ai_next) {
+        const int fd = ::socket(address->ai_family, address->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) continue;
+        int error = ::connect(fd, address->ai_addr, address->ai_addrlen) == 0 ? 0 : errno;
+        if (error == EINPROGRESS) {
+            pollfd wait{fd, POLLOUT, 0};
+            const int ready = ::poll(&wait, 1, timeout_ms);
+            socklen_t size = sizeof error;
+            if (ready == 0) {
+                error = ETIMEDOUT;
+            } else if (ready < 0 || ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &size) != 0) {
+                error = errno;
+            }
+        }
+        ::close(fd);
+        if (error == 0) {
+            why.clear();
+            break;
+        }
+        why = std::strerror(error);
+    }
+    ::freeaddrinfo(addresses);
+    return why;
 }
 
 class Handle {
@@ -166,13 +215,20 @@ DirectoryResult<Connection> Connection::open(const DirectoryConfig& config, std:
             continue;
         }
         // For ldaps:// this is the TCP connection and the TLS handshake.
+        const auto started = std::chrono::steady_clock::now();
         rc = ldap_connect(handle.ld);
         if (rc != LDAP_SUCCESS) {
-            // libldap reports a failed handshake as "can't contact" too; only
-            // then does it leave a diagnostic behind.
-            const bool handshake = server.tls == DirectoryTls::ldaps && !diagnostic(handle.ld).empty();
+            const auto spent = std::chrono::steady_clock::now() - started;
+            if (server.tls == DirectoryTls::ldaps && spent >= std::chrono::milliseconds(config.connect_timeout_ms)) {
+                skipped.push_back(server.url + ": no TLS handshake within connect_timeout (" +
+                                  std::to_string(config.connect_timeout_ms / 1000) + " s)");
+                continue;
+            }
+            // libldap reports a failed TLS handshake as "can't contact" too.
+            const std::string tcp = tcp_failure(server.url, config.connect_timeout_ms);
             skipped.push_back(server.url + ": " +
-                              (handshake ? tls_failure(config) : "cannot connect: " + describe(handle.ld, rc)));
+                              (server.tls == DirectoryTls::ldaps && tcp.empty() ? tls_failure(config)
+                                                                                : "cannot connect: " + tcp));
             continue;
         }
         if (server.tls == DirectoryTls::start_tls) {
@@ -180,7 +236,7 @@ DirectoryResult<Connection> Connection::open(const DirectoryConfig& config, std:
             if (rc != LDAP_SUCCESS) {
                 // The connection is asynchronous: a refused one shows here.
                 skipped.push_back(server.url + ": " +
-                                  (rc == LDAP_SERVER_DOWN    ? "cannot connect: " + describe(handle.ld, rc)
+                                  (rc == LDAP_SERVER_DOWN    ? "cannot connect: " + tcp_failure(server.url, config.connect_timeout_ms)
                                    : rc == LDAP_CONNECT_ERROR ? "StartTLS: " + tls_failure(config)
                                    : rc == LDAP_TIMEOUT       ? "no answer within operation_timeout (" +
                                                               std::to_string(config.operation_timeout_ms / 1000) + " s)"
