@@ -191,7 +191,7 @@ struct DirectorySignIn {
 
 // What `patctl directory test` shows.
 struct DirectoryTestReport {
-    std::string server;                // the URL that answered
+    std::string server;  // the URL that answered
     DirectoryTls tls = DirectoryTls::start_tls;
     std::vector<std::string> skipped;  // "URL: why" for each URL tried before it
     DirectoryUser user;

@@ -44,7 +44,8 @@ int run_directory_test(const Invocation& invocation) {
     // Read before any connection: a password typed on a terminal is asked
     // for at once, not after the searches.
     std::optional<SecretLine> password;
-    if (invocation.args.has("password-stdin")) password.emplace(read_secret_line("password", pat::kMaxDirectoryPassword));
+    if (invocation.args.has("password-stdin"))
+        password.emplace(read_secret_line("password", pat::kMaxDirectoryPassword));
     for (const std::string& warning : client.config().warnings()) print_note("warning: " + printable(warning));
     pat::DirectoryResult<pat::DirectoryTestReport> result = client.test(*user);
     if (!result) failure("directory: " + result.error().message);
@@ -86,8 +87,8 @@ int run_directory_test(const Invocation& invocation) {
         return sign_in_exit(sign_in);
     }
     for (const std::string& line : report.skipped) print_line("skipped:      " + printable(line));
-    print_line("server:       " + printable(report.server) + " (TLS: " +
-               std::string(pat::directory_tls_name(report.tls)) + ")");
+    print_line("server:       " + printable(report.server) +
+               " (TLS: " + std::string(pat::directory_tls_name(report.tls)) + ")");
     print_line("service bind: " + printable(client.config().bind_dn));
     print_line("user:         " + printable(report.user.name));
     print_line("dn:           " + printable(report.user.dn));

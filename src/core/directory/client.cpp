@@ -19,7 +19,9 @@ using directory::Entry;
 // A user search asks for two entries: the second one says "ambiguous".
 constexpr int kUserSearchLimit = 2;
 
-DirectoryError error(DirectoryErrorKind kind, std::string message) { return {kind, std::move(message)}; }
+DirectoryError error(DirectoryErrorKind kind, std::string message) {
+    return {kind, std::move(message)};
+}
 
 // The user an entry describes. Its name attribute must have exactly one
 // value and that value must be a valid user name here: a store lookup is a
@@ -33,10 +35,10 @@ DirectoryResult<DirectoryUser> user_of(const DirectoryConfig& config, const Entr
     }
     Expected<std::string> name = canonical_user_name(names.front());
     if (!name) {
-        return error(DirectoryErrorKind::invalid_name, "the entry " + entry.dn + ": " + config.user_name_attribute +
-                                                           " " + escape_filter_value(names.front()) +
-                                                           " is not a valid user name here: " +
-                                                           name.status().message());
+        return error(DirectoryErrorKind::invalid_name,
+                     "the entry " + entry.dn + ": " + config.user_name_attribute + " " +
+                         escape_filter_value(names.front()) +
+                         " is not a valid user name here: " + name.status().message());
     }
     std::string display_name = entry.first(config.user_display_name_attribute);
     if (display_name.empty()) display_name = *name;
@@ -59,8 +61,8 @@ DirectoryResult<DirectoryUser> find_user_on(Connection& connection, const Direct
     }
     if (entries->size() > 1) {
         return error(DirectoryErrorKind::ambiguous, "more than one entry under " + config.user_base + " matches " +
-                                                        filter + " (" + entries->at(0).dn + ", " +
-                                                        entries->at(1).dn + ")");
+                                                        filter + " (" + entries->at(0).dn + ", " + entries->at(1).dn +
+                                                        ")");
     }
     return user_of(config, entries->front());
 }
@@ -69,8 +71,8 @@ DirectoryResult<std::vector<DirectoryGroup>> groups_of_on(Connection& connection
                                                           const DirectoryUser& user) {
     std::vector<DirectoryGroup> groups;
     if (config.group_base.empty()) return groups;
-    DirectoryResult<std::vector<Entry>> entries = connection.search(
-        config.group_base, group_search_filter(config, user), {config.group_name_attribute}, 0);
+    DirectoryResult<std::vector<Entry>> entries =
+        connection.search(config.group_base, group_search_filter(config, user), {config.group_name_attribute}, 0);
     if (!entries) return entries.error();
     for (const Entry& entry : *entries) {
         std::string name = entry.first(config.group_name_attribute);
@@ -148,8 +150,9 @@ DirectorySignIn DirectoryClient::authenticate(std::string_view name, std::string
     if (rc == LDAP_SUCCESS) return {Outcome::ok, std::move(user.value()), {}};
     if (rc == LDAP_INVALID_CREDENTIALS) return {Outcome::refused, {}, "wrong password for " + user->dn};
     if (directory::is_unavailable_code(rc)) {
-        return {Outcome::unavailable, {}, "the bind as " + user->dn + " on " + connection->server().url +
-                                              " failed: " + why};
+        return {Outcome::unavailable,
+                {},
+                "the bind as " + user->dn + " on " + connection->server().url + " failed: " + why};
     }
     // Locked, expired, disabled (AD: invalid credentials with a data code,
     // other servers: unwilling to perform): the same refusal.

@@ -131,7 +131,8 @@ class Parser {
     Status whole(const std::string& what) const { return {StatusCode::invalid_argument, file_ + ": " + what}; }
 
     Status set(unsigned line, const std::string& key, const std::string& value) {
-        if (!is_key(key)) return at(line, "unknown key '" + shown(key) + "' (the keys are listed in docs/directory.md)");
+        if (!is_key(key))
+            return at(line, "unknown key '" + shown(key) + "' (the keys are listed in docs/directory.md)");
         if (value.empty()) return at(line, key + " needs a value");
         if (key == "url") return add_url(line, value);
         if (auto [first, inserted] = seen_.emplace(key, line); !inserted) {
@@ -249,7 +250,8 @@ class Parser {
         if (config_.bind_password_file.empty()) {
             return whole("no bind_password_file (the file holding bind_dn's password)");
         }
-        if (config_.user_base.empty()) return whole("no user_base (where the users are, e.g. ou=people,dc=example,dc=com)");
+        if (config_.user_base.empty())
+            return whole("no user_base (where the users are, e.g. ou=people,dc=example,dc=com)");
         return Status::success();
     }
 
@@ -277,8 +279,7 @@ Status read_password(DirectoryConfig& config) {
     const std::string& path = config.bind_password_file;
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) {
-        return {StatusCode::invalid_argument,
-                "cannot read bind_password_file " + path + ": " + std::strerror(errno)};
+        return {StatusCode::invalid_argument, "cannot read bind_password_file " + path + ": " + std::strerror(errno)};
     }
     if (!S_ISREG(st.st_mode)) {
         return {StatusCode::invalid_argument, "bind_password_file " + path + " is not a regular file"};
@@ -332,7 +333,9 @@ DirectorySecret& DirectorySecret::operator=(DirectorySecret&& other) noexcept {
     return *this;
 }
 
-DirectorySecret::~DirectorySecret() { wipe(text_); }
+DirectorySecret::~DirectorySecret() {
+    wipe(text_);
+}
 
 std::vector<std::string> DirectoryConfig::warnings() const {
     std::vector<std::string> lines;

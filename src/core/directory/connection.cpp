@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include <cctype>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 namespace pat::directory {
@@ -19,9 +19,13 @@ namespace {
 // A page of a paged search: well under Active Directory's MaxPageSize (1000).
 constexpr int kPageSize = 500;
 
-timeval to_timeval(int ms) { return timeval{ms / 1000, static_cast<suseconds_t>((ms % 1000) * 1000)}; }
+timeval to_timeval(int ms) {
+    return timeval{ms / 1000, static_cast<suseconds_t>((ms % 1000) * 1000)};
+}
 
-DirectoryError error(DirectoryErrorKind kind, std::string message) { return {kind, std::move(message)}; }
+DirectoryError error(DirectoryErrorKind kind, std::string message) {
+    return {kind, std::move(message)};
+}
 
 // The server's own words after a failure, when it gave any.
 std::string diagnostic(LDAP* ld) {
@@ -185,8 +189,7 @@ std::string Entry::first(std::string_view attribute) const {
 bool is_unavailable_code(int code) {
     return code == LDAP_SERVER_DOWN || code == LDAP_TIMEOUT || code == LDAP_CONNECT_ERROR || code == LDAP_BUSY ||
            code == LDAP_UNAVAILABLE || code == LDAP_TIMELIMIT_EXCEEDED || code == LDAP_NO_MEMORY ||
-           code == LDAP_LOCAL_ERROR || code == LDAP_ENCODING_ERROR || code == LDAP_DECODING_ERROR ||
-           code == LDAP_OTHER;
+           code == LDAP_LOCAL_ERROR || code == LDAP_ENCODING_ERROR || code == LDAP_DECODING_ERROR || code == LDAP_OTHER;
 }
 
 std::string comparable_dn(const std::string& dn) {
@@ -226,9 +229,9 @@ DirectoryResult<Connection> Connection::open(const DirectoryConfig& config, std:
             }
             // libldap reports a failed TLS handshake as "can't contact" too.
             const std::string tcp = tcp_failure(server.url, config.connect_timeout_ms);
-            skipped.push_back(server.url + ": " +
-                              (server.tls == DirectoryTls::ldaps && tcp.empty() ? tls_failure(config)
-                                                                                : "cannot connect: " + tcp));
+            skipped.push_back(
+                server.url + ": " +
+                (server.tls == DirectoryTls::ldaps && tcp.empty() ? tls_failure(config) : "cannot connect: " + tcp));
             continue;
         }
         if (server.tls == DirectoryTls::start_tls) {
@@ -236,7 +239,8 @@ DirectoryResult<Connection> Connection::open(const DirectoryConfig& config, std:
             if (rc != LDAP_SUCCESS) {
                 // The connection is asynchronous: a refused one shows here.
                 skipped.push_back(server.url + ": " +
-                                  (rc == LDAP_SERVER_DOWN    ? "cannot connect: " + tcp_failure(server.url, config.connect_timeout_ms)
+                                  (rc == LDAP_SERVER_DOWN
+                                       ? "cannot connect: " + tcp_failure(server.url, config.connect_timeout_ms)
                                    : rc == LDAP_CONNECT_ERROR ? "StartTLS: " + tls_failure(config)
                                    : rc == LDAP_TIMEOUT       ? "no answer within operation_timeout (" +
                                                               std::to_string(config.operation_timeout_ms / 1000) + " s)"
@@ -249,12 +253,16 @@ DirectoryResult<Connection> Connection::open(const DirectoryConfig& config, std:
         rc = connection.bind(config.bind_dn, config.bind_password.text(), why);
         if (rc == LDAP_SUCCESS) return connection;
         if (is_unavailable_code(rc)) {
-            skipped.push_back(server.url + ": the service bind failed: " + why);
+            // Without TLS the asynchronous connection is first used here.
+            skipped.push_back(server.url + ": " +
+                              (rc == LDAP_SERVER_DOWN
+                                   ? "cannot connect: " + tcp_failure(server.url, config.connect_timeout_ms)
+                                   : "the service bind failed: " + why));
             continue;
         }
-        return error(DirectoryErrorKind::service_bind_refused,
-                     server.url + " refused the service bind as " + config.bind_dn + ": " + why +
-                         " (check bind_dn and bind_password_file)");
+        return error(DirectoryErrorKind::service_bind_refused, server.url + " refused the service bind as " +
+                                                                   config.bind_dn + ": " + why +
+                                                                   " (check bind_dn and bind_password_file)");
     }
     std::string message = "no directory server answered";
     for (const std::string& line : skipped) message += "; " + line;
@@ -265,7 +273,9 @@ Connection::~Connection() {
     if (ld_ != nullptr) ldap_unbind_ext_s(ld_, nullptr, nullptr);
 }
 
-std::string Connection::error_text(int code) const { return describe(ld_, code); }
+std::string Connection::error_text(int code) const {
+    return describe(ld_, code);
+}
 
 int Connection::bind(const std::string& dn, std::string_view password, std::string& why) {
     // libldap only reads the credentials; the cast is its C signature.

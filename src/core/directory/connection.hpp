@@ -32,7 +32,8 @@ class Connection {
     // (the replicas of one directory share their accounts).
     static DirectoryResult<Connection> open(const DirectoryConfig& config, std::vector<std::string>& skipped);
 
-    Connection(Connection&& other) noexcept : ld_(std::exchange(other.ld_, nullptr)), config_(other.config_), server_(other.server_) {}
+    Connection(Connection&& other) noexcept
+        : ld_(std::exchange(other.ld_, nullptr)), config_(other.config_), server_(other.server_) {}
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
     Connection& operator=(Connection&&) = delete;
@@ -52,7 +53,8 @@ class Connection {
     int bind(const std::string& dn, std::string_view password, std::string& why);
 
    private:
-    Connection(LDAP* ld, const DirectoryConfig& config, std::size_t server) : ld_(ld), config_(&config), server_(server) {}
+    Connection(LDAP* ld, const DirectoryConfig& config, std::size_t server)
+        : ld_(ld), config_(&config), server_(server) {}
 
     std::string error_text(int code) const;
 

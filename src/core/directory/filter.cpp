@@ -39,10 +39,9 @@ std::string user_search_filter(const DirectoryConfig& config, std::string_view n
 }
 
 std::string group_search_filter(const DirectoryConfig& config, const DirectoryUser& user) {
-    std::string by_dn = config.group_nested
-                            ? "(" + config.group_member_attribute + std::string(kInChain) +
-                                  escape_filter_value(user.dn) + ")"
-                            : equality(config.group_member_attribute, user.dn);
+    std::string by_dn = config.group_nested ? "(" + config.group_member_attribute + std::string(kInChain) +
+                                                  escape_filter_value(user.dn) + ")"
+                                            : equality(config.group_member_attribute, user.dn);
     std::string member = config.group_member_uid_attribute.empty()
                              ? by_dn
                              : "(|" + by_dn + equality(config.group_member_uid_attribute, user.name) + ")";
