@@ -214,7 +214,7 @@ DirectoryResult<Connection> Connection::open(const DirectoryConfig& config, std:
             continue;
         }
         if (set_options(handle.ld, config, server) != LDAP_OPT_SUCCESS) {
-            skipped.push_back(server.url + ": cannot set the connection's options (" + describe(handle.ld, rc) + ")");
+            skipped.push_back(server.url + ": libldap refused the connection's options (timeouts, TLS)");
             continue;
         }
         // For ldaps:// this is the TCP connection and the TLS handshake.
