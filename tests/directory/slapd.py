@@ -32,7 +32,7 @@ USERS = {
 }
 # groupOfNames: cn -> member uids; posixGroup: cn -> memberUid values
 GROUPS_OF_NAMES = {"developers": ["alice", "bob"], "staff": ["alice"]}
-POSIX_GROUPS = {"ops": ["alice", "carol"]}
+POSIX_GROUPS = {"ops": ["alice", "carol", "ghost"]}
 
 
 def free_port():
@@ -89,6 +89,16 @@ def directory_ldif():
     for cn, members in GROUPS_OF_NAMES.items():
         lines = "".join(f"member: {user_dn(uid)}\n" for uid in members)
         entries.append(f"dn: cn={cn},ou=groups,{SUFFIX}\nobjectClass: groupOfNames\ncn: {cn}\n{lines}")
+    # Entries only a sync's lists meet: a uid that is no valid user name
+    # here, and a group whose members are written in another case, include a
+    # group and name a user who does not exist.
+    entries.append(
+        f"dn: uid=john smith,ou=people,{SUFFIX}\nobjectClass: inetOrgPerson\nuid: john smith\n"
+        "cn: John Smith\nsn: Smith\nuserPassword: john-pw-4\n")
+    entries.append(
+        f"dn: cn=leads,ou=groups,{SUFFIX}\nobjectClass: groupOfNames\ncn: leads\n"
+        f"member: UID=Alice,OU=People,{SUFFIX.upper()}\nmember: cn=staff,ou=groups,{SUFFIX}\n"
+        f"member: uid=ghost,ou=people,{SUFFIX}\n")
     for gid, (cn, members) in enumerate(POSIX_GROUPS.items(), start=5000):
         lines = "".join(f"memberUid: {uid}\n" for uid in members)
         entries.append(f"dn: cn={cn},ou=groups,{SUFFIX}\nobjectClass: posixGroup\ncn: {cn}\n"

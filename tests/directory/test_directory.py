@@ -10,7 +10,8 @@ import os
 
 import slapd as harness
 
-ALL_GROUPS = ["developers", "ops", "staff"]
+# leads names alice as UID=Alice,OU=People,DC=EXAMPLE,DC=COM: the server compares DNs.
+ALL_GROUPS = ["developers", "leads", "ops", "staff"]
 
 
 def groups_in(output):
