@@ -233,9 +233,10 @@ DirectoryResult<Connection> Connection::open(const DirectoryConfig& config, std:
             }
             // libldap reports a failed TLS handshake as "can't contact" too.
             const std::string tcp = tcp_failure(server.url, config.connect_timeout_ms);
-            skipped.push_back(
-                server.url + ": " +
-                (server.tls == DirectoryTls::ldaps && tcp.empty() ? tls_failure(config) : "cannot connect: " + tcp));
+            skipped.push_back(server.url + ": " +
+                              (!tcp.empty()                        ? "cannot connect: " + tcp
+                               : server.tls == DirectoryTls::ldaps ? tls_failure(config)
+                                                                   : "cannot connect: " + describe(handle.ld, rc)));
             continue;
         }
         if (server.tls == DirectoryTls::start_tls) {
