@@ -37,6 +37,7 @@ constexpr OptionSpec kOptions[] = {
     {"path",             true,  false},
     {"rules",            true,  false},
     {"force",            false, false},
+    {"config",           true,  false},
 };
 // clang-format on
 

@@ -83,5 +83,6 @@ int run_audit_prune(const Invocation& invocation);
 int run_route(const Invocation& invocation);
 int run_backup(const Invocation& invocation);
 int run_restore(const Invocation& invocation);
+int run_directory_test(const Invocation& invocation);
 
 }  // namespace patctl
