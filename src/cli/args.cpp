@@ -34,6 +34,9 @@ constexpr OptionSpec kOptions[] = {
     {"path",             true,  false},
     {"rules",            true,  false},
     {"force",            false, false},
+    {"dry-run",          false, false},
+    {"prune",            false, false},
+    {"output",           true,  false},
 };
 // clang-format on
 
