@@ -139,7 +139,7 @@ const std::vector<Command>& all_commands() {
          run_route},
         {{"apply"}, 1, 1, "FILE", {"dry-run", "prune"},
          "apply FILE [--dry-run] [--prune]",
-         "Make the store say what the permissions file FILE says (- : standard\n"
+         "Make the store say what the permissions file FILE says (-: standard\n"
          "input): users (names, display names, the sysadmin flag, disabled; never\n"
          "passwords), groups and their members, grants of users, groups and all\n"
          "users, public access. One transaction: all of it or, on any error, none.\n"
