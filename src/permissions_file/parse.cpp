@@ -47,11 +47,11 @@ std::size_t line_of(const YAML::Mark& mark) {
     return mark.line < 0 ? 1 : static_cast<std::size_t>(mark.line) + 1;
 }
 
-// Text from the file inside an error message: quoted, control characters
-// escaped (the message stays one line), long text cut.
-std::string quoted(std::string_view text) {
+// Text inside an error message: control characters escaped (the message
+// stays one line), long text cut.
+std::string printable(std::string_view text, bool quote) {
     constexpr std::size_t kMaxShown = 80;
-    std::string out = "\"";
+    std::string out = quote ? "\"" : "";
     for (std::size_t i = 0; i < text.size() && i < kMaxShown; ++i) {
         const auto c = static_cast<unsigned char>(text[i]);
         if (c < 0x20 || c == 0x7f) {
@@ -59,7 +59,7 @@ std::string quoted(std::string_view text) {
             out += "\\x";
             out += kHex[c >> 4];
             out += kHex[c & 0xf];
-        } else if (c == '"' || c == '\\') {
+        } else if (quote && (c == '"' || c == '\\')) {
             out += '\\';
             out += static_cast<char>(c);
         } else {
@@ -67,8 +67,13 @@ std::string quoted(std::string_view text) {
         }
     }
     if (text.size() > kMaxShown) out += "...";
-    out += '"';
+    if (quote) out += '"';
     return out;
+}
+
+// Text from the file, quoted.
+std::string quoted(std::string_view text) {
+    return printable(text, true);
 }
 
 // ---- the tree ----
@@ -413,10 +418,10 @@ Expected<PermissionsState> parse_permissions_file(std::string_view text) {
     } catch (const FileError& e) {
         return error(e.line, e.message);
     } catch (const YAML::Exception& e) {
-        return error(line_of(e.mark),
-                     "YAML syntax error at column " + std::to_string(e.mark.column + 1) + ": " + e.msg);
+        const std::string column = e.mark.column < 0 ? "" : " at column " + std::to_string(e.mark.column + 1);
+        return error(line_of(e.mark), "YAML syntax error" + column + ": " + printable(e.msg, false));
     } catch (const std::exception& e) {
-        return error(1, std::string("cannot read the file: ") + e.what());
+        return error(1, "cannot read the file: " + printable(e.what(), false));
     }
 }
 
