@@ -1,23 +1,8 @@
-// Reading a permissions file: yaml-cpp's event parser builds a small tree
-// of our own (every node with its line), which the reader below walks.
-//
-// Why events and not YAML::Load: the handler sees each collection as it
-// opens, so a file nested deeper than the format allows is refused at once,
-// before yaml-cpp recurses any deeper (its own guard stops only at 2000
-// levels); it also sees anchors, aliases, tags and further documents, which
-// the format refuses (a file's meaning stays what its lines say), and tells
-// a quoted "null" (a name) from a null (nothing).
+// Reading a permissions file: the tree (tree.hpp) walked section by section,
+// every name canonicalised and every entry given its line.
 
-#include <yaml-cpp/depthguard.h>
-#include <yaml-cpp/eventhandler.h>
-#include <yaml-cpp/exceptions.h>
-#include <yaml-cpp/mark.h>
-#include <yaml-cpp/parser.h>
-
-#include <cstdint>
 #include <map>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,143 +11,15 @@
 #include "pat/names.hpp"
 #include "pat/permission.hpp"
 #include "pat/permissions_file.hpp"
+#include "tree.hpp"
 
 namespace pat {
 namespace {
 
 namespace keys = permissions_file;
-
-// A failure anywhere in this file: caught in parse_permissions_file, which
-// turns it into the one-line Status (nothing else sees it).
-struct FileError {
-    std::size_t line;
-    std::string message;
-};
-
-[[noreturn]] void fail(std::size_t line, std::string message) {
-    throw FileError{line, std::move(message)};
-}
-
-std::size_t line_of(const YAML::Mark& mark) {
-    return mark.line < 0 ? 1 : static_cast<std::size_t>(mark.line) + 1;
-}
-
-// Text inside an error message: control characters escaped (the message
-// stays one line), long text cut.
-std::string printable(std::string_view text, bool quote) {
-    constexpr std::size_t kMaxShown = 80;
-    std::string out = quote ? "\"" : "";
-    for (std::size_t i = 0; i < text.size() && i < kMaxShown; ++i) {
-        const auto c = static_cast<unsigned char>(text[i]);
-        if (c < 0x20 || c == 0x7f) {
-            static constexpr char kHex[] = "0123456789abcdef";
-            out += "\\x";
-            out += kHex[c >> 4];
-            out += kHex[c & 0xf];
-        } else if (quote && (c == '"' || c == '\\')) {
-            out += '\\';
-            out += static_cast<char>(c);
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    if (text.size() > kMaxShown) out += "...";
-    if (quote) out += '"';
-    return out;
-}
-
-// Text from the file, quoted.
-std::string quoted(std::string_view text) {
-    return printable(text, true);
-}
-
-// ---- the tree ----
-
-struct Node {
-    enum class Kind : std::uint8_t { null, scalar, sequence, map };
-    Kind kind = Kind::null;
-    std::size_t line = 1;
-    std::string text;         // scalar
-    std::vector<Node> items;  // sequence: the items; map: key, value, key, value, ...
-};
-
-class TreeBuilder final : public YAML::EventHandler {
-   public:
-    // The document's root; a null node when the file holds no document.
-    Node take_root() { return std::move(root_); }
-
-    void OnDocumentStart(const YAML::Mark& mark) override {
-        if (++documents_ > 1) {
-            fail(line_of(mark), "a second YAML document: a permissions file is one document (remove the \"---\")");
-        }
-    }
-    void OnDocumentEnd() override {}
-
-    void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
-        check_anchor(mark, anchor);
-        add(Node{Node::Kind::null, line_of(mark), {}, {}});
-    }
-    void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { refuse_anchor(mark); }
-    void OnAnchor(const YAML::Mark& mark, const std::string&) override { refuse_anchor(mark); }
-    void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
-                  const std::string& value) override {
-        check_anchor(mark, anchor);
-        check_tag(mark, tag);
-        add(Node{Node::Kind::scalar, line_of(mark), value, {}});
-    }
-    void OnSequenceStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
-                         YAML::EmitterStyle::value) override {
-        open(mark, tag, anchor, Node::Kind::sequence);
-    }
-    void OnSequenceEnd() override { close(); }
-    void OnMapStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
-                    YAML::EmitterStyle::value) override {
-        open(mark, tag, anchor, Node::Kind::map);
-    }
-    void OnMapEnd() override { close(); }
-
-   private:
-    static void refuse_anchor(const YAML::Mark& mark) {
-        fail(line_of(mark), "anchors (&name) and aliases (*name) are not accepted: write each entry out");
-    }
-    static void check_anchor(const YAML::Mark& mark, YAML::anchor_t anchor) {
-        if (anchor != YAML::NullAnchor) refuse_anchor(mark);
-    }
-    // "?" is a plain node's tag, "!" a quoted scalar's: no tag written.
-    static void check_tag(const YAML::Mark& mark, const std::string& tag) {
-        if (!tag.empty() && tag != "?" && tag != "!") {
-            fail(line_of(mark), "tags (" + quoted(tag) + ") are not accepted: write plain values");
-        }
-    }
-    void open(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor, Node::Kind kind) {
-        check_anchor(mark, anchor);
-        check_tag(mark, tag);
-        if (open_.size() >= kMaxPermissionsFileDepth) {
-            fail(line_of(mark), "nested deeper than " + std::to_string(kMaxPermissionsFileDepth) +
-                                    " levels: a permissions file needs 6 (projects, a project, repos, a "
-                                    "repository, users, a user)");
-        }
-        open_.push_back(Node{kind, line_of(mark), {}, {}});
-    }
-    void close() {
-        Node done = std::move(open_.back());
-        open_.pop_back();
-        add(std::move(done));
-    }
-    void add(Node node) {
-        if (open_.empty()) {
-            root_ = std::move(node);
-        } else {
-            open_.back().items.push_back(std::move(node));
-        }
-    }
-
-    std::vector<Node> open_;  // the collections not yet closed, outermost first
-    Node root_;
-    int documents_ = 0;
-};
-
-// ---- reading the tree ----
+using permissions_file::fail;
+using permissions_file::Node;
+using permissions_file::quoted;
 
 // The keys and values of a map in file order, keys checked to be scalars.
 struct Entry {
@@ -409,19 +266,11 @@ Expected<PermissionsState> parse_permissions_file(std::string_view text) {
         return error(line, "the file goes past 16 MiB, the most a permissions file may hold");
     }
     try {
-        std::istringstream in{std::string(text)};
-        YAML::Parser parser(in);
-        TreeBuilder builder;
-        while (parser.HandleNextDocument(builder)) {
-        }
-        return read(builder.take_root());
-    } catch (const FileError& e) {
+        return read(permissions_file::read_tree(text));
+    } catch (const permissions_file::FileError& e) {
         return error(e.line, e.message);
-    } catch (const YAML::Exception& e) {
-        const std::string column = e.mark.column < 0 ? "" : " at column " + std::to_string(e.mark.column + 1);
-        return error(line_of(e.mark), "YAML syntax error" + column + ": " + printable(e.msg, false));
-    } catch (const std::exception& e) {
-        return error(1, "cannot read the file: " + printable(e.what(), false));
+    } catch (const std::exception& e) {  // std::bad_alloc, or anything yaml-cpp throws but its own exceptions
+        return error(1, "cannot read the file: " + permissions_file::printable(e.what()));
     }
 }
 
