@@ -12,7 +12,7 @@ CXXSTD   := -std=c++20
 WARN     := -Wall -Wextra -Werror
 CXXFLAGS ?= -O2 -g
 CXXFLAGS += $(CXXSTD) $(WARN) -fPIC -fvisibility=hidden -Iinclude
-LDLIBS   := -llmdb -lcrypto -lz
+LDLIBS   := -llmdb -lcrypto -lz -lldap
 PYTHON   := /usr/bin/python3
 
 # Source lists come from mk/sources.sh, the one list nginx's `config` uses too.
@@ -46,7 +46,8 @@ TEST_TARGETS := test-unit test-cli
 DEB_PACKAGES := g++ make liblmdb-dev lmdb-utils libssl-dev libgtest-dev \
                 nginx nginx-dev libpcre2-dev zlib1g-dev fcgiwrap git curl \
                 python3 python3-pytest faketime clang-format git-lfs \
-                libmicrohttpd-dev spawn-fcgi sudo libyaml-cpp-dev
+                libmicrohttpd-dev spawn-fcgi sudo libldap-dev slapd ldap-utils \
+                libyaml-cpp-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \

@@ -34,6 +34,7 @@ constexpr OptionSpec kOptions[] = {
     {"path",             true,  false},
     {"rules",            true,  false},
     {"force",            false, false},
+    {"config",           true,  false},
     {"dry-run",          false, false},
     {"prune",            false, false},
     {"output",           true,  false},

@@ -126,6 +126,20 @@ const std::vector<Command>& all_commands() {
          "to 10 s) until they have let go of the old file. Tokens created after the\n"
          "backup was taken are gone; tokens revoked after it work again.\n",
          run_restore},
+        {{"directory", "test"}, 0, 0, "", {"config", "user", "password-stdin"},
+         "directory test --user NAME [--password-stdin] [--config FILE]",
+         "Check the directory configuration (LDAP, Active Directory; docs/directory.md):\n"
+         "connect to the first server that answers (TLS verified against ca_file),\n"
+         "bind as the service account, find the user and list their groups. Prints\n"
+         "the server, the user's DN and display name and their groups; a failure is\n"
+         "one line naming the server and the step. Needs no store.\n"
+         "  --user NAME       the user to look up\n"
+         "  --password-stdin  also sign in as the user with the password read as one\n"
+         "                    line from standard input, as nginx-pat's sign-in will\n"
+         "                    (exit 1 when refused)\n"
+         "  --config FILE     the directory configuration\n"
+         "                    (default /etc/nginx-pat/directory.conf)\n",
+         run_directory_test},
         {{"route"}, 0, 0, "", {"method", "path", "rules"},
          "route --method METHOD --path PATH [--rules FILE]",
          "Say which need the module gives a REST request (auth_pat_route rest) and\n"
