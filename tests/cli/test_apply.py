@@ -227,3 +227,11 @@ def test_usage_and_unreadable_files(patctl, tmp_path):
         assert_error(patctl.run("apply", str(tmp_path / "missing.yaml")), 1, "cannot read", "missing.yaml")
         assert_error(patctl.run("apply", str(tmp_path)), 1, "cannot read")
     assert_error(patctl.run("export", "--output", str(tmp_path / "no" / "such" / "dir.yaml")), 1, "cannot write")
+
+
+@pytest.mark.xfail(strict=True, reason="Store::apply does not yet check display names as add_user does (reported)")
+def test_a_display_name_the_store_refuses_changes_nothing(populated, tmp_path):
+    for name in ['"bell\\x07"', "x" * 257]:
+        path = write(tmp_path, f"users:\n  alice: {{display-name: {name}}}\n  newbie: {{}}\n")
+        with unchanged(populated):
+            assert_error(populated.run("apply", path), 1, "line 2", "display name")
