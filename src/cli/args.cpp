@@ -38,6 +38,9 @@ constexpr OptionSpec kOptions[] = {
     {"rules",            true,  false},
     {"force",            false, false},
     {"config",           true,  false},
+    {"dry-run",          false, false},
+    {"prune",            false, false},
+    {"output",           true,  false},
 };
 // clang-format on
 

@@ -215,6 +215,27 @@ const std::vector<Command>& all_commands() {
          "  --rules FILE     rules tried first, one a line: METHOD TEMPLATE NEED, or\n"
          "                   auth_pat_rest_rule lines copied from nginx.conf\n",
          run_route},
+        {{"apply"}, 1, 1, "FILE", {"dry-run", "prune"},
+         "apply FILE [--dry-run] [--prune]",
+         "Make the store say what the permissions file FILE says (-: standard\n"
+         "input): users (names, display names, the sysadmin flag, disabled; never\n"
+         "passwords), groups and their members, grants of users, groups and all\n"
+         "users, public access. One transaction: all of it or, on any error, none.\n"
+         "Prints each change, or \"no changes\". The format: docs/permissions-file.md\n"
+         "(patctl export writes it).\n"
+         "  --dry-run  print what would change (\"would: ...\"), change nothing\n"
+         "  --prune    also remove the grants, members, groups and public access the\n"
+         "             file does not name, and disable the users it does not name\n"
+         "             (never deletes a user; tokens are never touched)\n",
+         run_apply},
+        {{"export"}, 0, 0, "", {"output"},
+         "export [--output FILE]",
+         "Write the store's users, groups, grants and public access as a permissions\n"
+         "file (docs/permissions-file.md), sorted: patctl apply of it changes nothing.\n"
+         "With --json, the same facts as one JSON document (without --output).\n"
+         "  --output FILE  write FILE (a new file, mode 0600, renamed over FILE)\n"
+         "                 instead of standard output\n",
+         run_export},
     };
     // clang-format on
     return kCommands;
