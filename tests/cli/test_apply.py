@@ -229,7 +229,6 @@ def test_usage_and_unreadable_files(patctl, tmp_path):
     assert_error(patctl.run("export", "--output", str(tmp_path / "no" / "such" / "dir.yaml")), 1, "cannot write")
 
 
-@pytest.mark.xfail(strict=True, reason="Store::apply does not yet check display names as add_user does (reported)")
 def test_a_display_name_the_store_refuses_changes_nothing(populated, tmp_path):
     for name in ['"bell\\x07"', "x" * 257]:
         path = write(tmp_path, f"users:\n  alice: {{display-name: {name}}}\n  newbie: {{}}\n")

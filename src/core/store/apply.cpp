@@ -74,6 +74,7 @@ Expected<Desired> canonical_state(const PermissionsState& state) {
     for (const auto& raw : state.users) {
         auto name = canonical_user_name(raw.name);
         if (!name) return with_line(raw.line, name.status());
+        if (Status s = validate_display_name(raw.display_name); !s.ok()) return with_line(raw.line, s);
         PermissionsState::User user = raw;
         user.name = *name;
         if (!desired.users.emplace(*name, user).second)

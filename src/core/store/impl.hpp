@@ -168,6 +168,9 @@ Status put_grant_in(const Store::Impl& store, MDB_txn* txn, GranteeKind kind, co
 Status delete_grant_in(const Store::Impl& store, MDB_txn* txn, GranteeKind kind, const std::string& name,
                        const std::string& target);  // not_found when there is none
 Status set_public_in(const Store::Impl& store, MDB_txn* txn, const std::string& target, bool on, bool& changed);
+// A display name's rules (users.cpp), for apply.cpp too.
+Status validate_display_name(std::string_view name);
+
 // Groups inside a write transaction (groups.cpp), for apply.cpp.
 Status add_group_in(const Store::Impl& store, MDB_txn* txn, const std::string& name, std::uint8_t source);
 Status delete_group_in(const Store::Impl& store, MDB_txn* txn, const std::string& name);

@@ -13,6 +13,8 @@ namespace {
 
 constexpr std::size_t kMaxDisplayName = 256;
 
+}  // namespace
+
 Status validate_display_name(std::string_view name) {
     if (name.size() > kMaxDisplayName) {
         return {StatusCode::invalid_argument, "display name is longer than 256 bytes"};
@@ -22,6 +24,8 @@ Status validate_display_name(std::string_view name) {
     }
     return Status::success();
 }
+
+namespace {
 
 Status user_not_found(std::string_view name) {
     return {StatusCode::not_found, "no user '" + std::string(name) + "'"};
