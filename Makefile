@@ -92,6 +92,8 @@ test-integration: export PATD := $(abspath $(PATD))
 
 # Every suite runs even when an earlier one fails (-k); the exit status
 # still reports any failure.
+# The unit tests are built with the rest, in parallel (test-unit alone
+# would build them one file at a time).
 test: deps
-	$(MAKE) -j$$(nproc) all
+	$(MAKE) -j$$(nproc) all $(UNIT_BIN)
 	$(MAKE) -k $(TEST_TARGETS)

@@ -67,7 +67,7 @@ fuzz-deps:
 	fi
 
 fuzz-build: fuzz-deps
-	$(MAKE) $(FUZZ_BINS) $(FUZZ_SEEDER)
+	$(MAKE) -j$$(nproc) $(FUZZ_BINS) $(FUZZ_SEEDER)
 
 $(FUZZ_BUILD)/src/core/%.o: src/core/%.cpp
 	@mkdir -p $(dir $@)
