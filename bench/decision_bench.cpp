@@ -1,8 +1,10 @@
 // Google Benchmark of the core decision (Store::decide), as the nginx module
 // calls it for `auth_pat_route git` on GET .../info/refs?service=git-upload-pack:
 // ns per decision for an accept (Bearer and Basic, one hot token and valid
-// tokens in rotation) and for each rejection reason, and ns for the digest
-// and the format check alone, on stores of every size seeded by bench-seed.
+// tokens in rotation), for an accept of a user in 0, 1 and 50 groups (the
+// level through the user's own grant or a group's: accept_groups_N) and for
+// each rejection reason, and ns for the digest and the format check alone,
+// on stores of every size seeded by bench-seed.
 //
 //   decision_bench --stores DIR [--sizes 1000,1000000] [benchmark flags]
 //
@@ -105,6 +107,14 @@ void register_size(SizedStore& sized) {
     add("accept_basic_hot", {basic_request(hot.user, hot.token)}, Reason::allowed);
     add("accept_bearer_rotation_" + std::to_string(rotation_bearer.size()), rotation_bearer, Reason::allowed);
     add("accept_basic_rotation_" + std::to_string(rotation_basic.size()), rotation_basic, Reason::allowed);
+
+    // The same decision for users in 0, 1 and 50 groups: group grants are
+    // resolved when written, so these should cost the same (run_bench.py
+    // reports them as ratios to accept_groups_0).
+    add("accept_groups_0", {repo_request(token_of("groups0"))}, Reason::allowed);
+    add("accept_groups_1", {repo_request(token_of("groups1"))}, Reason::allowed);
+    add("accept_groups_" + std::to_string(pat::bench::kGroupsOfTheBusiestUser), {repo_request(token_of("groups50"))},
+        Reason::allowed);
 
     add("reject_malformed_token", {repo_request(token_of("malformed"))}, Reason::malformed_token);
     add("reject_bad_checksum", {repo_request(token_of("badsum"))}, Reason::bad_checksum);
