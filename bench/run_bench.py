@@ -539,17 +539,9 @@ def main():
     parser.add_argument("--only", help="regular expression: run only matching configurations "
                                        "(\"no auth\" always runs)")
     parser.add_argument("--decision-json", help="Google Benchmark JSON of decision_bench to include")
-    parser.add_argument("--decision-only", action="store_true",
-                        help="print the tables of --decision-json and stop (no nginx runs)")
     parser.add_argument("--report", default=str(BUILD / "RESULTS.md"), help="Markdown report to write")
     parser.add_argument("--command", default="make bench", help="the command quoted in the report")
     args = parser.parse_args()
-    if args.decision_only:
-        decision = render_decision(args.decision_json) if args.decision_json else None
-        if decision is None:
-            raise SystemExit("run_bench: --decision-only needs a readable --decision-json")
-        print(decision)
-        return 0
 
     for path, what in ((NGINX, "nginx"), (WRK, "wrk"), (args.module, "the module (make module)")):
         if not Path(path).exists():
