@@ -84,9 +84,9 @@ class WorkerStores {
     void drop_failed(ngx_uint_t index) noexcept;
 
     // The worker's timer: notices replaced or removed files and opens their
-    // replacements, reopens stores upgraded in place, and ends the read snapshot of a store not used for a
-    // decision in the last second (an open snapshot keeps writers from
-    // reusing freed pages). Returns when to call it again: kTendInterval, or
+    // replacements, reopens stores upgraded in place, and ends the read
+    // snapshot of a store not used for a decision in the last second (an
+    // open snapshot keeps writers from reusing freed pages). Returns when to call it again: kTendInterval, or
     // sooner while a replacement waits for PATH-lock.
     ngx_msec_t tend(ngx_log_t* log) noexcept;
 
