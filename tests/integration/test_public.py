@@ -44,6 +44,24 @@ EXTRA_SERVER = """
             auth_pat_repo pub-repo;
             rewrite ^ /ok.txt break;
         }
+        # satisfy and access rules around a public read (a git route under
+        # a prefix: the classifier finds .../scm/KEY/SLUG anywhere).
+        location /any-deny/ {
+            satisfy any; deny all;
+            auth_pat "Git"; auth_pat_route git;
+            try_files /ok.txt =404;
+        }
+        location /all-deny/ {
+            satisfy all; deny all;
+            auth_pat "Git"; auth_pat_route git;
+            try_files /ok.txt =404;
+        }
+        location /any-allow-broken/ {
+            satisfy any; allow 127.0.0.1; deny all;
+            auth_pat "Git"; auth_pat_route git;
+            auth_pat_db @ROOT@/no-such-dir/pat.db;
+            try_files /ok.txt =404;
+        }
         location /private-part/ {
             auth_pat "Pages";
             auth_pat_require repo-read;
@@ -256,3 +274,20 @@ def test_subrequests_of_a_public_read_are_decided_for_their_own_location(d):
     # the page: SSI shows its error text instead).
     assert response.body.startswith("page:ok\n")
     assert "secret" not in response.body
+
+
+def test_satisfy_around_a_public_read(d):
+    public = "/scm/PUB/pub-repo.git" + UPLOAD_REFS
+    private = "/scm/WORK/private.git" + UPLOAD_REFS
+    # Under satisfy any a public read is the module's pass: deny all cannot
+    # stop it; a read of a private repository is not.
+    assert curl(d.url("/any-deny" + public)).status == 200
+    assert curl(d.url("/any-deny" + private)).status in (401, 403)
+    # Under satisfy all, deny all stops it.
+    assert curl(d.url("/all-deny" + public)).status == 403
+    # A store that cannot be opened: a repository read without credentials
+    # cannot be decided (public or not?): 500, which allow cannot override.
+    # Anything else without credentials needs no store: the soft 401, and
+    # allow lets it in, as before public access existed.
+    assert curl(d.url("/any-allow-broken" + public)).status == 500
+    assert curl(d.url("/any-allow-broken/scm/PUB/pub-repo.git" + RECEIVE_REFS)).status == 200
