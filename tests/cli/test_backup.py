@@ -171,15 +171,15 @@ def test_restore_of_a_lost_store(populated, tmp_path):
     assert os.stat(populated.db).st_mode & 0o7777 == 0o640
 
 
-def schema_two_copy(populated, tmp_path):
-    """The store with schema_version 2, made with mdb_dump and mdb_load."""
+def unknown_schema_copy(populated, tmp_path):
+    """The store with schema_version 3 (unknown to this build), made with mdb_dump and mdb_load."""
     dumped = subprocess.run(["mdb_dump", "-n", "-p", "-s", "meta", populated.db], check=True,
                             capture_output=True).stdout
-    assert b" schema_version\n 1\n" in dumped
-    other = tmp_path / "schema2.db"
+    assert b" schema_version\n 2\n" in dumped
+    other = tmp_path / "schema3.db"
     shutil.copyfile(populated.db, other)
     load = subprocess.run(["mdb_load", "-n", "-T", "-s", "meta", str(other)],
-                          input=b"schema_version\n2\n", capture_output=True)
+                          input=b"schema_version\n3\n", capture_output=True)
     assert load.returncode == 0, load.stderr
     os.unlink(f"{other}-lock")
     return other
@@ -201,12 +201,13 @@ def bad_sources(populated, tmp_path):
         "text": (text, "{src} is damaged (truncated or not an LMDB file)"),
         "truncated": (truncated, "{src} is damaged (truncated or not an LMDB file)"),
         "not a store": (foreign, "{src} is not an nginx-pat store (no 'meta' table"),
-        "schema 2": (schema_two_copy(populated, tmp_path), "{src} has schema version 2; this build reads version 1"),
+        "schema 3": (unknown_schema_copy(populated, tmp_path),
+                     "{src} has schema version 3; this build reads versions 1 and 2"),
         "the store": (pathlib.Path(populated.db), "restore: {src} is the store itself"),
     }
 
 
-@pytest.mark.parametrize("case", ["missing", "directory", "text", "truncated", "not a store", "schema 2",
+@pytest.mark.parametrize("case", ["missing", "directory", "text", "truncated", "not a store", "schema 3",
                                   "the store"])
 def test_restore_refuses_bad_input_and_changes_nothing(populated, tmp_path, case):
     source, message = bad_sources(populated, tmp_path)[case]

@@ -24,7 +24,7 @@ def test_init_creates_an_empty_store_of_the_current_schema(tmp_path):
     tool = Patctl(tmp_path / "new.db")
     result = tool.run("init", "--json")
     assert result.rc == 0, result
-    assert json.loads(result.out) == {"path": tool.db, "schema_version": 1}
+    assert json.loads(result.out) == {"path": tool.db, "schema_version": 2}
     assert b"schema_version" in tool.dump(printable=True)
     assert b"schema_version".hex().encode() in tool.dump()
     assert tool.ok("user", "list").out == "no users\n"

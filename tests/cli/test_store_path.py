@@ -111,7 +111,7 @@ def test_version_needs_no_store(tmp_path):
                         open(os.path.join(os.path.dirname(__file__), "../../include/pat/version.hpp")).read())
     assert lines[0] == f"patctl {version.group(1)}"
     lmdb = subprocess.run(["mdb_stat", "-V"], capture_output=True, text=True).stdout
-    assert re.fullmatch(r"store schema 1, LMDB \d+\.\d+\.\d+", lines[1]), lines
+    assert re.fullmatch(r"store schema 2, LMDB \d+\.\d+\.\d+", lines[1]), lines
     assert lines[1].split("LMDB ")[1] in lmdb, (lines, lmdb)
     assert len(lines) == 2
     assert not (tmp_path / "absent.db").exists()

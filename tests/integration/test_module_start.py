@@ -66,7 +66,7 @@ def seeded_store(path):
 
 def version_lines(nginx, store):
     wanted = "[notice]"
-    line = f"auth_pat {VERSION}: store {store} schema 1"
+    line = f"auth_pat {VERSION}: store {store} schema 2"
     return [l for l in nginx.error_log.read_text().splitlines() if wanted in l and l.endswith(line)]
 
 
@@ -120,11 +120,11 @@ def test_nginx_t_refuses_a_file_that_is_not_a_store(tmp_path):
 def test_nginx_t_refuses_another_schema(tmp_path):
     store = tmp_path / "store" / "pat.db"
     seeded_store(store)
-    dump = "VERSION=3\nformat=print\ntype=btree\nHEADER=END\n schema_version\n 2\nDATA=END\n"
+    dump = "VERSION=3\nformat=print\ntype=btree\nHEADER=END\n schema_version\n 3\nDATA=END\n"
     subprocess.run(["mdb_load", "-n", "-s", "meta", str(store)], input=dump, text=True, check=True)
     nginx, _ = make_nginx(tmp_path, store)
     line = nginx_t_fails(nginx, store)
-    assert "schema version 2" in line and "reads version 1" in line
+    assert "schema version 3" in line and "reads versions 1 and 2" in line
     assert "matches the store's schema" in line
 
 

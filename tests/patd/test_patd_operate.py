@@ -38,7 +38,7 @@ def test_version_is_the_release_the_schema_and_lmdb(tmp_path):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == f"patd {VERSION}"
-    assert re.fullmatch(r"store schema 1, LMDB \d+\.\d+\.\d+", lines[1]), lines
+    assert re.fullmatch(r"store schema 2, LMDB \d+\.\d+\.\d+", lines[1]), lines
     assert len(lines) == 2 and result.stderr == ""
 
 

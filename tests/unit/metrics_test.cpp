@@ -81,7 +81,7 @@ TEST(AccessMetrics, Text) {
     stores[1] = {"/missing.db", false, 0, 0};
     const std::string text = format_access_metrics(counts, stores, 1'061'500, "1.2.3");
 
-    EXPECT_NE(text.find("auth_pat_build_info{version=\"1.2.3\",schema=\"1\"} 1\n"), std::string::npos);
+    EXPECT_NE(text.find("auth_pat_build_info{version=\"1.2.3\",schema=\"2\"} 1\n"), std::string::npos);
     EXPECT_NE(text.find("# TYPE auth_pat_requests_allowed_total counter\nauth_pat_requests_allowed_total 7\n"),
               std::string::npos);
     EXPECT_NE(text.find("auth_pat_requests_refused_total{reason=\"unknown_token\"} 2\n"), std::string::npos);

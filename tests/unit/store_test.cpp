@@ -23,7 +23,7 @@ std::string read_file(const std::string& path) {
 void poke(const std::string& path, const char* table, std::string_view key, std::string_view value) {
     MDB_env* env = nullptr;
     ASSERT_EQ(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 16);
+    mdb_env_set_maxdbs(env, 32);
     ASSERT_EQ(mdb_env_open(env, path.c_str(), MDB_NOSUBDIR, 0600), 0);
     MDB_txn* txn = nullptr;
     ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
@@ -221,10 +221,12 @@ TEST_F(StoreTest, ATruncatedOrDamagedFileIsRefusedBeforeLmdbReadsIt) {
 
 TEST_F(StoreTest, AStoreOfAnotherSchemaVersionIsRefused) {
     store_.reset();
-    poke(path_, "meta", "schema_version", "2");
-    auto opened = Store::open(path_, Store::Mode::read_write);
-    ASSERT_FALSE(opened.ok());
-    EXPECT_NE(opened.status().message().find("schema version 2"), std::string::npos) << opened.status().message();
+    poke(path_, "meta", "schema_version", "3");
+    for (auto mode : {Store::Mode::read_only, Store::Mode::read_write}) {
+        auto opened = Store::open(path_, mode);
+        ASSERT_FALSE(opened.ok());
+        EXPECT_NE(opened.status().message().find("schema version 3"), std::string::npos) << opened.status().message();
+    }
 }
 
 TEST_F(StoreTest, ACorruptTokenRecordFailsClosed) {
@@ -247,7 +249,9 @@ TEST_F(StoreTest, ACorruptUserOrGrantRecordFailsClosed) {
     ASSERT_TRUE(store_->grant_project("alice", "WORK", L::read).ok());
     const std::string token = create_token("alice", {L::read, L::read});
     store_.reset();
+    // The request path reads the effective level, the listing the grant.
     poke(path_, "grants", std::string("alice\0WORK", 10), "\x07");
+    poke(path_, "effective", std::string("alice\0WORK", 10), "\x07");
     store_ = std::move(*Store::open(path_, Store::Mode::read_write));
     EXPECT_EQ(decide(token, Need::repo_read).reason, Reason::store_error);
     EXPECT_EQ(store_->list_grants(std::nullopt).status().code(), StatusCode::store_error);

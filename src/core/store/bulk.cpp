@@ -25,20 +25,41 @@ Expected<std::vector<std::string>> Store::bulk_load(const BulkLoad& load, std::s
         view.display_name = *name;
         users.emplace_back(*name, records::encode_user(view));
     }
-    std::vector<std::pair<std::string, char>> grants;  // key, level byte
+    struct GrantRow {
+        bool group = false;
+        std::string key;  // name "\0" target
+        char level = 0;
+    };
+    std::vector<GrantRow> grants;
     for (const auto& grant : load.grants) {
-        auto user = canonical_user_name(grant.user);
+        if (grant.kind == GranteeKind::all_users)
+            return Status{StatusCode::invalid_argument, "bulk load: all-users defaults are not bulk-loaded"};
+        auto name =
+            grant.kind == GranteeKind::group ? canonical_group_name(grant.user) : canonical_user_name(grant.user);
         auto key = canonical_project_key(grant.project);
-        if (!user) return user.status();
+        if (!name) return name.status();
         if (!key) return key.status();
         if (grant.level == Level::none) return Status{StatusCode::invalid_argument, "a grant needs a level"};
-        if (grant.repo.empty()) {
-            grants.emplace_back(records::project_grant_key(*user, *key), static_cast<char>(grant.level));
-        } else {
+        std::string target = *key;
+        if (!grant.repo.empty()) {
             auto slug = canonical_repo_slug(grant.repo);
             if (!slug) return slug.status();
-            grants.emplace_back(records::repo_grant_key(*user, *key, *slug), static_cast<char>(grant.level));
+            target = records::target_key(*key, *slug);
         }
+        grants.push_back(
+            {grant.kind == GranteeKind::group, records::pair_key(*name, target), static_cast<char>(grant.level)});
+    }
+    std::vector<std::pair<std::string, std::vector<std::string>>> groups;
+    for (const auto& group : load.groups) {
+        auto name = canonical_group_name(group.name);
+        if (!name) return name.status();
+        std::vector<std::string> members;
+        for (const auto& member : group.members) {
+            auto user = canonical_user_name(member);
+            if (!user) return user.status();
+            members.push_back(*user);
+        }
+        groups.emplace_back(*name, std::move(members));
     }
     TokenHasher hasher;
     struct Row {
@@ -78,7 +99,9 @@ Expected<std::vector<std::string>> Store::bulk_load(const BulkLoad& load, std::s
                     rc = lmdb::put(txn, impl_->users, users[i].first, users[i].second);
                 } else if (i - users.size() < grants.size()) {
                     const auto& grant = grants[i - users.size()];
-                    rc = lmdb::put(txn, impl_->grants, grant.first, {&grant.second, 1});
+                    rc =
+                        lmdb::put(txn, grant.group ? impl_->group_grants : impl_->grants, grant.key, {&grant.level, 1});
+                    if (rc == 0 && !grant.group) rc = lmdb::put(txn, impl_->effective, grant.key, {&grant.level, 1});
                 } else {
                     const std::size_t t = i - users.size() - grants.size();
                     Row& row = tokens[t];
@@ -102,6 +125,19 @@ Expected<std::vector<std::string>> Store::bulk_load(const BulkLoad& load, std::s
                 }
                 if (rc == MDB_KEYEXIST) return {StatusCode::already_exists, "bulk load: a token exists already"};
                 if (rc != 0) return lmdb::error("bulk write", rc);
+            }
+            return Status::success();
+        });
+        if (!s.ok()) return s;
+    }
+    // Groups last, one transaction each: their memberships, then their
+    // members' effective levels on the group's targets (effective.cpp).
+    for (const auto& [name, members] : groups) {
+        Status s = lmdb::run_write(*impl_, [&](MDB_txn* txn) -> Status {
+            int rc = lmdb::put(txn, impl_->groups, name, records::encode_group({}));
+            if (rc != 0) return lmdb::error("bulk write", rc);
+            for (const std::string& user : members) {
+                if (Status added = add_membership_in(*impl_, txn, name, user); !added.ok()) return added;
             }
             return Status::success();
         });

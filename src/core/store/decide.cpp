@@ -101,10 +101,26 @@ bool raise_to_grant(MDB_txn* txn, MDB_dbi table, std::string_view key, Level& le
     return true;
 }
 
-// The user's level right now: the highest of the repository grant (for a
-// repository need), the project grant, ownership of a personal project and
-// the sysadmin flag. Stops reading as soon as `required` is reached: the
-// common case of a project-wide grant costs one lookup.
+// Raises level to the all-users default of target, and to read when the
+// target is public (public access reads for everyone, signed in or not).
+bool raise_to_everyone(MDB_txn* txn, const Store::Impl& store, std::string_view target, Level& level) noexcept {
+    if (!store.has_groups) return true;  // schema 1, read as it is: no defaults
+    std::string_view value;
+    int rc = lmdb::get(txn, store.everyone, target, value);
+    if (rc == MDB_NOTFOUND) return true;
+    if (rc != 0) return false;
+    auto everyone = records::decode_everyone(value);
+    if (!everyone) return false;
+    level = std::max({level, everyone->all_users, everyone->is_public ? Level::read : Level::none});
+    return true;
+}
+
+// The user's level right now: the highest of their effective level (their
+// own grants and their groups', resolved at write time) and the all-users
+// default, on the project and (for a repository need) the repository; and
+// admin for a sysadmin or the owner of a personal project. At most four
+// lookups whatever the number of groups; stops as soon as `required` is
+// reached (a project-wide grant costs one lookup).
 bool user_level(MDB_txn* txn, const Store::Impl& store, std::string_view user, bool sysadmin, std::string_view key,
                 std::string_view slug, Level required, Level& level) noexcept {
     char owner[kMaxUserName + 1];
@@ -115,10 +131,15 @@ bool user_level(MDB_txn* txn, const Store::Impl& store, std::string_view user, b
     level = Level::none;
     char grant_key[records::kMaxGrantKey];
     std::size_t n = records::project_grant_key(user, key, grant_key);
-    if (n == 0 || !raise_to_grant(txn, store.grants, {grant_key, n}, level)) return false;
+    if (n == 0 || !raise_to_grant(txn, store.effective, {grant_key, n}, level)) return false;
+    if (level >= required) return true;
+    if (!raise_to_everyone(txn, store, key, level)) return false;
     if (slug.empty() || level >= required) return true;
     n = records::repo_grant_key(user, key, slug, grant_key);
-    return n != 0 && raise_to_grant(txn, store.grants, {grant_key, n}, level);
+    if (n == 0 || !raise_to_grant(txn, store.effective, {grant_key, n}, level)) return false;
+    if (level >= required) return true;
+    // The repository's target key is the grant key without "user\0".
+    return raise_to_everyone(txn, store, {grant_key + user.size() + 1, n - user.size() - 1}, level);
 }
 
 // The chain of checks, in order; the first that fails names the reason.
@@ -191,6 +212,42 @@ bool user_level(MDB_txn* txn, const Store::Impl& store, std::string_view user, b
 Decision Store::decide(TokenHasher& hasher, const AccessRequest& request, std::int64_t now) noexcept {
     Decision decision;
     decision.reason = check_request(*impl_, hasher, request, now, decision.token_id_, decision.user_);
+    return decision;
+}
+
+namespace {
+
+// A request without credentials: only a repository read, only where the
+// project or the repository is public.
+Reason check_public_read(Store::Impl& store, const AccessRequest& request, std::int64_t now) noexcept {
+    if (request.need != Need::repo_read) return Reason::no_credentials;
+    char key[kMaxProjectKey];
+    char slug[kMaxRepoSlug];
+    const std::size_t key_len = canonical_project_key(request.project, key);
+    const std::size_t slug_len = canonical_repo_slug(request.repo, slug);
+    if (key_len == 0 || slug_len == 0) return Reason::no_credentials;
+    if (current_snapshot(store, now) != 0) return Reason::store_error;
+    if (!store.has_groups) return Reason::no_credentials;  // schema 1: nothing is public
+    char target[records::kMaxGrantKey];
+    for (const std::string_view slug_part : {std::string_view(), std::string_view(slug, slug_len)}) {
+        const std::size_t n = records::target_key({key, key_len}, slug_part, target);
+        if (n == 0) return Reason::no_credentials;
+        std::string_view value;
+        const int rc = lmdb::get(store.cached_read, store.everyone, {target, n}, value);
+        if (rc == MDB_NOTFOUND) continue;
+        if (rc != 0) return Reason::store_error;
+        const auto everyone = records::decode_everyone(value);
+        if (!everyone) return Reason::store_error;
+        if (everyone->is_public) return Reason::allowed;
+    }
+    return Reason::no_credentials;
+}
+
+}  // namespace
+
+Decision Store::decide_public(const AccessRequest& request, std::int64_t now) noexcept {
+    Decision decision;
+    decision.reason = check_public_read(*impl_, request, now);
     return decision;
 }
 

@@ -27,6 +27,18 @@ struct Store::Impl {
     MDB_dbi token_ids = 0;
     MDB_dbi user_tokens = 0;
     MDB_dbi audit = 0;
+    // Schema 2 (groups). A store opened read-only at schema 1 has none of
+    // them: effective is then the grants table (the same keys, and a user's
+    // own grants were all there was), and has_groups is false.
+    MDB_dbi groups = 0;
+    MDB_dbi group_members = 0;
+    MDB_dbi user_groups = 0;
+    MDB_dbi group_grants = 0;
+    MDB_dbi everyone = 0;
+    MDB_dbi effective = 0;
+    bool has_groups = false;
+    int opened_schema = 0;  // the schema the file had when opened
+    int upgraded_from = 0;  // 1 when this open upgraded it
     // Failed sign-ins, aggregated (audit.cpp). A store made before the
     // table existed gets it on its first read-write open; read-only, it may
     // be absent (has_sign_in_failures false).
@@ -132,6 +144,40 @@ int scan_prefix(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix,
                 const std::function<bool(std::string_view, std::string_view)>& visit);
 
 }  // namespace lmdb
+
+// Effective levels (effective.cpp): the effective table's row for one user
+// and target, rewritten from the user's own grant and their groups' grants
+// (deleted when none is left). Every change of a grant, a group or a
+// membership calls these in its own transaction.
+Status recompute_effective(const Store::Impl& store, MDB_txn* txn, std::string_view user, std::string_view target);
+// Every member of group, on target (a group grant changed).
+Status recompute_group_target(const Store::Impl& store, MDB_txn* txn, std::string_view group, std::string_view target);
+// user, on every target of group's grants (a membership changed).
+Status recompute_membership(const Store::Impl& store, MDB_txn* txn, std::string_view group, std::string_view user);
+// Keys under prefix, collected (a cursor walk and deletes in one table do
+// not mix); 0 or an LMDB error.
+int collect_keys(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix, std::vector<std::string>& keys);
+// Refuses with "the store ... is schema 1" the changes that need schema 2
+// (a read-only schema-1 store cannot take them anyway).
+Status require_groups(const Store::Impl& store);
+
+// Grants inside a write transaction (grants.cpp), for the public methods
+// and apply.cpp. Names and targets are canonical; target is KEY or KEY/slug.
+Status put_grant_in(const Store::Impl& store, MDB_txn* txn, GranteeKind kind, const std::string& name,
+                    const std::string& target, Level level);
+Status delete_grant_in(const Store::Impl& store, MDB_txn* txn, GranteeKind kind, const std::string& name,
+                       const std::string& target);  // not_found when there is none
+Status set_public_in(const Store::Impl& store, MDB_txn* txn, const std::string& target, bool on, bool& changed);
+// Groups inside a write transaction (groups.cpp), for apply.cpp.
+Status add_group_in(const Store::Impl& store, MDB_txn* txn, const std::string& name, std::uint8_t source);
+Status delete_group_in(const Store::Impl& store, MDB_txn* txn, const std::string& name);
+Status add_membership_in(const Store::Impl& store, MDB_txn* txn, const std::string& group, const std::string& user);
+Status remove_membership_in(const Store::Impl& store, MDB_txn* txn, const std::string& group, const std::string& user);
+// Every grant of one kind under prefix (name "\0", or "" for all).
+Status scan_all_grants(const Store::Impl& store, MDB_txn* txn, GranteeKind kind, std::string_view prefix,
+                       std::vector<GrantInfo>& out);
+Status scan_everyone(const Store::Impl& store, MDB_txn* txn, std::vector<GrantInfo>* defaults,
+                     std::vector<PublicTarget>* targets);
 
 // Appends one audit entry inside a write transaction (audit.cpp).
 Status append_audit(const Store::Impl& store, MDB_txn* txn, AuditAction action, const AuditContext& context,

@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <string>
+#include <vector>
 
 #include "access.hpp"
 #include "copy.hpp"
@@ -17,7 +19,7 @@
 namespace pat {
 namespace {
 
-constexpr unsigned kMaxDbs = 16;
+constexpr unsigned kMaxDbs = 32;
 constexpr std::string_view kSchemaKey = "schema_version";
 // The data file holds password hashes: owner and group only. Workers (the
 // group) need read access to it and write access to PATH-lock.
@@ -32,6 +34,12 @@ constexpr DbiSlot kDatabases[] = {
     {"grants", &Store::Impl::grants},       {"tokens", &Store::Impl::tokens},
     {"token_ids", &Store::Impl::token_ids}, {"user_tokens", &Store::Impl::user_tokens},
     {"audit", &Store::Impl::audit},
+};
+// Added by schema 2: created with the store, or by the upgrade of a schema-1 store.
+constexpr DbiSlot kSchema2Databases[] = {
+    {"groups", &Store::Impl::groups},           {"group_members", &Store::Impl::group_members},
+    {"user_groups", &Store::Impl::user_groups}, {"group_grants", &Store::Impl::group_grants},
+    {"everyone", &Store::Impl::everyone},       {"effective", &Store::Impl::effective},
 };
 
 // max_size is set only when the store is created; afterwards every process
@@ -172,23 +180,51 @@ void add_sign_in_failures(Store::Impl& impl) {
     impl.has_sign_in_failures = txn.commit() == 0;
 }
 
-// Opens (creating when asked) every sub-database, then checks the schema.
-Status open_databases(Store::Impl& impl, bool create) {
-    lmdb::Txn txn;
-    int rc = txn.begin(impl.env, impl.read_only ? MDB_RDONLY : 0);
-    if (rc != 0) return lmdb::error("begin transaction", rc);
-    for (const DbiSlot& db : kDatabases) {
-        rc = mdb_dbi_open(txn.get(), db.name, create ? MDB_CREATE : 0, &(impl.*db.slot));
+Status open_tables(Store::Impl& impl, MDB_txn* txn, const DbiSlot* tables, std::size_t count, bool create) {
+    for (std::size_t i = 0; i < count; ++i) {
+        const DbiSlot& db = tables[i];
+        int rc = mdb_dbi_open(txn, db.name, create ? MDB_CREATE : 0, &(impl.*db.slot));
         if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE) {
             return {StatusCode::store_error, "store: " + impl.path + " is not an nginx-pat store (no '" + db.name +
                                                  "' table; run 'patctl init' to create a store)"};
         }
         if (rc != 0) return lmdb::error(std::string("open table ") + db.name, rc);
     }
+    return Status::success();
+}
+
+// Schema 1 to 2, inside the opening write transaction: the new tables, and
+// every user's own grants as their effective levels (no groups, all-users
+// defaults or public flags exist yet, so that is all they hold). One
+// transaction: a crash leaves schema 1 whole; readers see either.
+Status upgrade_from_schema_1(Store::Impl& impl, MDB_txn* txn) {
+    if (Status s = open_tables(impl, txn, kSchema2Databases, std::size(kSchema2Databases), true); !s.ok()) return s;
+    std::vector<std::pair<std::string, std::string>> grants;
+    int rc = lmdb::scan_prefix(txn, impl.grants, "", [&](std::string_view key, std::string_view value) {
+        grants.emplace_back(key, value);
+        return true;
+    });
+    if (rc != 0) return lmdb::error("read grants", rc);
+    for (const auto& [key, value] : grants) {
+        if ((rc = lmdb::put(txn, impl.effective, key, value)) != 0) return lmdb::error("write effective level", rc);
+    }
+    const std::string version = std::to_string(kSchemaVersion);
+    if ((rc = lmdb::put(txn, impl.meta, kSchemaKey, version)) != 0) return lmdb::error("write schema version", rc);
+    return append_audit(impl, txn, AuditAction::store_upgraded, {}, {}, {},
+                        "schema 1 to " + version + ", " + std::to_string(grants.size()) + " grants");
+}
+
+// Opens (creating when asked) every sub-database, then checks the schema;
+// a writer upgrades a schema-1 store.
+Status open_databases(Store::Impl& impl, bool create) {
+    lmdb::Txn txn;
+    int rc = txn.begin(impl.env, impl.read_only ? MDB_RDONLY : 0);
+    if (rc != 0) return lmdb::error("begin transaction", rc);
+    if (Status s = open_tables(impl, txn.get(), kDatabases, std::size(kDatabases), create); !s.ok()) return s;
     rc = mdb_dbi_open(txn.get(), kSignInFailures, create ? MDB_CREATE : 0, &impl.sign_in_failures);
     if (rc != 0 && rc != MDB_NOTFOUND) return lmdb::error(std::string("open table ") + kSignInFailures, rc);
     impl.has_sign_in_failures = rc == 0;
-    std::string version = std::to_string(kSchemaVersion);
+    const std::string version = std::to_string(kSchemaVersion);
     if (create) {
         MDB_val k = lmdb::val(kSchemaKey), v = lmdb::val(version);
         rc = mdb_put(txn.get(), impl.meta, &k, &v, MDB_NOOVERWRITE);
@@ -196,6 +232,10 @@ Status open_databases(Store::Impl& impl, bool create) {
             return {StatusCode::already_exists, "store: " + impl.path + " is already an initialised store"};
         }
         if (rc != 0) return lmdb::error("write schema version", rc);
+        if (Status s = open_tables(impl, txn.get(), kSchema2Databases, std::size(kSchema2Databases), true); !s.ok())
+            return s;
+        impl.opened_schema = kSchemaVersion;
+        impl.has_groups = true;
     } else {
         std::string_view found;
         rc = lmdb::get(txn.get(), impl.meta, kSchemaKey, found);
@@ -203,10 +243,25 @@ Status open_databases(Store::Impl& impl, bool create) {
             return {StatusCode::store_error, "store: " + impl.path + " has no schema version (not an nginx-pat store)"};
         }
         if (rc != 0) return lmdb::error("read schema version", rc);
-        if (found != version) {
+        if (found == version) {
+            if (Status s = open_tables(impl, txn.get(), kSchema2Databases, std::size(kSchema2Databases), false);
+                !s.ok())
+                return s;
+            impl.opened_schema = kSchemaVersion;
+            impl.has_groups = true;
+        } else if (found == "1") {
+            impl.opened_schema = 1;
+            if (impl.read_only) {
+                impl.effective = impl.grants;  // see impl.hpp
+            } else {
+                if (Status s = upgrade_from_schema_1(impl, txn.get()); !s.ok()) return s;
+                impl.upgraded_from = 1;
+                impl.has_groups = true;
+            }
+        } else {
             return {StatusCode::store_error, "store: " + impl.path + " has schema version " +
-                                                 std::string(found.substr(0, 16)) + "; this build reads version " +
-                                                 version};
+                                                 std::string(found.substr(0, 16)) +
+                                                 "; this build reads versions 1 and " + version};
         }
     }
     // Commit even when read-only: DBI handles opened in a transaction stay
@@ -245,6 +300,19 @@ Store::~Store() = default;
 
 const std::string& Store::path() const {
     return impl_->path;
+}
+
+int Store::upgraded_from() const {
+    return impl_->upgraded_from;
+}
+
+bool Store::schema_outdated() const {
+    if (impl_->opened_schema != 1 || !impl_->read_only) return false;
+    lmdb::Txn txn;
+    if (txn.begin(impl_->env, MDB_RDONLY) != 0) return false;
+    std::string_view found;
+    if (lmdb::get(txn.get(), impl_->meta, kSchemaKey, found) != 0) return false;
+    return found != "1";
 }
 
 Expected<std::unique_ptr<Store>> Store::create(const std::string& path, std::size_t max_size) {

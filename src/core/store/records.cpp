@@ -183,6 +183,72 @@ std::string user_prefix(std::string_view user) {
     return out;
 }
 
+std::string target_key(std::string_view key, std::string_view slug) {
+    std::string out(key);
+    if (!slug.empty()) out.append("/").append(slug);
+    return out;
+}
+
+std::size_t target_key(std::string_view key, std::string_view slug, char* out) {
+    const std::size_t n = key.size() + (slug.empty() ? 0 : 1 + slug.size());
+    if (n > kMaxGrantKey) return 0;
+    std::memcpy(out, key.data(), key.size());
+    if (!slug.empty()) {
+        out[key.size()] = '/';
+        std::memcpy(out + key.size() + 1, slug.data(), slug.size());
+    }
+    return n;
+}
+
+std::string pair_key(std::string_view name, std::string_view second) {
+    std::string out;
+    out.reserve(name.size() + 1 + second.size());
+    out.append(name).push_back('\0');
+    out.append(second);
+    return out;
+}
+
+bool split_pair_key(std::string_view pair, std::string_view& name, std::string_view& second) {
+    const std::size_t sep = pair.find('\0');
+    if (sep == std::string_view::npos) return false;
+    name = pair.substr(0, sep);
+    second = pair.substr(sep + 1);
+    return true;
+}
+
+void split_target(std::string_view target, std::string_view& key, std::string_view& slug) {
+    const std::size_t slash = target.find('/');  // never in a project key
+    key = target.substr(0, slash);
+    slug = slash == std::string_view::npos ? std::string_view() : target.substr(slash + 1);
+}
+
+std::string encode_group(const GroupView& group) {
+    return std::string{static_cast<char>(kGroupFormat), static_cast<char>(group.source)};
+}
+
+std::optional<GroupView> decode_group(std::string_view bytes) {
+    if (bytes.size() != 2 || static_cast<std::uint8_t>(bytes[0]) != kGroupFormat) return std::nullopt;
+    const auto source = static_cast<std::uint8_t>(bytes[1]);
+    if (source > 1) return std::nullopt;
+    return GroupView{source};
+}
+
+constexpr std::uint8_t kEveryonePublic = 1;
+
+std::string encode_everyone(const EveryoneView& everyone) {
+    return std::string{static_cast<char>(everyone.all_users),
+                       static_cast<char>(everyone.is_public ? kEveryonePublic : 0)};
+}
+
+std::optional<EveryoneView> decode_everyone(std::string_view bytes) {
+    if (bytes.size() != 2) return std::nullopt;
+    const auto level = static_cast<std::uint8_t>(bytes[0]);
+    const auto flags = static_cast<std::uint8_t>(bytes[1]);
+    if (level > static_cast<std::uint8_t>(Level::admin) || (flags & ~kEveryonePublic) != 0) return std::nullopt;
+    if (level == 0 && flags == 0) return std::nullopt;  // an empty row is deleted, never stored
+    return EveryoneView{static_cast<Level>(level), (flags & kEveryonePublic) != 0};
+}
+
 std::optional<Level> decode_level(std::string_view bytes) {
     if (bytes.size() != 1) return std::nullopt;
     return level_from_byte(static_cast<std::uint8_t>(bytes[0]));

@@ -21,6 +21,10 @@ namespace pat::records {
 inline constexpr std::uint8_t kUserFormat = 1;
 inline constexpr std::uint8_t kTokenFormat = 1;
 
+// The password of a user who has none (log2 N of 0 is outside the sane
+// range, so verify_password never accepts anything against it).
+inline constexpr PasswordHash kNoPassword{0, 0, 0, {}, {}};
+
 struct UserView {
     bool active = false;
     bool sysadmin = false;
@@ -57,6 +61,34 @@ inline constexpr std::size_t kMaxGrantKey = 64 + 1 + 128 + 1 + 128;
 std::size_t project_grant_key(std::string_view user, std::string_view key, char* out);
 std::size_t repo_grant_key(std::string_view user, std::string_view key, std::string_view slug, char* out);
 std::string user_prefix(std::string_view user);  // user "\0"
+
+// Keys of the schema-2 tables: NAME "\0" TARGET, where TARGET is KEY or
+// KEY "/" slug (the grants keys are the same with a user as NAME).
+std::string target_key(std::string_view key, std::string_view slug);   // KEY or KEY/slug
+std::string pair_key(std::string_view name, std::string_view second);  // name "\0" second
+// Splits a pair key; false when it has no separator.
+bool split_pair_key(std::string_view pair, std::string_view& name, std::string_view& second);
+// Splits a target into KEY and slug (empty for a project).
+void split_target(std::string_view target, std::string_view& key, std::string_view& slug);
+// Allocation-free target key for the request path; out holds kMaxGrantKey.
+std::size_t target_key(std::string_view key, std::string_view slug, char* out);
+
+// group: format | source (0: made here; 1: the directory)
+inline constexpr std::uint8_t kGroupFormat = 1;
+struct GroupView {
+    std::uint8_t source = 0;
+};
+std::string encode_group(const GroupView& group);
+std::optional<GroupView> decode_group(std::string_view bytes);
+
+// everyone (a project's or repository's defaults): all-users level (0 for
+// none) | flags (1: public). Never both empty: such a row is deleted.
+struct EveryoneView {
+    Level all_users = Level::none;
+    bool is_public = false;
+};
+std::string encode_everyone(const EveryoneView& everyone);
+std::optional<EveryoneView> decode_everyone(std::string_view bytes);
 
 // A grant's value: one level byte; anything else is corrupt.
 std::optional<Level> decode_level(std::string_view bytes);

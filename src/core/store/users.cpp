@@ -68,6 +68,27 @@ Expected<PasswordHash> hash_new_password(std::string_view password) {
     return hash_password(password);
 }
 
+// A deleted user's memberships (both rows each) and effective levels.
+Status forget_memberships(const Store::Impl& store, MDB_txn* txn, const std::string& name) {
+    if (!store.has_groups) return Status::success();
+    const std::string prefix = records::user_prefix(name);
+    std::vector<std::string> keys;
+    int rc = collect_keys(txn, store.user_groups, prefix, keys);
+    if (rc != 0) return lmdb::error("read memberships", rc);
+    for (const std::string& key : keys) {
+        const std::string group = key.substr(prefix.size());
+        if ((rc = lmdb::del(txn, store.user_groups, key)) != 0) return lmdb::error("delete membership", rc);
+        rc = lmdb::del(txn, store.group_members, records::pair_key(group, name));
+        if (rc != 0 && rc != MDB_NOTFOUND) return lmdb::error("delete membership", rc);
+    }
+    keys.clear();
+    if ((rc = collect_keys(txn, store.effective, prefix, keys)) != 0) return lmdb::error("read effective levels", rc);
+    for (const std::string& key : keys) {
+        if ((rc = lmdb::del(txn, store.effective, key)) != 0) return lmdb::error("delete effective level", rc);
+    }
+    return Status::success();
+}
+
 }  // namespace
 
 Status Store::add_user(std::string_view raw_name, std::string_view display_name, bool sysadmin,
@@ -89,6 +110,26 @@ Status Store::add_user(std::string_view raw_name, std::string_view display_name,
         if (rc == MDB_KEYEXIST) return {StatusCode::already_exists, "user '" + *name + "' already exists"};
         if (rc != 0) return lmdb::error("write user", rc);
         return append_audit(*impl_, txn, AuditAction::user_added, audit, *name, {}, sysadmin ? "sysadmin" : "");
+    });
+}
+
+Status Store::add_user_without_password(std::string_view raw_name, std::string_view display_name, bool sysadmin,
+                                        const AuditContext& audit) {
+    auto name = canonical_user_name(raw_name);
+    if (!name) return name.status();
+    if (Status s = validate_display_name(display_name); !s.ok()) return s;
+    records::UserView user;
+    user.active = true;
+    user.sysadmin = sysadmin;
+    user.password = records::kNoPassword;
+    user.display_name = display_name.empty() ? std::string_view(*name) : display_name;
+    const std::string record = records::encode_user(user);
+    return lmdb::run_write(*impl_, [&](MDB_txn* txn) -> Status {
+        int rc = lmdb::put(txn, impl_->users, *name, record, MDB_NOOVERWRITE);
+        if (rc == MDB_KEYEXIST) return {StatusCode::already_exists, "user '" + *name + "' already exists"};
+        if (rc != 0) return lmdb::error("write user", rc);
+        return append_audit(*impl_, txn, AuditAction::user_added, audit, *name, {},
+                            sysadmin ? "sysadmin, no password" : "no password");
     });
 }
 
@@ -127,6 +168,7 @@ Status Store::delete_user(std::string_view raw_name, const AuditContext& audit) 
         for (const auto& key : doomed) {
             if ((rc = lmdb::del(txn, impl_->grants, key)) != 0) return lmdb::error("delete grant", rc);
         }
+        if (Status s = forget_memberships(*impl_, txn, *name); !s.ok()) return s;
         doomed.clear();
         rc = lmdb::scan_prefix(txn, impl_->user_tokens, prefix, [&](std::string_view key, std::string_view) {
             doomed.emplace_back(key);
@@ -201,7 +243,9 @@ Status Store::authenticate_user(std::string_view raw_name, std::string_view pass
         if (rc != 0) return lmdb::error("begin read", rc);
         auto user = read_user(txn.get(), *impl_, *name);
         if (!user && user.status().code() != StatusCode::not_found) return user.status();
-        if (user && user->active)
+        // No password (a directory user, or one made by apply): refused
+        // like a wrong password, after the same KDF.
+        if (user && user->active && user->password != records::kNoPassword)
             stored = user->password;
         else
             active = false;
