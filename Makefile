@@ -12,7 +12,7 @@ CXXSTD   := -std=c++20
 WARN     := -Wall -Wextra -Werror
 CXXFLAGS ?= -O2 -g
 CXXFLAGS += $(CXXSTD) $(WARN) -fPIC -fvisibility=hidden -Iinclude
-LDLIBS   := -llmdb -lcrypto -lz
+LDLIBS   := -llmdb -lcrypto -lz -lldap
 PYTHON   := /usr/bin/python3
 
 # Source lists come from mk/sources.sh, the one list nginx's `config` uses too.
@@ -23,6 +23,13 @@ CLI_SRCS  := $(call sources,cpp,src/cli)
 CLI_OBJS  := $(CLI_SRCS:%.cpp=$(BUILD)/%.o)
 UNIT_SRCS := $(call sources,cpp,tests/unit)
 UNIT_OBJS := $(UNIT_SRCS:%.cpp=$(BUILD)/%.o)
+# The permissions file (patctl apply / export) reads YAML with yaml-cpp. Its
+# code is outside src/core, which nginx's `config` compiles whole into the
+# module: only patctl and the unit tests link it and -lyaml-cpp (the module,
+# patd and the benchmarks keep their dependencies).
+PERMFILE_SRCS := $(call sources,cpp,src/permissions_file)
+PERMFILE_OBJS := $(PERMFILE_SRCS:%.cpp=$(BUILD)/%.o)
+PERMFILE_LIBS := -lyaml-cpp
 
 CORE_LIB  := $(BUILD)/libpatcore.a
 PATCTL    := $(BUILD)/patctl
@@ -39,7 +46,8 @@ TEST_TARGETS := test-unit test-cli
 DEB_PACKAGES := g++ make liblmdb-dev lmdb-utils libssl-dev libgtest-dev \
                 nginx nginx-dev libpcre2-dev zlib1g-dev fcgiwrap git curl \
                 python3 python3-pytest faketime clang-format git-lfs \
-                libmicrohttpd-dev spawn-fcgi sudo
+                libmicrohttpd-dev spawn-fcgi sudo libldap-dev slapd ldap-utils \
+                libyaml-cpp-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
@@ -58,11 +66,12 @@ $(CORE_LIB): $(CORE_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(PATCTL): $(CLI_OBJS) $(CORE_LIB)
-	$(CXX) $(CXXFLAGS) -o $@ $(CLI_OBJS) $(CORE_LIB) $(LDLIBS)
+$(PATCTL): $(CLI_OBJS) $(PERMFILE_OBJS) $(CORE_LIB)
+	$(CXX) $(CXXFLAGS) -o $@ $(CLI_OBJS) $(PERMFILE_OBJS) $(CORE_LIB) $(PERMFILE_LIBS) $(LDLIBS)
 
-$(UNIT_BIN): $(UNIT_OBJS) $(CORE_LIB)
-	$(CXX) $(CXXFLAGS) -o $@ $(UNIT_OBJS) $(CORE_LIB) -lgtest -lgtest_main -pthread $(LDLIBS)
+$(UNIT_BIN): $(UNIT_OBJS) $(PERMFILE_OBJS) $(CORE_LIB)
+	$(CXX) $(CXXFLAGS) -o $@ $(UNIT_OBJS) $(PERMFILE_OBJS) $(CORE_LIB) -lgtest -lgtest_main -pthread \
+	    $(PERMFILE_LIBS) $(LDLIBS)
 
 test-unit: $(UNIT_BIN)
 	$(UNIT_BIN)
@@ -74,7 +83,7 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(sort $(wildcard mk/*.mk))
--include $(CORE_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(UNIT_OBJS:.o=.d)
+-include $(CORE_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(PERMFILE_OBJS:.o=.d)
 
 # The integration tests' token API goes through nginx to a real patd
 # (PATD and its rule are in mk/patd.mk; the recipe in mk/module.mk).

@@ -7,7 +7,7 @@
 MAN_DIR     := $(BUILD)/man
 MAN_PAGES   := $(MAN_DIR)/patctl.8 $(MAN_DIR)/patd.8
 PAT_VERSION := $(shell sed -n 's/.*kVersion = "\([^"]*\)".*/\1/p' include/pat/version.hpp)
-MAN_SUMMARY_patctl := manage nginx-pat's token store: users, grants, tokens, the audit trail
+MAN_SUMMARY_patctl := manage nginx-pat's token store: users, groups, grants, public access, tokens, the audit trail
 MAN_SUMMARY_patd   := nginx-pat's token API daemon, the writer of the token store
 
 .PHONY: man

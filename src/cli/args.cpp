@@ -26,7 +26,10 @@ constexpr OptionSpec kOptions[] = {
     {"max-size",         true,  false},
     {"token",            true,  true},
     {"token-stdin",      false, false},
+    {"anonymous",        false, false},
     {"user",             true,  false},
+    {"group",            true,  false},
+    {"all-users",        false, false},
     {"need",             true,  false},
     {"limit",            true,  false},
     {"older-than",       true,  false},
@@ -34,6 +37,10 @@ constexpr OptionSpec kOptions[] = {
     {"path",             true,  false},
     {"rules",            true,  false},
     {"force",            false, false},
+    {"config",           true,  false},
+    {"dry-run",          false, false},
+    {"prune",            false, false},
+    {"output",           true,  false},
 };
 // clang-format on
 

@@ -33,25 +33,84 @@ const std::vector<Command>& all_commands() {
          run_user_enable},
         {{"user", "delete"}, 1, 1, "NAME", {},
          "user delete NAME",
-         "Delete a user together with their grants and tokens.\n",
+         "Delete a user together with their grants, group memberships and tokens.\n",
          run_user_delete},
         {{"user", "list"}, 0, 0, "", {},
          "user list",
          "List users.\n",
          run_user_list},
-        {{"grant"}, 4, 4, "NAME, SCOPE, TARGET and LEVEL", {},
-         "grant NAME project KEY LEVEL | grant NAME repo KEY/SLUG LEVEL",
-         "Give a user read, write or admin on a project or a repository\n"
-         "(replacing an existing grant on the same target). LEVEL: read|write|admin.\n",
+        {{"grant"}, 0, 4, "NAME, SCOPE, TARGET and LEVEL", {"group", "all-users"},
+         "grant (NAME | --group GROUP | --all-users) (project KEY | repo KEY/SLUG) LEVEL",
+         "Give read, write or admin on a project (and so all its repositories) or on one\n"
+         "repository to a user, to a group's members, or to every signed-in user\n"
+         "(replacing an existing grant of that grantee on the same target).\n"
+         "A user's level is the highest their own grants, their groups' grants and the\n"
+         "all-users defaults give. LEVEL: read|write|admin.\n"
+         "  NAME           a user\n"
+         "  --group GROUP  a group (patctl group add); takes effect for its members\n"
+         "                 on their next request\n"
+         "  --all-users    every signed-in user (Bitbucket's default permission)\n",
          run_grant},
-        {{"ungrant"}, 3, 3, "NAME, SCOPE and TARGET", {},
-         "ungrant NAME project KEY | ungrant NAME repo KEY/SLUG",
-         "Remove a user's grant on a project or a repository.\n",
+        {{"ungrant"}, 0, 3, "NAME, SCOPE and TARGET", {"group", "all-users"},
+         "ungrant (NAME | --group GROUP | --all-users) (project KEY | repo KEY/SLUG)",
+         "Remove a grant of a user, a group or all users on a project or a repository.\n"
+         "  NAME           a user\n"
+         "  --group GROUP  a group\n"
+         "  --all-users    the default for every signed-in user\n",
          run_ungrant},
-        {{"grants"}, 0, 1, "", {},
-         "grants [NAME]",
-         "List all grants, or one user's.\n",
+        {{"grants"}, 0, 1, "", {"group", "all-users"},
+         "grants [NAME | --group GROUP | --all-users]",
+         "List every grant (users', groups' and the all-users defaults), or one user's\n"
+         "own, one group's, or the all-users defaults. A user's grants through groups\n"
+         "are the groups' (patctl check says which grant decides).\n"
+         "  --group GROUP  the grants of this group\n"
+         "  --all-users    the defaults for every signed-in user\n",
          run_grants},
+        {{"group", "add"}, 1, 1, "GROUP", {},
+         "group add GROUP",
+         "Add a group. GROUP: 1 to 128 characters from A-Z a-z 0-9 _ . - and space,\n"
+         "starting with a letter or a digit, not ending in a space; stored in lower\n"
+         "case (\"Backend\" and \"backend\" are one group). Quote a name with spaces.\n",
+         run_group_add},
+        {{"group", "delete"}, 1, 1, "GROUP", {},
+         "group delete GROUP",
+         "Delete a group with its memberships and its grants, in one transaction.\n"
+         "Its members lose what only the group gave them on their next request.\n",
+         run_group_delete},
+        {{"group", "list"}, 0, 0, "", {},
+         "group list",
+         "List groups with their number of members.\n",
+         run_group_list},
+        {{"group", "members"}, 1, 1, "GROUP", {},
+         "group members GROUP",
+         "List a group's members.\n",
+         run_group_members},
+        {{"group", "add-member"}, 2, std::numeric_limits<std::size_t>::max(), "GROUP and at least one USER", {},
+         "group add-member GROUP USER...",
+         "Add users to a group, all or none: every user must exist and none may be\n"
+         "a member already. They get the group's grants on their next request.\n",
+         run_group_add_member},
+        {{"group", "remove-member"}, 2, std::numeric_limits<std::size_t>::max(), "GROUP and at least one USER", {},
+         "group remove-member GROUP USER...",
+         "Remove users from a group, all or none: every user must be a member.\n"
+         "They lose what only the group gave them on their next request.\n",
+         run_group_remove_member},
+        {{"public", "project"}, 2, 2, "KEY and on|off", {},
+         "public project KEY on|off",
+         "Make every repository of a project readable without credentials (clone,\n"
+         "fetch and repo-read REST routes; Bitbucket's public access), or stop that.\n"
+         "A request without credentials for anything else is still answered 401;\n"
+         "a push never passes without a token.\n",
+         run_public_project},
+        {{"public", "repo"}, 2, 2, "KEY/SLUG and on|off", {},
+         "public repo KEY/SLUG on|off",
+         "Make one repository readable without credentials, or stop that. A\n"
+         "repository of a public project stays readable when turned off here.\n",
+         run_public_repo},
+        {{"public", "list"}, 0, 0, "", {},
+         "public list",
+         "List the public projects and repositories.\n",
+         run_public_list},
         {{"token", "create"}, 1, 1, "NAME",
          {"name", "project", "repo", "expiry-days", "password-stdin"},
          "token create NAME --name LABEL [--project LEVEL] [--repo LEVEL] [--expiry-days N] --password-stdin",
@@ -78,12 +137,16 @@ const std::vector<Command>& all_commands() {
          "token revoke ID",
          "Revoke a token. It is refused from the moment this command returns.\n",
          run_token_revoke},
-        {{"check"}, 0, 0, "", {"token", "token-stdin", "user", "need", "project", "repo"},
-         "check (--token TOKEN | --token-stdin) [--user NAME] --need NEED [--project KEY] [--repo SLUG]",
-         "Decide a request exactly as the nginx module would, and say why.\n"
+        {{"check"}, 0, 0, "", {"token", "token-stdin", "anonymous", "user", "need", "project", "repo"},
+         "check (--token TOKEN | --token-stdin | --anonymous) [--user NAME] --need NEED [--project KEY] [--repo SLUG]",
+         "Decide a request exactly as the nginx module would, and say why; for a\n"
+         "project or repository need also the user's level and the grant that gives it:\n"
+         "  allowed: level write via group \"backend\" on project WORK (token ID, user NAME)\n"
          "Exit 0 when allowed, 1 when denied.\n"
          "  --token TOKEN    the token (visible in ps: prefer --token-stdin)\n"
          "  --token-stdin    read the token as one line from standard input\n"
+         "  --anonymous      a request without credentials: allowed only to read a\n"
+         "                   public repository (patctl public)\n"
          "  --user NAME      as with Basic auth: the user name sent with the token\n"
          "  --need NEED      repo-read|repo-write|repo-admin|repo-fork|\n"
          "                   project-read|project-write|project-admin|sysadmin|\n"
@@ -95,10 +158,11 @@ const std::vector<Command>& all_commands() {
          run_check},
         {{"audit"}, 0, 1, "", {"limit"},
          "audit [NAME] [--limit N]",
-         "Show the audit trail, newest first: every change to users, grants and\n"
-         "tokens, with who made it (patctl records \"patctl:\" and the Unix user),\n"
-         "and failed passwords, one entry per user, address and hour with their\n"
-         "count. With NAME, only entries about that user.\n"
+         "Show the audit trail, newest first: every change to users, groups, grants,\n"
+         "public access and tokens, and the store's upgrade, with who made it (patctl\n"
+         "records \"patctl:\" and the Unix user), and failed passwords, one entry per\n"
+         "user, address and hour with their count. With NAME, only entries about that\n"
+         "user.\n"
          "  --limit N   at most N entries (default 50)\n",
          run_audit},
         {{"audit", "prune"}, 0, 0, "", {"older-than"},
@@ -126,6 +190,20 @@ const std::vector<Command>& all_commands() {
          "to 10 s) until they have let go of the old file. Tokens created after the\n"
          "backup was taken are gone; tokens revoked after it work again.\n",
          run_restore},
+        {{"directory", "test"}, 0, 0, "", {"config", "user", "password-stdin"},
+         "directory test --user NAME [--password-stdin] [--config FILE]",
+         "Check the directory configuration (LDAP, Active Directory; docs/directory.md):\n"
+         "connect to the first server that answers (TLS verified against ca_file),\n"
+         "bind as the service account, find the user and list their groups. Prints\n"
+         "the server, the user's DN and display name and their groups; a failure is\n"
+         "one line naming the server and the step. Needs no store.\n"
+         "  --user NAME       the user to look up\n"
+         "  --password-stdin  also sign in as the user with the password read as one\n"
+         "                    line from standard input, as nginx-pat's sign-in will\n"
+         "                    (exit 1 when refused)\n"
+         "  --config FILE     the directory configuration\n"
+         "                    (default /etc/nginx-pat/directory.conf)\n",
+         run_directory_test},
         {{"route"}, 0, 0, "", {"method", "path", "rules"},
          "route --method METHOD --path PATH [--rules FILE]",
          "Say which need the module gives a REST request (auth_pat_route rest) and\n"
@@ -137,6 +215,27 @@ const std::vector<Command>& all_commands() {
          "  --rules FILE     rules tried first, one a line: METHOD TEMPLATE NEED, or\n"
          "                   auth_pat_rest_rule lines copied from nginx.conf\n",
          run_route},
+        {{"apply"}, 1, 1, "FILE", {"dry-run", "prune"},
+         "apply FILE [--dry-run] [--prune]",
+         "Make the store say what the permissions file FILE says (-: standard\n"
+         "input): users (names, display names, the sysadmin flag, disabled; never\n"
+         "passwords), groups and their members, grants of users, groups and all\n"
+         "users, public access. One transaction: all of it or, on any error, none.\n"
+         "Prints each change, or \"no changes\". The format: docs/permissions-file.md\n"
+         "(patctl export writes it).\n"
+         "  --dry-run  print what would change (\"would: ...\"), change nothing\n"
+         "  --prune    also remove the grants, members, groups and public access the\n"
+         "             file does not name, and disable the users it does not name\n"
+         "             (never deletes a user; tokens are never touched)\n",
+         run_apply},
+        {{"export"}, 0, 0, "", {"output"},
+         "export [--output FILE]",
+         "Write the store's users, groups, grants and public access as a permissions\n"
+         "file (docs/permissions-file.md), sorted: patctl apply of it changes nothing.\n"
+         "With --json, the same facts as one JSON document (without --output).\n"
+         "  --output FILE  write FILE (a new file, mode 0600, renamed over FILE)\n"
+         "                 instead of standard output\n",
+         run_export},
     };
     // clang-format on
     return kCommands;
@@ -173,6 +272,9 @@ std::string global_usage() {
         "  --json      machine-readable output\n"
         "  -h, --help  this text, or a command's (patctl user add --help)\n"
         "  --version   the version, the store schema and LMDB's (needs no store)\n"
+        "\n"
+        "A command that writes upgrades a store of an older schema in place, once,\n"
+        "and says so on stderr; commands that only read never write the store.\n"
         "\n"
         "Exit status: 0 success, 1 refused or not found (check: denied), 2 usage error.\n";
     return text;

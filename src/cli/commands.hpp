@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -63,6 +64,15 @@ int run_user_list(const Invocation& invocation);
 int run_grant(const Invocation& invocation);
 int run_ungrant(const Invocation& invocation);
 int run_grants(const Invocation& invocation);
+int run_group_add(const Invocation& invocation);
+int run_group_delete(const Invocation& invocation);
+int run_group_list(const Invocation& invocation);
+int run_group_members(const Invocation& invocation);
+int run_group_add_member(const Invocation& invocation);
+int run_group_remove_member(const Invocation& invocation);
+int run_public_project(const Invocation& invocation);
+int run_public_repo(const Invocation& invocation);
+int run_public_list(const Invocation& invocation);
 int run_token_create(const Invocation& invocation);
 int run_token_list(const Invocation& invocation);
 int run_token_modify(const Invocation& invocation);
@@ -73,5 +83,8 @@ int run_audit_prune(const Invocation& invocation);
 int run_route(const Invocation& invocation);
 int run_backup(const Invocation& invocation);
 int run_restore(const Invocation& invocation);
+int run_directory_test(const Invocation& invocation);
+int run_apply(const Invocation& invocation);
+int run_export(const Invocation& invocation);
 
 }  // namespace patctl

@@ -87,7 +87,7 @@ int run_user_delete(const Invocation& invocation) {
         json.begin_object().field("deleted", deleted).end_object();
         print_json(json);
     } else {
-        print_line("deleted user " + deleted + " with their grants and tokens");
+        print_line("deleted user " + deleted + " with their grants, group memberships and tokens");
     }
     return kExitOk;
 }

@@ -9,6 +9,7 @@
 
 #include "cli_error.hpp"
 #include "commands.hpp"
+#include "output.hpp"
 
 namespace patctl {
 namespace {
@@ -39,6 +40,13 @@ std::unique_ptr<pat::Store> Invocation::open_store(pat::Store::Mode mode) const 
     // file it is and who may (src/core/store/access.cpp).
     std::unique_ptr<pat::Store> store = take(pat::Store::open(db_path, mode));
     if (mode == pat::Store::Mode::read_only) return store;
+    // A writer upgrades an older store in place, once (the core, in one
+    // transaction, audited); the operator learns of it here, before the
+    // command's own output. A reader never upgrades.
+    if (const int from = store->upgraded_from(); from != 0) {
+        print_note("upgraded the store " + printable(db_path) + " from schema " + std::to_string(from) + " to schema " +
+                   std::to_string(pat::kSchemaVersion));
+    }
     // A change must not build on a stale view: just after a restore, the
     // lock file may still describe the old file while nginx's workers or
     // patd let go of it (about a second). Wait for it, then give up.

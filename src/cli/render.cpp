@@ -1,6 +1,7 @@
 #include "render.hpp"
 
 #include "output.hpp"
+#include "targets.hpp"
 
 namespace patctl {
 namespace {
@@ -16,6 +17,14 @@ std::string grant_target(const pat::GrantInfo& grant) {
     return grant.repo.empty() ? grant.project : grant.project + "/" + grant.repo;
 }
 
+std::string public_target(const pat::PublicTarget& target) {
+    return target.repo.empty() ? target.project : target.project + "/" + target.repo;
+}
+
+std::optional<std::string> repo_or_null(const std::string& repo) {
+    return repo.empty() ? std::nullopt : std::optional<std::string>(repo);
+}
+
 }  // namespace
 
 void write_json(JsonWriter& json, const pat::UserInfo& user) {
@@ -28,12 +37,38 @@ void write_json(JsonWriter& json, const pat::UserInfo& user) {
 }
 
 void write_json(JsonWriter& json, const pat::GrantInfo& grant) {
-    json.begin_object()
-        .field("user", grant.user)
-        .field("scope", grant.repo.empty() ? "project" : "repo")
-        .field("project", grant.project);
-    json.optional_field("repo", grant.repo.empty() ? std::nullopt : std::optional<std::string>(grant.repo));
+    json.begin_object();
+    switch (grant.kind) {
+        case pat::GranteeKind::user: json.field("user", grant.user); break;
+        case pat::GranteeKind::group: json.field("group", grant.user); break;
+        case pat::GranteeKind::all_users: json.field("all_users", true); break;
+    }
+    json.field("scope", grant.repo.empty() ? "project" : "repo").field("project", grant.project);
+    json.optional_field("repo", repo_or_null(grant.repo));
     json.field("level", pat::level_name(grant.level)).end_object();
+}
+
+void write_json(JsonWriter& json, const pat::GroupInfo& group) {
+    json.begin_object()
+        .field("name", group.name)
+        .field("members", static_cast<std::int64_t>(group.members))
+        .end_object();
+}
+
+void write_json(JsonWriter& json, const pat::PublicTarget& target) {
+    json.begin_object()
+        .field("scope", target.repo.empty() ? "project" : "repo")
+        .field("project", target.project)
+        .optional_field("repo", repo_or_null(target.repo))
+        .end_object();
+}
+
+void write_json(JsonWriter& json, const std::vector<std::string>& names) {
+    json.begin_array();
+    for (const std::string& name : names) {
+        json.string(name);
+    }
+    json.end_array();
 }
 
 void write_json(JsonWriter& json, const pat::TokenInfo& token) {
@@ -72,10 +107,28 @@ std::string render_table(const std::vector<pat::UserInfo>& users) {
 }
 
 std::string render_table(const std::vector<pat::GrantInfo>& grants) {
-    Table table({"USER", "SCOPE", "TARGET", "LEVEL"});
+    // "alice", "group \"backend\"", "all users": a user name has no space,
+    // so the three cannot be mistaken for one another.
+    Table table({"GRANTEE", "SCOPE", "TARGET", "LEVEL"});
     for (const pat::GrantInfo& grant : grants) {
-        table.add_row({grant.user, grant.repo.empty() ? "project" : "repo", grant_target(grant),
-                       std::string(pat::level_name(grant.level))});
+        table.add_row({grantee_for_display(grant.kind, grant.user), grant.repo.empty() ? "project" : "repo",
+                       grant_target(grant), std::string(pat::level_name(grant.level))});
+    }
+    return table.render();
+}
+
+std::string render_table(const std::vector<pat::GroupInfo>& groups) {
+    Table table({"NAME", "MEMBERS"});
+    for (const pat::GroupInfo& group : groups) {
+        table.add_row({group.name, std::to_string(group.members)});
+    }
+    return table.render();
+}
+
+std::string render_table(const std::vector<pat::PublicTarget>& targets) {
+    Table table({"SCOPE", "TARGET"});
+    for (const pat::PublicTarget& target : targets) {
+        table.add_row({target.repo.empty() ? "project" : "repo", public_target(target)});
     }
     return table.render();
 }

@@ -13,7 +13,11 @@
 namespace patctl {
 
 void write_json(JsonWriter& json, const pat::UserInfo& user);
+// A user's grant has "user"; a group's "group"; the all-users default
+// "all_users": true.
 void write_json(JsonWriter& json, const pat::GrantInfo& grant);
+void write_json(JsonWriter& json, const pat::GroupInfo& group);
+void write_json(JsonWriter& json, const pat::PublicTarget& target);
 // Never includes the token text: the store does not have it.
 void write_json(JsonWriter& json, const pat::TokenInfo& token);
 
@@ -21,11 +25,16 @@ void write_json(JsonWriter& json, const pat::AuditEntry& entry);
 
 std::string render_table(const std::vector<pat::UserInfo>& users);
 std::string render_table(const std::vector<pat::GrantInfo>& grants);
+std::string render_table(const std::vector<pat::GroupInfo>& groups);
+std::string render_table(const std::vector<pat::PublicTarget>& targets);
 std::string render_table(const std::vector<pat::TokenInfo>& tokens);
 std::string render_table(const std::vector<pat::AuditEntry>& entries);
 
 // "project read, repo write"
 std::string describe_permissions(const pat::TokenPermissions& permissions);
+
+// An array of strings (group members, the users a command added).
+void write_json(JsonWriter& json, const std::vector<std::string>& names);
 
 // Prints a finished JSON document and a newline.
 void print_json(JsonWriter& json);

@@ -14,6 +14,19 @@ std::string user_for_display(std::string_view name) {
     return canonical_or_as_given(pat::canonical_user_name(name), name);
 }
 
+std::string group_for_display(std::string_view name) {
+    return "\"" + canonical_or_as_given(pat::canonical_group_name(name), name) + "\"";
+}
+
+std::string grantee_for_display(pat::GranteeKind kind, std::string_view name) {
+    switch (kind) {
+        case pat::GranteeKind::user: return user_for_display(name);
+        case pat::GranteeKind::group: return "group " + group_for_display(name);
+        case pat::GranteeKind::all_users: return "all users";
+    }
+    return "all users";
+}
+
 std::string GrantTarget::canonical_project() const {
     return canonical_or_as_given(pat::canonical_project_key(project), project);
 }

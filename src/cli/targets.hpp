@@ -8,6 +8,7 @@
 
 #include "pat/permission.hpp"
 #include "pat/status.hpp"
+#include "pat/store.hpp"
 
 namespace patctl {
 
@@ -28,6 +29,11 @@ struct GrantTarget {
 std::string canonical_or_as_given(const pat::Expected<std::string>& canonical, std::string_view given);
 
 std::string user_for_display(std::string_view name);
+// A group name as shown in messages: canonical (or as given), in double
+// quotes, since group names may hold spaces: "domain users".
+std::string group_for_display(std::string_view name);
+// "alice", "group \"backend\"", "all users": who a grant is given to.
+std::string grantee_for_display(pat::GranteeKind kind, std::string_view name);
 
 GrantTarget parse_grant_target(std::string_view scope, std::string_view target);
 

@@ -58,7 +58,7 @@ def test_check_rejects_bad_token_text_before_lookup(populated):
 def test_check_token_from_argv(populated):
     token = populated.create_token("alice", ALICE_PASSWORD)["token"]
     result = populated.run("check", "--token", token, "--need", "project-read", "--project", "PROJ")
-    assert result.rc == 0 and result.out.startswith("allowed (token ")
+    assert result.rc == 0 and result.out.startswith("allowed: level write via ")
     assert token not in result.out + result.err
 
 

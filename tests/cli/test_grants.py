@@ -62,11 +62,11 @@ def test_grant_refusals_exit_1_and_change_nothing(populated, args):
 
 def test_lowering_a_grant_caps_every_token_at_once(populated):
     token = populated.create_token("alice", ALICE_PASSWORD)["token"]  # admin/admin
-    assert populated.check(token, "repo-write", "PROJ", "code").out.startswith("allowed (token ")
+    assert populated.check(token, "repo-write", "PROJ", "code").out.startswith("allowed: level write via ")
     populated.ok("grant", "alice", "project", "PROJ", "read")
     denied = populated.check(token, "repo-write", "PROJ", "code", user="alice")
     assert denied.rc == 1
-    assert re.fullmatch(r"denied: user level too low \(token \d{12}, user alice\)\n", denied.out)
+    assert re.fullmatch(r"denied: user level too low: level read via .* \(token \d{12}, user alice\)\n", denied.out)
     assert populated.check(token, "repo-read", "PROJ", "code").rc == 0
     populated.ok("ungrant", "alice", "project", "PROJ")
     assert populated.check(token, "repo-read", "PROJ", "code").out.startswith("denied: user level too low")

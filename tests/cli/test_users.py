@@ -129,7 +129,7 @@ def test_disable_and_enable_a_user(populated):
 def test_delete_user_removes_grants_and_tokens(populated):
     token = populated.create_token("alice", ALICE_PASSWORD)["token"]
     populated.create_token("bob", BOB_PASSWORD)
-    assert populated.ok("user", "delete", "alice").out == "deleted user alice with their grants and tokens\n"
+    assert populated.ok("user", "delete", "alice").out == "deleted user alice with their grants, group memberships and tokens\n"
     assert [u["name"] for u in json.loads(populated.ok("user", "list", "--json").out)] == ["bob", "carol"]
     assert json.loads(populated.ok("grants", "--json").out) == []
     assert [t["owner"] for t in json.loads(populated.ok("token", "list", "--json").out)] == ["bob"]

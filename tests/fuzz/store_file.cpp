@@ -4,7 +4,7 @@
 //
 // Each input is written to a file in a private temporary directory, opened
 // read-only (as workers do) and, for inputs of odd length, also read-write
-// (as patctl and the API do). Then decide() is asked about the seed store's
+// (as patctl and the API do; a schema-1 file is upgraded then). Then decide() is asked about the seed store's
 // tokens (support/seed_store.hpp) for every need, Basic and Bearer, and
 // every listing is read. Invariants besides "no crash": a decision is one of
 // the known reasons; an allowed decision names a valid token id and a valid
@@ -90,6 +90,31 @@ void exercise(pat::Store& store) {
             check_decision(store.decide(hasher, request, fuzz_seed::kSeedNowMs));
         }
     }
+    // Requests without credentials: allowed only as a public read, never
+    // with an identity.
+    for (const auto& target : targets) {
+        for (const pat::Need need : {pat::Need::repo_read, pat::Need::repo_write}) {
+            pat::AccessRequest request;
+            request.need = need;
+            request.project = target[0];
+            request.repo = target[1];
+            const pat::Decision decision = store.decide_public(request, fuzz_seed::kSeedNowMs);
+            FUZZ_CHECK(decision.reason == pat::Reason::allowed || decision.reason == pat::Reason::no_credentials ||
+                           decision.reason == pat::Reason::store_error,
+                       "decide_public returned a reason of a token decision");
+            FUZZ_CHECK(!decision.allowed() || need == pat::Need::repo_read, "a public write was allowed");
+            FUZZ_CHECK(decision.allowed_user()[0] == '\0' && decision.allowed_token_id()[0] == '\0',
+                       "a public read published an identity");
+        }
+    }
+    (void)store.explain_level("alice", "WORK", "my-repo");
+    (void)store.list_groups();
+    (void)store.list_group_members("backend");
+    (void)store.list_user_groups("alice");
+    (void)store.list_grants_of(pat::Grantee::group("backend"));
+    (void)store.list_grants_of(pat::Grantee::all_users());
+    (void)store.list_public();
+    (void)store.export_state();
     // Listings walk every table; any of them may be corrupt.
     (void)store.list_users();
     (void)store.list_grants(std::nullopt);

@@ -15,6 +15,12 @@
 //     their grant on its project, admin if sysadmin, admin if the project is
 //     their personal project "~name"; on a project, the highest of the
 //     project grant, sysadmin and personal ownership;
+//   - (docs/permissions.md, groups) every grant counts the same whether it
+//     is the user's own, one of their groups', or the all-users default of
+//     the project or repository; a public project or repository is read for
+//     every signed-in user;
+//   - without credentials (decide_public): a repo-read of a valid name in a
+//     public project or a public repository is allowed; anything else is 401;
 //   - 401: not the token format, wrong checksum, unknown, revoked, expired,
 //     Basic user other than the owner, owner deleted or disabled;
 //   - 403: a valid credential without the permission, an invalid project key
@@ -152,24 +158,58 @@ struct ModelToken {
     bool deleted = false;  // its owner was deleted
 };
 
+template <typename Map, typename Key>
+int level_in(const Map& map, const Key& key) {
+    auto found = map.find(key);
+    return found == map.end() ? 0 : found->second;
+}
+
 struct Model {
     std::map<std::string, ModelUser> users;                             // canonical name
     std::map<std::pair<std::string, std::string>, int> project_grants;  // user, KEY
     std::map<std::array<std::string, 3>, int> repo_grants;              // user, KEY, slug
     std::map<std::string, ModelToken> tokens;                           // by text
+    // Groups: members, and grants like the users' own.
+    std::map<std::string, std::set<std::string>> groups;
+    std::map<std::pair<std::string, std::string>, int> group_project_grants;  // group, KEY
+    std::map<std::array<std::string, 3>, int> group_repo_grants;              // group, KEY, slug
+    std::map<std::string, int> all_users_project;                             // KEY
+    std::map<std::pair<std::string, std::string>, int> all_users_repo;        // KEY, slug
+    std::set<std::string> public_projects;
+    std::set<std::pair<std::string, std::string>> public_repos;
 
     int user_project_level(const std::string& user, const std::string& key) const {
         const ModelUser& u = users.at(user);
         if (u.sysadmin || key == "~" + to_upper(user)) return 3;
-        auto grant = project_grants.find({user, key});
-        return grant == project_grants.end() ? 0 : grant->second;
+        int level = std::max(level_in(project_grants, std::make_pair(user, key)), level_in(all_users_project, key));
+        for (const auto& [group, members] : groups) {
+            if (members.count(user) != 0)
+                level = std::max(level, level_in(group_project_grants, std::make_pair(group, key)));
+        }
+        if (public_projects.count(key) != 0) level = std::max(level, 1);
+        return level;
     }
 
     int user_repo_level(const std::string& user, const std::string& key, const std::string& slug) const {
-        int level = user_project_level(user, key);
-        auto grant = repo_grants.find({user, key, slug});
-        if (grant != repo_grants.end()) level = std::max(level, grant->second);
+        int level =
+            std::max({user_project_level(user, key), level_in(repo_grants, std::array<std::string, 3>{user, key, slug}),
+                      level_in(all_users_repo, std::make_pair(key, slug))});
+        for (const auto& [group, members] : groups) {
+            if (members.count(user) != 0)
+                level = std::max(level, level_in(group_repo_grants, std::array<std::string, 3>{group, key, slug}));
+        }
+        if (public_repos.count({key, slug}) != 0) level = std::max(level, 1);
         return level;
+    }
+
+    Answer decide_public(const AccessRequest& request) const {
+        if (request.need != Need::repo_read) return Answer::unauthenticated;
+        const std::string raw_key(request.project), raw_slug(request.repo);
+        if (!model_valid_key(raw_key) || !model_valid_slug(raw_slug)) return Answer::unauthenticated;
+        const std::string key = to_upper(raw_key);
+        const std::string slug = to_lower(raw_slug);
+        return public_projects.count(key) != 0 || public_repos.count({key, slug}) != 0 ? Answer::allow
+                                                                                       : Answer::unauthenticated;
     }
 
     Answer decide(const AccessRequest& request, std::int64_t now) const {
@@ -288,7 +328,11 @@ class DifferentialTest : public StoreTest {
     std::vector<std::string> slugs_;         // canonical slugs
     std::vector<std::string> token_texts_;   // every token in the store (some deleted)
     std::map<std::string, std::vector<std::pair<std::string, std::string>>> targets_of_;  // user -> granted targets
+    std::vector<std::string> group_names_;                                                // canonical
+    std::vector<std::pair<std::string, std::string>> shared_targets_;  // all-users defaults and public targets
 
+    void build_groups();
+    void change_groups();
     void build_store();
     void change_store();
     AccessRequest random_request(std::string& token_storage, std::string& basic_storage, std::string& project_storage,
@@ -370,6 +414,128 @@ void DifferentialTest::build_store() {
     for (auto& token : load.tokens) wipe(token.text);
 }
 
+// Groups through the real calls: a dozen, one user in all of them, others
+// in a few; grants on projects and repositories; all-users defaults and
+// public targets.
+void DifferentialTest::build_groups() {
+    const AuditContext audit{"differential-test", "local"};
+    for (int i = 0; i < 12; ++i)
+        group_names_.push_back(i % 4 == 0 ? "team " + std::to_string(i) : "g" + std::to_string(i));
+    const std::string& everywhere = user_names_[1];
+    for (const std::string& group : group_names_) {
+        ASSERT_TRUE(store_->add_group(random_.random_case(group), audit).ok());
+        std::set<std::string>& members = model_.groups[group];
+        members.insert(everywhere);
+        for (std::size_t m = random_.below(20); m > 0; --m) members.insert(random_.pick(user_names_));
+        std::vector<std::string> names;
+        for (const std::string& member : members) names.push_back(random_.random_case(member));
+        ASSERT_TRUE(store_->add_group_members(group, names, audit).ok());
+        for (std::size_t g = 1 + random_.below(4); g > 0; --g) {
+            const std::string& key = random_.pick(keys_);
+            const std::string& slug = random_.pick(slugs_);
+            const int level = 1 + static_cast<int>(random_.below(3));
+            const bool repo = random_.chance(0.5);
+            ASSERT_TRUE(store_
+                            ->set_grant(Grantee::group(group), random_.random_case(key),
+                                        repo ? random_.random_case(slug) : std::string(), level_of(level), audit)
+                            .ok());
+            if (repo)
+                model_.group_repo_grants[{group, key, slug}] = level;
+            else
+                model_.group_project_grants[{group, key}] = level;
+            for (const std::string& member : members) targets_of_[member].push_back({key, slug});
+        }
+    }
+    for (int i = 0; i < 6; ++i) {
+        const std::string& key = random_.pick(keys_);
+        const std::string& slug = random_.pick(slugs_);
+        const int level = 1 + static_cast<int>(random_.below(3));
+        if (random_.chance(0.5)) {
+            ASSERT_TRUE(store_->set_grant(Grantee::all_users(), key, "", level_of(level), audit).ok());
+            model_.all_users_project[key] = level;
+        } else {
+            ASSERT_TRUE(store_->set_grant(Grantee::all_users(), key, slug, level_of(level), audit).ok());
+            model_.all_users_repo[{key, slug}] = level;
+        }
+        shared_targets_.push_back({key, slug});
+    }
+    for (int i = 0; i < 6; ++i) {
+        const std::string& key = random_.pick(keys_);
+        const std::string& slug = random_.pick(slugs_);
+        if (i % 3 == 0) {
+            ASSERT_TRUE(store_->set_public(random_.random_case(key), "", true, audit).ok());
+            model_.public_projects.insert(key);
+        } else {
+            ASSERT_TRUE(store_->set_public(key, random_.random_case(slug), true, audit).ok());
+            model_.public_repos.insert({key, slug});
+        }
+        shared_targets_.push_back({key, slug});
+    }
+}
+
+// Memberships, group grants, defaults and public flags changed; a group deleted.
+void DifferentialTest::change_groups() {
+    const AuditContext audit{"differential-test", "local"};
+    for (int i = 0; i < 40; ++i) {
+        const std::string& group = random_.pick(group_names_);
+        if (model_.groups.count(group) == 0) continue;
+        std::set<std::string>& members = model_.groups[group];
+        const std::string& user = random_.pick(user_names_);
+        const std::string& key = random_.pick(keys_);
+        const std::string& slug = random_.pick(slugs_);
+        switch (random_.below(6)) {
+            case 0:
+                if (model_.users.count(user) != 0 && members.insert(user).second) {
+                    ASSERT_TRUE(store_->add_group_members(group, {random_.random_case(user)}, audit).ok());
+                }
+                break;
+            case 1:
+                if (!members.empty()) {
+                    const std::string gone =
+                        *std::next(members.begin(), static_cast<long>(random_.below(members.size())));
+                    ASSERT_TRUE(store_->remove_group_members(group, {gone}, audit).ok());
+                    members.erase(gone);
+                }
+                break;
+            case 2: {
+                const int level = 1 + static_cast<int>(random_.below(3));
+                ASSERT_TRUE(store_->set_grant(Grantee::group(group), key, "", level_of(level), audit).ok());
+                model_.group_project_grants[{group, key}] = level;
+                for (const std::string& member : members) targets_of_[member].push_back({key, slug});
+                break;
+            }
+            case 3:
+                if (model_.group_repo_grants.erase({group, key, slug}) == 1) {
+                    ASSERT_TRUE(store_->remove_grant(Grantee::group(group), key, slug, audit).ok());
+                }
+                if (model_.group_project_grants.erase({group, key}) == 1) {
+                    ASSERT_TRUE(store_->remove_grant(Grantee::group(group), key, "", audit).ok());
+                }
+                break;
+            case 4:
+                if (model_.all_users_project.erase(key) == 1) {
+                    ASSERT_TRUE(store_->remove_grant(Grantee::all_users(), key, "", audit).ok());
+                }
+                break;
+            default: {
+                const bool on = random_.chance(0.5);
+                ASSERT_TRUE(store_->set_public(key, slug, on, audit).ok());
+                if (on)
+                    model_.public_repos.insert({key, slug});
+                else
+                    model_.public_repos.erase({key, slug});
+                shared_targets_.push_back({key, slug});
+                break;
+            }
+        }
+    }
+    const std::string doomed = group_names_[3];
+    ASSERT_TRUE(store_->delete_group(random_.random_case(doomed), audit).ok());
+    model_.groups.erase(doomed);
+    std::erase_if(model_.group_project_grants, [&](const auto& grant) { return grant.first.first == doomed; });
+    std::erase_if(model_.group_repo_grants, [&](const auto& grant) { return grant.first[0] == doomed; });
+}
+
 void DifferentialTest::change_store() {
     const AuditContext audit{"differential-test", "local"};
     // Revocations (the real call a sysadmin makes).
@@ -427,6 +593,7 @@ void DifferentialTest::change_store() {
         model_.users.erase(user);
         std::erase_if(model_.project_grants, [&](const auto& grant) { return grant.first.first == user; });
         std::erase_if(model_.repo_grants, [&](const auto& grant) { return grant.first[0] == user; });
+        for (auto& [group, members] : model_.groups) members.erase(user);
         for (auto& [text, token] : model_.tokens) {
             if (token.owner == user) token.deleted = true;
         }
@@ -490,6 +657,10 @@ AccessRequest DifferentialTest::random_request(std::string& token_storage, std::
         const auto& target = granted[random_.below(granted.size())];
         project_storage = target.first;
         repo_storage = random_.chance(0.8) ? target.second : random_.pick(slugs_);
+    } else if (where < 63 && !shared_targets_.empty()) {
+        const auto& target = random_.pick(shared_targets_);  // an all-users default or a public target
+        project_storage = target.first;
+        repo_storage = random_.chance(0.8) ? target.second : random_.pick(slugs_);
     } else if (where < 70) {
         project_storage = "~" + token.owner;  // the owner's personal project
         repo_storage = random_.pick(slugs_);
@@ -538,17 +709,26 @@ std::string describe(const AccessRequest& request, const Model& model) {
 TEST_F(DifferentialTest, TheDecisionAgreesWithAReferenceModelOfTheReadme) {
     build_store();
     if (HasFatalFailure()) return;
+    build_groups();
+    if (HasFatalFailure()) return;
     change_store();
+    if (HasFatalFailure()) return;
+    change_groups();
     if (HasFatalFailure()) return;
 
     std::map<Answer, std::size_t> answers;
     std::map<Reason, std::size_t> reasons;
+    std::map<Answer, std::size_t> anonymous_answers;
     std::size_t disagreements = 0;
     std::string token, basic, project, repo;
     for (std::size_t i = 0; i < kRequests; ++i) {
         const AccessRequest request = random_request(token, basic, project, repo);
-        const Answer expected = model_.decide(request, kNow);
-        const Decision decision = store_->decide(hasher_, request, kNow);
+        // One request in ten comes without credentials (decide_public).
+        const bool anonymous = random_.chance(0.1);
+        const Answer expected = anonymous ? model_.decide_public(request) : model_.decide(request, kNow);
+        const Decision decision =
+            anonymous ? store_->decide_public(request, kNow) : store_->decide(hasher_, request, kNow);
+        if (anonymous) ++anonymous_answers[expected];
         const Answer actual = real_answer(decision.reason);
         ++answers[expected];
         ++reasons[decision.reason];
@@ -566,14 +746,18 @@ TEST_F(DifferentialTest, TheDecisionAgreesWithAReferenceModelOfTheReadme) {
         static_cast<unsigned long long>(kSeed), model_.users.size(),
         model_.project_grants.size() + model_.repo_grants.size(), model_.tokens.size(), kRequests,
         answers[Answer::allow], answers[Answer::unauthenticated], answers[Answer::forbidden], disagreements);
+    std::printf("differential test: %zu groups; %zu requests without credentials: %zu allowed, %zu 401\n",
+                model_.groups.size(), anonymous_answers[Answer::allow] + anonymous_answers[Answer::unauthenticated],
+                anonymous_answers[Answer::allow], anonymous_answers[Answer::unauthenticated]);
     EXPECT_EQ(disagreements, 0U);
+    EXPECT_GT(anonymous_answers[Answer::allow], 100U);
 
     // The random requests reached every way a decision can go (but a store
     // fault): otherwise a broken generator could make the test pass vacuously.
     for (Reason reason :
          {Reason::allowed, Reason::malformed_token, Reason::bad_checksum, Reason::unknown_token, Reason::revoked,
           Reason::expired, Reason::wrong_user, Reason::user_unknown, Reason::user_disabled, Reason::invalid_target,
-          Reason::token_level_too_low, Reason::user_level_too_low, Reason::route_not_allowed}) {
+          Reason::token_level_too_low, Reason::user_level_too_low, Reason::route_not_allowed, Reason::no_credentials}) {
         EXPECT_GT(reasons[reason], 100U) << "too few requests ended in: " << reason_name(reason);
     }
     EXPECT_EQ(reasons[Reason::store_error], 0U);

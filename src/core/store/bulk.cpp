@@ -132,7 +132,9 @@ Expected<std::vector<std::string>> Store::bulk_load(const BulkLoad& load, std::s
     }
     // Groups last, one transaction each: their memberships, then their
     // members' effective levels on the group's targets (effective.cpp).
-    for (const auto& [name, members] : groups) {
+    for (const auto& group : groups) {
+        const std::string& name = group.first;
+        const std::vector<std::string>& members = group.second;
         Status s = lmdb::run_write(*impl_, [&](MDB_txn* txn) -> Status {
             int rc = lmdb::put(txn, impl_->groups, name, records::encode_group({}));
             if (rc != 0) return lmdb::error("bulk write", rc);

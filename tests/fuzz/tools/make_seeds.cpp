@@ -77,6 +77,14 @@ void record_seeds() {
         write_seed("records", "level-" + std::string(pat::level_name(level)),
                    std::string(1, '\2') + std::string(1, static_cast<char>(level)));
     }
+    write_seed("records", "group-local", std::string(1, '\3') + pat::records::encode_group({0}));
+    write_seed("records", "group-directory", std::string(1, '\3') + pat::records::encode_group({1}));
+    write_seed("records", "everyone-write",
+               std::string(1, '\4') + pat::records::encode_everyone({pat::Level::write, false}));
+    write_seed("records", "everyone-public",
+               std::string(1, '\4') + pat::records::encode_everyone({pat::Level::none, true}));
+    write_seed("records", "everyone-read-public",
+               std::string(1, '\4') + pat::records::encode_everyone({pat::Level::read, true}));
 }
 
 void store_seeds() {
@@ -117,7 +125,19 @@ void store_seeds() {
         }
         if (auto s = store.set_user_active("carol", false, {"seed", "local"}); !s.ok()) fail(s);
         if (auto s = store.grant_repo("bob", "~dave", "notes", pat::Level::read, {"seed", "local"}); !s.ok()) fail(s);
+        // Schema 2: groups, a group grant, an all-users default, public targets.
+        const pat::AuditContext seed{"seed", "local"};
+        if (auto s = store.add_group("backend", seed); !s.ok()) fail(s);
+        if (auto s = store.add_group_members("backend", {"alice", "dave"}, seed); !s.ok()) fail(s);
+        if (auto s = store.set_grant(pat::Grantee::group("backend"), "OTHER", "", pat::Level::write, seed); !s.ok())
+            fail(s);
+        if (auto s = store.set_grant(pat::Grantee::all_users(), "WORK", "", pat::Level::read, seed); !s.ok()) fail(s);
+        if (auto s = store.set_public("WORK", "my-repo", true, seed); !s.ok()) fail(s);
+        if (auto s = store.set_public("OTHER", "", true, seed); !s.ok()) fail(s);
     }
+    // The schema-1 seeds (schema1-*) were made by the generator of the last
+    // schema-1 release and are kept as they are: they cover the reading
+    // and the upgrade of old stores.
     write_seed("store_file", "empty-store", read_file(empty_path));
     write_seed("store_file", "seeded-store", read_file(full_path));
     fs::remove_all(dir);
