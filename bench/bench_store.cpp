@@ -48,6 +48,12 @@ std::string other_project(unsigned i) {
     return key;
 }
 
+std::string group_name(unsigned i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "bench-g%03u", i);
+    return name;
+}
+
 std::string other_repo(unsigned i) {
     char slug[32];
     std::snprintf(slug, sizeof slug, "r%03u", i);
@@ -89,6 +95,43 @@ Status write_credentials(const std::string& path, const std::vector<Credential>&
     return s;
 }
 
+// Where the revoked token is among the special cases (seed_store's specials).
+constexpr std::size_t kRevokedSpecial = 8;
+
+// Three users who reach BENCH (write, a project grant) each in their own
+// way, for the decision's cost by number of groups (decision_bench
+// groups_*): bench-groups0 through a grant of their own and no group,
+// bench-groups1 through the one group they are in, bench-groups50 through
+// one of the fifty groups they are in, each group granting something (the
+// others on other projects and repositories). Group grants are resolved
+// when they are written (the effective table, store.hpp), so the three
+// should cost the same per request.
+constexpr unsigned kGroups = kGroupsOfTheBusiestUser;
+
+void add_group_cases(Store::BulkLoad& load, std::mt19937_64& random) {
+    for (const char* name : {"bench-groups0", "bench-groups1", "bench-groups50"}) load.users.push_back({name, false});
+    load.grants.push_back({"bench-groups0", kProject, "", Level::write});
+    for (unsigned g = 0; g < kGroups; ++g) {
+        Store::BulkLoad::Group group;
+        group.name = group_name(g);
+        group.members = {"bench-groups50"};
+        if (g == 0) group.members.push_back("bench-groups1");
+        load.groups.push_back(std::move(group));
+        GrantInfo grant;
+        grant.user = group_name(g);
+        grant.kind = GranteeKind::group;
+        if (g == 0) {
+            grant.project = kProject;
+            grant.level = Level::write;
+        } else {
+            grant.project = other_project(random() % kOtherProjects);
+            if (g % 2 == 0) grant.repo = other_repo(random() % kReposPerProject);
+            grant.level = static_cast<Level>(1 + random() % 3);
+        }
+        load.grants.push_back(std::move(grant));
+    }
+}
+
 // Store::bulk_load draws each token id (12 random digits) once and refuses
 // the whole transaction when one exists already. Among a million ids such a
 // collision is likely (birthday bound: p = 1 - exp(-n^2 / 2e12), about 0.4),
@@ -99,10 +142,12 @@ Expected<std::vector<std::string>> load_in_chunks(Store& store, Store::BulkLoad&
                                                   std::size_t& retries) {
     Store::BulkLoad accounts;
     accounts.users = std::move(load.users);
+    accounts.groups = std::move(load.groups);
     accounts.grants = std::move(load.grants);
     accounts.password = load.password;
     auto none = store.bulk_load(accounts, chunk);
     load.users = std::move(accounts.users);
+    load.groups = std::move(accounts.groups);
     load.grants = std::move(accounts.grants);
     if (!none) return none.status();
 
@@ -181,6 +226,7 @@ Expected<SeedReport> seed_store(const SeedOptions& options) {
     for (const char* name : {"bench-noperm", "bench-disabled", "bench-special"}) load.users.push_back({name, false});
     load.grants.push_back({"bench-disabled", kProject, "", Level::write});
     load.grants.push_back({"bench-special", kProject, "", Level::write});
+    add_group_cases(load, random);
     struct Special {
         const char* kind;
         const char* owner;
@@ -188,6 +234,9 @@ Expected<SeedReport> seed_store(const SeedOptions& options) {
         std::int64_t expires_ms;
     };
     const Special specials[] = {
+        {"groups0", "bench-groups0", {Level::admin, Level::admin}, 0},
+        {"groups1", "bench-groups1", {Level::admin, Level::admin}, 0},
+        {"groups50", "bench-groups50", {Level::admin, Level::admin}, 0},
         {"noperm", "bench-noperm", {Level::admin, Level::admin}, 0},
         {"readonly", "bench-special", {Level::read, Level::read}, 0},
         {"disabled", "bench-disabled", {Level::admin, Level::admin}, 0},
@@ -204,6 +253,7 @@ Expected<SeedReport> seed_store(const SeedOptions& options) {
     }
 
     SeedReport report;
+    static_assert(std::size(specials) == kRevokedSpecial + 1, "the revoked token is the last special case");
     report.users = load.users.size();
     report.grants = load.grants.size();
     report.tokens = load.tokens.size();
@@ -215,7 +265,7 @@ Expected<SeedReport> seed_store(const SeedOptions& options) {
     Store& store = **created;
     auto ids = load_in_chunks(store, load, options.batch_size, report.id_collision_retries);
     if (!ids) return ids.status();
-    const std::string& revoked_id = (*ids)[first_special + 5];
+    const std::string& revoked_id = (*ids)[first_special + kRevokedSpecial];
     if (Status s = store.revoke_token(Actor::system(), revoked_id); !s.ok()) return s;
     if (Status s = store.set_user_active("bench-disabled", false); !s.ok()) return s;
     report.load_seconds = seconds_since(load_started);

@@ -7,6 +7,11 @@
 //
 //   valid     USER TOKEN   accepted for repo read on BENCH/repo (the first one
 //                          is the hot token; the others are spread over the store)
+//   groups0   USER TOKEN   accepted for repo read on BENCH/repo through the user's
+//                          own project grant; the user is in no group
+//   groups1   USER TOKEN   ... through the grant of the one group the user is in
+//   groups50  USER TOKEN   ... through one of the 50 groups the user is in (each
+//                          group grants something)
 //   noperm    USER TOKEN   valid token of a user with no grant: user level too low
 //   readonly  USER TOKEN   read/read token of a user with write: token level too low
 //                          for a push
@@ -32,6 +37,9 @@ namespace pat::bench {
 // Every benchmark request targets this repository (git: /scm/BENCH/repo.git).
 inline constexpr const char* kProject = "BENCH";
 inline constexpr const char* kRepo = "repo";
+// The groups of the groups50 user (issue 14: a user in 50 groups must cost
+// no more per request than a user in one).
+inline constexpr unsigned kGroupsOfTheBusiestUser = 50;
 
 struct SeedOptions {
     std::string store_path;

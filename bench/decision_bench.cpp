@@ -1,10 +1,18 @@
 // Google Benchmark of the core decision (Store::decide), as the nginx module
 // calls it for `auth_pat_route git` on GET .../info/refs?service=git-upload-pack:
 // ns per decision for an accept (Bearer and Basic, one hot token and valid
-// tokens in rotation) and for each rejection reason, and ns for the digest
-// and the format check alone, on stores of every size seeded by bench-seed.
+// tokens in rotation), for an accept of a user in 0, 1 and 50 groups (the
+// level through the user's own grant or a group's: accept_groups_N) and for
+// each rejection reason, and ns for the digest and the format check alone,
+// on stores of every size seeded by bench-seed.
 //
 //   decision_bench --stores DIR [--sizes 1000,1000000] [benchmark flags]
+//   decision_bench --stores DIR --sizes N --calls KIND COUNT
+//
+// --calls decides the first credential of KIND (groups0, valid, ...) as
+// Bearer for a repo read of BENCH/repo COUNT times on the store of N tokens
+// and nothing else, for callgrind (bench/groups_cost.py counts the
+// instructions inside Store::decide), and prints the last reason.
 //
 // DIR holds store-N.lmdb and credentials-N.txt (see bench/bench.mk). Before
 // timing, each case checks that the decision gives the reason it is named
@@ -106,6 +114,14 @@ void register_size(SizedStore& sized) {
     add("accept_bearer_rotation_" + std::to_string(rotation_bearer.size()), rotation_bearer, Reason::allowed);
     add("accept_basic_rotation_" + std::to_string(rotation_basic.size()), rotation_basic, Reason::allowed);
 
+    // The same decision for users in 0, 1 and 50 groups: group grants are
+    // resolved when written, so these should cost the same (run_bench.py
+    // reports them as ratios to accept_groups_0).
+    add("accept_groups_0", {repo_request(token_of("groups0"))}, Reason::allowed);
+    add("accept_groups_1", {repo_request(token_of("groups1"))}, Reason::allowed);
+    add("accept_groups_" + std::to_string(pat::bench::kGroupsOfTheBusiestUser), {repo_request(token_of("groups50"))},
+        Reason::allowed);
+
     add("reject_malformed_token", {repo_request(token_of("malformed"))}, Reason::malformed_token);
     add("reject_bad_checksum", {repo_request(token_of("badsum"))}, Reason::bad_checksum);
     add("reject_unknown_token", {repo_request(token_of("unknown"))}, Reason::unknown_token);
@@ -155,6 +171,25 @@ std::vector<std::size_t> parse_sizes(const std::string& text) {
     return sizes;
 }
 
+// The --calls mode: COUNT decisions of one credential, nothing timed.
+int run_calls(SizedStore& sized, const std::string& kind, long count) {
+    const auto found = pat::bench::find_credential(sized.credentials, kind);
+    if (!found) {
+        std::fprintf(stderr, "decision_bench: %s\n", found.status().message().c_str());
+        return 2;
+    }
+    const AccessRequest request = repo_request(found->token);
+    Reason last = Reason::store_error;
+    for (long i = 0; i < count; ++i) {
+        pat::Decision decision = sized.store->decide(g_hasher, request, g_now);
+        benchmark::DoNotOptimize(decision);
+        last = decision.reason;
+    }
+    const std::string_view reason = pat::reason_name(last);
+    std::printf("%s: %ld decisions, %.*s\n", kind.c_str(), count, static_cast<int>(reason.size()), reason.data());
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -162,9 +197,14 @@ int main(int argc, char** argv) {
     std::string dir;
     std::vector<std::size_t> sizes = {1000, 1000000};
     std::vector<char*> rest = {argv[0]};
+    std::string calls_kind;
+    long calls = -1;
     for (int i = 1; i < argc; ++i) {
         const std::string_view arg = argv[i];
-        if ((arg == "--stores" || arg == "--sizes") && i + 1 < argc) {
+        if (arg == "--calls" && i + 2 < argc) {
+            calls_kind = argv[++i];
+            calls = std::atol(argv[++i]);
+        } else if ((arg == "--stores" || arg == "--sizes") && i + 1 < argc) {
             if (arg == "--stores")
                 dir = argv[++i];
             else
@@ -174,7 +214,9 @@ int main(int argc, char** argv) {
         }
     }
     if (dir.empty()) {
-        std::fprintf(stderr, "usage: decision_bench --stores DIR [--sizes N,N...] [benchmark flags]\n");
+        std::fprintf(stderr,
+                     "usage: decision_bench --stores DIR [--sizes N,N...] [benchmark flags]\n"
+                     "       decision_bench --stores DIR --sizes N --calls KIND COUNT\n");
         return 2;
     }
     if (!g_hasher.ready()) {
@@ -201,6 +243,13 @@ int main(int argc, char** argv) {
         }
         sized->credentials = std::move(*credentials);
         g_stores.push_back(std::move(sized));
+    }
+    if (calls >= 0) {
+        const int status = run_calls(*g_stores.front(), calls_kind, calls);
+        for (auto& sized : g_stores) {
+            for (auto& c : sized->credentials) pat::wipe(c.token);
+        }
+        return status;
     }
     register_primitives(g_stores.front()->credentials.front().token);
     for (auto& sized : g_stores) register_size(*sized);

@@ -470,6 +470,46 @@ def render_decision(path):
             continue
         scale = {"ns": 1, "us": 1e3, "ms": 1e6}.get(b.get("time_unit", "ns"), 1)
         out.append(f"| {b['name']} | {b['cpu_time'] * scale:,.0f} |")
+    groups = render_groups(data)
+    if groups:
+        out += ["", "Decision by the number of groups the token's owner is in (issue 14: a user in 50 groups "
+                "must cost no more per request than a user in one), ratios to 0 groups in the same run:", "",
+                groups]
+    return "\n".join(out)
+
+
+GROUPS_CASE = re.compile(r"^decide/accept_groups_(\d+)/tokens:(\d+)$")
+
+
+def render_groups(data):
+    """The accept_groups_N cases of decision_bench, per store size, as CPU
+    ns and as ratios to the 0-group case measured in the same run."""
+    by_size = {}
+    for b in data.get("benchmarks", []):
+        if b.get("run_type", "iteration") == "aggregate" and b.get("aggregate_name") != "median":
+            continue
+        match = GROUPS_CASE.match(b.get("run_name", b["name"]))
+        if not match or "error_occurred" in b:
+            continue
+        scale = {"ns": 1, "us": 1e3, "ms": 1e6}.get(b.get("time_unit", "ns"), 1)
+        by_size.setdefault(int(match.group(2)), {})[int(match.group(1))] = b["cpu_time"] * scale
+    if not by_size:
+        return None
+    counts = sorted({n for cases in by_size.values() for n in cases})
+    out = ["| tokens in the store | " + " | ".join(f"{n} group{'' if n == 1 else 's'}: ns (× 0 groups)" for n in counts)
+           + " |",
+           "|---:|" + "---:|" * len(counts)]
+    for size, cases in sorted(by_size.items()):
+        base = cases.get(0)
+        cells = []
+        for n in counts:
+            if n not in cases:
+                cells.append("")
+            elif base:
+                cells.append(f"{cases[n]:,.0f} ({cases[n] / base:.2f}×)")
+            else:
+                cells.append(f"{cases[n]:,.0f}")
+        out.append(f"| {size:,} | " + " | ".join(cells) + " |")
     return "\n".join(out)
 
 

@@ -3,6 +3,12 @@
 # decision and then the nginx comparison (bench/run_bench.py), and writes
 # build/bench/RESULTS.md. Not part of `make test`: it takes about 10-15
 # minutes and its numbers are reported, not asserted.
+#
+# `make bench-groups` measures only the decision for users in 0, 1 and 50
+# groups (issue 14) on the 1k and 1M stores: instructions per decision
+# under callgrind and CPU ns (Google Benchmark, five repetitions in one
+# run), as ratios to 0 groups (bench/groups_cost.py; a minute or two once
+# the stores are seeded).
 
 BENCH_DIR      := $(BUILD)/bench
 BENCH_STORES   := $(BENCH_DIR)/stores
@@ -14,7 +20,7 @@ BENCH_CREDENTIALS := $(BENCH_SIZES:%=$(BENCH_STORES)/credentials-%.txt)
 BENCH_OBJS     := $(addprefix $(BUILD)/bench/,bench_store.o seed.o decision_bench.o token_checker.o)
 BENCH_PACKAGES := wrk libbenchmark-dev libnginx-mod-http-lua lua-nginx-string
 
-.PHONY: bench bench-deps bench-build bench-decision bench-nginx
+.PHONY: bench bench-deps bench-build bench-decision bench-nginx bench-groups
 bench: bench-deps
 	$(MAKE) bench-build
 	$(MAKE) bench-decision
@@ -50,6 +56,9 @@ $(BENCH_STORES)/credentials-%.txt: $(BENCH_SEED)
 bench-decision: $(BENCH_DECISION) $(BENCH_CREDENTIALS)
 	$(BENCH_DECISION) --stores $(BENCH_STORES) --sizes 1000,1000000 --benchmark_min_time=0.5 \
 	    --benchmark_out=$(BENCH_DIR)/decision.json --benchmark_out_format=json
+
+bench-groups: $(BENCH_DECISION) $(BENCH_STORES)/credentials-1000.txt $(BENCH_STORES)/credentials-1000000.txt
+	$(PYTHON) bench/groups_cost.py $(BENCH_DECISION) $(BENCH_STORES) --sizes 1000,1000000
 
 bench-nginx: $(MODULE_SO) $(BENCH_CHECKER) $(BENCH_CREDENTIALS)
 	$(PYTHON) bench/run_bench.py --module $(abspath $(MODULE_SO)) --checker $(abspath $(BENCH_CHECKER)) \

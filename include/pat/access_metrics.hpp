@@ -18,7 +18,7 @@ namespace pat {
 
 // How a decision ended: the core's Reasons first, in their order (so a
 // Reason converts by value), then the refusals the module makes before the
-// store is asked.
+// store is asked, then the other way a request is allowed.
 enum class AccessOutcome : std::uint8_t {
     allowed,
     malformed_token,
@@ -41,8 +41,11 @@ enum class AccessOutcome : std::uint8_t {
     store_unavailable,        // the store could not be opened: 500
     internal_error,           // a configuration value could not be evaluated, no memory: 500
     subrequest_refused,       // a subrequest to a protected location without an allowed main request: 403
+    // Allowed without credentials: a read of a public repository
+    // (Store::decide_public). Counted apart from `allowed` (a token).
+    public_read,
 };
-inline constexpr std::size_t kAccessOutcomeCount = static_cast<std::size_t>(AccessOutcome::subrequest_refused) + 1;
+inline constexpr std::size_t kAccessOutcomeCount = static_cast<std::size_t>(AccessOutcome::public_read) + 1;
 
 inline AccessOutcome outcome_of(Reason reason) noexcept {
     return static_cast<AccessOutcome>(reason);
@@ -50,7 +53,7 @@ inline AccessOutcome outcome_of(Reason reason) noexcept {
 
 // The label value: the enumerator's name ("unknown_token").
 std::string_view outcome_label(AccessOutcome outcome) noexcept;
-// The HTTP status the access phase answers with: 0 for allowed.
+// The HTTP status the access phase answers with: 0 for allowed and public_read.
 int outcome_status(AccessOutcome outcome) noexcept;
 
 // A snapshot of the counters, summed over every worker.

@@ -163,6 +163,63 @@ std::string_view raw_target(const ngx_http_request_t* r) {
     return {start, static_cast<std::size_t>(path.data() + path.size() - start)};
 }
 
+const ngx_str_t& store_path(ngx_http_request_t* r, const LocConf& conf) {
+    const auto* stores = static_cast<const StoreConf*>(main_conf(r)->stores->elts);
+    return stores[conf.db_index].path;
+}
+
+// The store failed a read during a decision: 500, and the store is closed
+// so that the next request opens it again.
+ngx_int_t failed_decision(ngx_http_request_t* r, Worker& worker, const LocConf& conf, RequestContext& ctx,
+                          Outcome& outcome, Reason reason) {
+    const std::string_view name = reason_name(reason);
+    ngx_log_error(NGX_LOG_CRIT, r->connection->log, 0,
+                  "auth_pat: the store \"%V\" failed a decision (%*s): "
+                  "answering 500 and reopening it",
+                  &store_path(r, conf), name.size(), name.data());
+    worker.stores().drop_failed(conf.db_index);
+    return fault(ctx, outcome, outcome_of(reason));
+}
+
+// A repository read without credentials: allowed, with no identity, when
+// the repository or its project is public (Store::decide_public); anything
+// else is the challenge every request without credentials gets (never a
+// 403: git asks for credentials only after a 401). The store is asked, so
+// a store that cannot be read answers 500 here, as it does for a token.
+ngx_int_t decide_anonymous_read(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx, const ngx_str_t& realm,
+                                Outcome& outcome, const Target& target) {
+    ngx_log_t* log = r->connection->log;
+    Worker* worker = Worker::current();
+    Store* store = worker != nullptr ? worker->stores().for_decision(conf.db_index, log) : nullptr;
+    if (store == nullptr) {
+        ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: no usable store \"%V\": answering 500", &store_path(r, conf));
+        return fault(ctx, outcome, AccessOutcome::store_unavailable);
+    }
+
+    AccessRequest request;
+    request.need = target.need;
+    request.project = target.project;
+    request.repo = target.repo;
+    const Decision decision = store->decide_public(request, now_ms());
+
+    switch (verdict_of(decision.reason)) {
+        case Verdict::allow:
+            ngx_log_debug4(NGX_LOG_DEBUG_HTTP, log, 0, "auth_pat: public read of \"%*s/%*s\" allowed",
+                           target.project.size(), target.project.data(), target.repo.size(), target.repo.data());
+            // No identity: $pat_user and $pat_token_id stay empty, and
+            // $remote_user shows nothing whatever the client sent.
+            ctx.public_read = 1;
+            hide_remote_user(r);
+            outcome.value = AccessOutcome::public_read;
+            return NGX_OK;
+        case Verdict::fault: return failed_decision(r, *worker, conf, ctx, outcome, decision.reason);
+        case Verdict::unauthenticated:
+        case Verdict::forbidden: break;
+    }
+    ngx_log_error(NGX_LOG_INFO, log, 0, "auth_pat: no credentials were provided");
+    return unauthenticated(r, ctx, realm, outcome, AccessOutcome::no_credentials);
+}
+
 ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx, const ngx_str_t& realm,
                  Outcome& outcome) {
     ngx_log_t* log = r->connection->log;
@@ -184,6 +241,9 @@ ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx
     }
 
     if (r->headers_in.authorization == nullptr) {
+        // Only a repository read may pass without credentials, so only it
+        // asks the store; anything else gets the challenge without a lookup.
+        if (target.need == Need::repo_read) return decide_anonymous_read(r, conf, ctx, realm, outcome, target);
         ngx_log_error(NGX_LOG_INFO, log, 0, "auth_pat: no credentials were provided");
         return unauthenticated(r, ctx, realm, outcome, AccessOutcome::no_credentials);
     }
@@ -200,8 +260,7 @@ ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx
         return unauthenticated(r, ctx, realm, outcome, AccessOutcome::malformed_authorization);
     }
 
-    const auto* stores = static_cast<const StoreConf*>(main_conf(r)->stores->elts);
-    const ngx_str_t& path = stores[conf.db_index].path;
+    const ngx_str_t& path = store_path(r, conf);
     Worker* worker = Worker::current();
     Store* store = worker != nullptr ? worker->stores().for_decision(conf.db_index, log) : nullptr;
     TokenHasher* hasher = worker != nullptr ? worker->hasher() : nullptr;
@@ -255,12 +314,7 @@ ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx
         }
         case Verdict::fault: break;
     }
-    ngx_log_error(NGX_LOG_CRIT, log, 0,
-                  "auth_pat: the store \"%V\" failed a decision (%*s): "
-                  "answering 500 and reopening it",
-                  &path, reason.size(), reason.data());
-    worker->stores().drop_failed(conf.db_index);
-    return fault(ctx, outcome, outcome.value);
+    return failed_decision(r, *worker, conf, ctx, outcome, decision.reason);
 }
 
 // The location's auth_pat realm, evaluated: NGX_OK with realm set when the
@@ -328,11 +382,12 @@ ngx_int_t rewrite_phase_handler(ngx_http_request_t* r) noexcept {
         if (is_protected != NGX_OK) return is_protected;
 
         // The main request was allowed by auth_pat (its identity is set only
-        // then): a subrequest of it (SSI, slice, mirror) carries the same
-        // credentials, so it is decided like a main request, for its own
-        // location's need: being allowed here never lets it in there.
+        // then, or it was a public read): a subrequest of it (SSI, slice,
+        // mirror) carries the same credentials (or none), so it is decided
+        // like a main request, for its own location's need: being allowed
+        // here never lets it in there.
         const RequestContext* main_ctx = find_request_context(r->main);
-        if (main_ctx != nullptr && main_ctx->user[0] != '\0') {
+        if (main_ctx != nullptr && (main_ctx->user[0] != '\0' || main_ctx->public_read)) {
             const ngx_int_t rc = access_handler(r);
             return rc == NGX_OK ? NGX_DECLINED : rc;  // NGX_OK would end the rewrite phase's request
         }

@@ -24,6 +24,7 @@ struct RequestContext {
     ngx_uint_t denied_status;
     ngx_str_t realm;  // for the Bearer challenge, in r->pool
 
+    unsigned public_read : 1;     // allowed without credentials (a public repository): no identity
     unsigned rest_route : 1;      // errors in Bitbucket's JSON shape
     unsigned replacing_body : 1;  // the body filter swaps nginx's page for JSON
     unsigned body_sent : 1;

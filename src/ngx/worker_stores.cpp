@@ -86,6 +86,17 @@ void check_replaced(StoreSlot& slot, ngx_log_t* log) {
     slot.replaced_at = ngx_current_msec;
 }
 
+// Whether a writer has upgraded the open store's schema-1 file in place
+// since the worker opened it (the same file: check_replaced sees nothing).
+// A short read of the file's meta table; false when it cannot tell.
+bool upgraded_in_place(const StoreSlot& slot) noexcept {
+    try {
+        return slot.store && slot.store->schema_outdated();
+    } catch (...) {
+        return false;  // asked again at the next tick
+    }
+}
+
 bool open_due(const StoreSlot& slot) {
     return !slot.attempted || ngx_current_msec - slot.last_attempt >= slot.retry_interval;
 }
@@ -170,6 +181,18 @@ Store* open_store_logged(StoreSlot& slot, ngx_log_t* log) noexcept {
     return nullptr;
 }
 
+// Closes a store whose file a writer has upgraded in place and opens it
+// again at once: read as schema 1, it would never see group grants,
+// all-users defaults or public access. One short read per call.
+void reopen_if_upgraded(StoreSlot& slot, ngx_log_t* log) noexcept {
+    if (!upgraded_in_place(slot)) return;
+    ngx_log_error(NGX_LOG_INFO, log, 0, "auth_pat: the store \"%V\" was upgraded to schema %d: reopening it",
+                  &slot.conf->path, kSchemaVersion);
+    slot.store.reset();  // closed before the file is opened again: LMDB forbids two opens of one file
+    slot.attempted = false;
+    open_store_logged(slot, log);
+}
+
 }  // namespace
 
 WorkerStores::WorkerStores(const MainConf* conf, ngx_log_t* log) {
@@ -192,7 +215,10 @@ Store* WorkerStores::for_decision(ngx_uint_t index, ngx_log_t* log) noexcept {
     }
     StoreSlot& slot = slots_[index];
     // The timer checks the path; a request only when the timer is late.
-    if (slot.store && ngx_current_msec - slot.last_check >= kLateCheck) check_replaced(slot, log);
+    if (slot.store && ngx_current_msec - slot.last_check >= kLateCheck) {
+        check_replaced(slot, log);
+        reopen_if_upgraded(slot, log);
+    }
     Store* store = slot.store ? slot.store.get() : open_store_logged(slot, log);
     if (store != nullptr) slot.last_decision = ngx_current_msec;
     return store;
@@ -208,6 +234,7 @@ ngx_msec_t WorkerStores::tend(ngx_log_t* log) noexcept {
     ngx_msec_t next = kTendInterval;
     for (StoreSlot& slot : slots_) {
         check_replaced(slot, log);
+        reopen_if_upgraded(slot, log);
         const bool between_files = !slot.store && (slot.replaced || slot.retry_interval == kLockRegionRetry);
         if (between_files && open_due(slot)) open_store_logged(slot, log);
         if (slot.store && ngx_current_msec - slot.last_decision >= kIdleSnapshot) slot.store->release_snapshot();

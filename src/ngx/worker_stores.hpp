@@ -17,6 +17,13 @@
 // in the shared region. So a Store for a path opens only once the previous
 // Store of that path has closed.
 //
+// A schema-1 store is read as it is (its grants are the effective levels).
+// A writer (patd, patctl) upgrades such a file in place, the same file, so
+// nothing above notices; the timer asks the open store on each tick
+// (Store::schema_outdated, a short read) and reopens it at once, logged at
+// info. A store of a schema the core does not know fails to open: 500, as
+// for any store that cannot be opened, with the core's reason at crit.
+//
 // A replaced file (or a removed one) is noticed by the worker's timer, which
 // checks every path four times a second (a stat() each), busy or idle: the
 // old Store is closed at once and the new file opened. A request only
@@ -77,9 +84,9 @@ class WorkerStores {
     void drop_failed(ngx_uint_t index) noexcept;
 
     // The worker's timer: notices replaced or removed files and opens their
-    // replacements, and ends the read snapshot of a store not used for a
-    // decision in the last second (an open snapshot keeps writers from
-    // reusing freed pages). Returns when to call it again: kTendInterval, or
+    // replacements, reopens stores upgraded in place, and ends the read
+    // snapshot of a store not used for a decision in the last second (an
+    // open snapshot keeps writers from reusing freed pages). Returns when to call it again: kTendInterval, or
     // sooner while a replacement waits for PATH-lock.
     ngx_msec_t tend(ngx_log_t* log) noexcept;
 

@@ -53,6 +53,11 @@ void StoreHolder::open_locked() {
         return;
     }
     std::unique_ptr<pat::Store> store = std::move(opened.value());
+    // Once per store: the next open finds schema 2.
+    if (store->upgraded_from() == 1) {
+        log_line(Level::notice,
+                 "upgraded the store " + path_ + " from schema 1 to schema " + std::to_string(pat::kSchemaVersion));
+    }
     if (const pat::Status region = store->check_lock_region(); !region.ok()) {
         // Closed at once: holding it would keep the region stale for good.
         next_attempt_ = Clock::now() + kLockRegionRetry;

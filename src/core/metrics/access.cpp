@@ -47,13 +47,15 @@ std::string_view outcome_label(AccessOutcome outcome) noexcept {
         case AccessOutcome::store_unavailable: return "store_unavailable";
         case AccessOutcome::internal_error: return "internal_error";
         case AccessOutcome::subrequest_refused: return "subrequest_refused";
+        case AccessOutcome::public_read: return "public_read";
     }
     return "internal_error";
 }
 
 int outcome_status(AccessOutcome outcome) noexcept {
     switch (outcome) {
-        case AccessOutcome::allowed: return 0;
+        case AccessOutcome::allowed:
+        case AccessOutcome::public_read: return 0;
         case AccessOutcome::bad_request: return 400;
         case AccessOutcome::subrequest_refused: return 403;
         case AccessOutcome::no_credentials:
@@ -79,14 +81,23 @@ std::string format_access_metrics(const AccessCounts& counts, const std::vector<
     out.family("auth_pat_build_info", "gauge", "The module's version and the store schema it reads.");
     out.sample("auth_pat_build_info", {{"version", version}, {"schema", schema}}, 1);
 
-    out.family("auth_pat_requests_allowed_total", "counter", "Requests auth_pat allowed, summed over all workers.");
+    out.family("auth_pat_requests_allowed_total", "counter",
+               "Requests auth_pat allowed with a token, summed over all workers.");
     out.sample("auth_pat_requests_allowed_total", counts.outcomes[0]);
+
+    // A separate family, so that the allowed count keeps meaning "with a
+    // token" and anonymous reads can be watched on their own.
+    out.family("auth_pat_requests_public_total", "counter",
+               "Requests without credentials auth_pat allowed as reads of a public repository, summed over all "
+               "workers.");
+    out.sample("auth_pat_requests_public_total", counts.outcomes[static_cast<std::size_t>(AccessOutcome::public_read)]);
 
     out.family("auth_pat_requests_refused_total", "counter",
                "Requests auth_pat refused, by reason, summed over all workers.");
     for (std::size_t i = 1; i < kAccessOutcomeCount; ++i) {
-        out.sample("auth_pat_requests_refused_total", {{"reason", outcome_label(static_cast<AccessOutcome>(i))}},
-                   counts.outcomes[i]);
+        const auto outcome = static_cast<AccessOutcome>(i);
+        if (outcome == AccessOutcome::public_read) continue;  // allowed, above
+        out.sample("auth_pat_requests_refused_total", {{"reason", outcome_label(outcome)}}, counts.outcomes[i]);
     }
 
     out.family("auth_pat_responses_total", "counter",
