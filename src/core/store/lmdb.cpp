@@ -119,8 +119,16 @@ int scan_prefix(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix,
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-Status run_write(Store::Impl& store, const std::function<Status(MDB_txn*)>& body, Space space) {
-    if (store.read_only) return {StatusCode::store_error, "store: opened read-only"};
+namespace {
+
+bool is_full(const Status& status) {
+    return status.code() == StatusCode::store_error && status.message() == error("", MDB_MAP_FULL).message();
+}
+
+// up_front: set when the write was refused before its body ran (only the
+// reserve is left), which no turnover changes.
+Status write_once(Store::Impl& store, const std::function<Status(MDB_txn*)>& body, Space space, bool& up_front) {
+    up_front = false;
     Txn txn;
     int rc = txn.begin(store.env, 0);
     if (rc != 0) return error("begin write transaction", rc);
@@ -129,12 +137,42 @@ Status run_write(Store::Impl& store, const std::function<Status(MDB_txn*)>& body
         std::size_t pages = 0, map_pages = 0;
         rc = free_pages(store.env, txn.get(), pages, map_pages);
         if (rc != 0) return error("read free space", rc);
-        if (pages < reserve_pages(map_pages)) return error("", MDB_MAP_FULL);
+        if (pages < reserve_pages(map_pages)) {
+            up_front = true;
+            return error("", MDB_MAP_FULL);
+        }
     }
     Status status = body(txn.get());
     if (!status.ok()) return status;  // txn aborts: nothing changed
     rc = txn.commit();
     return rc == 0 ? Status::success() : error("commit", rc);
+}
+
+// LMDB reuses the pages a commit freed only from the second commit after
+// it (mdb_page_alloc takes free-list entries older than the writer's
+// predecessor). When the store's only free pages came from its last commit
+// (a prune, a dropped table) and what was never used is too little for a
+// write, the write fails, aborts, and the next one fails the same way for
+// ever. One small commit (a meta key; two or three pages) moves past that
+// commit, and the write, run again, can use the freed pages.
+bool turn_over(Store::Impl& store) {
+    Txn txn;
+    if (txn.begin(store.env, 0) != 0) return false;
+    MDB_dbi meta = store.meta;
+    const std::uint64_t id = mdb_txn_id(txn.get());
+    if (put(txn.get(), meta, "last_turnover", std::string_view(reinterpret_cast<const char*>(&id), sizeof id)) != 0)
+        return false;
+    return txn.commit() == 0;
+}
+
+}  // namespace
+
+Status run_write(Store::Impl& store, const std::function<Status(MDB_txn*)>& body, Space space) {
+    if (store.read_only) return {StatusCode::store_error, "store: opened read-only"};
+    bool up_front = false;
+    Status status = write_once(store, body, space, up_front);
+    if (up_front || !is_full(status) || !turn_over(store)) return status;
+    return write_once(store, body, space, up_front);  // the body reads everything again
 }
 
 }  // namespace lmdb
