@@ -224,6 +224,8 @@ class Store {
     Store& operator=(const Store&) = delete;
 
     const std::string& path() const;
+    // The schema the store has now: 1 (read-only, not upgraded yet) or 2.
+    int schema_version() const;
     // The schema this open upgraded the store from (1), or 0 when it did not.
     int upgraded_from() const;
     // True when this store was opened (read-only) at schema 1 and a writer

@@ -79,7 +79,7 @@ Trouble diagnose(const char* path, const std::string& message) {
         } else {
             auto opened = Store::open(path, Store::Mode::read_only);
             if (opened) {
-                report = std::string(1, static_cast<char>(Trouble::none));
+                report = std::string(1, static_cast<char>(Trouble::none)) + std::to_string((*opened)->schema_version());
             } else {
                 const std::string& message = opened.status().message();
                 report = std::string(1, static_cast<char>(diagnose(path, message))) + message;
@@ -189,6 +189,7 @@ void probe_store(ngx_cycle_t* cycle, const char* path, StoreProbe& out) noexcept
     const auto trouble = static_cast<Trouble>(report[0]);
     if (trouble == Trouble::none) {
         out.ok = true;
+        out.schema = got > 1 ? report[1] - '0' : 0;  // one digit: 1 or 2
         return;
     }
     copy_text(out.message, sizeof out.message, report + 1, got - 1);
@@ -210,7 +211,7 @@ void log_start(ngx_cycle_t* cycle) noexcept {
         probe_store(cycle, path, probe);
         if (probe.ok) {
             ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0, "auth_pat %s: store %s schema %d", kVersion, path,
-                          kSchemaVersion);
+                          probe.schema);
         } else {
             ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
                           "auth_pat %s: store %s: the nginx workers%s%s%s cannot open it: %s; requests it protects "

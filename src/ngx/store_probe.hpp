@@ -19,6 +19,7 @@ namespace pat::ngx {
 // The outcome of one probe. The texts are NUL-terminated.
 struct StoreProbe {
     bool ok = false;
+    int schema = 0;          // the store's schema, when ok (1 until a writer upgrades it)
     char user[64] = {};      // the user the workers run as ("www-data"), or "" when not switching
     char message[512] = {};  // why not (the core's message), when !ok
     char fix[256] = {};      // what to do about it, when !ok

@@ -153,8 +153,9 @@ def test_a_schema_1_store_then_upgraded_while_nginx_runs(live, tmp_path):
     # alice has no grant on NEW: refused everywhere.
     new_push = f"/scm/NEW/thing.git{PUSH}"
     assert set(ask_every_worker(workers, new_push, basic("alice", alice_admin["token"])).values()) == {403}
-    # The workers never write the schema.
+    # The workers never write the schema, and the start-up notice says which it is.
     assert schema_of(live.store_path) == "1"
+    assert f"store {live.store_path} schema 1" in live.nginx.error_log.read_text(errors="replace")
     log_before = len(live.nginx.error_log.read_bytes())
 
     # A writer upgrades the file in place, with nginx running.

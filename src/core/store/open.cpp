@@ -302,6 +302,10 @@ const std::string& Store::path() const {
     return impl_->path;
 }
 
+int Store::schema_version() const {
+    return impl_->opened_schema == 1 && impl_->upgraded_from == 1 ? kSchemaVersion : impl_->opened_schema;
+}
+
 int Store::upgraded_from() const {
     return impl_->upgraded_from;
 }
