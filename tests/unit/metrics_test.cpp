@@ -75,6 +75,7 @@ TEST(AccessMetrics, Text) {
     counts.outcomes[static_cast<std::size_t>(AccessOutcome::token_level_too_low)] = 4;
     counts.outcomes[static_cast<std::size_t>(AccessOutcome::store_unavailable)] = 5;
     counts.outcomes[static_cast<std::size_t>(AccessOutcome::store_error)] = 1;
+    counts.outcomes[static_cast<std::size_t>(AccessOutcome::public_read)] = 3;
     counts.store_open_failures = 9;
     std::vector<StoreFileFacts> stores(2);
     stores[0] = {"/var/lib/nginx-pat/pat.db", true, 8192, 1'000'000};
@@ -87,6 +88,10 @@ TEST(AccessMetrics, Text) {
     EXPECT_NE(text.find("auth_pat_requests_refused_total{reason=\"unknown_token\"} 2\n"), std::string::npos);
     EXPECT_NE(text.find("auth_pat_requests_refused_total{reason=\"revoked\"} 0\n"), std::string::npos);
     EXPECT_EQ(text.find("auth_pat_requests_refused_total{reason=\"allowed\"}"), std::string::npos);
+    // Reads without credentials of public repositories: their own family, never a refusal.
+    EXPECT_NE(text.find("auth_pat_requests_public_total 3\n"), std::string::npos);
+    EXPECT_EQ(text.find("reason=\"public_read\""), std::string::npos);
+    EXPECT_EQ(outcome_status(AccessOutcome::public_read), 0);
     EXPECT_NE(text.find("auth_pat_responses_total{status=\"401\"} 5\n"), std::string::npos);
     EXPECT_NE(text.find("auth_pat_responses_total{status=\"403\"} 4\n"), std::string::npos);
     EXPECT_NE(text.find("auth_pat_responses_total{status=\"500\"} 6\n"), std::string::npos);
