@@ -77,12 +77,30 @@ inline constexpr std::size_t kDefaultStoreSize = std::size_t{16} << 30;
 inline constexpr std::size_t kMinStoreSize = std::size_t{1} << 20;
 inline constexpr std::size_t kMaxStoreSize = std::size_t{1} << 40;
 
+// Where a user came from: made here (patctl, apply), or by the directory
+// (first sign-in with a directory password, `patctl directory sync`).
+enum class UserSource : std::uint8_t { local, directory };
+
 struct UserInfo {
     std::string name;
     std::string display_name;
     bool active = true;
     bool sysadmin = false;
+    UserSource source = UserSource::local;
+    // A password of the store's own: such a user signs in here only, never
+    // through the directory (pat/sign_in.hpp).
+    bool has_password = false;
 };
+
+std::string_view user_source_name(UserSource source);  // "local", "directory"
+
+// What create_token refuses before any password is checked (invalid_argument):
+// a bad name, permissions or expiry. Callers that sign in first ask it
+// before the sign-in, so that a bad request never costs a password check.
+Status check_token_request(std::string_view name, std::optional<TokenPermissions> permissions,
+                           std::optional<int> expiry_days);
+
+class SignIn;  // pat/sign_in.hpp
 
 // Who a grant is given to: one user, one group, or every signed-in user
 // (Bitbucket's "all licensed users" default of a project or repository).
@@ -270,6 +288,15 @@ class Store {
     // failure table (a write that never grows the store past its bound;
     // callers facing the network throttle attempts before they get here).
     Status authenticate_user(std::string_view name, std::string_view password, const AuditContext& audit = {});
+    // After the directory accepted `name`'s password (pat/sign_in.hpp): in
+    // one write transaction, the user as the store holds them, created
+    // (source directory, no password) when absent. A disabled user is
+    // refused with authenticate_user's answer, and counted like it.
+    Expected<UserInfo> admit_directory_user(std::string_view name, std::string_view display_name,
+                                            const AuditContext& audit = {});
+    // A password the directory refused: counted in the failure table like
+    // authenticate_user's refusals. Returns that refusal.
+    Status refuse_sign_in(std::string_view name, const AuditContext& audit = {});
 
     // ---- grants ----
     Status grant_project(std::string_view user, std::string_view key, Level level, const AuditContext& audit = {});
@@ -325,6 +352,11 @@ class Store {
     // way to create a token. Omitted permissions default to admin/admin (the
     // user's own level caps them at request time). expiry_days: 1..3650.
     Expected<CreatedToken> create_token(std::string_view owner, std::string_view password, std::string_view name,
+                                        std::optional<TokenPermissions> permissions, std::optional<int> expiry_days,
+                                        std::int64_t now_ms, const AuditContext& audit = {});
+    // The same for a user sign_in() accepted (a directory user has no
+    // password here to check again); refused unless signed_in.ok().
+    Expected<CreatedToken> create_token(const SignIn& signed_in, std::string_view name,
                                         std::optional<TokenPermissions> permissions, std::optional<int> expiry_days,
                                         std::int64_t now_ms, const AuditContext& audit = {});
     // All tokens, or one user's; ordered by owner then creation. Listing,

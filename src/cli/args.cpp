@@ -35,6 +35,7 @@ constexpr OptionSpec kOptions[] = {
     {"rules",            true,  false},
     {"force",            false, false},
     {"config",           true,  false},
+    {"directory",        true,  false},
 };
 // clang-format on
 

@@ -53,8 +53,9 @@ const std::vector<Command>& all_commands() {
          "List all grants, or one user's.\n",
          run_grants},
         {{"token", "create"}, 1, 1, "NAME",
-         {"name", "project", "repo", "expiry-days", "password-stdin"},
-         "token create NAME --name LABEL [--project LEVEL] [--repo LEVEL] [--expiry-days N] --password-stdin",
+         {"name", "project", "repo", "expiry-days", "password-stdin", "directory"},
+         "token create NAME --name LABEL [--project LEVEL] [--repo LEVEL] [--expiry-days N] --password-stdin\n"
+         "             [--directory FILE|none]",
          "Create a token for user NAME, who proves it with their password (one line\n"
          "on standard input); nobody can create a token for someone else.\n"
          "The token is printed once on standard output; only its digest is stored.\n"
@@ -64,7 +65,10 @@ const std::vector<Command>& all_commands() {
          "  --expiry-days N    the token expires N days from now (default: never)\n"
          "With neither --project nor --repo the token has admin on both, capped at\n"
          "request time by the user's own grants. An omitted one of the two is admin;\n"
-         "the repository level may not be below the project level.\n",
+         "the repository level may not be below the project level.\n"
+         "A user without a password of the store's own signs in with the directory's\n"
+         "(docs/directory.md): --directory FILE, default /etc/nginx-pat/directory.conf\n"
+         "when it exists; none: no directory.\n",
          run_token_create},
         {{"token", "list"}, 0, 1, "", {},
          "token list [NAME]",
