@@ -102,6 +102,21 @@ Status check_token_request(std::string_view name, std::optional<TokenPermissions
 
 class SignIn;  // pat/sign_in.hpp
 
+// What the directory says (pat/directory.hpp's lists, without the network):
+// the input of Store::apply_directory. Names canonical.
+struct DirectorySnapshot {
+    struct User {
+        std::string name;
+        std::string display_name;
+    };
+    struct Group {
+        std::string name;
+        std::vector<std::string> members;
+    };
+    std::vector<User> users;
+    std::vector<Group> groups;
+};
+
 // Who a grant is given to: one user, one group, or every signed-in user
 // (Bitbucket's "all licensed users" default of a project or repository).
 enum class GranteeKind : std::uint8_t { user, group, all_users };
@@ -344,6 +359,17 @@ class Store {
     // (and its line, when set). dry_run: nothing is written.
     Expected<std::vector<std::string>> apply(const PermissionsState& state, const ApplyOptions& options,
                                              const AuditContext& audit = {});
+    // `patctl directory sync`, in one write transaction: users the directory
+    // has and the store does not are created (source directory, no
+    // password); users of source directory it no longer has are disabled
+    // (never deleted; local users are never touched); each directory group
+    // is created (source directory) and its members made exactly the
+    // directory's (store users only); a group of source directory the
+    // directory no longer has is emptied (its grants kept); a local group of
+    // the same name is left alone. Returns the changes, one line each.
+    // dry_run: nothing is written.
+    Expected<std::vector<std::string>> apply_directory(const DirectorySnapshot& snapshot, bool dry_run,
+                                                       const AuditContext& audit = {});
     // The state as apply reads it, sorted: apply(export_state()) changes nothing.
     Expected<PermissionsState> export_state();
 

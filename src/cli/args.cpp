@@ -36,6 +36,7 @@ constexpr OptionSpec kOptions[] = {
     {"force",            false, false},
     {"config",           true,  false},
     {"directory",        true,  false},
+    {"dry-run",          false, false},
 };
 // clang-format on
 

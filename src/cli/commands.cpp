@@ -144,6 +144,17 @@ const std::vector<Command>& all_commands() {
          "  --config FILE     the directory configuration\n"
          "                    (default /etc/nginx-pat/directory.conf)\n",
          run_directory_test},
+        {{"directory", "sync"}, 0, 0, "", {"config", "dry-run"},
+         "directory sync [--dry-run] [--config FILE]",
+         "Write the directory's users and groups into the store, in one transaction\n"
+         "(docs/directory.md#sync): users it has are created (source directory),\n"
+         "users of source directory it no longer has are disabled (never deleted;\n"
+         "local users are never touched), its groups are created and their members\n"
+         "made exactly the directory's. Prints each change.\n"
+         "  --dry-run         print the changes, write nothing\n"
+         "  --config FILE     the directory configuration\n"
+         "                    (default /etc/nginx-pat/directory.conf)\n",
+         run_directory_sync},
         {{"route"}, 0, 0, "", {"method", "path", "rules"},
          "route --method METHOD --path PATH [--rules FILE]",
          "Say which need the module gives a REST request (auth_pat_route rest) and\n"

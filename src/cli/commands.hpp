@@ -74,5 +74,6 @@ int run_route(const Invocation& invocation);
 int run_backup(const Invocation& invocation);
 int run_restore(const Invocation& invocation);
 int run_directory_test(const Invocation& invocation);
+int run_directory_sync(const Invocation& invocation);
 
 }  // namespace patctl
