@@ -13,8 +13,8 @@ DIRECTORY_LISTS := $(BUILD)/directory_lists
 $(DIRECTORY_LISTS): $(BUILD)/tests/directory/lists.o $(CORE_LIB)
 	$(CXX) $(CXXFLAGS) -o $@ $< $(CORE_LIB) $(LDLIBS)
 
-test-directory: $(PATCTL) $(DIRECTORY_LISTS)
-	PATCTL=$(abspath $(PATCTL)) DIRECTORY_LISTS=$(abspath $(DIRECTORY_LISTS)) \
+test-directory: $(PATCTL) $(PATD) $(DIRECTORY_LISTS)
+	PATCTL=$(abspath $(PATCTL)) PATD=$(abspath $(PATD)) DIRECTORY_LISTS=$(abspath $(DIRECTORY_LISTS)) \
 	    $(PYTHON) -m pytest -q tests/directory
 
 TEST_TARGETS += test-directory

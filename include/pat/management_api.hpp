@@ -32,6 +32,8 @@
 
 namespace pat {
 
+class DirectoryClient;
+
 // Request bodies above this are refused with 400 (the glue may also set
 // body_too_large instead of reading more).
 inline constexpr std::size_t kMaxApiBodyBytes = 64 * 1024;
@@ -101,6 +103,9 @@ struct ManagementApiOptions {
     // 0, or the milliseconds to wait (then the answer is 429). Unset: an
     // empty password is refused without being counted.
     std::function<std::int64_t(std::string_view client_address, std::int64_t now_ms)> note_empty_password{};
+    // Users without a password of the store's own sign in with the
+    // directory's (pat/sign_in.hpp). Not owned; nullptr: no directory.
+    const DirectoryClient* directory = nullptr;
 };
 
 class ManagementApi {

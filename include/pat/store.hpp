@@ -77,11 +77,44 @@ inline constexpr std::size_t kDefaultStoreSize = std::size_t{16} << 30;
 inline constexpr std::size_t kMinStoreSize = std::size_t{1} << 20;
 inline constexpr std::size_t kMaxStoreSize = std::size_t{1} << 40;
 
+// Where a user came from: made here (patctl, apply), or by the directory
+// (first sign-in with a directory password, `patctl directory sync`).
+enum class UserSource : std::uint8_t { local, directory };
+
 struct UserInfo {
     std::string name;
     std::string display_name;
     bool active = true;
     bool sysadmin = false;
+    UserSource source = UserSource::local;
+    // A password of the store's own: such a user signs in here only, never
+    // through the directory (pat/sign_in.hpp).
+    bool has_password = false;
+};
+
+std::string_view user_source_name(UserSource source);  // "local", "directory"
+
+// What create_token refuses before any password is checked (invalid_argument):
+// a bad name, permissions or expiry. Callers that sign in first ask it
+// before the sign-in, so that a bad request never costs a password check.
+Status check_token_request(std::string_view name, std::optional<TokenPermissions> permissions,
+                           std::optional<int> expiry_days);
+
+class SignIn;  // pat/sign_in.hpp
+
+// What the directory says (pat/directory.hpp's lists, without the network):
+// the input of Store::apply_directory. Names canonical.
+struct DirectorySnapshot {
+    struct User {
+        std::string name;
+        std::string display_name;
+    };
+    struct Group {
+        std::string name;
+        std::vector<std::string> members;
+    };
+    std::vector<User> users;
+    std::vector<Group> groups;
 };
 
 // Who a grant is given to: one user, one group, or every signed-in user
@@ -272,6 +305,15 @@ class Store {
     // failure table (a write that never grows the store past its bound;
     // callers facing the network throttle attempts before they get here).
     Status authenticate_user(std::string_view name, std::string_view password, const AuditContext& audit = {});
+    // After the directory accepted `name`'s password (pat/sign_in.hpp): in
+    // one write transaction, the user as the store holds them, created
+    // (source directory, no password) when absent. A disabled user is
+    // refused with authenticate_user's answer, and counted like it.
+    Expected<UserInfo> admit_directory_user(std::string_view name, std::string_view display_name,
+                                            const AuditContext& audit = {});
+    // A password the directory refused: counted in the failure table like
+    // authenticate_user's refusals. Returns that refusal.
+    Status refuse_sign_in(std::string_view name, const AuditContext& audit = {});
 
     // ---- grants ----
     Status grant_project(std::string_view user, std::string_view key, Level level, const AuditContext& audit = {});
@@ -319,6 +361,17 @@ class Store {
     // (and its line, when set). dry_run: nothing is written.
     Expected<std::vector<std::string>> apply(const PermissionsState& state, const ApplyOptions& options,
                                              const AuditContext& audit = {});
+    // `patctl directory sync`, in one write transaction: users the directory
+    // has and the store does not are created (source directory, no
+    // password); users of source directory it no longer has are disabled
+    // (never deleted; local users are never touched); each directory group
+    // is created (source directory) and its members made exactly the
+    // directory's (store users only); a group of source directory the
+    // directory no longer has is emptied (its grants kept); a local group of
+    // the same name is left alone. Returns the changes, one line each.
+    // dry_run: nothing is written.
+    Expected<std::vector<std::string>> apply_directory(const DirectorySnapshot& snapshot, bool dry_run,
+                                                       const AuditContext& audit = {});
     // The state as apply reads it, sorted: apply(export_state()) changes nothing.
     Expected<PermissionsState> export_state();
 
@@ -327,6 +380,11 @@ class Store {
     // way to create a token. Omitted permissions default to admin/admin (the
     // user's own level caps them at request time). expiry_days: 1..3650.
     Expected<CreatedToken> create_token(std::string_view owner, std::string_view password, std::string_view name,
+                                        std::optional<TokenPermissions> permissions, std::optional<int> expiry_days,
+                                        std::int64_t now_ms, const AuditContext& audit = {});
+    // The same for a user sign_in() accepted (a directory user has no
+    // password here to check again); refused unless signed_in.ok().
+    Expected<CreatedToken> create_token(const SignIn& signed_in, std::string_view name,
                                         std::optional<TokenPermissions> permissions, std::optional<int> expiry_days,
                                         std::int64_t now_ms, const AuditContext& audit = {});
     // All tokens, or one user's; ordered by owner then creation. Listing,

@@ -41,6 +41,7 @@ constexpr OptionSpec kOptions[] = {
     {"dry-run",          false, false},
     {"prune",            false, false},
     {"output",           true,  false},
+    {"directory",        true,  false},
 };
 // clang-format on
 

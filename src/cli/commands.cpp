@@ -112,8 +112,9 @@ const std::vector<Command>& all_commands() {
          "List the public projects and repositories.\n",
          run_public_list},
         {{"token", "create"}, 1, 1, "NAME",
-         {"name", "project", "repo", "expiry-days", "password-stdin"},
-         "token create NAME --name LABEL [--project LEVEL] [--repo LEVEL] [--expiry-days N] --password-stdin",
+         {"name", "project", "repo", "expiry-days", "password-stdin", "directory"},
+         "token create NAME --name LABEL [--project LEVEL] [--repo LEVEL] [--expiry-days N] --password-stdin\n"
+         "             [--directory FILE|none]",
          "Create a token for user NAME, who proves it with their password (one line\n"
          "on standard input); nobody can create a token for someone else.\n"
          "The token is printed once on standard output; only its digest is stored.\n"
@@ -123,7 +124,10 @@ const std::vector<Command>& all_commands() {
          "  --expiry-days N    the token expires N days from now (default: never)\n"
          "With neither --project nor --repo the token has admin on both, capped at\n"
          "request time by the user's own grants. An omitted one of the two is admin;\n"
-         "the repository level may not be below the project level.\n",
+         "the repository level may not be below the project level.\n"
+         "A user without a password of the store's own signs in with the directory's\n"
+         "(docs/directory.md): --directory FILE, default /etc/nginx-pat/directory.conf\n"
+         "when it exists; none: no directory.\n",
          run_token_create},
         {{"token", "list"}, 0, 1, "", {},
          "token list [NAME]",
@@ -204,6 +208,17 @@ const std::vector<Command>& all_commands() {
          "  --config FILE     the directory configuration\n"
          "                    (default /etc/nginx-pat/directory.conf)\n",
          run_directory_test},
+        {{"directory", "sync"}, 0, 0, "", {"config", "dry-run"},
+         "directory sync [--dry-run] [--config FILE]",
+         "Write the directory's users and groups into the store, in one transaction\n"
+         "(docs/directory.md#sync): users it has are created (source directory),\n"
+         "users of source directory it no longer has are disabled (never deleted;\n"
+         "local users are never touched), its groups are created and their members\n"
+         "made exactly the directory's. Prints each change.\n"
+         "  --dry-run         print the changes, write nothing\n"
+         "  --config FILE     the directory configuration\n"
+         "                    (default /etc/nginx-pat/directory.conf)\n",
+         run_directory_sync},
         {{"route"}, 0, 0, "", {"method", "path", "rules"},
          "route --method METHOD --path PATH [--rules FILE]",
          "Say which need the module gives a REST request (auth_pat_route rest) and\n"

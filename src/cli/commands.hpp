@@ -84,6 +84,7 @@ int run_route(const Invocation& invocation);
 int run_backup(const Invocation& invocation);
 int run_restore(const Invocation& invocation);
 int run_directory_test(const Invocation& invocation);
+int run_directory_sync(const Invocation& invocation);
 int run_apply(const Invocation& invocation);
 int run_export(const Invocation& invocation);
 

@@ -10,6 +10,7 @@
 #include "json.hpp"
 #include "output.hpp"
 #include "pat/directory.hpp"
+#include "pat/store.hpp"
 #include "render.hpp"
 #include "secret_input.hpp"
 
@@ -107,6 +108,47 @@ int run_directory_test(const Invocation& invocation) {
                    (sign_in->reason.empty() ? std::string() : " (" + printable(sign_in->reason) + ")"));
     }
     return sign_in_exit(sign_in);
+}
+
+int run_directory_sync(const Invocation& invocation) {
+    const std::string* file = invocation.args.value("config");
+    const std::string path = file != nullptr ? *file : pat::kDefaultDirectoryConfigPath;
+    std::signal(SIGPIPE, SIG_IGN);  // as in directory test
+    pat::DirectoryClient client(take(pat::load_directory_config(path)));
+    for (const std::string& warning : client.config().warnings()) print_note("warning: " + printable(warning));
+
+    // Both lists before the store is opened for writing: the directory's
+    // answer time is never spent inside a write transaction.
+    pat::DirectoryResult<pat::DirectoryUserList> users = client.list_users();
+    if (!users) failure("directory: " + users.error().message);
+    pat::DirectorySnapshot snapshot;
+    for (const pat::DirectoryUser& user : users->users) snapshot.users.push_back({user.name, user.display_name});
+    std::vector<std::string> skipped = users->skipped;
+    if (!client.config().group_base.empty()) {
+        pat::DirectoryResult<pat::DirectoryGroupList> groups = client.list_groups_with_members();
+        if (!groups) failure("directory: " + groups.error().message);
+        for (pat::DirectoryGroupMembers& group : groups->groups)
+            snapshot.groups.push_back({group.name, std::move(group.members)});
+        skipped.insert(skipped.end(), groups->skipped.begin(), groups->skipped.end());
+    }
+    for (const std::string& why : skipped) print_note("skipped: " + printable(why));
+
+    const bool dry_run = invocation.args.has("dry-run");
+    std::unique_ptr<pat::Store> store = invocation.open_store(pat::Store::Mode::read_write);
+    std::vector<std::string> changes = take(store->apply_directory(snapshot, dry_run, invocation.audit_context()));
+    if (invocation.json) {
+        JsonWriter json;
+        json.begin_object().field("dry_run", dry_run).key("changes").begin_array();
+        for (const std::string& change : changes) json.string(change);
+        json.end_array().end_object();
+        print_line(json.text());
+        return kExitOk;
+    }
+    for (const std::string& change : changes) print_line((dry_run ? "would " : "") + printable(change));
+    print_note(std::to_string(snapshot.users.size()) + " users and " + std::to_string(snapshot.groups.size()) +
+               " groups in the directory; " + std::to_string(changes.size()) +
+               (dry_run ? " changes (dry run, nothing written)" : " changes"));
+    return kExitOk;
 }
 
 }  // namespace patctl

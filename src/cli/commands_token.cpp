@@ -1,12 +1,18 @@
 // patctl token create | list | modify | revoke
 
+#include <unistd.h>
+
+#include <csignal>
 #include <limits>
+#include <memory>
 
 #include "cli_error.hpp"
 #include "commands.hpp"
 #include "numbers.hpp"
 #include "output.hpp"
+#include "pat/directory.hpp"
 #include "pat/password.hpp"
+#include "pat/sign_in.hpp"
 #include "render.hpp"
 #include "secret_input.hpp"
 #include "targets.hpp"
@@ -58,6 +64,20 @@ void print_token(const pat::TokenInfo& token, bool json, std::string_view what_h
     }
 }
 
+// --directory FILE (must load), none, or the default file when it exists.
+std::unique_ptr<const pat::DirectoryClient> open_directory(const Invocation& invocation) {
+    const std::string* file = invocation.args.value("directory");
+    if (file != nullptr && *file == "none") return nullptr;
+    const std::string path = file != nullptr ? *file : pat::kDefaultDirectoryConfigPath;
+    if (file == nullptr && access(path.c_str(), F_OK) != 0) return nullptr;
+    // libldap writes to sockets: a server that closes its end must fail the
+    // call, not kill patctl.
+    std::signal(SIGPIPE, SIG_IGN);
+    auto client = std::make_unique<const pat::DirectoryClient>(take(pat::load_directory_config(path)));
+    for (const std::string& warning : client->config().warnings()) print_note("warning: " + printable(warning));
+    return client;
+}
+
 }  // namespace
 
 int run_token_create(const Invocation& invocation) {
@@ -73,15 +93,22 @@ int run_token_create(const Invocation& invocation) {
     }
     std::optional<pat::TokenPermissions> permissions = requested_permissions(invocation);
     std::optional<int> expiry_days = requested_expiry_days(invocation);
-    if (permissions) {
-        // Refuse a bad combination before asking for the password.
-        throw_if_failed(pat::validate_token_permissions(*permissions));
-    }
-
+    // Refuse a bad request before asking for the password.
+    throw_if_failed(pat::check_token_request(*label, permissions, expiry_days));
+    std::unique_ptr<const pat::DirectoryClient> directory = open_directory(invocation);
     std::unique_ptr<pat::Store> store = invocation.open_store(pat::Store::Mode::read_write);
     SecretLine password = read_secret_line("password", pat::kMaxPasswordLength);
-    pat::CreatedToken created = take(store->create_token(owner, password.view(), *label, permissions, expiry_days,
-                                                         pat::now_ms(), invocation.audit_context()));
+    const pat::SignIn signed_in =
+        pat::sign_in(*store, directory.get(), owner, password.view(), invocation.audit_context());
+    switch (signed_in.outcome()) {
+        case pat::SignIn::Outcome::ok: break;
+        case pat::SignIn::Outcome::refused: failure("wrong user name or password");
+        case pat::SignIn::Outcome::unavailable:
+            failure("the directory is unavailable, try again later: " + printable(signed_in.reason()));
+        case pat::SignIn::Outcome::failed: failure(signed_in.reason());
+    }
+    pat::CreatedToken created = take(
+        store->create_token(signed_in, *label, permissions, expiry_days, pat::now_ms(), invocation.audit_context()));
     const pat::TokenInfo& info = created.info;
 
     // Everything that holds the token text is reserved up front (no copies

@@ -33,6 +33,7 @@ void write_json(JsonWriter& json, const pat::UserInfo& user) {
         .field("display_name", user.display_name)
         .field("active", user.active)
         .field("sysadmin", user.sysadmin)
+        .field("source", pat::user_source_name(user.source))
         .end_object();
 }
 
@@ -98,10 +99,10 @@ void write_json(JsonWriter& json, const pat::AuditEntry& entry) {
 }
 
 std::string render_table(const std::vector<pat::UserInfo>& users) {
-    Table table({"NAME", "DISPLAY NAME", "ACTIVE", "SYSADMIN"});
+    Table table({"NAME", "DISPLAY NAME", "ACTIVE", "SYSADMIN", "SOURCE"});
     for (const pat::UserInfo& user : users) {
-        table.add_row(
-            {user.name, user.display_name, user.active ? "yes" : "no (disabled)", user.sysadmin ? "yes" : "no"});
+        table.add_row({user.name, user.display_name, user.active ? "yes" : "no (disabled)",
+                       user.sysadmin ? "yes" : "no", std::string(pat::user_source_name(user.source))});
     }
     return table.render();
 }

@@ -15,10 +15,12 @@
 
 #include <signal.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,6 +28,7 @@
 #include "listener.hpp"
 #include "log.hpp"
 #include "options.hpp"
+#include "pat/directory.hpp"
 #include "pat/store.hpp"
 #include "pat/version_text.hpp"
 #include "server.hpp"
@@ -60,27 +63,43 @@ int run(const patd::Options& options) {
     }
     patd::StoreHolder store;
     if (!store.open(options.db, error)) return 1;  // logged by the holder
+    // Read once at start: a changed file takes a restart. A file given with
+    // --directory must load; the default file only when it exists.
+    std::unique_ptr<const pat::DirectoryClient> directory;
+    if (!options.directory_file.empty() &&
+        (options.directory_required || access(options.directory_file.c_str(), F_OK) == 0)) {
+        pat::Expected<pat::DirectoryConfig> config = pat::load_directory_config(options.directory_file);
+        if (!config) {
+            patd::log_line(patd::Level::crit, "the directory: " + config.status().message());
+            return 1;
+        }
+        for (const std::string& warning : config->warnings()) patd::log_line(patd::Level::warn, warning);
+        directory = std::make_unique<const pat::DirectoryClient>(std::move(*config));
+    }
     patd::Listener listener = patd::open_listener(options.listen, error);
     if (listener.fd < 0) {
         patd::log_line(patd::Level::crit, "cannot listen on " + options.listen + ": " + error);
         return 1;
     }
     if (options.check_config) {
-        std::printf("patd: store %s (from %s) opens read-write\npatd: listen %s ok\npatd: configuration ok\n",
-                    options.db.c_str(), options.db_source.c_str(), options.listen.c_str());
+        std::printf("patd: store %s (from %s) opens read-write\npatd: listen %s ok\n", options.db.c_str(),
+                    options.db_source.c_str(), options.listen.c_str());
+        if (directory) std::printf("patd: directory %s read\n", directory->config().file.c_str());
+        std::printf("patd: configuration ok\n");
         patd::close_listener(listener);
         return 0;
     }
-    std::unique_ptr<patd::Server> server = patd::Server::start(store, options, listener.fd, error);
+    std::unique_ptr<patd::Server> server = patd::Server::start(store, options, directory.get(), listener.fd, error);
     if (!server) {
         patd::log_line(patd::Level::crit, error);
         patd::close_listener(listener);
         return 1;
     }
-    patd::log_line(patd::Level::notice, "serving the token API on " + options.listen + " (store " + options.db +
-                                            ", at most " + std::to_string(options.max_connections) +
-                                            " connections and " + std::to_string(options.max_sign_ins) +
-                                            " sign-ins at once)");
+    patd::log_line(patd::Level::notice,
+                   "serving the token API on " + options.listen + " (store " + options.db + ", at most " +
+                       std::to_string(options.max_connections) + " connections and " +
+                       std::to_string(options.max_sign_ins) + " sign-ins at once" +
+                       (directory ? ", directory " + directory->config().file : std::string()) + ")");
     // Ten times a second: one stat(2) of the store path, so that an idle
     // patd lets go of a replaced file within a tenth of a second.
     const timespec tend_interval{0, 100'000'000};

@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "pat/config.hpp"
+#include "pat/directory.hpp"
 
 namespace patd {
 
@@ -23,6 +24,8 @@ const char* const kUsage =
     "  --shutdown-grace SECONDS  SIGTERM: time for in-flight requests (default 5)\n"
     "  --nice N                run at least this nice (0-19, default 10: below nginx's workers)\n"
     "  --realm TEXT            the Basic realm (default nginx-pat)\n"
+    "  --directory FILE|none   sign-in with the directory's passwords (docs/directory.md); default\n"
+    "                          /etc/nginx-pat/directory.conf when that file exists\n"
     "  --log-file PATH         log to this file instead of stderr; SIGHUP reopens it\n"
     "  --check-config          open the store and the listen address, report, exit\n"
     "  --version               print the version, the store schema and LMDB's, and exit\n";
@@ -54,6 +57,7 @@ ParsedOptions parse_options(const std::vector<std::string>& args) {
         {"--nice", &options.nice, 0, 19},
     };
     std::optional<std::string> db_option;
+    std::optional<std::string> directory_option;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& arg = args[i];
         if (arg == "--version") {
@@ -75,6 +79,9 @@ ParsedOptions parse_options(const std::vector<std::string>& args) {
             db_option = value;
         } else if (arg == "--listen") {
             options.listen = value;
+        } else if (arg == "--directory") {
+            if (value.empty()) return {std::nullopt, "patd: --directory wants a file or none"};
+            directory_option = value;
         } else if (arg == "--realm") {
             options.realm = value;
         } else if (arg == "--log-file") {
@@ -98,6 +105,12 @@ ParsedOptions parse_options(const std::vector<std::string>& args) {
     if (!store) return {std::nullopt, "patd: " + store.status().message(), false};
     options.db = store->path;
     options.db_source = store->source;
+    if (!directory_option) {
+        options.directory_file = pat::kDefaultDirectoryConfigPath;
+    } else if (*directory_option != "none") {
+        options.directory_file = *directory_option;
+        options.directory_required = true;
+    }
     return {options, ""};
 }
 

@@ -22,7 +22,12 @@ struct Options {
     unsigned shutdown_grace_s = 5;        // SIGTERM: how long in-flight requests may finish
     unsigned nice = 10;                   // CPU priority below nginx's workers (0: as started)
     std::string realm = "nginx-pat";
-    std::string log_file;  // empty: stderr as given
+    // The directory (docs/directory.md): --directory FILE, which must load;
+    // without it the default file when it exists; --directory none: no
+    // directory even when that file exists. Empty: none.
+    std::string directory_file;
+    bool directory_required = false;  // given with --directory: a missing file is an error
+    std::string log_file;             // empty: stderr as given
     bool check_config = false;
     bool version = false;
     bool help = false;

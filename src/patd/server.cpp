@@ -35,6 +35,7 @@ thread_local pat::Store* request_store = nullptr;
 struct Server::State {
     StoreHolder& store;
     Options options;
+    const pat::DirectoryClient* directory = nullptr;
     // Known users are limited apart from unknown names and addresses, so
     // traffic for other names can never evict a user's budget
     // (docs/sign-in-limits.md).
@@ -236,6 +237,7 @@ pat::ApiResponse answer_request(Server::State& state, MHD_Connection* connection
     pat::ManagementApiOptions options;
     options.realm = state.options.realm;
     options.limiter = &state.limiter;
+    options.directory = state.directory;
     options.note_empty_password = [&state](std::string_view client, std::int64_t now) {
         return state.limiter.note_empty_password(client, now);
     };
@@ -378,8 +380,10 @@ Server::~Server() {
     if (state_ && state_->daemon != nullptr) MHD_stop_daemon(state_->daemon);
 }
 
-std::unique_ptr<Server> Server::start(StoreHolder& store, const Options& options, int listen_fd, std::string& error) {
+std::unique_ptr<Server> Server::start(StoreHolder& store, const Options& options, const pat::DirectoryClient* directory,
+                                      int listen_fd, std::string& error) {
     auto state = std::make_unique<State>(store, options);
+    state->directory = directory;
     // A thread per connection, not a pool: a password check (~0.1 s of CPU)
     // blocks only its own connection. In a pool each thread serves many
     // connections in turn, so under a sign-in flood every connection behind

@@ -12,14 +12,20 @@
 #include "store_holder.hpp"
 
 struct MHD_Daemon;
+namespace pat {
+class DirectoryClient;
+}
 
 namespace patd {
 
 class Server {
    public:
     // Starts serving on listen_fd (patd keeps owning it). nullptr and a
-    // message when libmicrohttpd refuses to start.
-    static std::unique_ptr<Server> start(StoreHolder& store, const Options& options, int listen_fd, std::string& error);
+    // message when libmicrohttpd refuses to start. directory: nullptr when
+    // none is configured; else it must outlive the server (its calls are
+    // thread-safe, pat/directory.hpp).
+    static std::unique_ptr<Server> start(StoreHolder& store, const Options& options,
+                                         const pat::DirectoryClient* directory, int listen_fd, std::string& error);
     ~Server();  // stops at once, closing every connection
 
     // Stops accepting new connections (the listening socket stays open).

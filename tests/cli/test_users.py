@@ -22,11 +22,12 @@ from conftest import (
 def test_user_add_and_list(populated):
     out = populated.ok("user", "list").out
     lines = out.splitlines()
-    assert lines[0].split() == ["NAME", "DISPLAY", "NAME", "ACTIVE", "SYSADMIN"]
-    assert re.search(r"^alice\s+Alice Example\s+yes\s+no$", out, re.M)
-    assert re.search(r"^bob\s+bob\s+yes\s+yes$", out, re.M)
+    assert lines[0].split() == ["NAME", "DISPLAY", "NAME", "ACTIVE", "SYSADMIN", "SOURCE"]
+    assert re.search(r"^alice\s+Alice Example\s+yes\s+no\s+local$", out, re.M)
+    assert re.search(r"^bob\s+bob\s+yes\s+yes\s+local$", out, re.M)
     users = json.loads(populated.ok("user", "list", "--json").out)
-    assert users[0] == {"name": "alice", "display_name": "Alice Example", "active": True, "sysadmin": False}
+    assert users[0] == {"name": "alice", "display_name": "Alice Example", "active": True, "sysadmin": False,
+                        "source": "local"}
     assert users[1]["sysadmin"] is True
 
 

@@ -50,6 +50,27 @@ TEST(Records, UserRoundTrips) {
     EXPECT_EQ(decoded->display_name, "Alice A.");
 }
 
+TEST(Records, ADirectoryUserIsAFlagBitAndLocalUsersKeepTheirBytes) {
+    UserView user;
+    user.active = true;
+    user.display_name = "Bob";
+    const std::string local = encode_user(user);
+    EXPECT_EQ(static_cast<unsigned char>(local[1]), 1u);  // format 1's flags: active only
+    auto decoded = decode_user(local);
+    ASSERT_TRUE(decoded);
+    EXPECT_FALSE(decoded->from_directory);
+    user.from_directory = true;
+    const std::string directory = encode_user(user);
+    EXPECT_EQ(static_cast<unsigned char>(directory[1]), 1u | 4u);
+    decoded = decode_user(directory);
+    ASSERT_TRUE(decoded);
+    EXPECT_TRUE(decoded->from_directory);
+    EXPECT_EQ(encode_user(*decoded), directory);
+    std::string unknown = directory;
+    unknown[1] = static_cast<char>(8);
+    EXPECT_FALSE(decode_user(unknown));
+}
+
 TEST(Records, EveryTruncationAndExtensionIsRejected) {
     const std::string token = encode_token(sample_token());
     for (std::size_t n = 0; n < token.size(); ++n) EXPECT_FALSE(decode_token(token.substr(0, n))) << n;

@@ -257,19 +257,32 @@ std::optional<ApiResponse> Exchange::authenticate(Session& session) {
     if (auto throttled = begin_password_attempt()) return throttled;
     auto name = canonical_user_name(credentials_.user);
     const AuditContext audit{name ? *name : std::string(), std::string(request_.client_address)};
-    const Status checked = store_.authenticate_user(credentials_.user, credentials_.password, audit);
-    end_password_attempt(checked);
-    if (!checked.ok()) {
-        if (checked.code() == StatusCode::refused) return password_refused();
-        return store_failure(checked, "checking a password");
+    const SignIn signed_in = sign_in(store_, options_.directory, credentials_.user, credentials_.password, audit);
+    return finish_sign_in(signed_in, session);
+}
+
+std::optional<ApiResponse> Exchange::finish_sign_in(const SignIn& signed_in, Session& session) {
+    switch (signed_in.outcome()) {
+        case SignIn::Outcome::ok: end_password_attempt(Status::success()); break;
+        case SignIn::Outcome::refused:
+            end_password_attempt(Status{StatusCode::refused, "wrong user name or password"});
+            return password_refused();
+        case SignIn::Outcome::unavailable: {
+            // No password was judged: the outage does not count against the user.
+            end_password_attempt(Status{StatusCode::store_error, "directory unavailable"});
+            ApiResponse response =
+                error_response(503, "The directory that checks passwords is not answering. Try again in a minute.");
+            response.retry_after_s = 60;
+            response.audit_line = audit_prefix() + "sign-in as " + claimed_user() + " from " +
+                                  loggable(request_.client_address) +
+                                  " answered 503, the directory is unavailable: " + loggable(signed_in.reason(), 300);
+            return response;
+        }
+        case SignIn::Outcome::failed:
+            end_password_attempt(Status{StatusCode::store_error, signed_in.reason()});
+            return store_failure(Status{StatusCode::store_error, signed_in.reason()}, "checking a password");
     }
-    auto user = store_.get_user(*name);
-    if (!user) {
-        // Deleted since the check: as good as a wrong password.
-        if (user.status().code() == StatusCode::not_found) return password_refused();
-        return store_failure(user.status(), "reading the signed-in user");
-    }
-    session.user = std::move(*user);
+    session.user = signed_in.user();
     session.actor = Actor{session.user.name, session.user.sysadmin};
     session.audit = AuditContext{session.user.name, std::string(request_.client_address)};
     return std::nullopt;

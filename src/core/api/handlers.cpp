@@ -79,12 +79,17 @@ ApiResponse Exchange::create_token(std::string_view slug) {
     auto body = parse_create_body(request_.body);
     if (!body) return bad_request(body.status());
 
-    // The store checks the password itself: only the owner's password creates.
+    if (Status s = check_token_request(body->name, body->permissions, body->expiry_days); !s.ok())
+        return bad_request(s);
+    // Only the owner's password creates: the store's, or the directory's for
+    // a directory user (pat/sign_in.hpp).
     if (auto throttled = begin_password_attempt()) return std::move(*throttled);
     const AuditContext audit{*me, std::string(request_.client_address)};
-    auto created = store_.create_token(*me, credentials_.password, body->name, body->permissions, body->expiry_days,
-                                       request_.now_ms, audit);
-    end_password_attempt(created ? Status::success() : created.status());
+    const SignIn signed_in = sign_in(store_, options_.directory, *me, credentials_.password, audit);
+    Session session;
+    if (auto refused = finish_sign_in(signed_in, session)) return std::move(*refused);
+    auto created =
+        store_.create_token(signed_in, body->name, body->permissions, body->expiry_days, request_.now_ms, audit);
     if (!created) {
         if (created.status().code() == StatusCode::refused) return password_refused();
         return from_status(created.status(), "creating a token");

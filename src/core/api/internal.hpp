@@ -11,6 +11,7 @@
 
 #include "pat/json.hpp"
 #include "pat/management_api.hpp"
+#include "pat/sign_in.hpp"
 #include "pat/store.hpp"
 
 namespace pat::api {
@@ -158,6 +159,10 @@ class Exchange {
     // Checks the Basic password (throttled). On success fills session and
     // returns nullopt; otherwise the response to send (401, 429, 500).
     std::optional<ApiResponse> authenticate(Session& session);
+    // The throttle's outcome of a sign-in already made, and its answer: 401,
+    // 503 (the directory unavailable, Retry-After), 500; nullopt and the
+    // session filled when it succeeded.
+    std::optional<ApiResponse> finish_sign_in(const SignIn& signed_in, Session& session);
     // For create_token, where the store checks the password itself: the
     // throttle's verdict, then the glue's check gate (nullopt: go ahead), and
     // the outcome after.

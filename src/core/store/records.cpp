@@ -66,6 +66,7 @@ std::optional<Level> level_from_byte(std::uint8_t b) {
 
 constexpr std::uint8_t kUserActive = 1;
 constexpr std::uint8_t kUserSysadmin = 2;
+constexpr std::uint8_t kUserFromDirectory = 4;
 constexpr std::uint8_t kTokenRevoked = 1;
 
 }  // namespace
@@ -75,7 +76,8 @@ std::string encode_user(const UserView& user) {
     std::string out;
     out.reserve(1 + 1 + 3 + 16 + 32 + 2 + user.display_name.size());
     out.push_back(static_cast<char>(kUserFormat));
-    out.push_back(static_cast<char>((user.active ? kUserActive : 0) | (user.sysadmin ? kUserSysadmin : 0)));
+    out.push_back(static_cast<char>((user.active ? kUserActive : 0) | (user.sysadmin ? kUserSysadmin : 0) |
+                                    (user.from_directory ? kUserFromDirectory : 0)));
     out.push_back(static_cast<char>(user.password.log2_n));
     out.push_back(static_cast<char>(user.password.r));
     out.push_back(static_cast<char>(user.password.p));
@@ -92,12 +94,13 @@ std::optional<UserView> decode_user(std::string_view bytes) {
     std::uint8_t format, flags;
     std::uint16_t name_len;
     if (!in.u8(format) || format != kUserFormat) return std::nullopt;
-    if (!in.u8(flags) || (flags & ~(kUserActive | kUserSysadmin)) != 0) return std::nullopt;
+    if (!in.u8(flags) || (flags & ~(kUserActive | kUserSysadmin | kUserFromDirectory)) != 0) return std::nullopt;
     if (!in.u8(user.password.log2_n) || !in.u8(user.password.r) || !in.u8(user.password.p)) return std::nullopt;
     if (!in.array(user.password.salt) || !in.array(user.password.key)) return std::nullopt;
     if (!in.u16(name_len) || !in.bytes(name_len, user.display_name) || !in.at_end()) return std::nullopt;
     user.active = (flags & kUserActive) != 0;
     user.sysadmin = (flags & kUserSysadmin) != 0;
+    user.from_directory = (flags & kUserFromDirectory) != 0;
     return user;
 }
 

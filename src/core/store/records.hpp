@@ -28,6 +28,9 @@ inline constexpr PasswordHash kNoPassword{0, 0, 0, {}, {}};
 struct UserView {
     bool active = false;
     bool sysadmin = false;
+    // Made by the directory (first sign-in or `directory sync`): a flag bit
+    // of format 1, so that local users' records keep their bytes.
+    bool from_directory = false;
     PasswordHash password;
     std::string_view display_name;
 };

@@ -6,6 +6,7 @@
 #include "impl.hpp"
 #include "pat/names.hpp"
 #include "pat/password.hpp"
+#include "pat/sign_in.hpp"
 #include "pat/token.hpp"
 #include "records.hpp"
 
@@ -103,21 +104,12 @@ TokenInfo with_usage(Store::Impl& store, TokenInfo token) {
 
 }  // namespace
 
-Expected<CreatedToken> Store::create_token(std::string_view raw_owner, std::string_view password, std::string_view name,
-                                           std::optional<TokenPermissions> permissions, std::optional<int> expiry_days,
-                                           std::int64_t now, const AuditContext& audit) {
-    auto owner = canonical_user_name(raw_owner);
-    if (!owner) return owner.status();
-    if (Status s = validate_token_name(name); !s.ok()) return s;
-    const TokenPermissions granted = permissions.value_or(TokenPermissions{Level::admin, Level::admin});
-    if (Status s = validate_token_permissions(granted); !s.ok()) return s;
-    if (expiry_days && (*expiry_days < 1 || *expiry_days > kMaxExpiryDays)) {
-        return Status{StatusCode::invalid_argument, "expiry is 1 to 3650 days"};
-    }
-    // Only the owner's password creates a token: nobody, sysadmin included,
-    // can create one for someone else.
-    if (Status s = authenticate_user(*owner, password, audit); !s.ok()) return s;
+namespace {
 
+// After the owner proved who they are: one write transaction.
+Expected<CreatedToken> write_new_token(Store::Impl& impl, const std::string& owner, std::string_view name,
+                                       const TokenPermissions& granted, std::optional<int> expiry_days,
+                                       std::int64_t now, const AuditContext& audit) {
     CreatedToken created;
     auto text = generate_token();
     if (!text) return text.status();
@@ -127,14 +119,14 @@ Expected<CreatedToken> Store::create_token(std::string_view raw_owner, std::stri
     if (!hasher.digest(created.text, digest)) return Status{StatusCode::store_error, "OpenSSL: SHA-256 failed"};
     const std::string_view digest_key(reinterpret_cast<const char*>(digest.data()), digest.size());
 
-    Status written = lmdb::run_write(*impl_, [&](MDB_txn* txn) -> Status {
+    Status written = lmdb::run_write(impl, [&](MDB_txn* txn) -> Status {
         // The user may have been disabled or deleted since the password check.
         std::string_view user_bytes;
-        int rc = lmdb::get(txn, impl_->users, *owner, user_bytes);
+        int rc = lmdb::get(txn, impl.users, owner, user_bytes);
         if (rc == MDB_NOTFOUND) return {StatusCode::refused, "wrong user name or password"};
         if (rc != 0) return lmdb::error("read user", rc);
         auto user = records::decode_user(user_bytes);
-        if (!user) return {StatusCode::store_error, "store: the record of user '" + *owner + "' is corrupt"};
+        if (!user) return {StatusCode::store_error, "store: the record of user '" + owner + "' is corrupt"};
         if (!user->active) return {StatusCode::refused, "wrong user name or password"};
 
         // A fresh random id; a collision (1 in 10^11 per token) draws again.
@@ -143,7 +135,7 @@ Expected<CreatedToken> Store::create_token(std::string_view raw_owner, std::stri
             auto candidate = generate_token_id();
             if (!candidate) return candidate.status();
             std::string_view existing;
-            rc = lmdb::get(txn, impl_->token_ids, *candidate, existing);
+            rc = lmdb::get(txn, impl.token_ids, *candidate, existing);
             if (rc == MDB_NOTFOUND) {
                 id = std::move(*candidate);
                 break;
@@ -157,21 +149,58 @@ Expected<CreatedToken> Store::create_token(std::string_view raw_owner, std::stri
         token.created_ms = now;
         token.expires_ms = expiry_days ? now + *expiry_days * kMsPerDay : 0;
         token.id = id;
-        token.owner = *owner;
+        token.owner = owner;
         token.name = name;
-        rc = lmdb::put(txn, impl_->tokens, digest_key, records::encode_token(token), MDB_NOOVERWRITE);
+        rc = lmdb::put(txn, impl.tokens, digest_key, records::encode_token(token), MDB_NOOVERWRITE);
         if (rc == MDB_KEYEXIST) return {StatusCode::store_error, "token digest collision"};
         if (rc != 0) return lmdb::error("write token", rc);
-        if ((rc = lmdb::put(txn, impl_->token_ids, id, digest_key)) != 0) return lmdb::error("write token id", rc);
-        if ((rc = lmdb::put(txn, impl_->user_tokens, records::user_prefix(*owner) + id, {})) != 0)
+        if ((rc = lmdb::put(txn, impl.token_ids, id, digest_key)) != 0) return lmdb::error("write token id", rc);
+        if ((rc = lmdb::put(txn, impl.user_tokens, records::user_prefix(owner) + id, {})) != 0)
             return lmdb::error("write token index", rc);
         created.info = to_info(token);
-        return append_audit(*impl_, txn, AuditAction::token_created, audit, *owner, id,
+        return append_audit(impl, txn, AuditAction::token_created, audit, owner, id,
                             describe(granted) + " name:" + std::string(name));
     });
     wipe(digest.data(), digest.size());
     if (!written.ok()) return written;
     return created;
+}
+
+}  // namespace
+
+Status check_token_request(std::string_view name, std::optional<TokenPermissions> permissions,
+                           std::optional<int> expiry_days) {
+    if (Status s = validate_token_name(name); !s.ok()) return s;
+    if (Status s = validate_token_permissions(permissions.value_or(TokenPermissions{Level::admin, Level::admin}));
+        !s.ok())
+        return s;
+    if (expiry_days && (*expiry_days < 1 || *expiry_days > kMaxExpiryDays)) {
+        return Status{StatusCode::invalid_argument, "expiry is 1 to 3650 days"};
+    }
+    return Status::success();
+}
+
+Expected<CreatedToken> Store::create_token(std::string_view raw_owner, std::string_view password, std::string_view name,
+                                           std::optional<TokenPermissions> permissions, std::optional<int> expiry_days,
+                                           std::int64_t now, const AuditContext& audit) {
+    auto owner = canonical_user_name(raw_owner);
+    if (!owner) return owner.status();
+    if (Status s = check_token_request(name, permissions, expiry_days); !s.ok()) return s;
+    const TokenPermissions granted = permissions.value_or(TokenPermissions{Level::admin, Level::admin});
+    // Only the owner's password creates a token: nobody, sysadmin included,
+    // can create one for someone else.
+    if (Status s = authenticate_user(*owner, password, audit); !s.ok()) return s;
+    return write_new_token(*impl_, *owner, name, granted, expiry_days, now, audit);
+}
+
+Expected<CreatedToken> Store::create_token(const SignIn& signed_in, std::string_view name,
+                                           std::optional<TokenPermissions> permissions, std::optional<int> expiry_days,
+                                           std::int64_t now, const AuditContext& audit) {
+    if (!signed_in.ok()) return Status{StatusCode::refused, "wrong user name or password"};
+    const std::string& owner = signed_in.user().name;
+    if (Status s = check_token_request(name, permissions, expiry_days); !s.ok()) return s;
+    const TokenPermissions granted = permissions.value_or(TokenPermissions{Level::admin, Level::admin});
+    return write_new_token(*impl_, owner, name, granted, expiry_days, now, audit);
 }
 
 Expected<std::vector<TokenInfo>> Store::list_tokens(std::optional<std::string_view> raw_owner) {

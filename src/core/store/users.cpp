@@ -27,6 +27,15 @@ Status validate_display_name(std::string_view name) {
 
 namespace {
 
+UserInfo to_info(std::string name, const records::UserView& user) {
+    return UserInfo{std::move(name),
+                    std::string(user.display_name),
+                    user.active,
+                    user.sysadmin,
+                    user.from_directory ? UserSource::directory : UserSource::local,
+                    user.password != records::kNoPassword};
+}
+
 Status user_not_found(std::string_view name) {
     return {StatusCode::not_found, "no user '" + std::string(name) + "'"};
 }
@@ -94,6 +103,10 @@ Status forget_memberships(const Store::Impl& store, MDB_txn* txn, const std::str
 }
 
 }  // namespace
+
+std::string_view user_source_name(UserSource source) {
+    return source == UserSource::directory ? "directory" : "local";
+}
 
 Status Store::add_user(std::string_view raw_name, std::string_view display_name, bool sysadmin,
                        std::string_view password, const AuditContext& audit) {
@@ -213,7 +226,7 @@ Expected<std::vector<UserInfo>> Store::list_users() {
             corrupt = true;
             return false;
         }
-        users.push_back({std::string(key), std::string(user->display_name), user->active, user->sysadmin});
+        users.push_back(to_info(std::string(key), *user));
         return true;
     });
     if (rc != 0) return lmdb::error("read users", rc);
@@ -229,7 +242,7 @@ Expected<UserInfo> Store::get_user(std::string_view raw_name) {
     if (rc != 0) return lmdb::error("begin read", rc);
     auto user = read_user(txn.get(), *impl_, *name);
     if (!user) return user.status();
-    return UserInfo{*name, std::string(user->display_name), user->active, user->sysadmin};
+    return to_info(*name, *user);
 }
 
 Status Store::authenticate_user(std::string_view raw_name, std::string_view password, const AuditContext& audit) {
@@ -259,6 +272,48 @@ Status Store::authenticate_user(std::string_view raw_name, std::string_view pass
     if (verify_password(password, stored) && active) return Status::success();
     record_sign_in_failure(*impl_, *name, audit);
     return refused;
+}
+
+Status Store::refuse_sign_in(std::string_view raw_name, const AuditContext& audit) {
+    auto name = canonical_user_name(raw_name);
+    record_sign_in_failure(*impl_, name ? std::string_view(*name) : std::string_view(), audit);
+    return {StatusCode::refused, "wrong user name or password"};
+}
+
+Expected<UserInfo> Store::admit_directory_user(std::string_view raw_name, std::string_view display_name,
+                                               const AuditContext& audit) {
+    auto name = canonical_user_name(raw_name);
+    if (!name) return refuse_sign_in(raw_name, audit);
+    // A directory's display name may be longer or odder than ours: the name
+    // then stands in, rather than refusing someone the directory accepted.
+    const std::string_view shown =
+        display_name.empty() || !validate_display_name(display_name).ok() ? std::string_view(*name) : display_name;
+    UserInfo admitted;
+    bool disabled = false;
+    Status written = lmdb::run_write(*impl_, [&](MDB_txn* txn) -> Status {
+        auto existing = read_user(txn, *impl_, *name);
+        if (existing) {
+            // A local user (a password here) never signs in through the
+            // directory: sign_in asked the store first; this is a race.
+            disabled = !existing->active || existing->password != records::kNoPassword;
+            admitted = to_info(*name, *existing);
+            return Status::success();
+        }
+        if (existing.status().code() != StatusCode::not_found) return existing.status();
+        records::UserView user;
+        user.active = true;
+        user.from_directory = true;
+        user.password = records::kNoPassword;
+        user.display_name = shown;
+        int rc = lmdb::put(txn, impl_->users, *name, records::encode_user(user), MDB_NOOVERWRITE);
+        if (rc != 0) return lmdb::error("write user", rc);
+        admitted = to_info(*name, user);
+        return append_audit(*impl_, txn, AuditAction::user_added, audit, *name, {},
+                            "from the directory at first sign-in");
+    });
+    if (!written.ok()) return written;
+    if (disabled) return refuse_sign_in(*name, audit);
+    return admitted;
 }
 
 }  // namespace pat
