@@ -90,10 +90,20 @@ clean:
 test-integration: $(PATD)
 test-integration: export PATD := $(abspath $(PATD))
 
-# Every suite runs even when an earlier one fails (-k); the exit status
-# still reports any failure.
+# Suites that may run two at a time: nothing in them bounds a time, and
+# none changes the machine (packages, system users, the system nginx,
+# /var/lib/nginx-pat). The others run after them, one at a time: some
+# assert latencies and need the machine quiet, and test-deb changes the
+# machine (tests/cli reads the default store path it creates). A new suite
+# runs alone unless it is named here.
+TEST_SIDE_BY_SIDE := test-unit test-cli test-asan-core test-fuzz-smoke format-check routes-check
+
 # The unit tests are built with the rest, in parallel (test-unit alone
-# would build them one file at a time).
+# would build them one file at a time). Every suite runs even when an
+# earlier one fails (-k); the exit status still reports any failure.
 test: deps
 	$(MAKE) -j$$(nproc) all $(UNIT_BIN)
-	$(MAKE) -k $(TEST_TARGETS)
+	@fail=0; \
+	$(MAKE) -k -j2 --output-sync=target $(filter $(TEST_SIDE_BY_SIDE),$(TEST_TARGETS)) || fail=1; \
+	$(MAKE) -k $(filter-out $(TEST_SIDE_BY_SIDE),$(TEST_TARGETS)) || fail=1; \
+	exit $$fail
