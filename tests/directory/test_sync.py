@@ -54,12 +54,22 @@ def test_removal_from_a_group_and_from_the_directory_follow_at_the_next_sync(own
     sync(store, conf)
     token = patctl(store, "token", "create", "bob", "--name", "ci", "--password-stdin", "--directory", str(conf),
                    stdin=slapd_harness.USERS["bob"][1] + "\n").stdout.strip()
-    patctl(store, "grant", "bob", "project", "WORK", "read")
-    assert check_token(store, token).returncode == 0
+    # bob's only grant comes through the directory group.
+    patctl(store, "grant", "--group", "developers", "project", "WORK", "write")
+    allowed = check_token(store, token, need="repo-write")
+    assert allowed.returncode == 0, allowed.stdout
+    assert 'via group "developers" on project WORK' in allowed.stdout
 
     ldap("ldapmodify", server, stdin=(f"dn: cn=developers,ou=groups,{slapd_harness.SUFFIX}\nchangetype: modify\n"
                                       f"delete: member\nmember: {slapd_harness.user_dn('bob')}\n"))
+    # Until the sync, the store still says what the directory said.
+    assert check_token(store, token, need="repo-write").returncode == 0
     assert sync(store, conf)["changes"] == ["remove bob from group developers"]
+    # The grant went with the membership, at the next request.
+    lost = check_token(store, token, need="repo-read")
+    assert lost.returncode == 1 and "user level too low" in lost.stdout, lost.stdout
+    patctl(store, "grant", "bob", "project", "WORK", "read")
+    assert check_token(store, token).returncode == 0
 
     ldap("ldapdelete", server, slapd_harness.user_dn("bob"))
     changes = sync(store, conf)["changes"]
