@@ -1,7 +1,8 @@
 # The "Personal access tokens" page (web/) and its end-to-end test in a real
 # headless browser: Debian's chromium driven by playwright-core from npm.
 #
-#   make test-e2e   sign in, create a token, git clone with it, revoke it
+#   make test-e2e   sign in, create a token, git clone with it, revoke it;
+#                   a directory user (a real slapd) does the same
 #                   (nginx passes the token API to build/patd)
 #
 # Needs Node.js 20 or later with npm (playwright-core 1.65 requires it).
@@ -13,7 +14,7 @@ CHROMIUM_BIN := /usr/bin/chromium
 .PHONY: test-e2e e2e-browser
 test-e2e: $(MODULE_SO) $(PATCTL) $(PATD) e2e-browser $(E2E_MODULES)
 	cd $(E2E_DIR) && PATCTL=$(abspath $(PATCTL)) PAT_MODULE=$(abspath $(MODULE_SO)) \
-	    PATD=$(abspath $(PATD)) node --test tokens_page.test.mjs
+	    PATD=$(abspath $(PATD)) node --test --test-concurrency=1 tokens_page.test.mjs directory_sign_in.test.mjs
 
 # Debian's chromium: playwright-core never downloads a browser of its own.
 e2e-browser:

@@ -57,22 +57,10 @@ class Directory:
         self.count = 0
 
     def config(self, urls=None, ca=None, extra="", password_file=None):
-        urls = urls if urls is not None else [self.server.ldap_url]
-        ca = ca if ca is not None else self.server.ca
         self.count += 1
         path = self.tmp / f"directory-{self.count}.conf"
-        path.write_text(
-            "# written by tests/directory/conftest.py\n"
-            + "".join(f"url = {url}\n" for url in urls)
-            + f"ca_file = {ca}\n"
-            + f"bind_dn = {slapd_harness.SERVICE_DN}\n"
-            + f"bind_password_file = {password_file or self.password_file}\n"
-            + f"user_base = ou=people,{slapd_harness.SUFFIX}\n"
-            + f"group_base = ou=groups,{slapd_harness.SUFFIX}\n"
-            + "group_filter = (|(objectClass=groupOfNames)(objectClass=posixGroup))\n"
-            + "group_member_uid_attribute = memberUid\n"
-            + "connect_timeout = 2\noperation_timeout = 2\n"
-            + extra)
+        path.write_text(slapd_harness.directory_config_text(self.server, password_file or self.password_file,
+                                                            urls=urls, ca=ca, extra=extra))
         return path
 
     def test(self, config, user="alice", password=None, json=False, timeout=30):

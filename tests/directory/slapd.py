@@ -106,6 +106,25 @@ def directory_ldif():
     return "\n".join(entries)
 
 
+def directory_config_text(server, password_file, urls=None, ca=None, extra=""):
+    """An nginx-pat directory configuration (docs/directory.md) for server:
+    StartTLS on its ldap:// port with its CA, the service account, both kinds
+    of group."""
+    urls = urls if urls is not None else [server.ldap_url]
+    ca = ca if ca is not None else server.ca
+    return ("# written by tests/directory/slapd.py\n"
+            + "".join(f"url = {url}\n" for url in urls)
+            + f"ca_file = {ca}\n"
+            + f"bind_dn = {SERVICE_DN}\n"
+            + f"bind_password_file = {password_file}\n"
+            + f"user_base = ou=people,{SUFFIX}\n"
+            + f"group_base = ou=groups,{SUFFIX}\n"
+            + "group_filter = (|(objectClass=groupOfNames)(objectClass=posixGroup))\n"
+            + "group_member_uid_attribute = memberUid\n"
+            + "connect_timeout = 2\noperation_timeout = 2\n"
+            + extra)
+
+
 class Slapd:
     def __init__(self, directory):
         self.dir = Path(directory)

@@ -173,8 +173,23 @@ ${apiLocations(patdSocket)}
 `;
 }
 
+// The first line a child prints.
+async function firstLine(stream, what) {
+  let text = '';
+  stream.setEncoding('utf8');
+  for await (const chunk of stream) {
+    text += chunk;
+    const end = text.indexOf('\n');
+    if (end >= 0) return text.slice(0, end);
+  }
+  throw new Error(`${what} printed nothing`);
+}
+
 export class Deployment {
-  constructor() {
+  // directory: also a real slapd (tests/directory/serve.py) that patd signs
+  // directory users in against (docs/directory.md).
+  constructor({ directory = false } = {}) {
+    this.withDirectory = directory;
     this.root = mkdtempSync(path.join(os.tmpdir(), 'nginx-pat-e2e-'));
     this.prefix = path.join(this.root, 'nginx');
     this.store = path.join(this.root, 'store', 'pat.db');
@@ -220,10 +235,23 @@ export class Deployment {
     this.spawn(FCGIWRAP, ['-c', '2', '-s', `unix:${this.fcgiSocket}`]);
     await waitFor(() => existsSync(this.fcgiSocket), 'the fcgiwrap socket');
 
+    // The directory: slapd runs until serve.py's stdin closes (stop()
+    // signals its process group, slapd included).
+    let directoryArgs = ['--directory', 'none'];
+    if (this.withDirectory) {
+      const serve = this.spawn('python3', [path.join(REPO_ROOT, 'tests', 'directory', 'serve.py'),
+        path.join(this.root, 'directory')], ['pipe', 'pipe', 'inherit']);
+      const started = JSON.parse(await firstLine(serve.stdout, 'tests/directory/serve.py'));
+      this.directoryConfig = started.config;
+      this.directoryPasswords = started.passwords;
+      directoryArgs = ['--directory', this.directoryConfig];
+    }
+
     // patd, the token API daemon, logging to a file (its stderr).
     const log = openSync(this.patdLogFile, 'a');
     try {
-      this.patd = this.spawn(PATD, ['--db', this.store, '--listen', `unix:${this.patdSocket}`], ['ignore', log, log]);
+      this.patd = this.spawn(PATD, ['--db', this.store, '--listen', `unix:${this.patdSocket}`, ...directoryArgs],
+        ['ignore', log, log]);
     } finally {
       closeSync(log);
     }
