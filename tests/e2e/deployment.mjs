@@ -239,7 +239,7 @@ export class Deployment {
     // signals its process group, slapd included).
     let directoryArgs = ['--directory', 'none'];
     if (this.withDirectory) {
-      const serve = this.spawn('python3', [path.join(REPO_ROOT, 'tests', 'directory', 'serve.py'),
+      const serve = this.directoryServer = this.spawn('python3', [path.join(REPO_ROOT, 'tests', 'directory', 'serve.py'),
         path.join(this.root, 'directory')], ['pipe', 'pipe', 'inherit']);
       const started = JSON.parse(await firstLine(serve.stdout, 'tests/directory/serve.py'));
       this.directoryConfig = started.config;
@@ -330,6 +330,15 @@ export class Deployment {
       }
       await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
     }
+  }
+
+  // A directory outage: serve.py stops slapd when its stdin closes.
+  async stopDirectory() {
+    const serve = this.directoryServer;
+    if (!serve || serve.exitCode !== null) return;
+    const exited = new Promise((resolve) => serve.once('exit', resolve));
+    serve.stdin.end();
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
   }
 
   remove() {
