@@ -95,7 +95,8 @@ test-integration: export PATD := $(abspath $(PATD))
 # /var/lib/nginx-pat). The others run after them, one at a time: some
 # assert latencies and need the machine quiet, and test-deb changes the
 # machine (tests/cli reads the default store path it creates). A new suite
-# runs alone unless it is named here.
+# runs alone unless it is named here. TEST_PREBUILD: builds the suites that
+# run alone need (the Debian packages), made in the first part.
 TEST_SIDE_BY_SIDE := test-unit test-cli test-asan-core test-fuzz-smoke format-check routes-check
 
 # The unit tests are built with the rest, in parallel (test-unit alone
@@ -104,6 +105,6 @@ TEST_SIDE_BY_SIDE := test-unit test-cli test-asan-core test-fuzz-smoke format-ch
 test: deps
 	$(MAKE) -j$$(nproc) all $(UNIT_BIN)
 	@fail=0; \
-	$(MAKE) -k -j2 --output-sync=target $(filter $(TEST_SIDE_BY_SIDE),$(TEST_TARGETS)) || fail=1; \
-	$(MAKE) -k $(filter-out $(TEST_SIDE_BY_SIDE),$(TEST_TARGETS)) || fail=1; \
+	$(MAKE) -k -j2 --output-sync=target $(filter $(TEST_SIDE_BY_SIDE),$(TEST_TARGETS)) $(TEST_PREBUILD) || fail=1; \
+	$(MAKE) -k TEST_PREBUILT=yes $(filter-out $(TEST_SIDE_BY_SIDE),$(TEST_TARGETS)) || fail=1; \
 	exit $$fail

@@ -37,8 +37,11 @@ lintian:
 	lintian --fail-on error,warning --display-info $(DEB_CHANGES)
 
 # The test builds the packages itself once (make deb) and uses the normal
-# build for make install.
-test-deb: deb all man
+# build for make install. `make test` builds them beside the suites that
+# change nothing (TEST_PREBUILD), then runs test-deb alone with
+# TEST_PREBUILT=yes, which does not build them again.
+test-deb: $(if $(filter yes,$(TEST_PREBUILT)),,deb) all man
 	DEB_DIR=$(abspath $(DEB_OUT)) $(PYTHON) -m pytest -q tests/package
 
 TEST_TARGETS += test-deb
+TEST_PREBUILD += deb
