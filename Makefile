@@ -30,6 +30,13 @@ UNIT_OBJS := $(UNIT_SRCS:%.cpp=$(BUILD)/%.o)
 PERMFILE_SRCS := $(call sources,cpp,src/permissions_file)
 PERMFILE_OBJS := $(PERMFILE_SRCS:%.cpp=$(BUILD)/%.o)
 PERMFILE_LIBS := -lyaml-cpp
+# Fleet mode's PostgreSQL engine, follower and fleet commands (libpq) are
+# outside src/core for the same reason: nginx workers never hold database
+# credentials, and the module does not even link libpq. patctl, patd and the
+# unit tests link them.
+FLEET_SRCS := $(call sources,cpp,src/fleet)
+FLEET_OBJS := $(FLEET_SRCS:%.cpp=$(BUILD)/%.o)
+FLEET_LIBS := -lpq
 
 CORE_LIB  := $(BUILD)/libpatcore.a
 PATCTL    := $(BUILD)/patctl
@@ -47,7 +54,7 @@ DEB_PACKAGES := g++ make liblmdb-dev lmdb-utils libssl-dev libgtest-dev \
                 nginx nginx-dev libpcre2-dev zlib1g-dev fcgiwrap git curl \
                 python3 python3-pytest faketime clang-format git-lfs \
                 libmicrohttpd-dev spawn-fcgi sudo libldap-dev slapd ldap-utils \
-                libyaml-cpp-dev
+                libyaml-cpp-dev libpq-dev postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
@@ -66,12 +73,13 @@ $(CORE_LIB): $(CORE_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(PATCTL): $(CLI_OBJS) $(PERMFILE_OBJS) $(CORE_LIB)
-	$(CXX) $(CXXFLAGS) -o $@ $(CLI_OBJS) $(PERMFILE_OBJS) $(CORE_LIB) $(PERMFILE_LIBS) $(LDLIBS)
+$(PATCTL): $(CLI_OBJS) $(PERMFILE_OBJS) $(FLEET_OBJS) $(CORE_LIB)
+	$(CXX) $(CXXFLAGS) -o $@ $(CLI_OBJS) $(PERMFILE_OBJS) $(FLEET_OBJS) $(CORE_LIB) $(PERMFILE_LIBS) $(FLEET_LIBS) \
+	    $(LDLIBS)
 
-$(UNIT_BIN): $(UNIT_OBJS) $(PERMFILE_OBJS) $(CORE_LIB)
-	$(CXX) $(CXXFLAGS) -o $@ $(UNIT_OBJS) $(PERMFILE_OBJS) $(CORE_LIB) -lgtest -lgtest_main -pthread \
-	    $(PERMFILE_LIBS) $(LDLIBS)
+$(UNIT_BIN): $(UNIT_OBJS) $(PERMFILE_OBJS) $(FLEET_OBJS) $(CORE_LIB)
+	$(CXX) $(CXXFLAGS) -o $@ $(UNIT_OBJS) $(PERMFILE_OBJS) $(FLEET_OBJS) $(CORE_LIB) -lgtest -lgtest_main -pthread \
+	    $(PERMFILE_LIBS) $(FLEET_LIBS) $(LDLIBS)
 
 test-unit: $(UNIT_BIN)
 	$(UNIT_BIN)
@@ -83,7 +91,7 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(sort $(wildcard mk/*.mk))
--include $(CORE_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(PERMFILE_OBJS:.o=.d)
+-include $(CORE_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(PERMFILE_OBJS:.o=.d) $(FLEET_OBJS:.o=.d)
 
 # The integration tests' token API goes through nginx to a real patd
 # (PATD and its rule are in mk/patd.mk; the recipe in mk/module.mk).

@@ -13,8 +13,8 @@ PATD      := $(BUILD)/patd
 all: $(PATD)
 patd: $(PATD)
 
-$(PATD): $(PATD_OBJS) $(CORE_LIB)
-	$(CXX) $(CXXFLAGS) -o $@ $(PATD_OBJS) $(CORE_LIB) -lmicrohttpd -pthread $(LDLIBS)
+$(PATD): $(PATD_OBJS) $(FLEET_OBJS) $(CORE_LIB)
+	$(CXX) $(CXXFLAGS) -o $@ $(PATD_OBJS) $(FLEET_OBJS) $(CORE_LIB) -lmicrohttpd -pthread $(FLEET_LIBS) $(LDLIBS)
 
 test-patd: $(PATD) $(PATCTL) $(MODULE_SO)
 	PATD=$(abspath $(PATD)) PATCTL=$(abspath $(PATCTL)) PAT_MODULE=$(abspath $(MODULE_SO)) \

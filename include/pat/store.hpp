@@ -64,9 +64,15 @@
 #include "pat/decision.hpp"
 #include "pat/password.hpp"
 #include "pat/permission.hpp"
+#include "pat/replica.hpp"
 #include "pat/status.hpp"
 
 namespace pat {
+
+namespace kv {
+class Engine;
+class Txn;
+}  // namespace kv
 
 inline constexpr int kSchemaVersion = 2;
 
@@ -454,6 +460,22 @@ class Store {
         std::vector<Token> tokens;
     };
     Expected<std::vector<std::string>> bulk_load(const BulkLoad& load, std::size_t batch_size = 50'000);
+
+    // ---- fleet mode (docs/fleet.md) ----
+    // A store whose records live in another engine (the fleet's PostgreSQL
+    // source, src/fleet/): the same rules, reads and writes; decide(),
+    // backup_to, bulk_load and the usage file are LMDB's only and answer
+    // with a store_error. Refuses an engine whose meta holds another schema.
+    static Expected<std::unique_ptr<Store>> over(std::unique_ptr<kv::Engine> engine);
+    // The engine the rules run over: the follower applies change-log rows
+    // through it, fleet import and verify read every table through it.
+    kv::Engine& engine();
+    // The replica's own state (pat/replica.hpp); nullopt on a single-host
+    // store. One short read transaction.
+    Expected<std::optional<ReplicaState>> replica_state();
+    // Writes the replica state, inside a write transaction of engine() (the
+    // follower's, with the changes it applies). LMDB stores only.
+    Status put_replica_state(kv::Txn& txn, const ReplicaState& state);
 
     struct Impl;
 
