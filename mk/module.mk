@@ -99,8 +99,9 @@ install: all man  # all: the module, patctl and patd (mk/patd.mk); man: mk/man.m
 	@# The unit names patd where this install puts it.
 	sed 's|/usr/local/s\?bin/patd|$(SBINDIR)/patd|g' contrib/systemd/patd.service > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/patd.service
 	chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/patd.service
-	@# The directory sync's service and timer (docs/directory.md), not enabled.
-	for u in nginx-pat-directory-sync.service nginx-pat-directory-sync.timer; do \
+	@# The directory sync's service and timer (docs/directory.md) and the fleet
+	@# follower (docs/fleet.md), not enabled.
+	for u in nginx-pat-directory-sync.service nginx-pat-directory-sync.timer nginx-pat-follower.service; do \
 	    sed 's|/usr/local/s\?bin/patctl|$(SBINDIR)/patctl|g' contrib/systemd/$$u > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/$$u && \
 	    chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/$$u; done
 	cd web && for f in $(WEB_FILES); do install -D -m 0644 $$f $(DESTDIR)$(WEB_DIR)/$$f; done
@@ -117,7 +118,8 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man8/patctl.8.gz $(DESTDIR)$(MANDIR)/man8/patd.8.gz \
 	    $(DESTDIR)$(BASH_COMPLETION_DIR)/patctl $(DESTDIR)$(SYSTEMD_UNIT_DIR)/patd.service \
 	    $(DESTDIR)$(SYSTEMD_UNIT_DIR)/nginx-pat-directory-sync.service \
-	    $(DESTDIR)$(SYSTEMD_UNIT_DIR)/nginx-pat-directory-sync.timer
+	    $(DESTDIR)$(SYSTEMD_UNIT_DIR)/nginx-pat-directory-sync.timer \
+	    $(DESTDIR)$(SYSTEMD_UNIT_DIR)/nginx-pat-follower.service
 	@# The configuration file goes only as it came: edited, it stays.
 	if cmp -s contrib/etc/nginx-pat.conf $(DESTDIR)$(CONFIG_DIR)/nginx-pat.conf; then \
 	    rm -f $(DESTDIR)$(CONFIG_DIR)/nginx-pat.conf && rmdir $(DESTDIR)$(CONFIG_DIR) 2>/dev/null || true; fi
