@@ -97,6 +97,16 @@ Status grant_roles(Connection& conn, const InitOptions& options) {
                                      role + "; GRANT pg_read_all_stats TO " + role);
             !s.ok())
             return s;
+        // Its statements' parameters are token digests and password hashes:
+        // never in the server's log (log_statement). Setting it on a role
+        // needs a superuser: without one, init says what to run.
+        Result super = exec_plain(conn.raw(), "SELECT rolsuper FROM pg_roles WHERE rolname = current_user");
+        if (super.tuples_ok() && super.rows() == 1 && super.text(0, 0) == "t") {
+            if (Status s = run(conn, "ALTER ROLE " + role + " SET log_parameter_max_length = 0; ALTER ROLE " + role +
+                                         " SET log_parameter_max_length_on_error = 0");
+                !s.ok())
+                return s;
+        }
     }
     return Status::success();
 }

@@ -133,6 +133,12 @@ Expected<std::unique_ptr<Connection>> Connection::open(const std::string& connin
     if (purpose == Purpose::writer) set += "; SET lock_timeout = " + std::to_string(kLockTimeoutMs);
     // A transaction left open by a stuck client must not hold the head row.
     set += "; SET idle_in_transaction_session_timeout = 60000";
+    // Keys and records (token digests, password hashes) are parameters: a
+    // server logging statements (log_statement) must not log their values.
+    // Only a superuser may set this here; fleet init sets it on the writer
+    // role (ALTER ROLE ... SET), docs/fleet.md#roles.
+    const char* superuser = PQparameterStatus(conn, "is_superuser");
+    if (superuser != nullptr && std::string_view(superuser) == "on") set += "; SET log_parameter_max_length = 0";
     if (Status s = c->exec(set); !s.ok()) return s;
     return c;
 }

@@ -15,9 +15,9 @@ def make_single_host_store(fleet, path):
     r = fleet.patctl("grant", "alice", "project", "WORK", "write", "--db", str(path))
     assert r.rc == 0, r
     r = fleet.patctl("token", "create", "alice", "--name", "laptop", "--password-stdin", "--db", str(path),
-                     "--directory", "none", stdin="alice pw\n")
+                     "--directory", "none", "--json", stdin="alice pw\n")
     assert r.rc == 0, r
-    return r.out.strip()
+    return json.loads(r.out)["token"]
 
 
 def wait_until(predicate, seconds):
@@ -79,8 +79,6 @@ def test_import_follow_verify_status_prune(fleet, tmp_path):
     replica = tmp_path / "replica.db"
     follower = fleet.follow(replica, "node-a")
     try:
-        verified = wait_until(lambda: fleet.patctl("fleet", "verify", "--source", src, "--db", str(replica))
-                              if replica.exists() else None, 10)
         verified = wait_until(lambda: (lambda r: r if r.rc == 0 else None)(
             fleet.patctl("fleet", "verify", "--source", src, "--db", str(replica))), 10)
         assert verified and verified.rc == 0, verified

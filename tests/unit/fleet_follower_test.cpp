@@ -300,4 +300,25 @@ TEST_F(FleetFollower, FleetNodesReadsTheFollowersApplicationName) {
     EXPECT_EQ(pat::fleet::nodes_at(*nodes, follower.position() + 1), 0u);
 }
 
+TEST_F(FleetFollower, NoDigestOrPasswordHashInTheServersStatementLog) {
+    init();
+    auto store = source();
+    ASSERT_TRUE(store->add_user("erin", "", false, kPassword).ok());
+    auto token = store->create_token("erin", kPassword, "ci", std::nullopt, std::nullopt, pat::now_ms());
+    ASSERT_TRUE(token.ok());
+    pat::fleet::Result r = pat::fleet::exec_plain(
+        admin_->raw(), "SELECT encode(key, 'hex') FROM pat_records WHERE tbl = 3 UNION ALL "
+                       "SELECT encode(value, 'hex') FROM pat_records WHERE tbl = 1 AND key = 'erin'::bytea");
+    ASSERT_TRUE(r.tuples_ok());
+    ASSERT_EQ(r.rows(), 2);
+    std::ifstream in(fleet_test::server().dir() + "/server.log");
+    std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ASSERT_NE(log.find("pat_records"), std::string::npos);  // statements are logged
+    for (int i = 0; i < r.rows(); ++i) {
+        EXPECT_EQ(log.find(r.text(i, 0).substr(0, 32)), std::string::npos) << "row " << i;
+    }
+    EXPECT_EQ(log.find(token->text), std::string::npos);
+    EXPECT_EQ(log.find(kPassword), std::string::npos);
+}
+
 }  // namespace

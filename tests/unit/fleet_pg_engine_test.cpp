@@ -297,6 +297,14 @@ TEST_F(FleetPgEngine, NotifiesTheSeqOnly) {
     EXPECT_STREQ(n->relname, "pat_changes");
     EXPECT_STREQ(n->extra, "1");
     PQfreemem(n);
+    // The server logs every statement (log_statement=all), never the
+    // parameters' values (hex of "secret-record" and "secret-digest").
+    std::ifstream in(fleet_test::server().dir() + "/server.log");
+    std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_NE(log.find("INSERT INTO pat_changes"), std::string::npos);
+    EXPECT_EQ(log.find(pat::fleet::hex("secret-record")), std::string::npos);
+    EXPECT_EQ(log.find(pat::fleet::hex("secret-digest")), std::string::npos);
+    EXPECT_EQ(log.find("secret-record"), std::string::npos);
 }
 
 TEST_F(FleetPgEngine, ALostConnectionRollsBackAndTheNextWriteReconnects) {

@@ -57,7 +57,7 @@ class PgServer {
         }
         if (shell(as_db_user(std::string(kPgBin) + "/pg_ctl -D " + dir_ + "/data -w -l " + dir_ +
                              "/server.log -o \"-p " + std::to_string(port_) + " -k " + dir_ +
-                             " -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50\" start "
+                             " -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50 -c log_statement=all\" start "
                              ">/dev/null")) != 0) {
             throw std::runtime_error("pg_ctl start failed: see " + dir_ + "/server.log");
         }
