@@ -232,7 +232,7 @@ TEST_F(FleetFollower, AGapOrAnUnknownTableAppliesNothing) {
     EXPECT_NE(s.message().find("gap"), std::string::npos) << s.message();
     EXPECT_EQ(follower.position(), position);
 
-    init();  // no-op: already initialised
+    ASSERT_TRUE(pat::fleet::init_source(*admin_, {}).ok());  // already initialised: nothing changes
     ASSERT_TRUE(admin_->exec("TRUNCATE pat_changes").ok());
     pat::fleet::Follower other(options("d"), logger());
     ASSERT_TRUE(admin_->exec("INSERT INTO pat_records VALUES (99, 'k', 'v')").ok());
