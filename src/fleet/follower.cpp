@@ -24,6 +24,9 @@ namespace {
 constexpr std::uint64_t kMaxBacklog = 500'000;
 constexpr std::size_t kRebuildBatch = 10'000;
 constexpr std::int64_t kRestoreWaitMs = 2'000;
+// Reconnecting: 100 ms, doubling, at most this (a restarted source is
+// followed again within about half a second of accepting connections).
+constexpr int kMaxBackoffMs = 500;
 
 struct Change {
     std::uint64_t seq;
@@ -102,14 +105,16 @@ Status Follower::sync_once() {
     if (conn_ == nullptr) {
         if (Status s = connect(); !s.ok()) return s;
     }
-    const std::int64_t boot_ns = boottime_ns();
-    const std::int64_t wall_ms = now_ms();
     Result begin = exec_plain(conn_->raw(), "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     if (!begin.command_ok()) {
         Status s = store_failure(conn_->describe(), pg_error(conn_->raw(), begin));
         drop_connection(s.message());
         return s;
     }
+    // The snapshot is taken by the transaction's first query (the head's):
+    // "verified at" is the moment before it was sent.
+    const std::int64_t boot_ns = boottime_ns();
+    const std::int64_t wall_ms = now_ms();
     Status status;
     Expected<SourceHead> head = read_head(*conn_);
     if (!head.ok()) {
@@ -350,7 +355,7 @@ void Follower::run(const std::atomic<bool>& stop) {
             if (s.message() != last_error) log_(s.message());
             last_error = s.message();
             const int wait = conn_ == nullptr ? backoff_ms : 1000;
-            backoff_ms = std::min(backoff_ms * 2, 1000);
+            backoff_ms = std::min(backoff_ms * 2, kMaxBackoffMs);
             for (int waited = 0; waited < wait && !stop.load(); waited += 50) {
                 std::this_thread::sleep_for(std::chrono::milliseconds(50));
             }
