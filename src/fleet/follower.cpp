@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "../core/store/records.hpp"
 #include "admin.hpp"
 #include "pat/kv.hpp"
 #include "pat/replica.hpp"
@@ -44,6 +45,23 @@ void remove_beside(const std::string& path) {
 bool exists(const std::string& path) {
     struct stat st{};
     return ::stat(path.c_str(), &st) == 0;
+}
+
+// Whether a record of table decodes as the store's rules will read it
+// (the tables whose records have a format; the others hold empty values,
+// digests or rules-internal bytes the store checks itself).
+bool record_decodes(kv::Table table, std::string_view value) {
+    switch (table) {
+        case kv::Table::users: return records::decode_user(value).has_value();
+        case kv::Table::tokens: return records::decode_token(value).has_value();
+        case kv::Table::groups: return records::decode_group(value).has_value();
+        case kv::Table::everyone: return records::decode_everyone(value).has_value();
+        case kv::Table::grants:
+        case kv::Table::group_grants:
+        case kv::Table::effective: return records::decode_level(value).has_value();
+        case kv::Table::token_ids: return value.size() == 32;  // a SHA-256 digest
+        default: return true;
+    }
 }
 
 }  // namespace
@@ -190,7 +208,14 @@ Status Follower::sync_in_transaction(const SourceHead& head, std::int64_t boot_n
                                                            ", which this version does not know; nothing applied");
             }
             Change c{seq, static_cast<kv::Table>(t), std::string(r.bytes(i, 2)), std::nullopt};
-            if (!r.is_null(i, 3)) c.value = std::string(r.bytes(i, 3));
+            if (!r.is_null(i, 3)) {
+                if (!record_decodes(c.table, r.bytes(i, 3))) {
+                    return Status(StatusCode::store_error,
+                                  "fleet source: change " + std::to_string(seq) + " holds a record of table " +
+                                      std::string(kv::table_name(c.table)) + " that does not decode; nothing applied");
+                }
+                c.value = std::string(r.bytes(i, 3));
+            }
             changes.push_back(std::move(c));
         }
         if (changes.back().seq != head.seq) {
@@ -271,6 +296,13 @@ Status Follower::rebuild(const SourceHead& head, const std::string& why, std::in
                 return engine.write(
                     [&](kv::Txn& txn) -> Status {
                         for (int i = 0; i < rows; ++i) {
+                            const auto table = static_cast<kv::Table>(batch.integer(i, 0));
+                            if (!record_decodes(table, batch.bytes(i, 2))) {
+                                return Status(StatusCode::store_error,
+                                              "fleet source: a record of table " +
+                                                  std::string(kv::table_name(table)) +
+                                                  " does not decode; the replica was not replaced");
+                            }
                             int rc = txn.put(static_cast<kv::Table>(batch.integer(i, 0)), batch.bytes(i, 1),
                                              batch.bytes(i, 2), kv::Put::append);
                             if (rc != kv::kOk) {

@@ -321,4 +321,22 @@ TEST_F(FleetFollower, NoDigestOrPasswordHashInTheServersStatementLog) {
     EXPECT_EQ(log.find(kPassword), std::string::npos);
 }
 
+TEST_F(FleetFollower, ARecordThatDoesNotDecodeAppliesNothing) {
+    init();
+    pat::fleet::Follower follower(options("f"), logger());
+    ASSERT_TRUE(follower.sync_once().ok());
+    const std::uint64_t position = follower.position();
+    ASSERT_TRUE(admin_->exec("BEGIN; "
+                             "INSERT INTO pat_changes (seq, tbl, key, value) SELECT seq + 1, 1, 'mallory', '\\x00' "
+                             "FROM pat_head; UPDATE pat_head SET seq = seq + 1; COMMIT")
+                    .ok());
+    Status s = follower.sync_once();
+    EXPECT_FALSE(s.ok());
+    EXPECT_NE(s.message().find("does not decode"), std::string::npos) << s.message();
+    EXPECT_EQ(follower.position(), position);
+    auto replica = Store::open(dir_ + "/f.db", Store::Mode::read_only);
+    ASSERT_TRUE(replica.ok());
+    EXPECT_EQ((*(*replica)->replica_state())->position, position);
+}
+
 }  // namespace
