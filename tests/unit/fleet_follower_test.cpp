@@ -6,7 +6,10 @@
 #include <libpq-fe.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
+#include <thread>
 #include <fstream>
 
 #include "../../src/fleet/admin.hpp"
@@ -337,6 +340,45 @@ TEST_F(FleetFollower, ARecordThatDoesNotDecodeAppliesNothing) {
     auto replica = Store::open(dir_ + "/f.db", Store::Mode::read_only);
     ASSERT_TRUE(replica.ok());
     EXPECT_EQ((*(*replica)->replica_state())->position, position);
+}
+
+// A running follower is woken by NOTIFY: each change is applied (and its
+// position reported) well before the one-second poll would find it.
+TEST_F(FleetFollower, ARunningFollowerAppliesOnTheNotification) {
+    init();
+    auto store = source();
+    std::atomic<bool> stop{false};
+    pat::fleet::Follower follower(options("g"), logger());
+    std::thread runner([&] { follower.run(stop); });
+    auto reported = [&]() -> std::uint64_t {
+        auto nodes = pat::fleet::fleet_nodes(*admin_);
+        return nodes.ok() && nodes->size() == 1 ? (*nodes)[0].position : 0;
+    };
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (reported() == 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    std::vector<std::int64_t> latencies;
+    for (int i = 0; i < 20; ++i) {
+        ASSERT_TRUE(store->add_group("g" + std::to_string(i)).ok());  // cheap: no password hashing
+        const std::uint64_t seq = store->engine().last_committed_position();
+        const auto start = std::chrono::steady_clock::now();
+        while (reported() < seq && std::chrono::steady_clock::now() - start < std::chrono::seconds(3)) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        }
+        latencies.push_back(
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count());
+        // Spread the writes over the follower's one-second cycle.
+        std::this_thread::sleep_for(std::chrono::milliseconds(37));
+    }
+    stop = true;
+    runner.join();
+    std::sort(latencies.begin(), latencies.end());
+    // The poll alone would average 500 ms; the notification makes it a few ms.
+    EXPECT_LT(latencies[latencies.size() / 2], 200) << "median";
+    EXPECT_LT(latencies.back(), 900) << "max";
+    EXPECT_EQ(follower.rebuilds(), 1u);
+    expect_identical(dir_ + "/g.db");
 }
 
 }  // namespace
