@@ -15,7 +15,9 @@ namespace {
 
 constexpr int kFetchBatch = 10'000;
 
-Status failed(Connection& conn, const Result& r) { return store_failure(conn.describe(), pg_error(conn.raw(), r)); }
+Status failed(Connection& conn, const Result& r) {
+    return store_failure(conn.describe(), pg_error(conn.raw(), r));
+}
 
 // Runs sql; on failure rolls back and returns the error.
 Status run(Connection& conn, const std::string& sql) {
@@ -223,8 +225,9 @@ struct TempDir {
 Status commit(Connection& conn) {
     Result r = exec_plain(conn.raw(), "COMMIT");
     if (!r.command_ok() || std::string_view(PQcmdStatus(r.get())) != "COMMIT") {
-        return store_failure(conn.describe(), "commit failed, nothing was changed: " +
-                                                  (r.command_ok() ? std::string("rolled back") : pg_error(conn.raw(), r)));
+        return store_failure(conn.describe(),
+                             "commit failed, nothing was changed: " +
+                                 (r.command_ok() ? std::string("rolled back") : pg_error(conn.raw(), r)));
     }
     return Status::success();
 }
@@ -259,7 +262,8 @@ Expected<InitResult> init_source(Connection& conn, const InitOptions& options) {
     } else {
         // The records of an empty store, exactly as Store::create writes them.
         TempDir dir;
-        if (dir.path.empty()) return rollback(conn, Status(StatusCode::store_error, "cannot make a temporary directory"));
+        if (dir.path.empty())
+            return rollback(conn, Status(StatusCode::store_error, "cannot make a temporary directory"));
         Expected<std::unique_ptr<Store>> empty = Store::create(dir.path + "/empty.db", kMinStoreSize * 4);
         if (!empty.ok()) return rollback(conn, empty.status());
         result.source_id = random_source_id();
@@ -296,9 +300,9 @@ Expected<ImportResult> import_store(Connection& conn, Store& store) {
     if (!used.tuples_ok()) return rollback(conn, failed(conn, used));
     const std::uint64_t records = std::strtoull(PQgetvalue(used.get(), 0, 0), nullptr, 10);
     if (records != 0) {
-        return rollback(conn, Status(StatusCode::refused,
-                                     "fleet source: " + conn.describe() + " is not empty (" + std::to_string(records) +
-                                         " records besides meta): import only into a new source"));
+        return rollback(conn, Status(StatusCode::refused, "fleet source: " + conn.describe() + " is not empty (" +
+                                                              std::to_string(records) +
+                                                              " records besides meta): import only into a new source"));
     }
     ImportResult result;
     if (Status s = copy_into_import(conn, store.engine(), result.records); !s.ok()) return s;
@@ -369,7 +373,9 @@ RecordDigest::RecordDigest() : ctx_(EVP_MD_CTX_new()) {
     EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr);
 }
 
-RecordDigest::~RecordDigest() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+RecordDigest::~RecordDigest() {
+    EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_));
+}
 
 void RecordDigest::add(std::uint8_t table, std::string_view key, std::string_view value) {
     auto* ctx = static_cast<EVP_MD_CTX*>(ctx_);
@@ -444,10 +450,22 @@ std::optional<std::int64_t> parse_duration(std::string_view text) {
     std::int64_t unit = 1;
     std::string_view digits = text;
     switch (text.back()) {
-        case 'd': unit = 86400; digits.remove_suffix(1); break;
-        case 'h': unit = 3600; digits.remove_suffix(1); break;
-        case 'm': unit = 60; digits.remove_suffix(1); break;
-        case 's': unit = 1; digits.remove_suffix(1); break;
+        case 'd':
+            unit = 86400;
+            digits.remove_suffix(1);
+            break;
+        case 'h':
+            unit = 3600;
+            digits.remove_suffix(1);
+            break;
+        case 'm':
+            unit = 60;
+            digits.remove_suffix(1);
+            break;
+        case 's':
+            unit = 1;
+            digits.remove_suffix(1);
+            break;
         default: break;
     }
     if (digits.empty() || digits.size() > 9) return std::nullopt;

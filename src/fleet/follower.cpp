@@ -43,7 +43,7 @@ void remove_beside(const std::string& path) {
 }
 
 bool exists(const std::string& path) {
-    struct stat st{};
+    struct stat st {};
     return ::stat(path.c_str(), &st) == 0;
 }
 
@@ -165,8 +165,8 @@ Status Follower::sync_in_transaction(const SourceHead& head, std::int64_t boot_n
     const ReplicaState& was = **current;
     position_ = was.position;
     if (was.source_id != head.source_id) {
-        return rebuild(head, "the replica follows another source (" + was.source_id + ", this one is " +
-                                 head.source_id + ")",
+        return rebuild(head,
+                       "the replica follows another source (" + was.source_id + ", this one is " + head.source_id + ")",
                        boot_ns, wall_ms);
     }
     if (head.seq < was.position) {
@@ -182,16 +182,14 @@ Status Follower::sync_in_transaction(const SourceHead& head, std::int64_t boot_n
     if (head.seq > was.position) {
         Params p;
         p.int8(static_cast<std::int64_t>(was.position)).int8(static_cast<std::int64_t>(head.seq));
-        Result r = exec_params(conn_->raw(),
-                               "SELECT seq, tbl, key, value FROM pat_changes WHERE seq > $1 AND seq <= $2 ORDER BY seq",
-                               p);
+        Result r = exec_params(
+            conn_->raw(), "SELECT seq, tbl, key, value FROM pat_changes WHERE seq > $1 AND seq <= $2 ORDER BY seq", p);
         if (!r.tuples_ok()) return store_failure(conn_->describe(), pg_error(conn_->raw(), r));
         const int rows = r.rows();
         if (rows == 0 || static_cast<std::uint64_t>(r.integer(0, 0)) != was.position + 1) {
-            return rebuild(head,
-                           "the change log no longer reaches back to position " + std::to_string(was.position) +
-                               " (pruned)",
-                           boot_ns, wall_ms);
+            return rebuild(
+                head, "the change log no longer reaches back to position " + std::to_string(was.position) + " (pruned)",
+                boot_ns, wall_ms);
         }
         changes.reserve(static_cast<std::size_t>(rows));
         for (int i = 0; i < rows; ++i) {
@@ -203,8 +201,8 @@ Status Follower::sync_in_transaction(const SourceHead& head, std::int64_t boot_n
             }
             const std::int64_t t = r.integer(i, 1);
             if (t < 0 || static_cast<std::size_t>(t) >= kv::kTableCount) {
-                return Status(StatusCode::store_error, "fleet source: change " + std::to_string(seq) +
-                                                           " names table " + std::to_string(t) +
+                return Status(StatusCode::store_error, "fleet source: change " + std::to_string(seq) + " names table " +
+                                                           std::to_string(t) +
                                                            ", which this version does not know; nothing applied");
             }
             Change c{seq, static_cast<kv::Table>(t), std::string(r.bytes(i, 2)), std::nullopt};
@@ -241,9 +239,8 @@ Status Follower::sync_in_transaction(const SourceHead& head, std::int64_t boot_n
                     return Status(StatusCode::store_error, diverged);
                 }
                 if (rc != kv::kOk) {
-                    return Status(StatusCode::store_error,
-                                  "cannot apply change " + std::to_string(c.seq) + " to " + options_.db_path + ": " +
-                                      txn.failure());
+                    return Status(StatusCode::store_error, "cannot apply change " + std::to_string(c.seq) + " to " +
+                                                               options_.db_path + ": " + txn.failure());
                 }
             }
             return store_->put_replica_state(txn, state);
@@ -259,8 +256,7 @@ Status Follower::sync_in_transaction(const SourceHead& head, std::int64_t boot_n
     return Status::success();
 }
 
-Status Follower::rebuild(const SourceHead& head, const std::string& why, std::int64_t boot_ns,
-                         std::int64_t wall_ms) {
+Status Follower::rebuild(const SourceHead& head, const std::string& why, std::int64_t boot_ns, std::int64_t wall_ms) {
     log_("rebuilding the replica from a snapshot at seq " + std::to_string(head.seq) + ": " + why);
     const std::string tmp = options_.db_path + ".rebuild";
     remove_beside(tmp);
@@ -299,17 +295,16 @@ Status Follower::rebuild(const SourceHead& head, const std::string& why, std::in
                             const auto table = static_cast<kv::Table>(batch.integer(i, 0));
                             if (!record_decodes(table, batch.bytes(i, 2))) {
                                 return Status(StatusCode::store_error,
-                                              "fleet source: a record of table " +
-                                                  std::string(kv::table_name(table)) +
+                                              "fleet source: a record of table " + std::string(kv::table_name(table)) +
                                                   " does not decode; the replica was not replaced");
                             }
                             int rc = txn.put(static_cast<kv::Table>(batch.integer(i, 0)), batch.bytes(i, 1),
                                              batch.bytes(i, 2), kv::Put::append);
                             if (rc != kv::kOk) {
-                                return Status(StatusCode::store_error,
-                                              "cannot write the rebuilt replica " + tmp + ": " +
-                                                  (rc == kv::kFull ? std::string("full (raise --max-size)")
-                                                                   : txn.failure()));
+                                return Status(
+                                    StatusCode::store_error,
+                                    "cannot write the rebuilt replica " + tmp + ": " +
+                                        (rc == kv::kFull ? std::string("full (raise --max-size)") : txn.failure()));
                             }
                         }
                         records += static_cast<std::uint64_t>(rows);
@@ -326,8 +321,8 @@ Status Follower::rebuild(const SourceHead& head, const std::string& why, std::in
             state.boot_id = boot_id_;
             state.verified_wall_ms = wall_ms;
             state.source_id = head.source_id;
-            status = engine.write([&](kv::Txn& txn) { return fresh.put_replica_state(txn, state); },
-                                  kv::Space::reserve);
+            status =
+                engine.write([&](kv::Txn& txn) { return fresh.put_replica_state(txn, state); }, kv::Space::reserve);
         }
     }
     if (!status.ok()) {
@@ -399,8 +394,7 @@ void Follower::run(const std::atomic<bool>& stop) {
         // Until the next second, or a notification.
         for (;;) {
             if (stop.load()) return;
-            const auto elapsed =
-                std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started).count();
+            const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started).count();
             if (elapsed >= 1000) break;
             if (wait_for_notification(static_cast<int>(1000 - elapsed))) break;
             if (conn_ == nullptr) break;

@@ -24,9 +24,9 @@
 namespace pat::fleet {
 
 struct FollowerOptions {
-    std::string conninfo;  // read_connfile's
-    std::string db_path;   // the replica
-    std::string node;      // the name in application_name
+    std::string conninfo;                      // read_connfile's
+    std::string db_path;                       // the replica
+    std::string node;                          // the name in application_name
     std::size_t max_size = kDefaultStoreSize;  // of a rebuilt replica
 };
 

@@ -9,8 +9,8 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
-#include <thread>
 #include <fstream>
+#include <thread>
 
 #include "../../src/fleet/admin.hpp"
 #include "../../src/fleet/follower.hpp"
@@ -206,8 +206,9 @@ TEST_F(FleetFollower, RebuildsAfterPruneAfterARewindAndForAnotherSource) {
     expect_identical(dir_ + "/b.db");
 
     // The source's head behind the replica (a restored backup): rebuild.
-    ASSERT_TRUE(admin_->exec("DELETE FROM pat_changes WHERE seq = (SELECT seq FROM pat_head); "
-                             "UPDATE pat_head SET seq = seq - 1")
+    ASSERT_TRUE(admin_
+                    ->exec("DELETE FROM pat_changes WHERE seq = (SELECT seq FROM pat_head); "
+                           "UPDATE pat_head SET seq = seq - 1")
                     .ok());
     ASSERT_TRUE(follower.sync_once().ok());
     EXPECT_EQ(follower.rebuilds(), 3u);
@@ -309,9 +310,10 @@ TEST_F(FleetFollower, NoDigestOrPasswordHashInTheServersStatementLog) {
     ASSERT_TRUE(store->add_user("erin", "", false, kPassword).ok());
     auto token = store->create_token("erin", kPassword, "ci", std::nullopt, std::nullopt, pat::now_ms());
     ASSERT_TRUE(token.ok());
-    pat::fleet::Result r = pat::fleet::exec_plain(
-        admin_->raw(), "SELECT encode(key, 'hex') FROM pat_records WHERE tbl = 3 UNION ALL "
-                       "SELECT encode(value, 'hex') FROM pat_records WHERE tbl = 1 AND key = 'erin'::bytea");
+    pat::fleet::Result r =
+        pat::fleet::exec_plain(admin_->raw(),
+                               "SELECT encode(key, 'hex') FROM pat_records WHERE tbl = 3 UNION ALL "
+                               "SELECT encode(value, 'hex') FROM pat_records WHERE tbl = 1 AND key = 'erin'::bytea");
     ASSERT_TRUE(r.tuples_ok());
     ASSERT_EQ(r.rows(), 2);
     std::ifstream in(fleet_test::server().dir() + "/server.log");
@@ -329,9 +331,10 @@ TEST_F(FleetFollower, ARecordThatDoesNotDecodeAppliesNothing) {
     pat::fleet::Follower follower(options("f"), logger());
     ASSERT_TRUE(follower.sync_once().ok());
     const std::uint64_t position = follower.position();
-    ASSERT_TRUE(admin_->exec("BEGIN; "
-                             "INSERT INTO pat_changes (seq, tbl, key, value) SELECT seq + 1, 1, 'mallory', '\\x00' "
-                             "FROM pat_head; UPDATE pat_head SET seq = seq + 1; COMMIT")
+    ASSERT_TRUE(admin_
+                    ->exec("BEGIN; "
+                           "INSERT INTO pat_changes (seq, tbl, key, value) SELECT seq + 1, 1, 'mallory', '\\x00' "
+                           "FROM pat_head; UPDATE pat_head SET seq = seq + 1; COMMIT")
                     .ok());
     Status s = follower.sync_once();
     EXPECT_FALSE(s.ok());

@@ -123,8 +123,19 @@ TEST_F(FleetPgEngine, AFailedBodyChangesNothing) {
 }
 
 TEST_F(FleetPgEngine, ScansInMemcmpOrderWithPrefixes) {
-    std::vector<std::string> keys = {std::string("\0", 1), std::string("\0\x01", 2), "a", "a\xff", "a\xff\xff", "ab",
-                                     "b", "\x7f", "\x80", "\xff", "\xff\xff", "B", "a\0x"};
+    std::vector<std::string> keys = {std::string("\0", 1),
+                                     std::string("\0\x01", 2),
+                                     "a",
+                                     "a\xff",
+                                     "a\xff\xff",
+                                     "ab",
+                                     "b",
+                                     "\x7f",
+                                     "\x80",
+                                     "\xff",
+                                     "\xff\xff",
+                                     "B",
+                                     "a\0x"};
     keys.back() = std::string("a\0x", 3);
     ASSERT_TRUE(engine_
                     ->write(
@@ -158,7 +169,8 @@ TEST_F(FleetPgEngine, ScansInMemcmpOrderWithPrefixes) {
     EXPECT_EQ(scan("a", false), (std::vector<std::string>{"a", std::string("a\0x", 3), "ab", "a\xff", "a\xff\xff"}));
     EXPECT_EQ(scan("a\xff", false), (std::vector<std::string>{"a\xff", "a\xff\xff"}));
     EXPECT_EQ(scan("\xff", false), (std::vector<std::string>{"\xff", "\xff\xff"}));
-    EXPECT_EQ(scan(std::string("\0", 1), true), (std::vector<std::string>{std::string("\0\x01", 2), std::string("\0", 1)}));
+    EXPECT_EQ(scan(std::string("\0", 1), true),
+              (std::vector<std::string>{std::string("\0\x01", 2), std::string("\0", 1)}));
     EXPECT_TRUE(scan("zz", false).empty());
 
     auto txn = engine_->read();
@@ -213,8 +225,9 @@ TEST_F(FleetPgEngine, ConcurrentWritersLeaveAGaplessLogInCommitOrder) {
         ASSERT_TRUE(conn.ok());
         std::int64_t position = 0;
         while (!done.load()) {
-            pat::fleet::Result r = pat::fleet::exec_plain(
-                (*conn)->raw(), "SELECT seq FROM pat_changes WHERE seq > " + std::to_string(position) + " ORDER BY seq");
+            pat::fleet::Result r =
+                pat::fleet::exec_plain((*conn)->raw(), "SELECT seq FROM pat_changes WHERE seq > " +
+                                                           std::to_string(position) + " ORDER BY seq");
             ASSERT_TRUE(r.tuples_ok());
             for (int i = 0; i < r.rows(); ++i) {
                 std::int64_t seq = std::strtoll(PQgetvalue(r.get(), i, 0), nullptr, 10);
