@@ -129,3 +129,35 @@ def test_follower_refuses_a_single_host_store(fleet, tmp_path):
     _, err = follower.communicate(timeout=5)
     assert "is a single-host store, not a fleet replica" in err.decode()
     assert single.read_bytes() == before
+
+
+def test_refusals_change_nothing(fleet, tmp_path):
+    src = str(fleet.connfile)
+    single = tmp_path / "single.db"
+    make_single_host_store(fleet, single)
+    # import before init: refused, nothing created
+    r = fleet.patctl("fleet", "import", "--source", src, "--db", str(single))
+    assert r.rc == 1 and "run patctl fleet init first" in r.err, r
+    assert fleet.sql("SELECT count(*) FROM pg_class WHERE relname LIKE 'pat_%'").stdout.strip() == "0"
+    assert fleet.patctl("fleet", "init", "--source", src).rc == 0
+    # verify of a single-host store: not a replica
+    r = fleet.patctl("fleet", "verify", "--source", src, "--db", str(single))
+    assert r.rc == 1 and "not a fleet replica" in r.err, r
+    # a bad node name, a bad role name
+    r = fleet.patctl("follow", "--source", src, "--db", str(tmp_path / "r.db"), "--node", "a b")
+    assert r.rc == 2 and "invalid --node" in r.err, r
+    r = fleet.patctl("fleet", "init", "--source", src, "--follower-role", "x; DROP TABLE pat_head")
+    assert r.rc == 1 and "role name" in r.err, r
+    assert fleet.sql("SELECT count(*) FROM pat_head").stdout.strip() == "1"
+    # status without nodes
+    r = fleet.patctl("fleet", "status", "--source", src)
+    assert r.rc == 0 and "nodes: none connected" in r.out, r
+    # an unreachable source: one line, exit 1, within the connect timeout
+    bad = tmp_path / "bad.conn"
+    bad.write_text(f"host=127.0.0.1 port=1 dbname=x user=y password={PASSWORD}\n")
+    bad.chmod(0o600)
+    start = time.monotonic()
+    r = fleet.patctl("fleet", "status", "--source", str(bad))
+    assert r.rc == 1 and "cannot connect to the fleet source (host=127.0.0.1 port=1 dbname=x user=y)" in r.err, r
+    assert len(r.err.strip().splitlines()) == 1
+    assert time.monotonic() - start < 5
