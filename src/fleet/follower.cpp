@@ -114,6 +114,16 @@ Status Follower::open_replica() {
                                                " is a single-host store, not a fleet replica: the follower will "
                                                "not replace it (move it away, or import it with patctl fleet import)");
     }
+    // Just after a swap the lock file may still describe the old file
+    // while nginx's workers let go of it: never write through a stale view
+    // (the next synchronisation tries again).
+    if (Status s = (*store)->check_lock_region(); !s.ok()) return s;
+    struct stat st {};
+    if (::stat(options_.db_path.c_str(), &st) != 0) {
+        return Status(StatusCode::store_error, options_.db_path + " disappeared");
+    }
+    replica_inode_ = st.st_ino;
+    replica_device_ = st.st_dev;
     position_ = (*state)->position;
     store_ = std::move(*store);
     return Status::success();
@@ -155,6 +165,14 @@ Status Follower::sync_once() {
 }
 
 Status Follower::sync_in_transaction(const SourceHead& head, std::int64_t boot_ns, std::int64_t wall_ms) {
+    if (store_ != nullptr) {
+        // Removed or replaced behind the follower's back: let go of it.
+        struct stat st {};
+        if (::stat(options_.db_path.c_str(), &st) != 0 || st.st_ino != replica_inode_ || st.st_dev != replica_device_) {
+            log_(options_.db_path + " was removed or replaced: opening it again");
+            store_.reset();
+        }
+    }
     if (store_ == nullptr) {
         if (!exists(options_.db_path)) return rebuild(head, "no replica yet", boot_ns, wall_ms);
         if (Status s = open_replica(); !s.ok()) return s;

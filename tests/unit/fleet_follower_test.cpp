@@ -219,6 +219,12 @@ TEST_F(FleetFollower, RebuildsAfterPruneAfterARewindAndForAnotherSource) {
     ASSERT_TRUE(follower.sync_once().ok());
     EXPECT_EQ(follower.rebuilds(), 4u);
     expect_identical(dir_ + "/b.db");
+
+    // The replica removed behind its back: made again.
+    std::filesystem::remove(dir_ + "/b.db");
+    ASSERT_TRUE(follower.sync_once().ok());
+    EXPECT_EQ(follower.rebuilds(), 5u);
+    expect_identical(dir_ + "/b.db");
 }
 
 TEST_F(FleetFollower, AGapOrAnUnknownTableAppliesNothing) {
