@@ -1,12 +1,12 @@
 #include "pg_engine.hpp"
 
+#include <deque>
+
 #include "pg.hpp"
 
 namespace pat::fleet {
 
 namespace {
-
-thread_local std::uint64_t t_last_committed = 0;
 
 // The smallest byte string greater than every string starting with prefix;
 // empty when there is none (prefix empty or all 0xff).
@@ -129,7 +129,7 @@ class PgTxn : public kv::Txn {
             if (!conn_->usable()) conn_.reset();
             return store_failure(engine_.describe(), "commit failed (nothing was changed): " + detail);
         }
-        t_last_committed = next_;
+        engine_.set_last_committed(next_);
         return Status::success();
     }
 
@@ -164,7 +164,9 @@ class PgTxn : public kv::Txn {
     bool finished_ = false;
     std::uint64_t head_;
     std::uint64_t next_;
-    std::vector<Result> results_;
+    // A deque: a visitor's get() during scan() adds results while scan
+    // reads an earlier one (a vector would move it away).
+    std::deque<Result> results_;
     std::string failure_;
 };
 
