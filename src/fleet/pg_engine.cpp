@@ -250,7 +250,7 @@ Status PgEngine::write(const std::function<Status(kv::Txn&)>& body, kv::Space) {
 }
 
 std::uint64_t PgEngine::last_committed_position() const {
-    return t_last_committed;
+    return last_committed_.load();
 }
 
 std::string PgEngine::describe() const {
