@@ -93,5 +93,11 @@ int run_directory_test(const Invocation& invocation);
 int run_directory_sync(const Invocation& invocation);
 int run_apply(const Invocation& invocation);
 int run_export(const Invocation& invocation);
+int run_fleet_init(const Invocation& invocation);
+int run_fleet_import(const Invocation& invocation);
+int run_fleet_prune(const Invocation& invocation);
+int run_fleet_status(const Invocation& invocation);
+int run_fleet_verify(const Invocation& invocation);
+int run_follow(const Invocation& invocation);
 
 }  // namespace patctl
