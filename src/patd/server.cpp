@@ -238,12 +238,14 @@ pat::ApiResponse answer_from_source(Server::State& state, const pat::ApiRequest&
     // The limiter's "is this a user" asks the replica (local, no round trip
     // under the limiter's lock) when it can be had.
     const std::shared_ptr<pat::Store> replica = state.store.lease();
-    request_store = replica ? replica.get() : &source.store();
+    struct RequestStore {
+        explicit RequestStore(pat::Store* store) { request_store = store; }
+        ~RequestStore() { request_store = nullptr; }
+    } const request_store_set(replica ? replica.get() : &source.store());
     pat::kv::Engine& engine = source.store().engine();
     const std::uint64_t before = engine.last_committed_position();
     pat::ManagementApi api(source.store(), std::move(options));
     pat::ApiResponse response = api.handle(request);
-    request_store = nullptr;
     const std::uint64_t after = engine.last_committed_position();
     // A store error (the connection broke, PostgreSQL restarted): the next
     // request opens a new connection.
