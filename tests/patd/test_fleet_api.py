@@ -215,6 +215,7 @@ def fleet():
     if not (PG_BIN / "initdb").exists():
         pytest.skip(f"PostgreSQL 15 is not installed ({PG_BIN}); make deps installs it")
     root = Path(tempfile.mkdtemp(prefix="pat-patd-fleet-"))
+    os.chmod(root, 0o755)  # the cluster's owner (postgres) passes through to its own directory
     f = Fleet(root)
     f.pg.start()
     try:
