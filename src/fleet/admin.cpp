@@ -15,7 +15,9 @@ namespace {
 
 constexpr int kFetchBatch = 10'000;
 
-Status failed(Connection& conn, const Result& r) { return store_failure(conn.describe(), pg_error(conn.raw(), r)); }
+Status failed(Connection& conn, const Result& r) {
+    return store_failure(conn.describe(), pg_error(conn.raw(), r));
+}
 
 // Runs sql; on failure rolls back and returns the error.
 Status run(Connection& conn, const std::string& sql) {
@@ -61,28 +63,6 @@ Expected<std::vector<std::string>> existing_tables(Connection& conn) {
     return names;
 }
 
-constexpr const char* kSchemaSql =
-    "CREATE TABLE pat_head ("
-    "  one boolean PRIMARY KEY DEFAULT true CHECK (one),"
-    "  seq bigint NOT NULL CHECK (seq >= 0),"
-    "  source_id text NOT NULL);"
-    "CREATE TABLE pat_records ("
-    "  tbl smallint NOT NULL,"
-    "  key bytea NOT NULL,"
-    "  value bytea NOT NULL,"
-    "  PRIMARY KEY (tbl, key));"
-    "CREATE TABLE pat_changes ("
-    "  seq bigint PRIMARY KEY,"
-    "  tbl smallint NOT NULL,"
-    "  key bytea NOT NULL,"
-    "  value bytea,"
-    "  committed_at timestamptz NOT NULL DEFAULT now());"
-    "CREATE INDEX pat_changes_committed_at ON pat_changes (committed_at);"
-    "CREATE TABLE IF NOT EXISTS pat_usage ("
-    "  token_id text PRIMARY KEY,"
-    "  last_used_ms bigint NOT NULL,"
-    "  address text NOT NULL DEFAULT '');";
-
 Status grant_roles(Connection& conn, const InitOptions& options) {
     Result schema_name = exec_plain(conn.raw(), "SELECT current_schema()");
     if (!schema_name.tuples_ok() || schema_name.rows() != 1 || schema_name.is_null(0, 0)) {
@@ -119,6 +99,16 @@ Status grant_roles(Connection& conn, const InitOptions& options) {
                                      role + "; GRANT pg_read_all_stats TO " + role);
             !s.ok())
             return s;
+        // Its statements' parameters are token digests and password hashes:
+        // never in the server's log (log_statement). Setting it on a role
+        // needs a superuser: without one, init says what to run.
+        Result super = exec_plain(conn.raw(), "SELECT rolsuper FROM pg_roles WHERE rolname = current_user");
+        if (super.tuples_ok() && super.rows() == 1 && super.text(0, 0) == "t") {
+            if (Status s = run(conn, "ALTER ROLE " + role + " SET log_parameter_max_length = 0; ALTER ROLE " + role +
+                                         " SET log_parameter_max_length_on_error = 0");
+                !s.ok())
+                return s;
+        }
     }
     return Status::success();
 }
@@ -235,8 +225,9 @@ struct TempDir {
 Status commit(Connection& conn) {
     Result r = exec_plain(conn.raw(), "COMMIT");
     if (!r.command_ok() || std::string_view(PQcmdStatus(r.get())) != "COMMIT") {
-        return store_failure(conn.describe(), "commit failed, nothing was changed: " +
-                                                  (r.command_ok() ? std::string("rolled back") : pg_error(conn.raw(), r)));
+        return store_failure(conn.describe(),
+                             "commit failed, nothing was changed: " +
+                                 (r.command_ok() ? std::string("rolled back") : pg_error(conn.raw(), r)));
     }
     return Status::success();
 }
@@ -271,15 +262,12 @@ Expected<InitResult> init_source(Connection& conn, const InitOptions& options) {
     } else {
         // The records of an empty store, exactly as Store::create writes them.
         TempDir dir;
-        if (dir.path.empty()) return rollback(conn, Status(StatusCode::store_error, "cannot make a temporary directory"));
+        if (dir.path.empty())
+            return rollback(conn, Status(StatusCode::store_error, "cannot make a temporary directory"));
         Expected<std::unique_ptr<Store>> empty = Store::create(dir.path + "/empty.db", kMinStoreSize * 4);
         if (!empty.ok()) return rollback(conn, empty.status());
-        if (Status s = run(conn, kSchemaSql); !s.ok()) return s;
         result.source_id = random_source_id();
-        Params p;
-        p.text(result.source_id);
-        Result ins = exec_params(conn.raw(), "INSERT INTO pat_head (seq, source_id) VALUES (0, $1)", p);
-        if (!ins.command_ok()) return rollback(conn, failed(conn, ins));
+        if (Status s = create_schema(conn, result.source_id); !s.ok()) return rollback(conn, s);
         std::uint64_t count = 0;
         if (Status s = copy_into_import(conn, (*empty)->engine(), count); !s.ok()) return s;
         Expected<std::uint64_t> head = apply_import(conn, 0, count);
@@ -312,9 +300,9 @@ Expected<ImportResult> import_store(Connection& conn, Store& store) {
     if (!used.tuples_ok()) return rollback(conn, failed(conn, used));
     const std::uint64_t records = std::strtoull(PQgetvalue(used.get(), 0, 0), nullptr, 10);
     if (records != 0) {
-        return rollback(conn, Status(StatusCode::refused,
-                                     "fleet source: " + conn.describe() + " is not empty (" + std::to_string(records) +
-                                         " records besides meta): import only into a new source"));
+        return rollback(conn, Status(StatusCode::refused, "fleet source: " + conn.describe() + " is not empty (" +
+                                                              std::to_string(records) +
+                                                              " records besides meta): import only into a new source"));
     }
     ImportResult result;
     if (Status s = copy_into_import(conn, store.engine(), result.records); !s.ok()) return s;
@@ -385,7 +373,9 @@ RecordDigest::RecordDigest() : ctx_(EVP_MD_CTX_new()) {
     EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr);
 }
 
-RecordDigest::~RecordDigest() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+RecordDigest::~RecordDigest() {
+    EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_));
+}
 
 void RecordDigest::add(std::uint8_t table, std::string_view key, std::string_view value) {
     auto* ctx = static_cast<EVP_MD_CTX*>(ctx_);
@@ -460,10 +450,22 @@ std::optional<std::int64_t> parse_duration(std::string_view text) {
     std::int64_t unit = 1;
     std::string_view digits = text;
     switch (text.back()) {
-        case 'd': unit = 86400; digits.remove_suffix(1); break;
-        case 'h': unit = 3600; digits.remove_suffix(1); break;
-        case 'm': unit = 60; digits.remove_suffix(1); break;
-        case 's': unit = 1; digits.remove_suffix(1); break;
+        case 'd':
+            unit = 86400;
+            digits.remove_suffix(1);
+            break;
+        case 'h':
+            unit = 3600;
+            digits.remove_suffix(1);
+            break;
+        case 'm':
+            unit = 60;
+            digits.remove_suffix(1);
+            break;
+        case 's':
+            unit = 1;
+            digits.remove_suffix(1);
+            break;
         default: break;
     }
     if (digits.empty() || digits.size() > 9) return std::nullopt;

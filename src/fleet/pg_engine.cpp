@@ -47,14 +47,13 @@ class PgTxn : public kv::Txn {
         if (!writable_) return fail_text("put in a read transaction");
         Params p;
         p.int2(static_cast<std::int16_t>(table)).bytes(key).bytes(value).int8(static_cast<std::int64_t>(next_ + 1));
-        const char* sql =
-            mode == kv::Put::no_overwrite
-                ? "WITH r AS (INSERT INTO pat_records (tbl, key, value) VALUES ($1, $2, $3) "
-                  "ON CONFLICT (tbl, key) DO NOTHING RETURNING 1) "
-                  "INSERT INTO pat_changes (seq, tbl, key, value) SELECT $4, $1, $2, $3 FROM r"
-                : "WITH r AS (INSERT INTO pat_records (tbl, key, value) VALUES ($1, $2, $3) "
-                  "ON CONFLICT (tbl, key) DO UPDATE SET value = EXCLUDED.value RETURNING 1) "
-                  "INSERT INTO pat_changes (seq, tbl, key, value) SELECT $4, $1, $2, $3 FROM r";
+        const char* sql = mode == kv::Put::no_overwrite
+                              ? "WITH r AS (INSERT INTO pat_records (tbl, key, value) VALUES ($1, $2, $3) "
+                                "ON CONFLICT (tbl, key) DO NOTHING RETURNING 1) "
+                                "INSERT INTO pat_changes (seq, tbl, key, value) SELECT $4, $1, $2, $3 FROM r"
+                              : "WITH r AS (INSERT INTO pat_records (tbl, key, value) VALUES ($1, $2, $3) "
+                                "ON CONFLICT (tbl, key) DO UPDATE SET value = EXCLUDED.value RETURNING 1) "
+                                "INSERT INTO pat_changes (seq, tbl, key, value) SELECT $4, $1, $2, $3 FROM r";
         Result r = exec_params(conn_->raw(), sql, p);
         if (!r.command_ok()) return fail(r);
         if (r.affected() == 0) return kv::kKeyExists;
@@ -183,8 +182,7 @@ Expected<std::unique_ptr<PgEngine>> PgEngine::open(const std::string& conninfo, 
     return std::unique_ptr<PgEngine>(new PgEngine(conninfo, std::move(application_name), std::move(*first)));
 }
 
-Expected<std::unique_ptr<PgEngine>> PgEngine::open_connfile(const std::string& connfile,
-                                                            std::string application_name) {
+Expected<std::unique_ptr<PgEngine>> PgEngine::open_connfile(const std::string& connfile, std::string application_name) {
     Expected<std::string> conninfo = read_connfile(connfile);
     if (!conninfo.ok()) return conninfo.status();
     return open(*conninfo, std::move(application_name));
@@ -249,8 +247,12 @@ Status PgEngine::write(const std::function<Status(kv::Txn&)>& body, kv::Space) {
     return txn.commit();
 }
 
-std::uint64_t PgEngine::last_committed_position() const { return t_last_committed; }
+std::uint64_t PgEngine::last_committed_position() const {
+    return t_last_committed;
+}
 
-std::string PgEngine::describe() const { return describe_; }
+std::string PgEngine::describe() const {
+    return describe_;
+}
 
 }  // namespace pat::fleet

@@ -25,8 +25,7 @@ class PgEngine : public kv::Engine {
    public:
     // Connects once (to fail early) and keeps that connection.
     static Expected<std::unique_ptr<PgEngine>> open(const std::string& conninfo, std::string application_name);
-    static Expected<std::unique_ptr<PgEngine>> open_connfile(const std::string& connfile,
-                                                             std::string application_name);
+    static Expected<std::unique_ptr<PgEngine>> open_connfile(const std::string& connfile, std::string application_name);
 
     Expected<std::unique_ptr<kv::Txn>> read() override;
     Status write(const std::function<Status(kv::Txn&)>& body, kv::Space space) override;
