@@ -164,7 +164,7 @@ class PgTxn : public kv::Txn {
     bool finished_ = false;
     std::uint64_t head_;
     std::uint64_t next_;
-    std::vector<Result> results_;
+    std::deque<Result> results_;  // a deque: scan iterates its own while the visitor adds more
     std::string failure_;
 };
 

@@ -172,7 +172,8 @@ class PatdProcess:
             return s.connect_ex(("127.0.0.1", self.port)) == 0
 
     def text(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return self.log_path.read_text(errors="replace")
 
     def request(self, method, path, user="alice", password=PASSWORD, body=None):
@@ -242,7 +243,8 @@ def fleet():
         for node in list(f.followers):
             f.stop_follower(node)
         f.pg.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        if not os.environ.get("PAT_KEEP_TMP"):
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def test_patctl_source_writes_and_reads_the_source(fleet):
