@@ -1,5 +1,7 @@
 #include "pg_engine.hpp"
 
+#include <deque>
+
 #include "pg.hpp"
 
 namespace pat::fleet {
