@@ -95,8 +95,9 @@ Status grant_roles(Connection& conn, const InitOptions& options) {
         const std::string role = quote_identifier(conn, options.writer_role);
         if (Status s = run(conn, "GRANT USAGE ON SCHEMA " + schema + " TO " + role +
                                      "; GRANT SELECT, INSERT, UPDATE, DELETE ON pat_head, pat_records, pat_changes, "
-                                     "pat_usage TO " +
-                                     role + "; GRANT pg_read_all_stats TO " + role);
+                                     "pat_usage, pat_sign_in_attempts TO " +
+                                     role + "; GRANT USAGE ON SEQUENCE pat_sign_in_attempts_id_seq TO " + role +
+                                     "; GRANT pg_read_all_stats TO " + role);
             !s.ok())
             return s;
         // Its statements' parameters are token digests and password hashes:
@@ -252,6 +253,7 @@ Expected<InitResult> init_source(Connection& conn, const InitOptions& options) {
         if (!head.ok()) return rollback(conn, head.status());
         result.source_id = head->source_id;
         result.head = head->seq;
+        if (Status s = create_fleet_only_tables(conn); !s.ok()) return rollback(conn, s);
     } else if (!tables->empty()) {
         std::string list;
         for (const std::string& t : *tables) list += (list.empty() ? "" : ", ") + t;

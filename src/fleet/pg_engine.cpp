@@ -8,8 +8,6 @@ namespace pat::fleet {
 
 namespace {
 
-thread_local std::uint64_t t_last_committed = 0;
-
 // The smallest byte string greater than every string starting with prefix;
 // empty when there is none (prefix empty or all 0xff).
 std::string prefix_upper_bound(std::string_view prefix) {
@@ -131,7 +129,7 @@ class PgTxn : public kv::Txn {
             if (!conn_->usable()) conn_.reset();
             return store_failure(engine_.describe(), "commit failed (nothing was changed): " + detail);
         }
-        t_last_committed = next_;
+        engine_.set_last_committed(next_);
         return Status::success();
     }
 
@@ -166,7 +164,9 @@ class PgTxn : public kv::Txn {
     bool finished_ = false;
     std::uint64_t head_;
     std::uint64_t next_;
-    std::deque<Result> results_;  // a deque: scan iterates its own while the visitor adds more
+    // A deque: a visitor's get() during scan() adds results while scan
+    // reads an earlier one (a vector would move it away).
+    std::deque<Result> results_;
     std::string failure_;
 };
 
@@ -250,7 +250,7 @@ Status PgEngine::write(const std::function<Status(kv::Txn&)>& body, kv::Space) {
 }
 
 std::uint64_t PgEngine::last_committed_position() const {
-    return t_last_committed;
+    return last_committed_.load();
 }
 
 std::string PgEngine::describe() const {

@@ -182,6 +182,20 @@ TEST_F(FleetPgEngine, ScansInMemcmpOrderWithPrefixes) {
     EXPECT_EQ((*txn)->scan(kv::Table::grants, "", [&](std::string_view, std::string_view) { return ++visited < 2; }),
               kv::kOk);
     EXPECT_EQ(visited, 2);
+    // A visitor that reads (Store::list_tokens gets each token while it
+    // scans): the scan's rows stay valid while get() adds results.
+    std::vector<std::string> values;
+    EXPECT_EQ((*txn)->scan(kv::Table::grants, "",
+                           [&](std::string_view k, std::string_view) {
+                               for (int i = 0; i < 3; ++i) {
+                                   std::string_view v;
+                                   EXPECT_EQ((*txn)->get(kv::Table::grants, k, v), kv::kOk);
+                               }
+                               values.emplace_back(k);
+                               return true;
+                           }),
+              kv::kOk);
+    EXPECT_EQ(values, sorted);
 }
 
 TEST_F(FleetPgEngine, AReadIsOneSnapshot) {
