@@ -38,18 +38,6 @@ WRITER = "pat_writer"
 FOLLOWER = "pat_follower"
 TOKEN_BODY = {"name": "fleet", "permissions": ["PROJECT_READ", "REPO_READ"]}
 
-# The throttle's table, as docs/patd.md#the-throttle-in-fleet-mode names it.
-# `patctl fleet init` makes it once src/fleet has it; until then (and only
-# when it is missing) the test makes it as the admin, with the same grants.
-THROTTLE_DDL = f"""
-CREATE TABLE IF NOT EXISTS pat_sign_in_attempts (
-    id bigserial PRIMARY KEY, key bytea NOT NULL, at_ms bigint NOT NULL, pending boolean NOT NULL);
-CREATE INDEX IF NOT EXISTS pat_sign_in_attempts_key ON pat_sign_in_attempts (key, at_ms);
-GRANT SELECT, INSERT, UPDATE, DELETE ON pat_sign_in_attempts TO {WRITER};
-GRANT USAGE ON SEQUENCE pat_sign_in_attempts_id_seq TO {WRITER};
-"""
-
-
 def run(*command, stdin=None, env=None, check=True, timeout=60):
     result = subprocess.run([str(c) for c in command], input=stdin, capture_output=True, text=True,
                             env=env, timeout=timeout)
@@ -224,8 +212,6 @@ def fleet():
         f.writer_conf = connfile(root / "writer.conf", f.pg.conninfo(WRITER))
         f.follower_conf = connfile(root / "follower.conf", f.pg.conninfo(FOLLOWER))
         f.patctl("fleet", "init", "--source", f.admin_conf, "--writer-role", WRITER, "--follower-role", FOLLOWER)
-        if f.pg.psql("SELECT to_regclass('pat_sign_in_attempts') IS NULL") == "t":
-            f.pg.psql(THROTTLE_DDL)
         f.start_follower("a")
         for user in ("alice", "bob", "target"):
             f.source("user", "add", user, "--password-stdin", stdin=PASSWORD + "\n")
