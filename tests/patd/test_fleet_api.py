@@ -275,6 +275,20 @@ def test_patctl_source_refusals(fleet):
     assert "eve" not in fleet.source("user", "list").stdout
 
 
+def test_patd_startup_checks(fleet):
+    listen = ["--listen", f"127.0.0.1:{free_port()}", "--directory", "none"]
+    checked = run(patd_path(), "--check-config", "--source", fleet.writer_conf, "--db", fleet.replica, *listen,
+                  timeout=20)
+    assert "fleet source" in checked.stdout and "opens read-only" in checked.stdout, checked.stdout
+    # --db must be a replica in fleet mode, and a replica is not written without --source.
+    single = fleet.root / "single.db"
+    fleet.patctl("--db", single, "init", "--max-size", "16")
+    result = run(patd_path(), "--source", fleet.writer_conf, "--db", single, *listen, check=False, timeout=20)
+    assert result.returncode == 1 and "is not a fleet replica" in result.stderr, result.stderr
+    result = run(patd_path(), "--db", fleet.replica, *listen, check=False, timeout=20)
+    assert result.returncode == 1 and "is a fleet replica" in result.stderr, result.stderr
+
+
 def test_patd_refuses_a_bad_connfile(fleet):
     loose = connfile(fleet.root / "loose-patd.conf", fleet.pg.conninfo(WRITER), mode=0o644)
     missing = fleet.root / "missing.conf"
@@ -315,7 +329,7 @@ def test_patd_reads_the_source_and_says_when_no_node_has_the_change(fleet):
         status, headers, body, elapsed = fleet.patd.request("PUT", tokens_path("bob"), user="bob", body=TOKEN_BODY)
         assert status == 200, body
         assert headers.get("X-Pat-Replicated") == "0/0", headers
-        assert 1.9 <= elapsed < 5, elapsed
+        assert 1.9 <= elapsed < 15, elapsed  # the 2 s wait, plus a password check on a busy machine
         token = json.loads(body)["token"]
         assert decides(fleet, token) != 0  # not on this node yet
         assert "was not in this node's replica within 2 s" in fleet.patd.text()
