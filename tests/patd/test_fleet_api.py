@@ -371,3 +371,26 @@ def test_the_throttle_counts_across_two_patd_on_one_source(fleet):
     assert second.stop() == 0
     log = second.text()
     assert PASSWORD not in log and "wrong" not in log.replace("wrong user name", "")
+
+
+def test_concurrent_guesses_on_two_patd_get_five_checks_in_all(fleet):
+    """Guesses sent to both patd at the same moment, round after round: the
+    source admits five password checks for the user in all (a per-node
+    throttle would admit five on each: ten)."""
+    from concurrent.futures import ThreadPoolExecutor
+    fleet.source("user", "add", "target2", "--password-stdin", stdin=PASSWORD + "\n")
+    second = PatdProcess(fleet, "c")
+    fleet.patds.append(second)
+    nodes = [fleet.patd, second]
+    statuses = []
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for _ in range(8):
+            futures = [pool.submit(node.request, "GET", tokens_path("target2"), "target2", "wrong")
+                       for node in nodes for _ in range(2)]
+            statuses += [f.result()[0] for f in futures]
+            time.sleep(0.05)
+    assert set(statuses) <= {401, 429}, statuses
+    assert statuses.count(401) == 5, statuses
+    counted = fleet.pg.psql("SELECT count(*) FROM pat_sign_in_attempts WHERE key = 'utarget2'::bytea")
+    assert counted == "5"
+    assert second.stop() == 0
