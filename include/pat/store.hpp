@@ -51,6 +51,17 @@
 // number of objects may open it.)
 //
 // The nginx workers open the store read_only; patd and patctl write it.
+//
+// Engines (pat/kv.hpp): the tables above are kv::Tables, and the rules
+// (users, grants, groups, tokens, audit, apply, directory sync) read and
+// write them through a kv::Engine only: LMDB's for a store opened from a
+// file (open/create; engine() gives it, e.g. to the fleet follower, which
+// writes its changes and put_replica_state in one engine().write), or the
+// one given to Store::over (the fleet's PostgreSQL source). What only LMDB
+// has stays LMDB-native and answers a store_error on Store::over: decide()
+// and decide_public() (the request path: no virtual call), backup_to,
+// bulk_load, check_lock_region and the usage file. A fleet replica also has
+// its own LMDB table "replica" (pat/replica.hpp), which is not a kv::Table.
 #pragma once
 
 #include <cstdint>
@@ -73,6 +84,7 @@ namespace kv {
 class Engine;
 class Txn;
 }  // namespace kv
+class LmdbEngine;
 
 inline constexpr int kSchemaVersion = 2;
 
@@ -480,6 +492,7 @@ class Store {
     struct Impl;
 
    private:
+    friend class LmdbEngine;  // LmdbEngine::open keeps a Store of its own
     explicit Store(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };
