@@ -123,9 +123,12 @@ ngx_int_t fault(RequestContext& ctx, Outcome& outcome, AccessOutcome why) {
 // aggregated by the worker's timer (worker_stores.cpp), not per request.
 ngx_int_t stale_replica(ngx_http_request_t* r, RequestContext& ctx, Outcome& outcome) {
     static ngx_str_t kRetryAfter = ngx_string("5");  // seconds; the follower verifies once a second
+    if (push_response_header(r, "Retry-After", kRetryAfter) == nullptr) {
+        outcome.value = AccessOutcome::internal_error;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
     outcome.stale = true;
     ctx.denied_status = NGX_HTTP_SERVICE_UNAVAILABLE;
-    if (push_response_header(r, "Retry-After", kRetryAfter) == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
     return NGX_HTTP_SERVICE_UNAVAILABLE;
 }
 
