@@ -25,6 +25,7 @@ bench: bench-deps
 	$(MAKE) bench-build
 	$(MAKE) bench-decision
 	$(MAKE) bench-nginx
+	$(MAKE) bench-fleet
 
 # The bench's own Debian packages, on top of `make deps`; idempotent.
 bench-deps: deps
