@@ -16,7 +16,7 @@ import signal
 import threading
 import time
 
-from conftest import mdb_records, report, run, wait_for
+from conftest import mdb_records, report, wait_for
 
 CHANGES = 1000
 

@@ -22,7 +22,7 @@ not wait, and a follower can pass a seq that commits later."""
 import subprocess
 import time
 
-from conftest import PASSWORD, patctl_path, wait_for
+from conftest import PASSWORD, patctl_path
 from test_03_faults import assert_identical
 
 TOKEN_TABLES = (3, 4, 5)  # tokens, token_ids, user_tokens (include/pat/kv.hpp)

@@ -18,9 +18,7 @@ that makes the replica writable by the workers' group; statements with
 secrets inlined or logged parameters; a module that opens a database
 connection."""
 
-import grp
 import hashlib
-import json
 import os
 import pwd
 import re

@@ -11,7 +11,6 @@ replica yet) serves a token of the store as soon as the replica is there."""
 
 import os
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
