@@ -84,7 +84,7 @@ class ApiClient:
                               headers={"Authorization": self.auth})
             response = self.conn.getresponse()
             body = response.read()
-            if response.status == 503 and response.getheader("Retry-After") == "1":
+            if response.status == 503 and response.getheader("Retry-After"):
                 time.sleep(0.2)
                 continue
             return response.status, body
