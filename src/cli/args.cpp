@@ -13,6 +13,7 @@ namespace {
 constexpr OptionSpec kOptions[] = {
     // name              value  secret
     {"db",               true,  false},
+    {"source",           true,  false},
     {"json",             false, false},
     {"help",             false, false},
     {"version",          false, false},
@@ -42,6 +43,11 @@ constexpr OptionSpec kOptions[] = {
     {"prune",            false, false},
     {"output",           true,  false},
     {"directory",        true,  false},
+    {"source",           true,  false},
+    {"follower-role",    true,  false},
+    {"writer-role",      true,  false},
+    {"keep",             true,  false},
+    {"node",             true,  false},
 };
 // clang-format on
 

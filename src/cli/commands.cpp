@@ -251,6 +251,49 @@ const std::vector<Command>& all_commands() {
          "  --output FILE  write FILE (a new file, mode 0600, renamed over FILE)\n"
          "                 instead of standard output\n",
          run_export},
+        {{"fleet", "init"}, 0, 0, "", {"source", "follower-role", "writer-role"},
+         "fleet init --source CONNFILE [--follower-role NAME] [--writer-role NAME]",
+         "Create the fleet's tables in the PostgreSQL database CONNFILE names (a file\n"
+         "holding one libpq connection string, not readable by others; docs/fleet.md):\n"
+         "pat_head, pat_records, pat_changes, pat_usage and the records of an empty\n"
+         "store, in one transaction. An initialised source is left as it is (its roles\n"
+         "granted again); a half-made one is refused.\n"
+         "  --follower-role NAME  may only SELECT (created, LOGIN, when missing)\n"
+         "  --writer-role NAME    SELECT, INSERT, UPDATE, DELETE and pg_read_all_stats\n",
+         run_fleet_init},
+        {{"fleet", "import"}, 0, 0, "", {"source"},
+         "fleet import --source CONNFILE --db PATH",
+         "Copy every record of the single-host store PATH (users, groups, grants,\n"
+         "tokens, audit) into an initialised, empty fleet source, in one transaction,\n"
+         "with its change-log rows: nobody's token changes. Refuses a source that\n"
+         "holds anything besides an empty store's records.\n",
+         run_fleet_import},
+        {{"fleet", "prune"}, 0, 0, "", {"source", "keep"},
+         "fleet prune --source CONNFILE --keep DURATION",
+         "Delete the change-log rows committed longer ago than DURATION (7d, 12h,\n"
+         "30m, 45s), never the head's own row. A node whose position is older\n"
+         "rebuilds its replica from a snapshot by itself.\n",
+         run_fleet_prune},
+        {{"fleet", "status"}, 0, 0, "", {"source"},
+         "fleet status --source CONNFILE",
+         "Show the source's head, the change log's range and the connected nodes\n"
+         "(their followers' application_name) with their positions and lag. Listing\n"
+         "other roles' sessions needs pg_read_all_stats.\n",
+         run_fleet_status},
+        {{"fleet", "verify"}, 0, 0, "", {"source"},
+         "fleet verify --source CONNFILE --db REPLICA",
+         "Compare a replica with the source: SHA-256 over every (table, key, value)\n"
+         "of each, at the replica's position. Exit 0 when identical, 1 when they\n"
+         "differ or the source's head is elsewhere (run it again).\n",
+         run_fleet_verify},
+        {{"follow"}, 0, 0, "", {"source", "node", "max-size"},
+         "follow --source CONNFILE --db REPLICA [--node NAME] [--max-size MIB]",
+         "Run this node's follower until SIGTERM or SIGINT: keep the LMDB replica\n"
+         "REPLICA equal to the fleet source (docs/fleet.md#the-follower). It is the\n"
+         "replica's only writer; nginx's workers read it. One line per event on stderr.\n"
+         "  --node NAME     the node's name in fleet status (default: the host name)\n"
+         "  --max-size MIB  the maximum size of a rebuilt replica (default 16384)\n",
+         run_follow},
     };
     // clang-format on
     return kCommands;

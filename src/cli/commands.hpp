@@ -21,9 +21,12 @@ struct Invocation {
     std::vector<std::string> operands;  // the words after the command words
     bool json = false;
 
-    // The store at db_path. Fails the command (exit 1) when it cannot be
-    // opened; read_write also waits (up to 5 s) until its lock file agrees
-    // with it (just after a restore), and fails if it does not.
+    // The store at db_path, or the fleet's source when source is set (then
+    // mode does not matter: the same rules over PostgreSQL). Fails the
+    // command (exit 1) when it cannot be opened; read_write on a file also
+    // waits (up to 5 s) until its lock file agrees with it (just after a
+    // restore), and fails if it does not, and refuses a fleet replica (its
+    // follower is its only writer).
     std::unique_ptr<pat::Store> open_store(pat::Store::Mode mode) const;
 
     // Who makes a change, for the store's audit trail: "patctl:" and the
@@ -31,6 +34,9 @@ struct Invocation {
     pat::AuditContext audit_context() const;
 
     std::string db_path;
+    // The CONNFILE of the fleet's source (--source, else $PAT_SOURCE; main.cpp
+    // decides which commands take it); empty: the store file at db_path.
+    std::string source;
 };
 
 using Handler = int (*)(const Invocation&);
@@ -87,5 +93,11 @@ int run_directory_test(const Invocation& invocation);
 int run_directory_sync(const Invocation& invocation);
 int run_apply(const Invocation& invocation);
 int run_export(const Invocation& invocation);
+int run_fleet_init(const Invocation& invocation);
+int run_fleet_import(const Invocation& invocation);
+int run_fleet_prune(const Invocation& invocation);
+int run_fleet_status(const Invocation& invocation);
+int run_fleet_verify(const Invocation& invocation);
+int run_follow(const Invocation& invocation);
 
 }  // namespace patctl

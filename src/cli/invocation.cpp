@@ -10,6 +10,7 @@
 #include "cli_error.hpp"
 #include "commands.hpp"
 #include "output.hpp"
+#include "pat/fleet.hpp"
 
 namespace patctl {
 namespace {
@@ -35,11 +36,23 @@ constexpr int kLockRegionAttempts = 50;
 }  // namespace
 
 std::unique_ptr<pat::Store> Invocation::open_store(pat::Store::Mode mode) const {
+    // The fleet's source: the same rules over PostgreSQL (one connection,
+    // with deadlines; the CONNFILE must not be readable by others). Reads
+    // and writes alike: there is no read-only mode to ask for.
+    if (!source.empty()) return take(pat::fleet::open_source_store(source, "nginx-pat patctl"));
     // The core names a missing permission itself: which file (a directory
     // on the way, the data file, its lock file), which permission, whose
     // file it is and who may (src/core/store/access.cpp).
     std::unique_ptr<pat::Store> store = take(pat::Store::open(db_path, mode));
     if (mode == pat::Store::Mode::read_only) return store;
+    // A fleet replica has one writer, its follower (patctl follow): a change
+    // written here would differ from the source and be undone or kept at
+    // random. Changes go to the source.
+    if (const std::optional<pat::ReplicaState> replica = take(store->replica_state())) {
+        failure("the store " + printable(db_path) +
+                " is a fleet replica, written only by its follower: make changes on the fleet source with "
+                "--source CONNFILE (or $PAT_SOURCE)");
+    }
     // A writer upgrades an older store in place, once (the core, in one
     // transaction, audited); the operator learns of it here, before the
     // command's own output. A reader never upgrades.

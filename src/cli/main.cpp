@@ -90,7 +90,7 @@ std::string command_name(const Command& command) {
 
 void check_options_accepted(const ParsedArgs& args, const Command& command) {
     for (const std::string& option : args.option_names) {
-        if (option == "db" || option == "json" || option == "help") {
+        if (option == "db" || option == "source" || option == "json" || option == "help") {
             continue;
         }
         bool accepted = false;
@@ -122,6 +122,59 @@ std::string store_path_from(const ParsedArgs& args) {
     std::optional<std::string> option;
     if (const std::string* db = args.value("db")) option = *db;
     return take(pat::resolve_store_path(option)).path;
+}
+
+// Commands that read or write the store's records through its rules: with
+// --source (or $PAT_SOURCE) they run over the fleet's source in PostgreSQL
+// (docs/fleet.md), exactly as over a file.
+bool works_on_records(const Command& command) {
+    static constexpr Handler kRecordCommands[] = {
+        run_user_add,        run_user_passwd,      run_user_disable,     run_user_enable,
+        run_user_delete,     run_user_list,        run_grant,            run_ungrant,
+        run_grants,          run_group_add,        run_group_delete,     run_group_list,
+        run_group_members,   run_group_add_member, run_group_remove_member, run_public_project,
+        run_public_repo,     run_public_list,      run_token_create,     run_token_list,
+        run_token_modify,    run_token_revoke,     run_audit,            run_audit_prune,
+        run_directory_sync,  run_apply,            run_export,
+    };
+    for (Handler handler : kRecordCommands) {
+        if (command.handler == handler) return true;
+    }
+    return false;
+}
+
+// Commands about a store file itself, or about what nginx decides (which it
+// does from the node's replica): never the fleet's source.
+bool works_on_a_file(const Command& command) {
+    return command.handler == run_init || command.handler == run_backup || command.handler == run_restore ||
+           command.handler == run_check;
+}
+
+// The fleet source's CONNFILE for this command, or "" for the store file.
+// --source applies to the record commands (and to commands that take it as
+// their own option, which read it themselves); --source with --db is
+// ambiguous. $PAT_SOURCE stands in for --source on the record commands when
+// neither --source nor --db is given.
+std::string source_from(const ParsedArgs& args, const Command& command) {
+    const std::string* source = args.value("source");
+    if (!works_on_records(command)) {
+        if (source == nullptr) return "";
+        for (std::string_view own : command.options) {
+            if (own == "source") return "";  // the command's own option
+        }
+        if (works_on_a_file(command)) {
+            usage_error("'" + command_name(command) + "' works on a store file, not on the fleet source: " +
+                        "--source does not apply (give --db PATH, e.g. the node's replica)");
+        }
+        usage_error("option --source does not apply to '" + command_name(command) + "'");
+    }
+    if (source != nullptr) {
+        if (args.has("db")) usage_error("--source and --db name two stores: give one of them");
+        return *source;
+    }
+    if (args.has("db")) return "";
+    const char* from_environment = std::getenv("PAT_SOURCE");
+    return from_environment != nullptr ? std::string(from_environment) : std::string();
 }
 
 // If patctl is started with stdin, stdout or stderr closed, the store's
@@ -192,9 +245,12 @@ int run(int argc, char** argv) {
     check_operand_count(operands, *command);
     check_options_accepted(args, *command);
 
-    // `route` decides from the built-in table and needs no store.
-    const bool needs_store = command->handler != run_route;
-    Invocation invocation{args, std::move(operands), args.has("json"), needs_store ? store_path_from(args) : ""};
+    // `route` decides from the built-in table and needs no store; a record
+    // command given the fleet's source needs no store path either.
+    std::string source = source_from(args, *command);
+    const bool needs_store = command->handler != run_route && source.empty();
+    Invocation invocation{args, std::move(operands), args.has("json"), needs_store ? store_path_from(args) : "",
+                          std::move(source)};
     return command->handler(invocation);
 }
 

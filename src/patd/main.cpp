@@ -10,8 +10,14 @@
 //                    again (logrotate); on stderr there is nothing to
 //                    reopen, and the signal is only logged
 //
-// Twice a second the main thread also checks that the store path still
+// Ten times a second the main thread also checks that the store path still
 // names the open file and reopens it when it was replaced (StoreHolder).
+//
+// Fleet mode (--source CONNFILE, docs/patd.md#fleet-mode): the API reads and
+// writes the fleet's source in PostgreSQL (SourcePool), --db names the
+// node's replica, opened read-only, which each change waits for
+// (ReplicationWatch), and the throttle is counted in the source
+// (FleetSignInLimiter).
 
 #include <signal.h>
 #include <sys/resource.h>
@@ -29,6 +35,7 @@
 #include "log.hpp"
 #include "options.hpp"
 #include "pat/directory.hpp"
+#include "pat/fleet.hpp"
 #include "pat/store.hpp"
 #include "pat/version_text.hpp"
 #include "server.hpp"
@@ -61,8 +68,49 @@ int run(const patd::Options& options) {
     if (errno == 0 && nice_now < static_cast<int>(options.nice)) {
         (void)setpriority(PRIO_PROCESS, 0, static_cast<int>(options.nice));
     }
+    const bool fleet = !options.source.empty();
+    std::unique_ptr<patd::SourcePool> source;
+    std::unique_ptr<patd::ReplicationWatch> replication;
     patd::StoreHolder store;
-    if (!store.open(options.db, error)) return 1;  // logged by the holder
+    if (fleet) {
+        // The CONNFILE first, on its own: the clearest message for a file
+        // that is missing, unreadable or readable by others.
+        if (pat::Expected<std::string> conninfo = pat::fleet::read_connfile(options.source); !conninfo) {
+            patd::log_line(patd::Level::crit, "--source " + options.source + ": " + conninfo.status().message());
+            return 1;
+        }
+        source = std::make_unique<patd::SourcePool>(options.source, options.source_connections);
+        if (!source->open(error)) {
+            patd::log_line(patd::Level::crit, "cannot open the fleet source (--source " + options.source + "): " + error);
+            return 1;
+        }
+        // The replica may not be there yet (its follower is bootstrapping
+        // it): changes then wait their 2 s and say so, until it is.
+        if (store.open(options.db, error, pat::Store::Mode::read_only)) {
+            auto state = store.lease()->replica_state();
+            if (state && !*state) {
+                patd::log_line(patd::Level::crit, "--db " + options.db +
+                                                      " is not a fleet replica (no follower has written it): "
+                                                      "give the node's replica, which patctl follow keeps");
+                return 1;
+            }
+        } else {
+            patd::log_line(patd::Level::warn, "the replica " + options.db +
+                                                  " cannot be opened yet; changes will wait for it (is patctl "
+                                                  "follow running?)");
+        }
+        replication = std::make_unique<patd::ReplicationWatch>(store, options.source);
+    } else {
+        if (!store.open(options.db, error)) return 1;  // logged by the holder
+        // A fleet replica has one writer, its follower.
+        auto state = store.lease()->replica_state();
+        if (state && *state) {
+            patd::log_line(patd::Level::crit, "the store " + options.db +
+                                                  " is a fleet replica, written only by its follower: give "
+                                                  "--source CONNFILE to write the fleet's source");
+            return 1;
+        }
+    }
     // Read once at start: a changed file takes a restart. A file given with
     // --directory must load; the default file only when it exists.
     std::unique_ptr<const pat::DirectoryClient> directory;
@@ -82,31 +130,46 @@ int run(const patd::Options& options) {
         return 1;
     }
     if (options.check_config) {
-        std::printf("patd: store %s (from %s) opens read-write\npatd: listen %s ok\n", options.db.c_str(),
-                    options.db_source.c_str(), options.listen.c_str());
+        if (fleet) {
+            std::printf("patd: fleet source %s opens\npatd: replica %s (from %s) %s\npatd: listen %s ok\n",
+                        options.source.c_str(), options.db.c_str(), options.db_source.c_str(),
+                        store.lease() ? "opens read-only" : "cannot be opened yet", options.listen.c_str());
+        } else {
+            std::printf("patd: store %s (from %s) opens read-write\npatd: listen %s ok\n", options.db.c_str(),
+                        options.db_source.c_str(), options.listen.c_str());
+        }
         if (directory) std::printf("patd: directory %s read\n", directory->config().file.c_str());
         std::printf("patd: configuration ok\n");
         patd::close_listener(listener);
         return 0;
     }
-    std::unique_ptr<patd::Server> server = patd::Server::start(store, options, directory.get(), listener.fd, error);
+    std::unique_ptr<patd::Server> server =
+        patd::Server::start(store, options, directory.get(), listener.fd, error, source.get(), replication.get());
     if (!server) {
         patd::log_line(patd::Level::crit, error);
         patd::close_listener(listener);
         return 1;
     }
     patd::log_line(patd::Level::notice,
-                   "serving the token API on " + options.listen + " (store " + options.db + ", at most " +
+                   "serving the token API on " + options.listen +
+                       (fleet ? " (fleet source " + options.source + ", replica " + options.db
+                              : " (store " + options.db) +
+                       ", at most " +
                        std::to_string(options.max_connections) + " connections and " +
                        std::to_string(options.max_sign_ins) + " sign-ins at once" +
                        (directory ? ", directory " + directory->config().file : std::string()) + ")");
     // Ten times a second: one stat(2) of the store path, so that an idle
     // patd lets go of a replaced file within a tenth of a second.
     const timespec tend_interval{0, 100'000'000};
+    auto next_sweep = std::chrono::steady_clock::now();
     for (;;) {
         const int signal_number = sigtimedwait(&signals, nullptr, &tend_interval);
         if (signal_number < 0) {
             store.tend();  // a timeout (or EINTR): check the store path
+            if (fleet && std::chrono::steady_clock::now() >= next_sweep) {
+                server->sweep_throttle();
+                next_sweep = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+            }
             continue;
         }
         if (signal_number != SIGHUP) break;

@@ -10,12 +10,18 @@ namespace patd {
 
 const char* const kUsage =
     "usage: patd [--db PATH] [--listen unix:PATH|ADDR:PORT] [options]\n"
-    "       patd --check-config [--db PATH] [--listen ...]\n"
+    "       patd --source CONNFILE --db REPLICA [--listen ...] [options]\n"
+    "       patd --check-config [--source CONNFILE] [--db PATH] [--listen ...]\n"
     "       patd --version\n"
     "\n"
     "Serves nginx-pat's token management API over HTTP; runs in the foreground, logs to stderr.\n"
-    "  --db PATH               the token store, opened read-write (default: $PAT_DB, else db = PATH in\n"
+    "  --db PATH               the token store, opened read-write (with --source: the node's replica,\n"
+    "                          read-only) (default: $PAT_DB, else db = PATH in\n"
     "                          $PAT_CONFIG or /etc/nginx-pat/nginx-pat.conf, else /var/lib/nginx-pat/pat.db)\n"
+    "  --source CONNFILE       fleet mode: read and write the fleet's source (PostgreSQL; CONNFILE holds\n"
+    "                          one libpq connection string, not readable by others); --db is then the\n"
+    "                          node's replica, read only: each change waits up to 2 s for it\n"
+    "  --source-connections N  connections to the source at once (default 8)\n"
     "  --listen unix:PATH      a Unix socket, mode 0660 (default unix:/run/nginx-pat/patd.sock)\n"
     "  --listen ADDR:PORT      a TCP address, e.g. 127.0.0.1:8091 or [::1]:8091\n"
     "  --max-connections N     open connections at once (default 256)\n"
@@ -55,6 +61,7 @@ ParsedOptions parse_options(const std::vector<std::string>& args) {
         {"--max-sign-ins", &options.max_sign_ins, 1, 256},
         {"--shutdown-grace", &options.shutdown_grace_s, 0, 600},
         {"--nice", &options.nice, 0, 19},
+        {"--source-connections", &options.source_connections, 1, 256},
     };
     std::optional<std::string> db_option;
     std::optional<std::string> directory_option;
@@ -77,6 +84,9 @@ ParsedOptions parse_options(const std::vector<std::string>& args) {
         if (arg == "--db") {
             if (value.empty()) return {std::nullopt, "patd: --db wants a path"};
             db_option = value;
+        } else if (arg == "--source") {
+            if (value.empty()) return {std::nullopt, "patd: --source wants a CONNFILE"};
+            options.source = value;
         } else if (arg == "--listen") {
             options.listen = value;
         } else if (arg == "--directory") {

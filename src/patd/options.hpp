@@ -15,6 +15,12 @@ struct Options {
     // rule of patctl too (pat/config.hpp). Resolved unless --version or --help.
     std::string db;
     std::string db_source;                // "--db", "PAT_DB", "FILE:LINE" or "built-in default"
+    // Fleet mode (docs/fleet.md): --source CONNFILE, the fleet's PostgreSQL
+    // source, which the API reads and writes; db is then the node's replica,
+    // opened read-only, which patd waits on after each change. Empty: the
+    // single-host mode (db opened read-write).
+    std::string source;
+    unsigned source_connections = 8;      // connections to the source at once (one per request)
     std::string listen = kDefaultListen;  // unix:PATH or ADDR:PORT
     unsigned max_connections = 256;       // open connections at once; more are refused
     unsigned idle_timeout_s = 10;         // a connection silent this long is closed

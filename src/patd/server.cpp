@@ -12,6 +12,7 @@
 #include <string>
 
 #include "client_address.hpp"
+#include "fleet_limiter.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
 #include "pat/error_body.hpp"
@@ -19,27 +20,42 @@
 #include "pat/prometheus.hpp"
 #include "pat/secret.hpp"
 #include "pat/sign_in_limiter.hpp"
+#include "pat/kv.hpp"
 #include "pat/store.hpp"
+#include "replication.hpp"
 #include "sign_in_gate.hpp"
+#include "source_pool.hpp"
 
 namespace patd {
 
 namespace {
 
 // The store leased by the request this thread answers (a thread per
-// connection), for the sign-in limiter's lookup; nullptr outside one.
+// connection), for the sign-in limiter's lookup; nullptr outside one. In
+// fleet mode the node's replica (the source's records, read locally), or
+// the source itself while the replica cannot be opened.
 thread_local pat::Store* request_store = nullptr;
+
+// A source lease waits this long for a free connection, then 503.
+constexpr auto kSourceLeaseWait = std::chrono::milliseconds(5000);
 
 }  // namespace
 
 struct Server::State {
+    // The store file: in fleet mode the node's replica, read-only.
     StoreHolder& store;
+    // Fleet mode (docs/patd.md#fleet-mode): the source the API reads and
+    // writes, the wait for the replica; nullptr in the single-host mode.
+    SourcePool* source = nullptr;
+    ReplicationWatch* replication = nullptr;
     Options options;
     const pat::DirectoryClient* directory = nullptr;
     // Known users are limited apart from unknown names and addresses, so
     // traffic for other names can never evict a user's budget
     // (docs/sign-in-limits.md).
     pat::SignInLimiter limiter;
+    // Fleet mode: the throttle counted in the source, over `limiter`.
+    std::unique_ptr<FleetSignInLimiter> fleet_limiter;
     SignInGate gate;
     Metrics metrics;
     MHD_Daemon* daemon = nullptr;
@@ -105,7 +121,7 @@ class CheckGate final : public pat::PasswordCheckGate {
             state_.metrics.count_dropped();
             return Verdict::client_gone;
         }
-        if (!state_.store.in_use(store_)) {
+        if (store_ != nullptr && !state_.store.in_use(store_)) {
             // Replaced since this request took its lease: the check would
             // hold the old file (~0.1 s of CPU, more when busy) and what
             // follows could write to it. 503 as while the store reopens.
@@ -124,7 +140,8 @@ class CheckGate final : public pat::PasswordCheckGate {
     }
     void leave() noexcept override { pass_.reset(); }
 
-    // The store this request leased.
+    // The store file this request leased (not in fleet mode: the source is
+    // no file to be replaced).
     void use(const pat::Store* store) { store_ = store; }
     bool gone() const { return gone_; }
     // The check was refused because the store was replaced meanwhile.
@@ -169,7 +186,7 @@ void free_body(void* cls) {
     delete body;
 }
 
-MHD_Result send(MHD_Connection* connection, pat::ApiResponse& answer) {
+MHD_Result send(MHD_Connection* connection, pat::ApiResponse& answer, const std::optional<std::string>& replicated) {
     auto* body = new std::string(std::move(answer.body));
     MHD_Response* response =
         MHD_create_response_from_buffer_with_free_callback_cls(body->size(), body->data(), free_body, body);
@@ -187,6 +204,7 @@ MHD_Result send(MHD_Connection* connection, pat::ApiResponse& answer) {
     if (answer.retry_after_s > 0) {
         MHD_add_response_header(response, "Retry-After", std::to_string(answer.retry_after_s).c_str());
     }
+    if (replicated) MHD_add_response_header(response, "X-Pat-Replicated", replicated->c_str());
     const MHD_Result result = MHD_queue_response(connection, static_cast<unsigned>(answer.status), response);
     MHD_destroy_response(response);
     return result;
@@ -201,7 +219,50 @@ std::string_view view(const char* text) {
 }
 
 pat::ApiResponse answer_request(Server::State& state, MHD_Connection* connection, const char* url, const char* method,
-                                const Exchange& exchange, CheckGate& check_gate) {
+                                const Exchange& exchange, CheckGate& check_gate,
+                                std::optional<std::string>& replicated);
+
+// Fleet mode: the request runs over a store of the source that it alone
+// uses, so its engine's last committed position, read after the exchange,
+// is this request's own last write (it changed when the request wrote). A
+// successful change then waits for the node's replica (ReplicationWatch).
+pat::ApiResponse answer_from_source(Server::State& state, const pat::ApiRequest& request, std::string_view method,
+                                    pat::ManagementApiOptions options, std::optional<std::string>& replicated) {
+    std::string why;
+    SourcePool::Lease source = state.source->lease(kSourceLeaseWait, why);
+    if (!source) {
+        pat::ApiResponse response = pat::fixed_error_response(503);
+        response.audit_line = "token API: " + std::string(method) + " answered 503: " + why;
+        return response;
+    }
+    // The limiter's "is this a user" asks the replica (local, no round trip
+    // under the limiter's lock) when it can be had.
+    const std::shared_ptr<pat::Store> replica = state.store.lease();
+    request_store = replica ? replica.get() : &source.store();
+    pat::kv::Engine& engine = source.store().engine();
+    const std::uint64_t before = engine.last_committed_position();
+    pat::ManagementApi api(source.store(), std::move(options));
+    pat::ApiResponse response = api.handle(request);
+    request_store = nullptr;
+    const std::uint64_t after = engine.last_committed_position();
+    // A store error (the connection broke, PostgreSQL restarted): the next
+    // request opens a new connection.
+    if (response.status == 500) source.discard();
+    const bool change = method != "GET" && method != "HEAD";
+    if (change && after != before && response.status >= 200 && response.status < 300) {
+        const ReplicationWatch::Outcome outcome = state.replication->await(after);
+        replicated = outcome.nodes;
+        if (!outcome.local) {
+            log_line(Level::warn, "token API: change " + std::to_string(after) +
+                                      " was not in this node's replica " + "within 2 s (is its follower running?)");
+        }
+    }
+    return response;
+}
+
+pat::ApiResponse answer_request(Server::State& state, MHD_Connection* connection, const char* url, const char* method,
+                                const Exchange& exchange, CheckGate& check_gate,
+                                std::optional<std::string>& replicated) {
     const MHD_ConnectionInfo* info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     const std::string address =
         client_address(info != nullptr ? info->client_addr : nullptr, header(connection, kClientAddressHeader));
@@ -226,6 +287,16 @@ pat::ApiResponse answer_request(Server::State& state, MHD_Connection* connection
     // place? Asked after the limiter, so attempts it refuses hold no place.
     request.check_gate = &check_gate;
 
+    pat::ManagementApiOptions options;
+    options.realm = state.options.realm;
+    options.limiter = state.fleet_limiter ? static_cast<pat::PasswordAttemptLimiter*>(state.fleet_limiter.get())
+                                          : &state.limiter;
+    options.directory = state.directory;
+    options.note_empty_password = [&state](std::string_view client, std::int64_t now) {
+        return state.limiter.note_empty_password(client, now);
+    };
+    if (state.source != nullptr) return answer_from_source(state, request, view(method), std::move(options), replicated);
+
     // The store, or 503 while a replaced file is reopened.
     const std::shared_ptr<pat::Store> store = state.store.lease();
     if (!store) return pat::fixed_error_response(503);
@@ -234,13 +305,6 @@ pat::ApiResponse answer_request(Server::State& state, MHD_Connection* connection
         explicit RequestStore(pat::Store* store) { request_store = store; }
         ~RequestStore() { request_store = nullptr; }
     } const request_store_set(store.get());
-    pat::ManagementApiOptions options;
-    options.realm = state.options.realm;
-    options.limiter = &state.limiter;
-    options.directory = state.directory;
-    options.note_empty_password = [&state](std::string_view client, std::int64_t now) {
-        return state.limiter.note_empty_password(client, now);
-    };
     pat::ManagementApi api(*store, std::move(options));
     pat::ApiResponse response = api.handle(request);
     const bool change = view(method) != "GET" && view(method) != "HEAD";
@@ -289,11 +353,12 @@ MHD_Result answer(Server::State& state, MHD_Connection* connection, const char* 
         } catch (...) {
             response = pat::fixed_error_response(500);
         }
-        return send(connection, response);
+        return send(connection, response, std::nullopt);
     }
     CheckGate check_gate(state, connection);
+    std::optional<std::string> replicated;
     try {
-        response = answer_request(state, connection, url, method, exchange, check_gate);
+        response = answer_request(state, connection, url, method, exchange, check_gate, replicated);
     } catch (...) {
         response = pat::fixed_error_response(500);
         log_line(Level::crit, "token API: request failed (out of memory?)");
@@ -316,7 +381,7 @@ MHD_Result answer(Server::State& state, MHD_Connection* connection, const char* 
         log_line(response.status == 500 ? Level::crit : Level::notice, response.audit_line);
     }
     state.metrics.count_request(view(method), response.status, check_gate.checked());
-    return send(connection, response);
+    return send(connection, response, replicated);
 }
 
 constexpr std::size_t kConnectionMemory = 32 * 1024;
@@ -381,9 +446,16 @@ Server::~Server() {
 }
 
 std::unique_ptr<Server> Server::start(StoreHolder& store, const Options& options, const pat::DirectoryClient* directory,
-                                      int listen_fd, std::string& error) {
+                                      int listen_fd, std::string& error, SourcePool* source,
+                                      ReplicationWatch* replication) {
     auto state = std::make_unique<State>(store, options);
     state->directory = directory;
+    if (source != nullptr) {
+        state->source = source;
+        state->replication = replication;
+        state->fleet_limiter = std::make_unique<FleetSignInLimiter>(state->limiter, source->connfile());
+        if (!state->fleet_limiter->open(error)) return nullptr;
+    }
     // A thread per connection, not a pool: a password check (~0.1 s of CPU)
     // blocks only its own connection. In a pool each thread serves many
     // connections in turn, so under a sign-in flood every connection behind
@@ -410,6 +482,10 @@ std::unique_ptr<Server> Server::start(StoreHolder& store, const Options& options
         return nullptr;
     }
     return std::unique_ptr<Server>(new Server(std::move(state)));
+}
+
+void Server::sweep_throttle() {
+    if (state_->fleet_limiter) state_->fleet_limiter->sweep();
 }
 
 void Server::quiesce() {

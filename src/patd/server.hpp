@@ -9,6 +9,8 @@
 #include <memory>
 
 #include "options.hpp"
+#include "replication.hpp"
+#include "source_pool.hpp"
 #include "store_holder.hpp"
 
 struct MHD_Daemon;
@@ -24,9 +26,18 @@ class Server {
     // message when libmicrohttpd refuses to start. directory: nullptr when
     // none is configured; else it must outlive the server (its calls are
     // thread-safe, pat/directory.hpp).
+    // Fleet mode: source and replication non-null (store is then the
+    // node's replica, opened read-only); the API reads and writes the
+    // source, and the throttle is counted there (fails to start when the
+    // source's throttle table cannot be used).
     static std::unique_ptr<Server> start(StoreHolder& store, const Options& options,
-                                         const pat::DirectoryClient* directory, int listen_fd, std::string& error);
+                                         const pat::DirectoryClient* directory, int listen_fd, std::string& error,
+                                         SourcePool* source = nullptr, ReplicationWatch* replication = nullptr);
     ~Server();  // stops at once, closing every connection
+
+    // Fleet mode: deletes the throttle's rows that have left its window
+    // (the main thread, about once a minute); nothing otherwise.
+    void sweep_throttle();
 
     // Stops accepting new connections (the listening socket stays open).
     void quiesce();

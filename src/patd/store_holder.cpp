@@ -16,9 +16,18 @@ constexpr auto kLockRegionRetry = std::chrono::milliseconds(100);
 
 }  // namespace
 
-bool StoreHolder::open(const std::string& path, std::string& error) {
+namespace {
+
+const char* mode_name(pat::Store::Mode mode) {
+    return mode == pat::Store::Mode::read_write ? "read-write" : "read-only";
+}
+
+}  // namespace
+
+bool StoreHolder::open(const std::string& path, std::string& error, pat::Store::Mode mode) {
     const std::lock_guard lock(mutex_);
     path_ = path;
+    mode_ = mode;
     open_locked();
     if (!current_) error = last_failure_;
     return current_ != nullptr;
@@ -43,12 +52,13 @@ void StoreHolder::open_locked() {
     // next check sees the difference and reopens.
     struct stat st;
     const bool identified = ::stat(path_.c_str(), &st) == 0;
-    auto opened = pat::Store::open(path_, pat::Store::Mode::read_write);
+    auto opened = pat::Store::open(path_, mode_);
     if (!opened) {
         next_attempt_ = Clock::now() + kReopenInterval;
         if (opened.status().message() != last_failure_) {
             last_failure_ = opened.status().message();
-            log_line(Level::crit, "cannot open the store " + path_ + " read-write: " + last_failure_);
+            log_line(Level::crit,
+                     "cannot open the store " + path_ + " " + mode_name(mode_) + ": " + last_failure_);
         }
         return;
     }
@@ -78,7 +88,7 @@ void StoreHolder::open_locked() {
     });
     file_ = identified ? FileId{st.st_dev, st.st_ino} : FileId{};
     if (!last_failure_.empty() || replacements_.load() != 0) {
-        log_line(Level::notice, "opened the store " + path_ + " read-write");
+        log_line(Level::notice, "opened the store " + path_ + " " + mode_name(mode_));
     }
     last_failure_.clear();
 }

@@ -36,8 +36,10 @@ namespace patd {
 
 class StoreHolder {
    public:
-    // Opens the store read-write; a message in error when it cannot.
-    bool open(const std::string& path, std::string& error);
+    // Opens the store (read-write, or read-only: a fleet replica, which
+    // only its follower writes); a message in error when it cannot.
+    bool open(const std::string& path, std::string& error,
+              pat::Store::Mode mode = pat::Store::Mode::read_write);
 
     // The store to use for one request, or nullptr while it is reopened
     // (answer 503). Checks the path first.
@@ -67,6 +69,7 @@ class StoreHolder {
 
     std::mutex mutex_;
     std::string path_;
+    pat::Store::Mode mode_ = pat::Store::Mode::read_write;
     std::shared_ptr<pat::Store> current_;
     FileId file_;
     // Stores open (leases of a store taken out of use included): a new one

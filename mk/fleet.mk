@@ -1,0 +1,15 @@
+# Fleet mode (docs/fleet.md): src/fleet's PostgreSQL engine, follower and
+# administration, linked by patctl, patd and the unit tests (FLEET_OBJS and
+# FLEET_LIBS are in the Makefile). libpq's header lives in its own folder.
+PG_INCLUDE := $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
+$(FLEET_OBJS) $(CLI_OBJS) $(UNIT_OBJS): CXXFLAGS += -I$(PG_INCLUDE)
+
+# The fleet pieces' own tests against a real PostgreSQL 15 that each suite
+# starts (initdb as the postgres user into a temporary directory, loopback):
+# the engine's result codes and ordering, gapless seq under concurrent
+# writers, the follower's apply and rebuild, import, verify.
+.PHONY: test-fleet-unit
+TEST_TARGETS += test-fleet-unit
+test-fleet-unit: $(UNIT_BIN) $(PATCTL)
+	$(UNIT_BIN) --gtest_filter='Fleet*'
+	PATCTL=$(abspath $(PATCTL)) $(PYTHON) -m pytest -q tests/fleet_unit
