@@ -61,28 +61,6 @@ Expected<std::vector<std::string>> existing_tables(Connection& conn) {
     return names;
 }
 
-constexpr const char* kSchemaSql =
-    "CREATE TABLE pat_head ("
-    "  one boolean PRIMARY KEY DEFAULT true CHECK (one),"
-    "  seq bigint NOT NULL CHECK (seq >= 0),"
-    "  source_id text NOT NULL);"
-    "CREATE TABLE pat_records ("
-    "  tbl smallint NOT NULL,"
-    "  key bytea NOT NULL,"
-    "  value bytea NOT NULL,"
-    "  PRIMARY KEY (tbl, key));"
-    "CREATE TABLE pat_changes ("
-    "  seq bigint PRIMARY KEY,"
-    "  tbl smallint NOT NULL,"
-    "  key bytea NOT NULL,"
-    "  value bytea,"
-    "  committed_at timestamptz NOT NULL DEFAULT now());"
-    "CREATE INDEX pat_changes_committed_at ON pat_changes (committed_at);"
-    "CREATE TABLE IF NOT EXISTS pat_usage ("
-    "  token_id text PRIMARY KEY,"
-    "  last_used_ms bigint NOT NULL,"
-    "  address text NOT NULL DEFAULT '');";
-
 Status grant_roles(Connection& conn, const InitOptions& options) {
     Result schema_name = exec_plain(conn.raw(), "SELECT current_schema()");
     if (!schema_name.tuples_ok() || schema_name.rows() != 1 || schema_name.is_null(0, 0)) {
@@ -274,12 +252,8 @@ Expected<InitResult> init_source(Connection& conn, const InitOptions& options) {
         if (dir.path.empty()) return rollback(conn, Status(StatusCode::store_error, "cannot make a temporary directory"));
         Expected<std::unique_ptr<Store>> empty = Store::create(dir.path + "/empty.db", kMinStoreSize * 4);
         if (!empty.ok()) return rollback(conn, empty.status());
-        if (Status s = run(conn, kSchemaSql); !s.ok()) return s;
         result.source_id = random_source_id();
-        Params p;
-        p.text(result.source_id);
-        Result ins = exec_params(conn.raw(), "INSERT INTO pat_head (seq, source_id) VALUES (0, $1)", p);
-        if (!ins.command_ok()) return rollback(conn, failed(conn, ins));
+        if (Status s = create_schema(conn, result.source_id); !s.ok()) return rollback(conn, s);
         std::uint64_t count = 0;
         if (Status s = copy_into_import(conn, (*empty)->engine(), count); !s.ok()) return s;
         Expected<std::uint64_t> head = apply_import(conn, 0, count);

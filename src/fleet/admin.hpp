@@ -19,6 +19,10 @@ class Store;
 
 namespace pat::fleet {
 
+// Inside the caller's transaction: the tables (pat_head with seq 0 and
+// source_id, pat_records, pat_changes, pat_usage), no records.
+Status create_schema(Connection& conn, const std::string& source_id);
+
 struct InitOptions {
     std::string follower_role;  // empty: none
     std::string writer_role;    // empty: none
