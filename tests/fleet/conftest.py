@@ -52,9 +52,15 @@ FOLLOWER_APP = re.compile(r"^nginx-pat-follower (\S+) (\d+)$")
 TOKEN_TEXT = re.compile(r"npat_[A-Za-z0-9_-]{16,}", re.IGNORECASE)
 
 
+def clean_env():
+    """The environment without PAT_DB / PAT_CONFIG: every command names its
+    store or source itself."""
+    return {k: v for k, v in os.environ.items() if k not in ("PAT_DB", "PAT_CONFIG")}
+
+
 def run(command, stdin=None, check=True, timeout=120, env=None):
     result = subprocess.run([str(c) for c in command], input=stdin, capture_output=True, text=True,
-                            timeout=timeout, env=env)
+                            timeout=timeout, env=env or clean_env())
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(str(c) for c in command)} failed ({result.returncode}):\n"
                              f"{result.stdout}{result.stderr}")
@@ -213,7 +219,7 @@ class Follower:
     def start(self):
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=log,
-                                        stderr=log, start_new_session=True)
+                                        stderr=log, start_new_session=True, env=clean_env())
         log.close()
 
     def kill(self, sig=signal.SIGKILL):

@@ -23,7 +23,7 @@ import subprocess
 import time
 
 from conftest import PASSWORD, patctl_path
-from test_03_faults import assert_identical
+from test_c_faults import assert_identical
 
 TOKEN_TABLES = (3, 4, 5)  # tokens, token_ids, user_tokens (include/pat/kv.hpp)
 

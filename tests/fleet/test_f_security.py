@@ -231,6 +231,12 @@ def test_9e_no_secret_in_postgresqls_log(fleet):
                                  f"WHERE tbl = {tokens_table}"):
         if len(key) >= 32 and key in log.lower():
             found.append("a key of the tokens table (a digest)")
+    # Nor a password's scrypt hash: alice's user record (she has a password).
+    users_table = TABLE_NAMES.index("users")
+    for key, value in fleet.pg.query(f"SELECT encode(key, 'hex'), encode(value, 'hex') "
+                                     f"FROM pat_records WHERE tbl = {users_table}"):
+        if key.endswith(b"alice".hex()) and value in log.lower():
+            found.append("alice's user record (her password's hash)")
     for secret in [PASSWORD, *fleet.pg.credentials.secrets()]:
         if secret in log:
             found.append("a password")

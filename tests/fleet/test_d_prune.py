@@ -12,7 +12,7 @@ import os
 import time
 
 from conftest import report, wait_for
-from test_03_faults import identical
+from test_c_faults import identical
 
 
 def test_6_pruned_past_a_nodes_position_the_node_resyncs_by_itself(fleet, nodes):

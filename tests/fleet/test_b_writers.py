@@ -18,7 +18,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from conftest import PASSWORD, api_admitted, report, tokens_path
-from test_03_faults import assert_identical
+from test_c_faults import assert_identical
 
 WRITERS = 20
 SECONDS = float(os.environ.get("FLEET_WRITERS_SECONDS", "60"))

@@ -121,6 +121,23 @@ def test_4_postgres_restarted_next_revocation_everywhere_within_1s(fleet, nodes)
                      + "; ".join(figures))
 
 
+def test_4b_the_api_answers_its_first_requests_after_a_restart(fleet, nodes):
+    """After test 4's restarts every patd's earlier connections to the
+    source are gone: the next API calls (a read, then a revocation) must
+    still be answered (a patd that hands a request a dead connection
+    answers 500 to the user)."""
+    from conftest import api_request, tokens_path
+    token = fleet.create_token(label="t4b", project="read", repo="read")
+    answers = []
+    for node in nodes:
+        for _ in range(3):
+            answers.append((node.name, "GET", api_request(node, "GET", tokens_path("alice")).status))
+    deleted = api_request(nodes[0], "DELETE", f"{tokens_path('alice')}/{token['id']}")
+    answers.append(("a", "DELETE", deleted.status))
+    bad = [a for a in answers if a[2] not in (200, 204)]
+    assert not bad, f"answers after PostgreSQL restarted: {bad}"
+
+
 def test_5_frozen_postgres_stale_replicas_answer_503_never_401(fleet, nodes):
     token = fleet.create_token(label="t5", project="read", repo="read")
     fleet.wait_all_at(fleet.head(), timeout=5)
