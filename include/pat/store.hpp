@@ -73,6 +73,7 @@ namespace kv {
 class Engine;
 class Txn;
 }  // namespace kv
+class LmdbEngine;
 
 inline constexpr int kSchemaVersion = 2;
 
@@ -480,6 +481,7 @@ class Store {
     struct Impl;
 
    private:
+    friend class LmdbEngine;  // LmdbEngine::open keeps a Store of its own
     explicit Store(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };

@@ -137,9 +137,9 @@ struct Current {
     std::set<std::string> public_targets;
 };
 
-Status read_current(const Store::Impl& store, MDB_txn* txn, Current& current) {
+Status read_current(const Store::Impl& store, kv::Txn& txn, Current& current) {
     bool corrupt = false;
-    int rc = lmdb::scan_prefix(txn, store.users, "", [&](std::string_view key, std::string_view value) {
+    int rc = txn.scan(kv::Table::users, "", [&](std::string_view key, std::string_view value) {
         auto user = records::decode_user(value);
         if (!user) return !(corrupt = true);
         auto& entry = current.users[std::string(key)];
@@ -148,21 +148,21 @@ Status read_current(const Store::Impl& store, MDB_txn* txn, Current& current) {
         entry.view.display_name = entry.display;
         return true;
     });
-    if (rc != 0) return lmdb::error("read users", rc);
-    rc = lmdb::scan_prefix(txn, store.groups, "", [&](std::string_view key, std::string_view value) {
+    if (rc != 0) return kv_error(txn, "read users", rc);
+    rc = txn.scan(kv::Table::groups, "", [&](std::string_view key, std::string_view value) {
         if (!records::decode_group(value)) return !(corrupt = true);
         current.groups.emplace(key);
         current.members[std::string(key)];
         return true;
     });
-    if (rc != 0) return lmdb::error("read groups", rc);
-    rc = lmdb::scan_prefix(txn, store.group_members, "", [&](std::string_view key, std::string_view) {
+    if (rc != 0) return kv_error(txn, "read groups", rc);
+    rc = txn.scan(kv::Table::group_members, "", [&](std::string_view key, std::string_view) {
         std::string_view group, user;
         if (!records::split_pair_key(key, group, user)) return !(corrupt = true);
         current.members[std::string(group)].emplace(user);
         return true;
     });
-    if (rc != 0) return lmdb::error("read group members", rc);
+    if (rc != 0) return kv_error(txn, "read group members", rc);
     if (corrupt) return {StatusCode::store_error, "store: a user or group record is corrupt"};
     std::vector<GrantInfo> grants;
     for (GranteeKind kind : {GranteeKind::user, GranteeKind::group, GranteeKind::all_users}) {
@@ -180,7 +180,7 @@ Status read_current(const Store::Impl& store, MDB_txn* txn, Current& current) {
 
 class Applier {
    public:
-    Applier(const Store::Impl& store, MDB_txn* txn, const AuditContext& audit, std::vector<std::string>& changes)
+    Applier(const Store::Impl& store, kv::Txn& txn, const AuditContext& audit, std::vector<std::string>& changes)
         : store_(store), txn_(txn), audit_(audit), changes_(changes) {}
 
     Status run(const Desired& desired, const Current& current, bool prune) {
@@ -206,8 +206,8 @@ class Applier {
     }
 
     Status put_user(const std::string& name, const records::UserView& user) {
-        int rc = lmdb::put(txn_, store_.users, name, records::encode_user(user));
-        return rc == 0 ? Status::success() : lmdb::error("write user", rc);
+        int rc = txn_.put(kv::Table::users, name, records::encode_user(user));
+        return rc == 0 ? Status::success() : kv_error(txn_, "write user", rc);
     }
 
     Status users(const Desired& desired, const Current& current, bool prune) {
@@ -265,7 +265,7 @@ class Applier {
 
     bool user_exists(const std::string& name) {
         std::string_view ignored;
-        return lmdb::get(txn_, store_.users, name, ignored) == 0;
+        return txn_.get(kv::Table::users, name, ignored) == 0;
     }
 
     Status groups(const Desired& desired, const Current& current) {
@@ -312,7 +312,7 @@ class Applier {
                 return Status{StatusCode::not_found, at_line(wanted.line) + "no user '" + name + "'"};
             if (kind == GranteeKind::group) {
                 std::string_view ignored;
-                if (lmdb::get(txn_, store_.groups, name, ignored) != 0)
+                if (txn_.get(kv::Table::groups, name, ignored) != 0)
                     return Status{StatusCode::not_found, at_line(wanted.line) + "no group '" + name + "'"};
             }
             if (Status s = put_grant_in(store_, txn_, kind, name, target, wanted.level); !s.ok()) return s;
@@ -368,7 +368,7 @@ class Applier {
     }
 
     const Store::Impl& store_;
-    MDB_txn* txn_;
+    kv::Txn& txn_;
     const AuditContext& audit_;
     std::vector<std::string>& changes_;
 };
@@ -385,7 +385,7 @@ Expected<std::vector<std::string>> Store::apply(const PermissionsState& state, c
     if (!desired) return desired.status();
     if (Status s = require_groups(*impl_); !s.ok()) return s;
     std::vector<std::string> changes;
-    Status s = lmdb::run_write(*impl_, [&](MDB_txn* txn) -> Status {
+    Status s = run_write(*impl_, [&](kv::Txn& txn) -> Status {
         changes.clear();
         Current current;
         if (Status read = read_current(*impl_, txn, current); !read.ok()) return read;
@@ -400,12 +400,13 @@ Expected<std::vector<std::string>> Store::apply(const PermissionsState& state, c
 }
 
 Expected<PermissionsState> Store::export_state() {
-    lmdb::Txn txn;
-    int rc = txn.begin(impl_->env, MDB_RDONLY);
-    if (rc != 0) return lmdb::error("begin read", rc);
+    auto reading = impl_->engine->read();
+    if (!reading) return reading.status();
+    kv::Txn& txn = **reading;
+    int rc = 0;
     PermissionsState state;
     bool corrupt = false;
-    rc = lmdb::scan_prefix(txn.get(), impl_->users, "", [&](std::string_view key, std::string_view value) {
+    rc = txn.scan(kv::Table::users, "", [&](std::string_view key, std::string_view value) {
         auto user = records::decode_user(value);
         if (!user) return !(corrupt = true);
         PermissionsState::User entry;
@@ -416,26 +417,26 @@ Expected<PermissionsState> Store::export_state() {
         state.users.push_back(std::move(entry));
         return true;
     });
-    if (rc != 0) return lmdb::error("read users", rc);
+    if (rc != 0) return kv_error(txn, "read users", rc);
     if (corrupt) return Status{StatusCode::store_error, "store: a user record is corrupt"};
     if (impl_->has_groups) {
-        rc = lmdb::scan_prefix(txn.get(), impl_->groups, "", [&](std::string_view key, std::string_view) {
+        rc = txn.scan(kv::Table::groups, "", [&](std::string_view key, std::string_view) {
             state.groups.push_back({std::string(key), {}, 0});
             return true;
         });
-        if (rc != 0) return lmdb::error("read groups", rc);
+        if (rc != 0) return kv_error(txn, "read groups", rc);
         for (auto& group : state.groups) {
             const std::string prefix = records::pair_key(group.name, "");
             std::vector<std::string> members;
-            if ((rc = collect_keys(txn.get(), impl_->group_members, prefix, members)) != 0)
-                return lmdb::error("read group members", rc);
+            if ((rc = collect_keys(txn, kv::Table::group_members, prefix, members)) != 0)
+                return kv_error(txn, "read group members", rc);
             for (const std::string& member : members) group.members.push_back({member.substr(prefix.size()), 0});
         }
     }
     for (GranteeKind kind : {GranteeKind::user, GranteeKind::group, GranteeKind::all_users}) {
-        if (Status s = scan_all_grants(*impl_, txn.get(), kind, "", state.grants); !s.ok()) return s;
+        if (Status s = scan_all_grants(*impl_, txn, kind, "", state.grants); !s.ok()) return s;
     }
-    if (Status s = scan_everyone(*impl_, txn.get(), nullptr, &state.public_targets); !s.ok()) return s;
+    if (Status s = scan_everyone(*impl_, txn, nullptr, &state.public_targets); !s.ok()) return s;
     return state;
 }
 

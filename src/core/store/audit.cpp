@@ -86,18 +86,16 @@ std::string utc_text(std::int64_t ms) {
 // The next audit sequence: time_ms << 16 leaves room for 65536 entries per
 // millisecond; later entries in the same millisecond (or after a clock step
 // back) take the next free number, so keys stay unique and ordered.
-Status next_sequence(const Store::Impl& store, MDB_txn* txn, std::uint64_t& sequence) {
+Status next_sequence(const Store::Impl& /*store*/, kv::Txn& txn, std::uint64_t& sequence) {
     sequence = static_cast<std::uint64_t>(now_ms()) << 16;
-    MDB_cursor* cursor = nullptr;
-    int rc = mdb_cursor_open(txn, store.audit, &cursor);
-    if (rc != 0) return lmdb::error("open audit", rc);
-    MDB_val k{}, v{};
-    rc = mdb_cursor_get(cursor, &k, &v, MDB_LAST);
-    mdb_cursor_close(cursor);
-    if (rc == 0)
-        sequence = std::max(sequence, decode_key(lmdb::view(k)) + 1);
-    else if (rc != MDB_NOTFOUND)
-        return lmdb::error("read audit", rc);
+    int rc = txn.scan(
+        kv::Table::audit, "",
+        [&](std::string_view key, std::string_view) {
+            sequence = std::max(sequence, decode_key(key) + 1);
+            return false;  // the last key only
+        },
+        true);
+    if (rc != 0) return kv_error(txn, "read audit", rc);
     return Status::success();
 }
 
@@ -163,11 +161,11 @@ struct SequencedEntry {
 };
 
 // Every row, newest last failure first; only those about or by user when set.
-Status read_failures(const Store::Impl& store, MDB_txn* txn, const std::string& user,
+Status read_failures(const Store::Impl& store, kv::Txn& txn, const std::string& user,
                      std::vector<SequencedEntry>& out) {
     if (!store.has_sign_in_failures) return Status::success();
     bool corrupt = false;
-    int rc = lmdb::scan_prefix(txn, store.sign_in_failures, "", [&](std::string_view key, std::string_view value) {
+    int rc = txn.scan(kv::Table::sign_in_failures, "", [&](std::string_view key, std::string_view value) {
         SequencedEntry item{0, {}};
         if (!decode_failure_entry(key, value, item.entry, item.sequence)) {
             corrupt = true;
@@ -176,7 +174,7 @@ Status read_failures(const Store::Impl& store, MDB_txn* txn, const std::string& 
         if (user.empty() || item.entry.user == user || item.entry.actor == user) out.push_back(std::move(item));
         return true;
     });
-    if (rc != 0) return lmdb::error("read sign-in failures", rc);
+    if (rc != 0) return kv_error(txn, "read sign-in failures", rc);
     if (corrupt) return Status{StatusCode::store_error, "store: a sign-in failure record is corrupt"};
     std::sort(out.begin(), out.end(),
               [](const SequencedEntry& a, const SequencedEntry& b) { return a.sequence > b.sequence; });
@@ -186,32 +184,27 @@ Status read_failures(const Store::Impl& store, MDB_txn* txn, const std::string& 
 // Deletes rows until one more fits under the bound: each time the least
 // recently failing row of the oldest hour (the table is small, the hour's
 // rows few enough to walk).
-int make_room(MDB_txn* txn, MDB_dbi table) {
-    MDB_stat stat;
-    int rc = mdb_stat(txn, table, &stat);
-    MDB_cursor* cursor = nullptr;
-    if (rc == 0) rc = mdb_cursor_open(txn, table, &cursor);
-    if (rc != 0) return rc;
-    for (std::size_t rows = stat.ms_entries; rows >= kMaxSignInFailureRows && rc == 0; --rows) {
-        MDB_val k{}, v{};
+int make_room(kv::Txn& txn, kv::Table table) {
+    std::size_t count = 0;
+    int rc = txn.count(table, count);
+    for (std::size_t rows = count; rows >= kMaxSignInFailureRows && rc == 0; --rows) {
         std::string hour, victim;
         std::uint64_t oldest = UINT64_MAX;
-        for (rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
-            const std::string_view key = lmdb::view(k);
+        rc = txn.scan(table, "", [&](std::string_view key, std::string_view value) {
             if (hour.empty()) hour = key.substr(0, 8);
-            if (key.substr(0, 8) != hour) break;
+            if (key.substr(0, 8) != hour) return false;
             FailureRow row;
-            const std::uint64_t last = decode_failure(lmdb::view(v), row) ? row.last : 0;  // corrupt: first to go
+            const std::uint64_t last = decode_failure(value, row) ? row.last : 0;  // corrupt: first to go
             if (last < oldest || victim.empty()) {
                 oldest = last;
                 victim = key;
             }
-        }
-        if (rc != 0 && rc != MDB_NOTFOUND) break;
-        rc = victim.empty() ? MDB_NOTFOUND : lmdb::del(txn, table, victim);
+            return true;
+        });
+        if (rc != 0) break;
+        rc = victim.empty() ? kv::kNotFound : txn.del(table, victim);
     }
-    mdb_cursor_close(cursor);
-    return rc == MDB_NOTFOUND ? 0 : rc;
+    return rc == kv::kNotFound ? 0 : rc;
 }
 
 bool decode_entry(std::string_view key, std::string_view in, AuditEntry& entry) {
@@ -255,7 +248,7 @@ std::string_view audit_action_name(AuditAction action) {
     return "unknown";
 }
 
-Status append_audit(const Store::Impl& store, MDB_txn* txn, AuditAction action, const AuditContext& context,
+Status append_audit(const Store::Impl& store, kv::Txn& txn, AuditAction action, const AuditContext& context,
                     std::string_view user, std::string_view token_id, std::string_view detail) {
     std::uint64_t sequence = 0;
     if (Status s = next_sequence(store, txn, sequence); !s.ok()) return s;
@@ -267,32 +260,32 @@ Status append_audit(const Store::Impl& store, MDB_txn* txn, AuditAction action, 
     put_field(record, user);
     put_field(record, token_id);
     put_field(record, detail);
-    int rc = lmdb::put(txn, store.audit, encode_key(sequence), record, MDB_APPEND);
-    return rc == 0 ? Status::success() : lmdb::error("write audit", rc);
+    int rc = txn.put(kv::Table::audit, encode_key(sequence), record, kv::Put::append);
+    return rc == 0 ? Status::success() : kv_error(txn, "write audit", rc);
 }
 
 void record_sign_in_failure(Store::Impl& store, std::string_view user, const AuditContext& context) {
     if (store.read_only || !store.has_sign_in_failures) return;
-    lmdb::run_write(store, [&](MDB_txn* txn) -> Status {
+    run_write(store, [&](kv::Txn& txn) -> Status {
         std::uint64_t sequence = 0;
         if (Status s = next_sequence(store, txn, sequence); !s.ok()) return s;
         const std::int64_t time = time_of(sequence);
         const std::string key = failure_key(time - time % kFailureWindowMs, user, context);
         std::string_view found;
         FailureRow row;
-        int rc = lmdb::get(txn, store.sign_in_failures, key, found);
+        int rc = txn.get(kv::Table::sign_in_failures, key, found);
         if (rc == 0 && decode_failure(found, row)) {
             row.count += row.count < UINT32_MAX ? 1 : 0;
             row.last = sequence;
-        } else if (rc == 0 || rc == MDB_NOTFOUND) {  // a new row, or a corrupt one replaced
-            if (rc == MDB_NOTFOUND && (rc = make_room(txn, store.sign_in_failures)) != 0)
-                return lmdb::error("trim sign-in failures", rc);
+        } else if (rc == 0 || rc == kv::kNotFound) {  // a new row, or a corrupt one replaced
+            if (rc == kv::kNotFound && (rc = make_room(txn, kv::Table::sign_in_failures)) != 0)
+                return kv_error(txn, "trim sign-in failures", rc);
             row = FailureRow{1, sequence, sequence};
         } else {
-            return lmdb::error("read sign-in failures", rc);
+            return kv_error(txn, "read sign-in failures", rc);
         }
-        rc = lmdb::put(txn, store.sign_in_failures, key, encode_failure(row));
-        return rc == 0 ? Status::success() : lmdb::error("write sign-in failures", rc);
+        rc = txn.put(kv::Table::sign_in_failures, key, encode_failure(row));
+        return rc == 0 ? Status::success() : kv_error(txn, "write sign-in failures", rc);
     });
 }
 
@@ -303,38 +296,38 @@ Expected<std::vector<AuditEntry>> Store::list_audit(std::optional<std::string_vi
         if (!canonical) return canonical.status();
         user = *canonical;
     }
-    lmdb::Txn txn;
-    int rc = txn.begin(impl_->env, MDB_RDONLY);
-    if (rc != 0) return lmdb::error("begin read", rc);
+    auto reading = impl_->engine->read();
+    if (!reading) return reading.status();
+    kv::Txn& txn = **reading;
+    int rc = 0;
     std::vector<SequencedEntry> failures;
-    if (Status s = read_failures(*impl_, txn.get(), user, failures); !s.ok()) return s;
+    if (Status s = read_failures(*impl_, txn, user, failures); !s.ok()) return s;
     auto next_failure = failures.begin();
-    MDB_cursor* cursor = nullptr;
-    rc = mdb_cursor_open(txn.get(), impl_->audit, &cursor);
-    if (rc != 0) return lmdb::error("open audit", rc);
     std::vector<AuditEntry> entries;
-    MDB_val k{}, v{};
     bool corrupt = false;
-    for (rc = mdb_cursor_get(cursor, &k, &v, MDB_LAST); rc == 0 && entries.size() < limit;
-         rc = mdb_cursor_get(cursor, &k, &v, MDB_PREV)) {
-        AuditEntry entry;
-        if (!decode_entry(lmdb::view(k), lmdb::view(v), entry)) {
-            corrupt = true;
-            break;
-        }
-        // A failure counted after this record was written has a greater
-        // sequence; one with the same sequence came before it.
-        const std::uint64_t sequence = decode_key(lmdb::view(k));
-        for (; next_failure != failures.end() && next_failure->sequence > sequence && entries.size() < limit;
-             ++next_failure) {
-            entries.push_back(std::move(next_failure->entry));
-        }
-        if (entries.size() < limit && (user.empty() || entry.user == user || entry.actor == user))
-            entries.push_back(std::move(entry));
-    }
-    mdb_cursor_close(cursor);
+    rc = txn.scan(
+        kv::Table::audit, "",
+        [&](std::string_view key, std::string_view value) {
+            if (entries.size() >= limit) return false;
+            AuditEntry entry;
+            if (!decode_entry(key, value, entry)) {
+                corrupt = true;
+                return false;
+            }
+            // A failure counted after this record was written has a greater
+            // sequence; one with the same sequence came before it.
+            const std::uint64_t sequence = decode_key(key);
+            for (; next_failure != failures.end() && next_failure->sequence > sequence && entries.size() < limit;
+                 ++next_failure) {
+                entries.push_back(std::move(next_failure->entry));
+            }
+            if (entries.size() < limit && (user.empty() || entry.user == user || entry.actor == user))
+                entries.push_back(std::move(entry));
+            return true;
+        },
+        true);
     if (corrupt) return Status{StatusCode::store_error, "store: an audit record is corrupt"};
-    if (rc != 0 && rc != MDB_NOTFOUND) return lmdb::error("read audit", rc);
+    if (rc != 0) return kv_error(txn, "read audit", rc);
     for (; next_failure != failures.end() && entries.size() < limit; ++next_failure) {
         entries.push_back(std::move(next_failure->entry));
     }
@@ -347,53 +340,56 @@ Expected<std::size_t> Store::prune_audit(std::int64_t before_ms, const AuditCont
     // Space::reserve throughout: pruning is how a full store gets room again.
     for (bool done = false; !done;) {
         std::size_t deleted = 0;
-        Status written = lmdb::run_write(
+        Status written = run_write(
             *impl_,
-            [&](MDB_txn* txn) -> Status {
+            [&](kv::Txn& txn) -> Status {
                 deleted = 0;
-                MDB_cursor* cursor = nullptr;
-                int rc = mdb_cursor_open(txn, impl_->audit, &cursor);
-                if (rc != 0) return lmdb::error("open audit", rc);
-                MDB_val k{}, v{};
-                while (deleted < kPruneBatch && (rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST)) == 0 &&
-                       decode_key(lmdb::view(k)) < cutoff && (rc = mdb_cursor_del(cursor, 0)) == 0) {
+                // The batch's keys first (a scan and deletes in one table do
+                // not mix), then their deletes.
+                std::vector<std::string> batch;
+                int rc = txn.scan(kv::Table::audit, "", [&](std::string_view key, std::string_view) {
+                    if (batch.size() >= kPruneBatch || decode_key(key) >= cutoff) return false;
+                    batch.emplace_back(key);
+                    return true;
+                });
+                if (rc != 0) return kv_error(txn, "prune audit", rc);
+                for (const std::string& key : batch) {
+                    if ((rc = txn.del(kv::Table::audit, key)) != 0) return kv_error(txn, "prune audit", rc);
                     ++deleted;
                 }
-                mdb_cursor_close(cursor);
-                if (rc != 0 && rc != MDB_NOTFOUND) return lmdb::error("prune audit", rc);
                 done = deleted < kPruneBatch;
                 if (!done || !impl_->has_sign_in_failures) return Status::success();
                 // The last batch also takes the failure rows.
                 std::vector<std::string> doomed;
-                rc = lmdb::scan_prefix(txn, impl_->sign_in_failures, "",
+                rc = txn.scan(kv::Table::sign_in_failures, "",
                                        [&](std::string_view key, std::string_view value) {
                                            FailureRow row;
                                            if (!decode_failure(value, row) || row.last < cutoff)
                                                doomed.emplace_back(key);
                                            return true;
                                        });
-                if (rc != 0) return lmdb::error("read sign-in failures", rc);
+                if (rc != 0) return kv_error(txn, "read sign-in failures", rc);
                 for (const std::string& key : doomed) {
-                    if ((rc = lmdb::del(txn, impl_->sign_in_failures, key)) != 0)
-                        return lmdb::error("prune sign-in failures", rc);
+                    if ((rc = txn.del(kv::Table::sign_in_failures, key)) != 0)
+                        return kv_error(txn, "prune sign-in failures", rc);
                 }
                 deleted += doomed.size();
                 return Status::success();
             },
-            lmdb::Space::reserve);
+            Space::reserve);
         if (!written.ok()) return written;
         total += deleted;
     }
     // The prune itself, in a transaction of its own: LMDB reuses the pages a
     // transaction freed from the second transaction after it, so the next
     // ordinary change finds them.
-    Status recorded = lmdb::run_write(
+    Status recorded = run_write(
         *impl_,
-        [&](MDB_txn* txn) {
+        [&](kv::Txn& txn) {
             return append_audit(*impl_, txn, AuditAction::audit_pruned, audit, {}, {},
                                 std::to_string(total) + " entries before " + utc_text(before_ms));
         },
-        lmdb::Space::reserve);
+        Space::reserve);
     if (!recorded.ok()) return recorded;
     return total;
 }

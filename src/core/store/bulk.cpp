@@ -3,6 +3,7 @@
 #include <string>
 
 #include "impl.hpp"
+#include "lmdb_kv.hpp"
 #include "pat/names.hpp"
 #include "pat/token.hpp"
 #include "records.hpp"
@@ -10,6 +11,7 @@
 namespace pat {
 
 Expected<std::vector<std::string>> Store::bulk_load(const BulkLoad& load, std::size_t batch_size) {
+    if (impl_->env == nullptr) return not_on_lmdb();
     if (batch_size == 0) return Status{StatusCode::invalid_argument, "batch size must be positive"};
 
     // Validate and encode everything first: a bad row refuses the whole load
@@ -138,8 +140,9 @@ Expected<std::vector<std::string>> Store::bulk_load(const BulkLoad& load, std::s
         Status s = lmdb::run_write(*impl_, [&](MDB_txn* txn) -> Status {
             int rc = lmdb::put(txn, impl_->groups, name, records::encode_group({}));
             if (rc != 0) return lmdb::error("bulk write", rc);
+            LmdbTxn rules(*impl_, txn, false);
             for (const std::string& user : members) {
-                if (Status added = add_membership_in(*impl_, txn, name, user); !added.ok()) return added;
+                if (Status added = add_membership_in(*impl_, rules, name, user); !added.ok()) return added;
             }
             return Status::success();
         });

@@ -120,6 +120,7 @@ int copy_bytes(int from, int to) {
 }  // namespace
 
 Status Store::backup_to(const std::string& dest, bool replace) {
+    if (impl_->env == nullptr) return not_on_lmdb();
     const std::string& store = impl_->path;
     if (dest.empty() || dest.back() == '/') {
         return {StatusCode::invalid_argument, "backup: " + dest + " is not a file name"};

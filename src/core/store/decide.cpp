@@ -74,6 +74,7 @@ bool agrees_with_data_file(Store::Impl& store, std::uint64_t newest, std::int64_
 
 // 0, or an LMDB error; MDB_BAD_TXN when PATH-lock disagrees with the file.
 int current_snapshot(Store::Impl& store, std::int64_t now) noexcept {
+    if (store.env == nullptr) return MDB_BAD_TXN;  // a store over the fleet source: decisions are a replica's
     MDB_envinfo info;
     if (mdb_env_info(store.env, &info) != 0) return MDB_BAD_TXN;
     if (store.snapshot_live) {

@@ -15,7 +15,7 @@ constexpr std::uint8_t kFromDirectory = 1;  // records::GroupView::source
 
 class Sync {
    public:
-    Sync(Store::Impl& store, MDB_txn* txn, const AuditContext& audit, std::vector<std::string>& changes)
+    Sync(Store::Impl& store, kv::Txn& txn, const AuditContext& audit, std::vector<std::string>& changes)
         : store_(store), txn_(txn), audit_(audit), changes_(changes) {}
 
     Status users(const std::vector<DirectorySnapshot::User>& wanted) {
@@ -25,7 +25,7 @@ class Sync {
         std::map<std::string, records::UserView> held;
         std::vector<std::string> corrupt;
         std::map<std::string, std::string> displays;  // owns the views' bytes
-        int rc = lmdb::scan_prefix(txn_, store_.users, "", [&](std::string_view key, std::string_view value) {
+        int rc = txn_.scan(kv::Table::users, "", [&](std::string_view key, std::string_view value) {
             auto user = records::decode_user(value);
             if (!user) {
                 corrupt.emplace_back(key);
@@ -37,7 +37,7 @@ class Sync {
             held.emplace(std::string(key), *user);
             return true;
         });
-        if (rc != 0) return lmdb::error("read users", rc);
+        if (rc != 0) return kv_error(txn_, "read users", rc);
         if (!corrupt.empty())
             return {StatusCode::store_error, "store: the record of user '" + corrupt[0] + "' is corrupt"};
         for (const auto& user : wanted) {
@@ -48,8 +48,8 @@ class Sync {
             made.password = records::kNoPassword;
             made.display_name =
                 user.display_name.empty() || user.display_name.size() > 256 ? user.name : user.display_name;
-            if ((rc = lmdb::put(txn_, store_.users, user.name, records::encode_user(made))) != 0)
-                return lmdb::error("write user", rc);
+            if ((rc = txn_.put(kv::Table::users, user.name, records::encode_user(made))) != 0)
+                return kv_error(txn_, "write user", rc);
             if (Status s = note(AuditAction::user_added, user.name, "add user " + user.name); !s.ok()) return s;
             known_.insert(user.name);
         }
@@ -57,8 +57,8 @@ class Sync {
             known_.insert(name);
             if (!user.from_directory || !user.active || listed.count(name) != 0) continue;
             user.active = false;
-            if ((rc = lmdb::put(txn_, store_.users, name, records::encode_user(user))) != 0)
-                return lmdb::error("write user", rc);
+            if ((rc = txn_.put(kv::Table::users, name, records::encode_user(user))) != 0)
+                return kv_error(txn_, "write user", rc);
             if (Status s =
                     note(AuditAction::user_disabled, name, "disable user " + name + " (gone from the directory)");
                 !s.ok())
@@ -69,12 +69,12 @@ class Sync {
 
     Status groups(const std::vector<DirectorySnapshot::Group>& wanted) {
         std::map<std::string, std::uint8_t> held;
-        int rc = lmdb::scan_prefix(txn_, store_.groups, "", [&](std::string_view key, std::string_view value) {
+        int rc = txn_.scan(kv::Table::groups, "", [&](std::string_view key, std::string_view value) {
             auto group = records::decode_group(value);
             held.emplace(std::string(key), group ? group->source : 0xff);
             return true;
         });
-        if (rc != 0) return lmdb::error("read groups", rc);
+        if (rc != 0) return kv_error(txn_, "read groups", rc);
         std::set<std::string> listed;
         for (const auto& group : wanted) {
             listed.insert(group.name);
@@ -105,8 +105,8 @@ class Sync {
     Status members_of(const std::string& group, const std::set<std::string>& members) {
         const std::string prefix = records::pair_key(group, "");
         std::vector<std::string> keys;
-        int rc = collect_keys(txn_, store_.group_members, prefix, keys);
-        if (rc != 0) return lmdb::error("read members", rc);
+        int rc = collect_keys(txn_, kv::Table::group_members, prefix, keys);
+        if (rc != 0) return kv_error(txn_, "read members", rc);
         std::set<std::string> current;
         for (const std::string& key : keys) current.insert(key.substr(prefix.size()));
         for (const std::string& user : current) {
@@ -131,7 +131,7 @@ class Sync {
     }
 
     Store::Impl& store_;
-    MDB_txn* txn_;
+    kv::Txn& txn_;
     const AuditContext& audit_;
     std::vector<std::string>& changes_;
     std::set<std::string> known_;  // every user the store holds after users()
@@ -143,7 +143,7 @@ Expected<std::vector<std::string>> Store::apply_directory(const DirectorySnapsho
                                                           const AuditContext& audit) {
     if (Status s = require_groups(*impl_); !s.ok()) return s;
     std::vector<std::string> changes;
-    Status s = lmdb::run_write(*impl_, [&](MDB_txn* txn) -> Status {
+    Status s = run_write(*impl_, [&](kv::Txn& txn) -> Status {
         changes.clear();
         Sync sync(*impl_, txn, audit, changes);
         if (Status run = sync.users(snapshot.users); !run.ok()) return run;

@@ -20,11 +20,11 @@ void consider(LevelSource& best, LevelSource::Kind kind, Level level, std::strin
     best = LevelSource{kind, level, std::string(group), std::string(key), std::string(slug)};
 }
 
-Expected<Level> level_at(MDB_txn* txn, MDB_dbi table, std::string_view key) {
+Expected<Level> level_at(kv::Txn& txn, kv::Table table, std::string_view key) {
     std::string_view value;
-    int rc = lmdb::get(txn, table, key, value);
-    if (rc == MDB_NOTFOUND) return Level::none;
-    if (rc != 0) return lmdb::error("read grant", rc);
+    int rc = txn.get(table, key, value);
+    if (rc == kv::kNotFound) return Level::none;
+    if (rc != 0) return kv_error(txn, "read grant", rc);
     auto level = records::decode_level(value);
     if (!level) return Status{StatusCode::store_error, "store: a grant record is corrupt"};
     return *level;
@@ -44,13 +44,14 @@ Expected<LevelSource> Store::explain_level(std::string_view raw_user, std::strin
         if (!canonical) return canonical.status();
         slug = *canonical;
     }
-    lmdb::Txn txn;
-    int rc = txn.begin(impl_->env, MDB_RDONLY);
-    if (rc != 0) return lmdb::error("begin read", rc);
+    auto reading = impl_->engine->read();
+    if (!reading) return reading.status();
+    kv::Txn& txn = **reading;
+    int rc = 0;
     std::string_view record;
-    rc = lmdb::get(txn.get(), impl_->users, *user, record);
-    if (rc == MDB_NOTFOUND) return Status{StatusCode::not_found, "no user '" + *user + "'"};
-    if (rc != 0) return lmdb::error("read user", rc);
+    rc = txn.get(kv::Table::users, *user, record);
+    if (rc == kv::kNotFound) return Status{StatusCode::not_found, "no user '" + *user + "'"};
+    if (rc != 0) return kv_error(txn, "read user", rc);
     auto view = records::decode_user(record);
     if (!view) return Status{StatusCode::store_error, "store: the record of user '" + *user + "' is corrupt"};
 
@@ -65,20 +66,20 @@ Expected<LevelSource> Store::explain_level(std::string_view raw_user, std::strin
     if (!slug.empty()) slugs.push_back(slug);
     slugs.push_back({});
     for (std::string_view s : slugs) {
-        auto level = level_at(txn.get(), impl_->grants, records::pair_key(*user, records::target_key(*key, s)));
+        auto level = level_at(txn, kv::Table::grants, records::pair_key(*user, records::target_key(*key, s)));
         if (!level) return level.status();
         consider(best, LevelSource::Kind::user_grant, *level, {}, *key, s);
     }
     if (impl_->has_groups) {
         std::vector<std::string> memberships;
         const std::string prefix = records::user_prefix(*user);
-        if ((rc = collect_keys(txn.get(), impl_->user_groups, prefix, memberships)) != 0)
-            return lmdb::error("read memberships", rc);
+        if ((rc = collect_keys(txn, kv::Table::user_groups, prefix, memberships)) != 0)
+            return kv_error(txn, "read memberships", rc);
         for (const std::string& membership : memberships) {
             const std::string_view group = std::string_view(membership).substr(prefix.size());
             for (std::string_view s : slugs) {
                 auto level =
-                    level_at(txn.get(), impl_->group_grants, records::pair_key(group, records::target_key(*key, s)));
+                    level_at(txn, kv::Table::group_grants, records::pair_key(group, records::target_key(*key, s)));
                 if (!level) return level.status();
                 consider(best, LevelSource::Kind::group_grant, *level, group, *key, s);
             }
@@ -86,9 +87,9 @@ Expected<LevelSource> Store::explain_level(std::string_view raw_user, std::strin
         std::vector<std::pair<records::EveryoneView, std::string_view>> everyone;
         for (std::string_view s : slugs) {
             std::string_view value;
-            rc = lmdb::get(txn.get(), impl_->everyone, records::target_key(*key, s), value);
-            if (rc == MDB_NOTFOUND) continue;
-            if (rc != 0) return lmdb::error("read all-users defaults", rc);
+            rc = txn.get(kv::Table::everyone, records::target_key(*key, s), value);
+            if (rc == kv::kNotFound) continue;
+            if (rc != 0) return kv_error(txn, "read all-users defaults", rc);
             auto decoded = records::decode_everyone(value);
             if (!decoded) return Status{StatusCode::store_error, "store: an all-users record is corrupt"};
             everyone.emplace_back(*decoded, s);

@@ -63,44 +63,44 @@ Expected<CanonicalGrantee> canonical_grantee(const Grantee& grantee) {
     return Status{StatusCode::invalid_argument, "unknown kind of grantee"};
 }
 
-Status require_row(MDB_txn* txn, MDB_dbi table, std::string_view key, const std::string& missing) {
+Status require_row(kv::Txn& txn, kv::Table table, std::string_view key, const std::string& missing) {
     std::string_view ignored;
-    int rc = lmdb::get(txn, table, key, ignored);
-    if (rc == MDB_NOTFOUND) return {StatusCode::not_found, missing};
-    return rc == 0 ? Status::success() : lmdb::error("read", rc);
+    int rc = txn.get(table, key, ignored);
+    if (rc == kv::kNotFound) return {StatusCode::not_found, missing};
+    return rc == 0 ? Status::success() : kv_error(txn, "read", rc);
 }
 
-Status require_grantee(MDB_txn* txn, const Store::Impl& store, const CanonicalGrantee& grantee) {
+Status require_grantee(kv::Txn& txn, const Store::Impl& /*store*/, const CanonicalGrantee& grantee) {
     switch (grantee.kind) {
-        case GranteeKind::user: return require_row(txn, store.users, grantee.name, "no user '" + grantee.name + "'");
-        case GranteeKind::group: return require_row(txn, store.groups, grantee.name, "no group '" + grantee.name + "'");
+        case GranteeKind::user: return require_row(txn, kv::Table::users, grantee.name, "no user '" + grantee.name + "'");
+        case GranteeKind::group: return require_row(txn, kv::Table::groups, grantee.name, "no group '" + grantee.name + "'");
         case GranteeKind::all_users: return Status::success();
     }
     return Status::success();
 }
 
 // The everyone row of target, or an empty view when there is none.
-Expected<records::EveryoneView> read_everyone(MDB_txn* txn, const Store::Impl& store, std::string_view target) {
+Expected<records::EveryoneView> read_everyone(kv::Txn& txn, const Store::Impl& /*store*/, std::string_view target) {
     std::string_view value;
-    int rc = lmdb::get(txn, store.everyone, target, value);
-    if (rc == MDB_NOTFOUND) return records::EveryoneView{};
-    if (rc != 0) return lmdb::error("read all-users defaults", rc);
+    int rc = txn.get(kv::Table::everyone, target, value);
+    if (rc == kv::kNotFound) return records::EveryoneView{};
+    if (rc != 0) return kv_error(txn, "read all-users defaults", rc);
     auto view = records::decode_everyone(value);
     if (!view) return Status{StatusCode::store_error, "store: an all-users record is corrupt"};
     return *view;
 }
 
-Status write_everyone(MDB_txn* txn, const Store::Impl& store, std::string_view target,
+Status write_everyone(kv::Txn& txn, const Store::Impl& /*store*/, std::string_view target,
                       const records::EveryoneView& view) {
     int rc = view.all_users == Level::none && !view.is_public
-                 ? lmdb::del(txn, store.everyone, target)
-                 : lmdb::put(txn, store.everyone, target, records::encode_everyone(view));
-    return rc == 0 || rc == MDB_NOTFOUND ? Status::success() : lmdb::error("write all-users defaults", rc);
+                 ? txn.del(kv::Table::everyone, target)
+                 : txn.put(kv::Table::everyone, target, records::encode_everyone(view));
+    return rc == 0 || rc == kv::kNotFound ? Status::success() : kv_error(txn, "write all-users defaults", rc);
 }
 
 // The audit entry of a grant: about the user for a user's grant; for a
 // group or all users, the detail names them.
-Status audit_grant(const Store::Impl& store, MDB_txn* txn, AuditAction action, const AuditContext& audit,
+Status audit_grant(const Store::Impl& store, kv::Txn& txn, AuditAction action, const AuditContext& audit,
                    const CanonicalGrantee& grantee, const std::string& detail) {
     if (grantee.kind == GranteeKind::user) return append_audit(store, txn, action, audit, grantee.name, {}, detail);
     return append_audit(store, txn, action, audit, {}, {}, grantee.description + ": " + detail);
@@ -109,18 +109,18 @@ Status audit_grant(const Store::Impl& store, MDB_txn* txn, AuditAction action, c
 }  // namespace
 
 // The store-internal forms, shared with apply.cpp.
-Status put_grant_in(const Store::Impl& store, MDB_txn* txn, GranteeKind kind, const std::string& name,
+Status put_grant_in(const Store::Impl& store, kv::Txn& txn, GranteeKind kind, const std::string& name,
                     const std::string& target, Level level) {
     const char value = static_cast<char>(level);
     int rc = 0;
     switch (kind) {
         case GranteeKind::user:
-            rc = lmdb::put(txn, store.grants, records::pair_key(name, target), std::string_view(&value, 1));
-            if (rc != 0) return lmdb::error("write grant", rc);
+            rc = txn.put(kv::Table::grants, records::pair_key(name, target), std::string_view(&value, 1));
+            if (rc != 0) return kv_error(txn, "write grant", rc);
             return store.has_groups ? recompute_effective(store, txn, name, target) : Status::success();
         case GranteeKind::group:
-            rc = lmdb::put(txn, store.group_grants, records::pair_key(name, target), std::string_view(&value, 1));
-            if (rc != 0) return lmdb::error("write grant", rc);
+            rc = txn.put(kv::Table::group_grants, records::pair_key(name, target), std::string_view(&value, 1));
+            if (rc != 0) return kv_error(txn, "write grant", rc);
             return recompute_group_target(store, txn, name, target);
         case GranteeKind::all_users: {
             auto view = read_everyone(txn, store, target);
@@ -133,19 +133,19 @@ Status put_grant_in(const Store::Impl& store, MDB_txn* txn, GranteeKind kind, co
 }
 
 // not_found when there is no such grant.
-Status delete_grant_in(const Store::Impl& store, MDB_txn* txn, GranteeKind kind, const std::string& name,
+Status delete_grant_in(const Store::Impl& store, kv::Txn& txn, GranteeKind kind, const std::string& name,
                        const std::string& target) {
     int rc = 0;
     switch (kind) {
         case GranteeKind::user:
-            rc = lmdb::del(txn, store.grants, records::pair_key(name, target));
-            if (rc == MDB_NOTFOUND) return {StatusCode::not_found, "no grant"};
-            if (rc != 0) return lmdb::error("delete grant", rc);
+            rc = txn.del(kv::Table::grants, records::pair_key(name, target));
+            if (rc == kv::kNotFound) return {StatusCode::not_found, "no grant"};
+            if (rc != 0) return kv_error(txn, "delete grant", rc);
             return store.has_groups ? recompute_effective(store, txn, name, target) : Status::success();
         case GranteeKind::group:
-            rc = lmdb::del(txn, store.group_grants, records::pair_key(name, target));
-            if (rc == MDB_NOTFOUND) return {StatusCode::not_found, "no grant"};
-            if (rc != 0) return lmdb::error("delete grant", rc);
+            rc = txn.del(kv::Table::group_grants, records::pair_key(name, target));
+            if (rc == kv::kNotFound) return {StatusCode::not_found, "no grant"};
+            if (rc != 0) return kv_error(txn, "delete grant", rc);
             return recompute_group_target(store, txn, name, target);
         case GranteeKind::all_users: {
             auto view = read_everyone(txn, store, target);
@@ -158,7 +158,7 @@ Status delete_grant_in(const Store::Impl& store, MDB_txn* txn, GranteeKind kind,
     return Status::success();
 }
 
-Status set_public_in(const Store::Impl& store, MDB_txn* txn, const std::string& target, bool on, bool& changed) {
+Status set_public_in(const Store::Impl& store, kv::Txn& txn, const std::string& target, bool on, bool& changed) {
     auto view = read_everyone(txn, store, target);
     if (!view) return view.status();
     changed = view->is_public != on;
@@ -176,7 +176,7 @@ Status Store::set_grant(const Grantee& raw_grantee, std::string_view raw_key, st
     if (grantee->kind != GranteeKind::user) {
         if (Status s = require_groups(*impl_); !s.ok()) return s;
     }
-    return lmdb::run_write(*impl_, [&](MDB_txn* txn) -> Status {
+    return run_write(*impl_, [&](kv::Txn& txn) -> Status {
         if (Status s = require_grantee(txn, *impl_, *grantee); !s.ok()) return s;
         if (Status s = put_grant_in(*impl_, txn, grantee->kind, grantee->name, target->stored, level); !s.ok())
             return s;
@@ -194,9 +194,9 @@ Status Store::remove_grant(const Grantee& raw_grantee, std::string_view raw_key,
     if (grantee->kind != GranteeKind::user) {
         if (Status s = require_groups(*impl_); !s.ok()) return s;
     }
-    return lmdb::run_write(
+    return run_write(
         *impl_,
-        [&](MDB_txn* txn) -> Status {
+        [&](kv::Txn& txn) -> Status {
             Status s = delete_grant_in(*impl_, txn, grantee->kind, grantee->name, target->stored);
             if (s.code() == StatusCode::not_found) {
                 const std::string whose = grantee->kind == GranteeKind::user    ? "'" + grantee->name + "'"
@@ -207,7 +207,7 @@ Status Store::remove_grant(const Grantee& raw_grantee, std::string_view raw_key,
             if (!s.ok()) return s;
             return audit_grant(*impl_, txn, AuditAction::grant_removed, audit, *grantee, target->description);
         },
-        lmdb::Space::reserve);  // takes access away: works on a full store
+        Space::reserve);  // takes access away: works on a full store
 }
 
 Status Store::grant_project(std::string_view user, std::string_view key, Level level, const AuditContext& audit) {
@@ -233,11 +233,11 @@ Status Store::revoke_repo_grant(std::string_view user, std::string_view key, std
 namespace {
 
 // Grants of one table under prefix ("" for all), as GrantInfo of kind.
-Status scan_grants(MDB_txn* txn, MDB_dbi table, std::string_view prefix, GranteeKind kind,
+Status scan_grants(kv::Txn& txn, kv::Table table, std::string_view prefix, GranteeKind kind,
                    std::vector<GrantInfo>& out) {
     bool corrupt = false;
     // Keys sort a project's grant just before its repositories' grants.
-    int rc = lmdb::scan_prefix(txn, table, prefix, [&](std::string_view key, std::string_view value) {
+    int rc = txn.scan(table, prefix, [&](std::string_view key, std::string_view value) {
         auto level = records::decode_level(value);
         std::string_view name, target, project, repo;
         if (!level || !records::split_pair_key(key, name, target)) {
@@ -254,7 +254,7 @@ Status scan_grants(MDB_txn* txn, MDB_dbi table, std::string_view prefix, Grantee
         out.push_back(std::move(grant));
         return true;
     });
-    if (rc != 0) return lmdb::error("read grants", rc);
+    if (rc != 0) return kv_error(txn, "read grants", rc);
     if (corrupt) return {StatusCode::store_error, "store: a grant record is corrupt"};
     return Status::success();
 }
@@ -262,11 +262,11 @@ Status scan_grants(MDB_txn* txn, MDB_dbi table, std::string_view prefix, Grantee
 }  // namespace
 
 // All the all-users defaults (level > none) and public targets of the store.
-Status scan_everyone(const Store::Impl& store, MDB_txn* txn, std::vector<GrantInfo>* defaults,
+Status scan_everyone(const Store::Impl& store, kv::Txn& txn, std::vector<GrantInfo>* defaults,
                      std::vector<PublicTarget>* targets) {
     if (!store.has_groups) return Status::success();
     bool corrupt = false;
-    int rc = lmdb::scan_prefix(txn, store.everyone, "", [&](std::string_view key, std::string_view value) {
+    int rc = txn.scan(kv::Table::everyone, "", [&](std::string_view key, std::string_view value) {
         auto view = records::decode_everyone(value);
         if (!view) {
             corrupt = true;
@@ -285,17 +285,17 @@ Status scan_everyone(const Store::Impl& store, MDB_txn* txn, std::vector<GrantIn
         if (targets != nullptr && view->is_public) targets->push_back({std::string(project), std::string(repo), 0});
         return true;
     });
-    if (rc != 0) return lmdb::error("read all-users defaults", rc);
+    if (rc != 0) return kv_error(txn, "read all-users defaults", rc);
     if (corrupt) return {StatusCode::store_error, "store: an all-users record is corrupt"};
     return Status::success();
 }
 
-Status scan_all_grants(const Store::Impl& store, MDB_txn* txn, GranteeKind kind, std::string_view prefix,
+Status scan_all_grants(const Store::Impl& store, kv::Txn& txn, GranteeKind kind, std::string_view prefix,
                        std::vector<GrantInfo>& out) {
     switch (kind) {
-        case GranteeKind::user: return scan_grants(txn, store.grants, prefix, kind, out);
+        case GranteeKind::user: return scan_grants(txn, kv::Table::grants, prefix, kind, out);
         case GranteeKind::group:
-            return store.has_groups ? scan_grants(txn, store.group_grants, prefix, kind, out) : Status::success();
+            return store.has_groups ? scan_grants(txn, kv::Table::group_grants, prefix, kind, out) : Status::success();
         case GranteeKind::all_users: return scan_everyone(store, txn, &out, nullptr);
     }
     return Status::success();
@@ -303,11 +303,11 @@ Status scan_all_grants(const Store::Impl& store, MDB_txn* txn, GranteeKind kind,
 
 Expected<std::vector<GrantInfo>> Store::list_grants(std::optional<std::string_view> raw_user) {
     if (!raw_user) {
-        lmdb::Txn txn;
-        int rc = txn.begin(impl_->env, MDB_RDONLY);
-        if (rc != 0) return lmdb::error("begin read", rc);
+        auto reading = impl_->engine->read();
+        if (!reading) return reading.status();
+        kv::Txn& txn = **reading;
         std::vector<GrantInfo> grants;
-        if (Status s = scan_all_grants(*impl_, txn.get(), GranteeKind::user, "", grants); !s.ok()) return s;
+        if (Status s = scan_all_grants(*impl_, txn, GranteeKind::user, "", grants); !s.ok()) return s;
         return grants;
     }
     return list_grants_of(Grantee::user(std::string(*raw_user)));
@@ -316,16 +316,16 @@ Expected<std::vector<GrantInfo>> Store::list_grants(std::optional<std::string_vi
 Expected<std::vector<GrantInfo>> Store::list_grants_of(const Grantee& raw_grantee) {
     auto grantee = canonical_grantee(raw_grantee);
     if (!grantee) return grantee.status();
-    lmdb::Txn txn;
-    int rc = txn.begin(impl_->env, MDB_RDONLY);
-    if (rc != 0) return lmdb::error("begin read", rc);
+    auto reading = impl_->engine->read();
+    if (!reading) return reading.status();
+    kv::Txn& txn = **reading;
     // A mistyped name is an error, not an empty list.
     if (grantee->kind == GranteeKind::group && !impl_->has_groups)
         return Status{StatusCode::not_found, "no group '" + grantee->name + "'"};
-    if (Status s = require_grantee(txn.get(), *impl_, *grantee); !s.ok()) return s;
+    if (Status s = require_grantee(txn, *impl_, *grantee); !s.ok()) return s;
     std::vector<GrantInfo> grants;
     const std::string prefix = grantee->kind == GranteeKind::all_users ? "" : records::pair_key(grantee->name, "");
-    if (Status s = scan_all_grants(*impl_, txn.get(), grantee->kind, prefix, grants); !s.ok()) return s;
+    if (Status s = scan_all_grants(*impl_, txn, grantee->kind, prefix, grants); !s.ok()) return s;
     return grants;
 }
 
@@ -333,24 +333,24 @@ Status Store::set_public(std::string_view raw_key, std::string_view raw_slug, bo
     auto target = canonical_target(raw_key, raw_slug);
     if (!target) return target.status();
     if (Status s = require_groups(*impl_); !s.ok()) return s;
-    return lmdb::run_write(
+    return run_write(
         *impl_,
-        [&](MDB_txn* txn) -> Status {
+        [&](kv::Txn& txn) -> Status {
             bool changed = false;
             if (Status s = set_public_in(*impl_, txn, target->stored, on, changed); !s.ok()) return s;
             if (!changed) return Status::success();  // already so: nothing to record
             return append_audit(*impl_, txn, on ? AuditAction::public_set : AuditAction::public_removed, audit, {}, {},
                                 target->description);
         },
-        on ? lmdb::Space::ordinary : lmdb::Space::reserve);
+        on ? Space::ordinary : Space::reserve);
 }
 
 Expected<std::vector<PublicTarget>> Store::list_public() {
-    lmdb::Txn txn;
-    int rc = txn.begin(impl_->env, MDB_RDONLY);
-    if (rc != 0) return lmdb::error("begin read", rc);
+    auto reading = impl_->engine->read();
+    if (!reading) return reading.status();
+    kv::Txn& txn = **reading;
     std::vector<PublicTarget> targets;
-    if (Status s = scan_everyone(*impl_, txn.get(), nullptr, &targets); !s.ok()) return s;
+    if (Status s = scan_everyone(*impl_, txn, nullptr, &targets); !s.ok()) return s;
     return targets;
 }
 

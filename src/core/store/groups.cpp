@@ -16,20 +16,20 @@ Status group_not_found(const std::string& name) {
     return {StatusCode::not_found, "no group '" + name + "'"};
 }
 
-Status require_group(MDB_txn* txn, const Store::Impl& store, const std::string& name) {
+Status require_group(kv::Txn& txn, const Store::Impl& /*store*/, const std::string& name) {
     std::string_view value;
-    int rc = lmdb::get(txn, store.groups, name, value);
-    if (rc == MDB_NOTFOUND) return group_not_found(name);
-    if (rc != 0) return lmdb::error("read group", rc);
+    int rc = txn.get(kv::Table::groups, name, value);
+    if (rc == kv::kNotFound) return group_not_found(name);
+    if (rc != 0) return kv_error(txn, "read group", rc);
     if (!records::decode_group(value))
         return {StatusCode::store_error, "store: the record of group '" + name + "' is corrupt"};
     return Status::success();
 }
 
-bool is_member(MDB_txn* txn, const Store::Impl& store, const std::string& group, const std::string& user, int& rc) {
+bool is_member(kv::Txn& txn, const Store::Impl& /*store*/, const std::string& group, const std::string& user, int& rc) {
     std::string_view ignored;
-    rc = lmdb::get(txn, store.group_members, records::pair_key(group, user), ignored);
-    if (rc == MDB_NOTFOUND) {
+    rc = txn.get(kv::Table::group_members, records::pair_key(group, user), ignored);
+    if (rc == kv::kNotFound) {
         rc = 0;
         return false;
     }
@@ -51,42 +51,42 @@ Expected<std::vector<std::string>> canonical_users(const std::vector<std::string
 
 }  // namespace
 
-Status add_membership_in(const Store::Impl& store, MDB_txn* txn, const std::string& group, const std::string& user) {
-    int rc = lmdb::put(txn, store.group_members, records::pair_key(group, user), {});
-    if (rc == 0) rc = lmdb::put(txn, store.user_groups, records::pair_key(user, group), {});
-    if (rc != 0) return lmdb::error("write membership", rc);
+Status add_membership_in(const Store::Impl& store, kv::Txn& txn, const std::string& group, const std::string& user) {
+    int rc = txn.put(kv::Table::group_members, records::pair_key(group, user), {});
+    if (rc == 0) rc = txn.put(kv::Table::user_groups, records::pair_key(user, group), {});
+    if (rc != 0) return kv_error(txn, "write membership", rc);
     return recompute_membership(store, txn, group, user);
 }
 
-Status remove_membership_in(const Store::Impl& store, MDB_txn* txn, const std::string& group, const std::string& user) {
-    int rc = lmdb::del(txn, store.group_members, records::pair_key(group, user));
-    if (rc == 0) rc = lmdb::del(txn, store.user_groups, records::pair_key(user, group));
-    if (rc != 0 && rc != MDB_NOTFOUND) return lmdb::error("delete membership", rc);
+Status remove_membership_in(const Store::Impl& store, kv::Txn& txn, const std::string& group, const std::string& user) {
+    int rc = txn.del(kv::Table::group_members, records::pair_key(group, user));
+    if (rc == 0) rc = txn.del(kv::Table::user_groups, records::pair_key(user, group));
+    if (rc != 0 && rc != kv::kNotFound) return kv_error(txn, "delete membership", rc);
     return recompute_membership(store, txn, group, user);
 }
 
-Status add_group_in(const Store::Impl& store, MDB_txn* txn, const std::string& name, std::uint8_t source) {
-    int rc = lmdb::put(txn, store.groups, name, records::encode_group({source}), MDB_NOOVERWRITE);
-    if (rc == MDB_KEYEXIST) return {StatusCode::already_exists, "group '" + name + "' already exists"};
-    return rc == 0 ? Status::success() : lmdb::error("write group", rc);
+Status add_group_in(const Store::Impl& /*store*/, kv::Txn& txn, const std::string& name, std::uint8_t source) {
+    int rc = txn.put(kv::Table::groups, name, records::encode_group({source}), kv::Put::no_overwrite);
+    if (rc == kv::kKeyExists) return {StatusCode::already_exists, "group '" + name + "' already exists"};
+    return rc == 0 ? Status::success() : kv_error(txn, "write group", rc);
 }
 
 // Removes the group's grants first (so that recomputing its members finds
 // none of them), then its memberships, then the group.
-Status delete_group_in(const Store::Impl& store, MDB_txn* txn, const std::string& name) {
+Status delete_group_in(const Store::Impl& store, kv::Txn& txn, const std::string& name) {
     const std::string prefix = records::pair_key(name, "");
     std::vector<std::string> grants, members;
-    int rc = collect_keys(txn, store.group_grants, prefix, grants);
-    if (rc == 0) rc = collect_keys(txn, store.group_members, prefix, members);
-    if (rc != 0) return lmdb::error("read group", rc);
+    int rc = collect_keys(txn, kv::Table::group_grants, prefix, grants);
+    if (rc == 0) rc = collect_keys(txn, kv::Table::group_members, prefix, members);
+    if (rc != 0) return kv_error(txn, "read group", rc);
     for (const std::string& grant : grants) {
-        if ((rc = lmdb::del(txn, store.group_grants, grant)) != 0) return lmdb::error("delete group grant", rc);
+        if ((rc = txn.del(kv::Table::group_grants, grant)) != 0) return kv_error(txn, "delete group grant", rc);
     }
     for (const std::string& member : members) {
         const std::string user = member.substr(prefix.size());
-        if ((rc = lmdb::del(txn, store.group_members, member)) != 0 ||
-            (rc = lmdb::del(txn, store.user_groups, records::pair_key(user, name))) != 0) {
-            if (rc != MDB_NOTFOUND) return lmdb::error("delete membership", rc);
+        if ((rc = txn.del(kv::Table::group_members, member)) != 0 ||
+            (rc = txn.del(kv::Table::user_groups, records::pair_key(user, name))) != 0) {
+            if (rc != kv::kNotFound) return kv_error(txn, "delete membership", rc);
         }
         for (const std::string& grant : grants) {
             if (Status s = recompute_effective(store, txn, user, std::string_view(grant).substr(prefix.size()));
@@ -94,16 +94,16 @@ Status delete_group_in(const Store::Impl& store, MDB_txn* txn, const std::string
                 return s;
         }
     }
-    rc = lmdb::del(txn, store.groups, name);
-    if (rc == MDB_NOTFOUND) return group_not_found(name);
-    return rc == 0 ? Status::success() : lmdb::error("delete group", rc);
+    rc = txn.del(kv::Table::groups, name);
+    if (rc == kv::kNotFound) return group_not_found(name);
+    return rc == 0 ? Status::success() : kv_error(txn, "delete group", rc);
 }
 
 Status Store::add_group(std::string_view raw_name, const AuditContext& audit) {
     auto name = canonical_group_name(raw_name);
     if (!name) return name.status();
     if (Status s = require_groups(*impl_); !s.ok()) return s;
-    return lmdb::run_write(*impl_, [&](MDB_txn* txn) -> Status {
+    return run_write(*impl_, [&](kv::Txn& txn) -> Status {
         if (Status s = add_group_in(*impl_, txn, *name, 0); !s.ok()) return s;
         return append_audit(*impl_, txn, AuditAction::group_added, audit, {}, {}, "group " + *name);
     });
@@ -113,23 +113,24 @@ Status Store::delete_group(std::string_view raw_name, const AuditContext& audit)
     auto name = canonical_group_name(raw_name);
     if (!name) return name.status();
     if (Status s = require_groups(*impl_); !s.ok()) return s;
-    return lmdb::run_write(
+    return run_write(
         *impl_,
-        [&](MDB_txn* txn) -> Status {
+        [&](kv::Txn& txn) -> Status {
             if (Status s = delete_group_in(*impl_, txn, *name); !s.ok()) return s;
             return append_audit(*impl_, txn, AuditAction::group_deleted, audit, {}, {}, "group " + *name);
         },
-        lmdb::Space::reserve);  // takes access away
+        Space::reserve);  // takes access away
 }
 
 Expected<std::vector<GroupInfo>> Store::list_groups() {
     std::vector<GroupInfo> groups;
     if (!impl_->has_groups) return groups;
-    lmdb::Txn txn;
-    int rc = txn.begin(impl_->env, MDB_RDONLY);
-    if (rc != 0) return lmdb::error("begin read", rc);
+    auto reading = impl_->engine->read();
+    if (!reading) return reading.status();
+    kv::Txn& txn = **reading;
+    int rc = 0;
     bool corrupt = false;
-    rc = lmdb::scan_prefix(txn.get(), impl_->groups, "", [&](std::string_view key, std::string_view value) {
+    rc = txn.scan(kv::Table::groups, "", [&](std::string_view key, std::string_view value) {
         if (!records::decode_group(value)) {
             corrupt = true;
             return false;
@@ -137,15 +138,15 @@ Expected<std::vector<GroupInfo>> Store::list_groups() {
         groups.push_back({std::string(key), 0});
         return true;
     });
-    if (rc != 0) return lmdb::error("read groups", rc);
+    if (rc != 0) return kv_error(txn, "read groups", rc);
     if (corrupt) return Status{StatusCode::store_error, "store: a group record is corrupt"};
     for (GroupInfo& group : groups) {
-        rc = lmdb::scan_prefix(txn.get(), impl_->group_members, records::pair_key(group.name, ""),
+        rc = txn.scan(kv::Table::group_members, records::pair_key(group.name, ""),
                                [&](std::string_view, std::string_view) {
                                    ++group.members;
                                    return true;
                                });
-        if (rc != 0) return lmdb::error("read group members", rc);
+        if (rc != 0) return kv_error(txn, "read group members", rc);
     }
     return groups;
 }
@@ -154,14 +155,15 @@ Expected<std::vector<std::string>> Store::list_group_members(std::string_view ra
     auto group = canonical_group_name(raw_group);
     if (!group) return group.status();
     if (!impl_->has_groups) return group_not_found(*group);
-    lmdb::Txn txn;
-    int rc = txn.begin(impl_->env, MDB_RDONLY);
-    if (rc != 0) return lmdb::error("begin read", rc);
-    if (Status s = require_group(txn.get(), *impl_, *group); !s.ok()) return s;
+    auto reading = impl_->engine->read();
+    if (!reading) return reading.status();
+    kv::Txn& txn = **reading;
+    int rc = 0;
+    if (Status s = require_group(txn, *impl_, *group); !s.ok()) return s;
     const std::string prefix = records::pair_key(*group, "");
     std::vector<std::string> members;
-    rc = collect_keys(txn.get(), impl_->group_members, prefix, members);
-    if (rc != 0) return lmdb::error("read group members", rc);
+    rc = collect_keys(txn, kv::Table::group_members, prefix, members);
+    if (rc != 0) return kv_error(txn, "read group members", rc);
     for (std::string& member : members) member.erase(0, prefix.size());
     return members;
 }
@@ -169,18 +171,19 @@ Expected<std::vector<std::string>> Store::list_group_members(std::string_view ra
 Expected<std::vector<std::string>> Store::list_user_groups(std::string_view raw_user) {
     auto user = canonical_user_name(raw_user);
     if (!user) return user.status();
-    lmdb::Txn txn;
-    int rc = txn.begin(impl_->env, MDB_RDONLY);
-    if (rc != 0) return lmdb::error("begin read", rc);
+    auto reading = impl_->engine->read();
+    if (!reading) return reading.status();
+    kv::Txn& txn = **reading;
+    int rc = 0;
     std::string_view ignored;
-    rc = lmdb::get(txn.get(), impl_->users, *user, ignored);
-    if (rc == MDB_NOTFOUND) return Status{StatusCode::not_found, "no user '" + *user + "'"};
-    if (rc != 0) return lmdb::error("read user", rc);
+    rc = txn.get(kv::Table::users, *user, ignored);
+    if (rc == kv::kNotFound) return Status{StatusCode::not_found, "no user '" + *user + "'"};
+    if (rc != 0) return kv_error(txn, "read user", rc);
     std::vector<std::string> groups;
     if (!impl_->has_groups) return groups;
     const std::string prefix = records::user_prefix(*user);
-    rc = collect_keys(txn.get(), impl_->user_groups, prefix, groups);
-    if (rc != 0) return lmdb::error("read memberships", rc);
+    rc = collect_keys(txn, kv::Table::user_groups, prefix, groups);
+    if (rc != 0) return kv_error(txn, "read memberships", rc);
     for (std::string& group : groups) group.erase(0, prefix.size());
     return groups;
 }
@@ -192,16 +195,16 @@ Status Store::add_group_members(std::string_view raw_group, const std::vector<st
     auto users = canonical_users(raw_users);
     if (!users) return users.status();
     if (Status s = require_groups(*impl_); !s.ok()) return s;
-    return lmdb::run_write(*impl_, [&](MDB_txn* txn) -> Status {
+    return run_write(*impl_, [&](kv::Txn& txn) -> Status {
         if (Status s = require_group(txn, *impl_, *group); !s.ok()) return s;
         for (const std::string& user : *users) {
             std::string_view ignored;
-            int rc = lmdb::get(txn, impl_->users, user, ignored);
-            if (rc == MDB_NOTFOUND) return {StatusCode::not_found, "no user '" + user + "'"};
-            if (rc != 0) return lmdb::error("read user", rc);
+            int rc = txn.get(kv::Table::users, user, ignored);
+            if (rc == kv::kNotFound) return {StatusCode::not_found, "no user '" + user + "'"};
+            if (rc != 0) return kv_error(txn, "read user", rc);
             if (is_member(txn, *impl_, *group, user, rc))
                 return {StatusCode::already_exists, "'" + user + "' is already a member of group '" + *group + "'"};
-            if (rc != 0) return lmdb::error("read membership", rc);
+            if (rc != 0) return kv_error(txn, "read membership", rc);
             if (Status s = add_membership_in(*impl_, txn, *group, user); !s.ok()) return s;
             if (Status s = append_audit(*impl_, txn, AuditAction::member_added, audit, user, {}, "group " + *group);
                 !s.ok())
@@ -218,14 +221,14 @@ Status Store::remove_group_members(std::string_view raw_group, const std::vector
     auto users = canonical_users(raw_users);
     if (!users) return users.status();
     if (Status s = require_groups(*impl_); !s.ok()) return s;
-    return lmdb::run_write(
+    return run_write(
         *impl_,
-        [&](MDB_txn* txn) -> Status {
+        [&](kv::Txn& txn) -> Status {
             if (Status s = require_group(txn, *impl_, *group); !s.ok()) return s;
             for (const std::string& user : *users) {
                 int rc = 0;
                 if (!is_member(txn, *impl_, *group, user, rc)) {
-                    if (rc != 0) return lmdb::error("read membership", rc);
+                    if (rc != 0) return kv_error(txn, "read membership", rc);
                     return {StatusCode::not_found, "'" + user + "' is not a member of group '" + *group + "'"};
                 }
                 if (Status s = remove_membership_in(*impl_, txn, *group, user); !s.ok()) return s;
@@ -236,7 +239,7 @@ Status Store::remove_group_members(std::string_view raw_group, const std::vector
             }
             return Status::success();
         },
-        lmdb::Space::reserve);  // takes access away
+        Space::reserve);  // takes access away
 }
 
 }  // namespace pat

@@ -1,22 +1,35 @@
-// Internals shared by the store's translation units: the LMDB handles and
-// the write-transaction runner. Nothing outside src/core sees LMDB.
+// Internals shared by the store's translation units. The rules (users,
+// grants, groups, effective levels, tokens, audit, apply, directory sync)
+// take a kv::Txn& and name kv::Tables: they run over Impl::engine, LMDB's
+// (lmdb_kv.hpp) for a store opened from a file, or any other (Store::over:
+// the fleet's PostgreSQL source). What only LMDB has stays LMDB-native here:
+// the handles, open/create/upgrade, the request path (decide.cpp), backup,
+// bulk_load, the lock region check, the usage file and the write runner
+// under LmdbEngine::write. Nothing outside src/core sees LMDB.
 #pragma once
 
 #include <lmdb.h>
 
 #include <cstddef>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "pat/kv.hpp"
 #include "pat/store.hpp"
 #include "pat/usage.hpp"
 
 namespace pat {
 
+// What a write may use of an LMDB store's last free space (lmdb::Space).
+using Space = kv::Space;
+
 struct Store::Impl {
     std::string path;
+    // Null on a store over another engine (Store::over): then only the rules
+    // run, and what is LMDB's alone answers not_on_lmdb().
     MDB_env* env = nullptr;
     bool read_only = true;
 
@@ -62,8 +75,26 @@ struct Store::Impl {
     // read-only when the store is.
     std::unique_ptr<UsageFile> usage;
 
+    // What the rules run over: an LmdbEngine over this Impl (Store::open,
+    // create), or the engine Store::over was given.
+    std::unique_ptr<kv::Engine> engine;
+
+    // A fleet replica's own table "replica" (pat/replica.hpp; replica.cpp),
+    // looked up on first use and kept once found. LMDB forbids opening a
+    // table from two transactions at once: replica_lock serializes that.
+    std::mutex replica_lock;
+    MDB_dbi replica = 0;
+    bool has_replica = false;
+
     ~Impl();
 };
+
+// What a store over another engine answers for what only LMDB does.
+Status not_on_lmdb();
+
+// A store_error for an engine's result code rc (not kOk): the "store: full"
+// text for kFull, else "store: <what>: " + txn.failure().
+Status kv_error(const kv::Txn& txn, std::string_view what, int rc);
 
 // Checks an existing file's LMDB meta pages against its length before LMDB
 // maps it (open.cpp): a truncated or foreign file is refused, not mapped.
@@ -114,10 +145,12 @@ class Txn {
 // reserve_pages) is kept for the changes that take access away, so that a
 // store filled by anything else can still revoke a token, disable a user,
 // remove a grant and prune the audit trail.
-enum class Space {
-    ordinary,  // refused with "store: full" when only the reserve is left
-    reserve,   // may use everything
-};
+// ordinary: refused with "store: full" when only the reserve is left;
+// reserve: may use everything.
+using Space = kv::Space;
+
+// The "store: full: ..." refusal (MDB_MAP_FULL, kv::kFull).
+Status full();
 
 // The reserve of a store mapped at map_pages pages: 1/32 of it, at least
 // 128 pages and at most 16384 (512 KiB of a 1 MiB store, 64 MiB from 2 GiB
@@ -145,45 +178,52 @@ int scan_prefix(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix,
 
 }  // namespace lmdb
 
+// Runs body in one write transaction of the store's engine (the rules' way
+// to write): committed when body returns ok, otherwise nothing changed.
+inline Status run_write(Store::Impl& store, const std::function<Status(kv::Txn&)>& body,
+                        Space space = Space::ordinary) {
+    return store.engine->write(body, space);
+}
+
 // Effective levels (effective.cpp): the effective table's row for one user
 // and target, rewritten from the user's own grant and their groups' grants
 // (deleted when none is left). Every change of a grant, a group or a
 // membership calls these in its own transaction.
-Status recompute_effective(const Store::Impl& store, MDB_txn* txn, std::string_view user, std::string_view target);
+Status recompute_effective(const Store::Impl& store, kv::Txn& txn, std::string_view user, std::string_view target);
 // Every member of group, on target (a group grant changed).
-Status recompute_group_target(const Store::Impl& store, MDB_txn* txn, std::string_view group, std::string_view target);
+Status recompute_group_target(const Store::Impl& store, kv::Txn& txn, std::string_view group, std::string_view target);
 // user, on every target of group's grants (a membership changed).
-Status recompute_membership(const Store::Impl& store, MDB_txn* txn, std::string_view group, std::string_view user);
-// Keys under prefix, collected (a cursor walk and deletes in one table do
-// not mix); 0 or an LMDB error.
-int collect_keys(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix, std::vector<std::string>& keys);
+Status recompute_membership(const Store::Impl& store, kv::Txn& txn, std::string_view group, std::string_view user);
+// Keys under prefix, collected (a scan and deletes in one table do not
+// mix); kOk or an engine code.
+int collect_keys(kv::Txn& txn, kv::Table table, std::string_view prefix, std::vector<std::string>& keys);
 // Refuses with "the store ... is schema 1" the changes that need schema 2
 // (a read-only schema-1 store cannot take them anyway).
 Status require_groups(const Store::Impl& store);
 
 // Grants inside a write transaction (grants.cpp), for the public methods
 // and apply.cpp. Names and targets are canonical; target is KEY or KEY/slug.
-Status put_grant_in(const Store::Impl& store, MDB_txn* txn, GranteeKind kind, const std::string& name,
+Status put_grant_in(const Store::Impl& store, kv::Txn& txn, GranteeKind kind, const std::string& name,
                     const std::string& target, Level level);
-Status delete_grant_in(const Store::Impl& store, MDB_txn* txn, GranteeKind kind, const std::string& name,
+Status delete_grant_in(const Store::Impl& store, kv::Txn& txn, GranteeKind kind, const std::string& name,
                        const std::string& target);  // not_found when there is none
-Status set_public_in(const Store::Impl& store, MDB_txn* txn, const std::string& target, bool on, bool& changed);
+Status set_public_in(const Store::Impl& store, kv::Txn& txn, const std::string& target, bool on, bool& changed);
 // A display name's rules (users.cpp), for apply.cpp too.
 Status validate_display_name(std::string_view name);
 
 // Groups inside a write transaction (groups.cpp), for apply.cpp.
-Status add_group_in(const Store::Impl& store, MDB_txn* txn, const std::string& name, std::uint8_t source);
-Status delete_group_in(const Store::Impl& store, MDB_txn* txn, const std::string& name);
-Status add_membership_in(const Store::Impl& store, MDB_txn* txn, const std::string& group, const std::string& user);
-Status remove_membership_in(const Store::Impl& store, MDB_txn* txn, const std::string& group, const std::string& user);
+Status add_group_in(const Store::Impl& store, kv::Txn& txn, const std::string& name, std::uint8_t source);
+Status delete_group_in(const Store::Impl& store, kv::Txn& txn, const std::string& name);
+Status add_membership_in(const Store::Impl& store, kv::Txn& txn, const std::string& group, const std::string& user);
+Status remove_membership_in(const Store::Impl& store, kv::Txn& txn, const std::string& group, const std::string& user);
 // Every grant of one kind under prefix (name "\0", or "" for all).
-Status scan_all_grants(const Store::Impl& store, MDB_txn* txn, GranteeKind kind, std::string_view prefix,
+Status scan_all_grants(const Store::Impl& store, kv::Txn& txn, GranteeKind kind, std::string_view prefix,
                        std::vector<GrantInfo>& out);
-Status scan_everyone(const Store::Impl& store, MDB_txn* txn, std::vector<GrantInfo>* defaults,
+Status scan_everyone(const Store::Impl& store, kv::Txn& txn, std::vector<GrantInfo>* defaults,
                      std::vector<PublicTarget>* targets);
 
 // Appends one audit entry inside a write transaction (audit.cpp).
-Status append_audit(const Store::Impl& store, MDB_txn* txn, AuditAction action, const AuditContext& context,
+Status append_audit(const Store::Impl& store, kv::Txn& txn, AuditAction action, const AuditContext& context,
                     std::string_view user, std::string_view token_id = {}, std::string_view detail = {});
 
 // Counts one failed sign-in in the bounded failure table (audit.cpp): one

@@ -69,19 +69,31 @@ int free_pages(MDB_env* env, MDB_txn* write_txn, std::size_t& pages, std::size_t
 
 }  // namespace
 
+Status not_on_lmdb() {
+    return {StatusCode::store_error,
+            "store: not available on the fleet source (decisions are made on a node's replica)"};
+}
+
+Status kv_error(const kv::Txn& txn, std::string_view what, int rc) {
+    if (rc == kv::kFull) return lmdb::full();
+    return {StatusCode::store_error, "store: " + std::string(what) + ": " + txn.failure()};
+}
+
 namespace lmdb {
 
 std::size_t reserve_pages(std::size_t map_pages) {
     return std::clamp<std::size_t>(map_pages / 32, 128, 16384);
 }
 
+Status full() {
+    return {StatusCode::store_error,
+            "store: full: it reached the maximum size set when it was created (patctl init --max-size); "
+            "nothing was changed (revoking tokens, disabling users, removing grants and "
+            "'patctl audit prune' still work)"};
+}
+
 Status error(std::string_view what, int rc) {
-    if (rc == MDB_MAP_FULL) {
-        return {StatusCode::store_error,
-                "store: full: it reached the maximum size set when it was created (patctl init --max-size); "
-                "nothing was changed (revoking tokens, disabling users, removing grants and "
-                "'patctl audit prune' still work)"};
-    }
+    if (rc == MDB_MAP_FULL) return full();
     return {StatusCode::store_error, "store: " + std::string(what) + ": " + mdb_strerror(rc)};
 }
 
@@ -122,7 +134,7 @@ int scan_prefix(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix,
 namespace {
 
 bool is_full(const Status& status) {
-    return status.code() == StatusCode::store_error && status.message() == error("", MDB_MAP_FULL).message();
+    return status.code() == StatusCode::store_error && status.message() == full().message();
 }
 
 // up_front: set when the write was refused before its body ran (only the
@@ -139,7 +151,7 @@ Status write_once(Store::Impl& store, const std::function<Status(MDB_txn*)>& bod
         if (rc != 0) return error("read free space", rc);
         if (pages < reserve_pages(map_pages)) {
             up_front = true;
-            return error("", MDB_MAP_FULL);
+            return full();
         }
     }
     Status status = body(txn.get());

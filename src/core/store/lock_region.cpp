@@ -25,6 +25,7 @@
 namespace pat {
 
 Status Store::check_lock_region() const {
+    if (impl_->env == nullptr) return not_on_lmdb();
     constexpr int kAttempts = 3;
     for (int attempt = 0; attempt < kAttempts; ++attempt) {
         if (attempt != 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));

@@ -14,6 +14,7 @@
 #include "access.hpp"
 #include "copy.hpp"
 #include "impl.hpp"
+#include "lmdb_kv.hpp"
 #include "pat/token.hpp"
 
 namespace pat {
@@ -210,7 +211,8 @@ Status upgrade_from_schema_1(Store::Impl& impl, MDB_txn* txn) {
     }
     const std::string version = std::to_string(kSchemaVersion);
     if ((rc = lmdb::put(txn, impl.meta, kSchemaKey, version)) != 0) return lmdb::error("write schema version", rc);
-    return append_audit(impl, txn, AuditAction::store_upgraded, {}, {}, {},
+    LmdbTxn rules(impl, txn, false);
+    return append_audit(impl, rules, AuditAction::store_upgraded, {}, {}, {},
                         "schema 1 to " + version + ", " + std::to_string(grants.size()) + " grants");
 }
 
@@ -311,7 +313,7 @@ int Store::upgraded_from() const {
 }
 
 bool Store::schema_outdated() const {
-    if (impl_->opened_schema != 1 || !impl_->read_only) return false;
+    if (impl_->opened_schema != 1 || !impl_->read_only || impl_->env == nullptr) return false;
     lmdb::Txn txn;
     if (txn.begin(impl_->env, MDB_RDONLY) != 0) return false;
     std::string_view found;
@@ -339,6 +341,7 @@ Expected<std::unique_ptr<Store>> Store::create(const std::string& path, std::siz
         return explain_denied_access(path, StoreAccess::create).value_or(s);
     }
     if (Status s = open_databases(*impl, true); !s.ok()) return s;
+    impl->engine = std::make_unique<LmdbEngine>(*impl);
     // The usage file now, by whoever sets up the store: the workers, which
     // write it, may not be allowed to create files in its directory. Best
     // effort: they create it themselves when they can.
@@ -368,6 +371,7 @@ Expected<std::unique_ptr<Store>> Store::open(const std::string& path, Mode mode)
         return explain_denied_access(path, access).value_or(s);
     }
     if (Status s = open_databases(*impl, false); !s.ok()) return s;
+    impl->engine = std::make_unique<LmdbEngine>(*impl);
     impl->usage = std::make_unique<UsageFile>(
         path, mode == Mode::read_only ? UsageFile::Mode::read_only : UsageFile::Mode::read_write);
     return std::unique_ptr<Store>(new Store(std::move(impl)));

@@ -56,16 +56,16 @@ struct FoundToken {
     records::TokenView view() const { return *records::decode_token(record); }
 };
 
-Expected<FoundToken> find_token(MDB_txn* txn, const Store::Impl& store, std::string_view id) {
+Expected<FoundToken> find_token(kv::Txn& txn, const Store::Impl& /*store*/, std::string_view id) {
     if (!is_valid_token_id(id)) return token_not_found(id);
     std::string_view digest, record;
-    int rc = lmdb::get(txn, store.token_ids, id, digest);
-    if (rc == MDB_NOTFOUND) return token_not_found(id);
-    if (rc != 0) return lmdb::error("read token id", rc);
-    rc = lmdb::get(txn, store.tokens, digest, record);
-    if (rc == MDB_NOTFOUND)
+    int rc = txn.get(kv::Table::token_ids, id, digest);
+    if (rc == kv::kNotFound) return token_not_found(id);
+    if (rc != 0) return kv_error(txn, "read token id", rc);
+    rc = txn.get(kv::Table::tokens, digest, record);
+    if (rc == kv::kNotFound)
         return Status{StatusCode::store_error, "store: token " + std::string(id) + " has no record"};
-    if (rc != 0) return lmdb::error("read token", rc);
+    if (rc != 0) return kv_error(txn, "read token", rc);
     auto view = records::decode_token(record);
     if (!view) return Status{StatusCode::store_error, "store: the record of token " + std::string(id) + " is corrupt"};
     if (view->revoked) return token_not_found(id);
@@ -119,12 +119,12 @@ Expected<CreatedToken> write_new_token(Store::Impl& impl, const std::string& own
     if (!hasher.digest(created.text, digest)) return Status{StatusCode::store_error, "OpenSSL: SHA-256 failed"};
     const std::string_view digest_key(reinterpret_cast<const char*>(digest.data()), digest.size());
 
-    Status written = lmdb::run_write(impl, [&](MDB_txn* txn) -> Status {
+    Status written = run_write(impl, [&](kv::Txn& txn) -> Status {
         // The user may have been disabled or deleted since the password check.
         std::string_view user_bytes;
-        int rc = lmdb::get(txn, impl.users, owner, user_bytes);
-        if (rc == MDB_NOTFOUND) return {StatusCode::refused, "wrong user name or password"};
-        if (rc != 0) return lmdb::error("read user", rc);
+        int rc = txn.get(kv::Table::users, owner, user_bytes);
+        if (rc == kv::kNotFound) return {StatusCode::refused, "wrong user name or password"};
+        if (rc != 0) return kv_error(txn, "read user", rc);
         auto user = records::decode_user(user_bytes);
         if (!user) return {StatusCode::store_error, "store: the record of user '" + owner + "' is corrupt"};
         if (!user->active) return {StatusCode::refused, "wrong user name or password"};
@@ -135,12 +135,12 @@ Expected<CreatedToken> write_new_token(Store::Impl& impl, const std::string& own
             auto candidate = generate_token_id();
             if (!candidate) return candidate.status();
             std::string_view existing;
-            rc = lmdb::get(txn, impl.token_ids, *candidate, existing);
-            if (rc == MDB_NOTFOUND) {
+            rc = txn.get(kv::Table::token_ids, *candidate, existing);
+            if (rc == kv::kNotFound) {
                 id = std::move(*candidate);
                 break;
             }
-            if (rc != 0) return lmdb::error("read token id", rc);
+            if (rc != 0) return kv_error(txn, "read token id", rc);
             if (attempt == 16) return {StatusCode::store_error, "could not draw an unused token id"};
         }
 
@@ -151,12 +151,12 @@ Expected<CreatedToken> write_new_token(Store::Impl& impl, const std::string& own
         token.id = id;
         token.owner = owner;
         token.name = name;
-        rc = lmdb::put(txn, impl.tokens, digest_key, records::encode_token(token), MDB_NOOVERWRITE);
-        if (rc == MDB_KEYEXIST) return {StatusCode::store_error, "token digest collision"};
-        if (rc != 0) return lmdb::error("write token", rc);
-        if ((rc = lmdb::put(txn, impl.token_ids, id, digest_key)) != 0) return lmdb::error("write token id", rc);
-        if ((rc = lmdb::put(txn, impl.user_tokens, records::user_prefix(owner) + id, {})) != 0)
-            return lmdb::error("write token index", rc);
+        rc = txn.put(kv::Table::tokens, digest_key, records::encode_token(token), kv::Put::no_overwrite);
+        if (rc == kv::kKeyExists) return {StatusCode::store_error, "token digest collision"};
+        if (rc != 0) return kv_error(txn, "write token", rc);
+        if ((rc = txn.put(kv::Table::token_ids, id, digest_key)) != 0) return kv_error(txn, "write token id", rc);
+        if ((rc = txn.put(kv::Table::user_tokens, records::user_prefix(owner) + id, {})) != 0)
+            return kv_error(txn, "write token index", rc);
         created.info = to_info(token);
         return append_audit(impl, txn, AuditAction::token_created, audit, owner, id,
                             describe(granted) + " name:" + std::string(name));
@@ -210,26 +210,27 @@ Expected<std::vector<TokenInfo>> Store::list_tokens(std::optional<std::string_vi
         if (!owner) return owner.status();
         prefix = records::user_prefix(*owner);
     }
-    lmdb::Txn txn;
-    int rc = txn.begin(impl_->env, MDB_RDONLY);
-    if (rc != 0) return lmdb::error("begin read", rc);
+    auto reading = impl_->engine->read();
+    if (!reading) return reading.status();
+    kv::Txn& txn = **reading;
+    int rc = 0;
     if (raw_owner) {
         // A mistyped name is an error, not an empty list.
         std::string_view ignored;
         const std::string owner = prefix.substr(0, prefix.size() - 1);
-        rc = lmdb::get(txn.get(), impl_->users, owner, ignored);
-        if (rc == MDB_NOTFOUND) return Status{StatusCode::not_found, "no user '" + owner + "'"};
-        if (rc != 0) return lmdb::error("read user", rc);
+        rc = txn.get(kv::Table::users, owner, ignored);
+        if (rc == kv::kNotFound) return Status{StatusCode::not_found, "no user '" + owner + "'"};
+        if (rc != 0) return kv_error(txn, "read user", rc);
     }
     std::vector<TokenInfo> tokens;
     Status failure;
-    rc = lmdb::scan_prefix(txn.get(), impl_->user_tokens, prefix, [&](std::string_view key, std::string_view) {
+    rc = txn.scan(kv::Table::user_tokens, prefix, [&](std::string_view key, std::string_view) {
         std::size_t sep = key.find('\0');
         if (sep == std::string_view::npos) {
             failure = {StatusCode::store_error, "store: a token index entry is corrupt"};
             return false;
         }
-        auto found = find_token(txn.get(), *impl_, key.substr(sep + 1));
+        auto found = find_token(txn, *impl_, key.substr(sep + 1));
         if (found) {
             tokens.push_back(to_info(found->view()));
         } else if (found.status().code() != StatusCode::not_found) {  // revoked ones are skipped
@@ -238,24 +239,24 @@ Expected<std::vector<TokenInfo>> Store::list_tokens(std::optional<std::string_vi
         }
         return true;
     });
-    if (rc != 0) return lmdb::error("read tokens", rc);
+    if (rc != 0) return kv_error(txn, "read tokens", rc);
     if (!failure.ok()) return failure;
     std::stable_sort(tokens.begin(), tokens.end(), [](const TokenInfo& a, const TokenInfo& b) {
         return a.owner != b.owner ? a.owner < b.owner : a.created_ms < b.created_ms;
     });
-    txn.abort();
+    reading->reset();  // the snapshot ends before the usage file is read
     merge_usage(*impl_, tokens);
     return tokens;
 }
 
 Expected<TokenInfo> Store::get_token(std::string_view id) {
-    lmdb::Txn txn;
-    int rc = txn.begin(impl_->env, MDB_RDONLY);
-    if (rc != 0) return lmdb::error("begin read", rc);
-    auto found = find_token(txn.get(), *impl_, id);
+    auto reading = impl_->engine->read();
+    if (!reading) return reading.status();
+    kv::Txn& txn = **reading;
+    auto found = find_token(txn, *impl_, id);
     if (!found) return found.status();
     TokenInfo info = to_info(found->view());
-    txn.abort();
+    reading->reset();  // the snapshot ends before the usage file is read
     return with_usage(*impl_, std::move(info));
 }
 
@@ -265,7 +266,7 @@ Expected<TokenInfo> Store::modify_token(const Actor& actor, std::string_view id,
         if (Status s = validate_token_name(*change.name); !s.ok()) return s;
     }
     TokenInfo result;
-    Status written = lmdb::run_write(*impl_, [&](MDB_txn* txn) -> Status {
+    Status written = run_write(*impl_, [&](kv::Txn& txn) -> Status {
         auto found = find_token(txn, *impl_, id);
         if (!found) return found.status();
         records::TokenView token = found->view();
@@ -274,8 +275,8 @@ Expected<TokenInfo> Store::modify_token(const Actor& actor, std::string_view id,
         if (change.repo) token.permissions.repo = *change.repo;
         if (change.name) token.name = *change.name;
         if (Status s = validate_token_permissions(token.permissions); !s.ok()) return s;
-        int rc = lmdb::put(txn, impl_->tokens, found->digest, records::encode_token(token));
-        if (rc != 0) return lmdb::error("write token", rc);
+        int rc = txn.put(kv::Table::tokens, found->digest, records::encode_token(token));
+        if (rc != 0) return kv_error(txn, "write token", rc);
         result = to_info(token);
         return append_audit(*impl_, txn, AuditAction::token_modified, audit, result.owner, result.id,
                             describe(token.permissions) + " name:" + result.name);
@@ -286,9 +287,9 @@ Expected<TokenInfo> Store::modify_token(const Actor& actor, std::string_view id,
 
 Status Store::revoke_token(const Actor& actor, std::string_view id, const AuditContext& audit) {
     const std::int64_t revoked_at = now_ms();
-    Status revoked = lmdb::run_write(
+    Status revoked = run_write(
         *impl_,
-        [&](MDB_txn* txn) -> Status {
+        [&](kv::Txn& txn) -> Status {
             auto found = find_token(txn, *impl_, id);
             if (!found) return found.status();
             records::TokenView token = found->view();
@@ -297,18 +298,18 @@ Status Store::revoke_token(const Actor& actor, std::string_view id, const AuditC
             // as "revoked" rather than "unknown"; it lists nowhere.
             token.revoked = true;
             token.revoked_ms = revoked_at;
-            int rc = lmdb::put(txn, impl_->tokens, found->digest, records::encode_token(token));
-            if (rc != 0) return lmdb::error("write token", rc);
+            int rc = txn.put(kv::Table::tokens, found->digest, records::encode_token(token));
+            if (rc != 0) return kv_error(txn, "write token", rc);
             return append_audit(*impl_, txn, AuditAction::token_revoked, audit, token.owner, token.id);
         },
-        lmdb::Space::reserve);  // takes access away: works on a full store
+        Space::reserve);  // takes access away: works on a full store
     if (revoked.ok()) forget_usage(*impl_, {std::string(id)});
     return revoked;
 }
 
 Status Store::record_token_uses(const std::vector<std::pair<std::string, std::int64_t>>& uses) {
     if (uses.empty()) return Status::success();
-    return lmdb::run_write(*impl_, [&](MDB_txn* txn) -> Status {
+    return run_write(*impl_, [&](kv::Txn& txn) -> Status {
         for (const auto& [id, when] : uses) {
             auto found = find_token(txn, *impl_, id);
             if (!found) {
@@ -318,8 +319,8 @@ Status Store::record_token_uses(const std::vector<std::pair<std::string, std::in
             records::TokenView token = found->view();
             if (when <= token.last_authenticated_ms) continue;
             token.last_authenticated_ms = when;
-            int rc = lmdb::put(txn, impl_->tokens, found->digest, records::encode_token(token));
-            if (rc != 0) return lmdb::error("write token", rc);
+            int rc = txn.put(kv::Table::tokens, found->digest, records::encode_token(token));
+            if (rc != 0) return kv_error(txn, "write token", rc);
         }
         return Status::success();
     });

@@ -41,11 +41,11 @@ Status user_not_found(std::string_view name) {
 }
 
 // Reads and decodes a user inside txn. not_found or store_error on failure.
-Expected<records::UserView> read_user(MDB_txn* txn, const Store::Impl& store, std::string_view name) {
+Expected<records::UserView> read_user(kv::Txn& txn, const Store::Impl& /*store*/, std::string_view name) {
     std::string_view bytes;
-    int rc = lmdb::get(txn, store.users, name, bytes);
-    if (rc == MDB_NOTFOUND) return user_not_found(name);
-    if (rc != 0) return lmdb::error("read user", rc);
+    int rc = txn.get(kv::Table::users, name, bytes);
+    if (rc == kv::kNotFound) return user_not_found(name);
+    if (rc != 0) return kv_error(txn, "read user", rc);
     auto user = records::decode_user(bytes);
     if (!user)
         return Status{StatusCode::store_error, "store: the record of user '" + std::string(name) + "' is corrupt"};
@@ -54,19 +54,19 @@ Expected<records::UserView> read_user(MDB_txn* txn, const Store::Impl& store, st
 
 // Read-modify-write of one user record, audited as action.
 Status update_user(Store::Impl& store, std::string_view raw_name, AuditAction action, const AuditContext& audit,
-                   const std::function<void(records::UserView&)>& change, lmdb::Space space = lmdb::Space::ordinary) {
+                   const std::function<void(records::UserView&)>& change, Space space = Space::ordinary) {
     auto name = canonical_user_name(raw_name);
     if (!name) return name.status();
-    return lmdb::run_write(
+    return run_write(
         store,
-        [&](MDB_txn* txn) -> Status {
+        [&](kv::Txn& txn) -> Status {
             auto user = read_user(txn, store, *name);
             if (!user) return user.status();
             std::string display(user->display_name);  // the view dies with the put
             user->display_name = display;
             change(*user);
-            int rc = lmdb::put(txn, store.users, *name, records::encode_user(*user));
-            if (rc != 0) return lmdb::error("write user", rc);
+            int rc = txn.put(kv::Table::users, *name, records::encode_user(*user));
+            if (rc != 0) return kv_error(txn, "write user", rc);
             return append_audit(store, txn, action, audit, *name);
         },
         space);
@@ -82,22 +82,22 @@ Expected<PasswordHash> hash_new_password(std::string_view password) {
 }
 
 // A deleted user's memberships (both rows each) and effective levels.
-Status forget_memberships(const Store::Impl& store, MDB_txn* txn, const std::string& name) {
+Status forget_memberships(const Store::Impl& store, kv::Txn& txn, const std::string& name) {
     if (!store.has_groups) return Status::success();
     const std::string prefix = records::user_prefix(name);
     std::vector<std::string> keys;
-    int rc = collect_keys(txn, store.user_groups, prefix, keys);
-    if (rc != 0) return lmdb::error("read memberships", rc);
+    int rc = collect_keys(txn, kv::Table::user_groups, prefix, keys);
+    if (rc != 0) return kv_error(txn, "read memberships", rc);
     for (const std::string& key : keys) {
         const std::string group = key.substr(prefix.size());
-        if ((rc = lmdb::del(txn, store.user_groups, key)) != 0) return lmdb::error("delete membership", rc);
-        rc = lmdb::del(txn, store.group_members, records::pair_key(group, name));
-        if (rc != 0 && rc != MDB_NOTFOUND) return lmdb::error("delete membership", rc);
+        if ((rc = txn.del(kv::Table::user_groups, key)) != 0) return kv_error(txn, "delete membership", rc);
+        rc = txn.del(kv::Table::group_members, records::pair_key(group, name));
+        if (rc != 0 && rc != kv::kNotFound) return kv_error(txn, "delete membership", rc);
     }
     keys.clear();
-    if ((rc = collect_keys(txn, store.effective, prefix, keys)) != 0) return lmdb::error("read effective levels", rc);
+    if ((rc = collect_keys(txn, kv::Table::effective, prefix, keys)) != 0) return kv_error(txn, "read effective levels", rc);
     for (const std::string& key : keys) {
-        if ((rc = lmdb::del(txn, store.effective, key)) != 0) return lmdb::error("delete effective level", rc);
+        if ((rc = txn.del(kv::Table::effective, key)) != 0) return kv_error(txn, "delete effective level", rc);
     }
     return Status::success();
 }
@@ -122,10 +122,10 @@ Status Store::add_user(std::string_view raw_name, std::string_view display_name,
     user.password = *hash;
     user.display_name = display_name.empty() ? std::string_view(*name) : display_name;
     const std::string record = records::encode_user(user);
-    return lmdb::run_write(*impl_, [&](MDB_txn* txn) -> Status {
-        int rc = lmdb::put(txn, impl_->users, *name, record, MDB_NOOVERWRITE);
-        if (rc == MDB_KEYEXIST) return {StatusCode::already_exists, "user '" + *name + "' already exists"};
-        if (rc != 0) return lmdb::error("write user", rc);
+    return run_write(*impl_, [&](kv::Txn& txn) -> Status {
+        int rc = txn.put(kv::Table::users, *name, record, kv::Put::no_overwrite);
+        if (rc == kv::kKeyExists) return {StatusCode::already_exists, "user '" + *name + "' already exists"};
+        if (rc != 0) return kv_error(txn, "write user", rc);
         return append_audit(*impl_, txn, AuditAction::user_added, audit, *name, {}, sysadmin ? "sysadmin" : "");
     });
 }
@@ -141,10 +141,10 @@ Status Store::add_user_without_password(std::string_view raw_name, std::string_v
     user.password = records::kNoPassword;
     user.display_name = display_name.empty() ? std::string_view(*name) : display_name;
     const std::string record = records::encode_user(user);
-    return lmdb::run_write(*impl_, [&](MDB_txn* txn) -> Status {
-        int rc = lmdb::put(txn, impl_->users, *name, record, MDB_NOOVERWRITE);
-        if (rc == MDB_KEYEXIST) return {StatusCode::already_exists, "user '" + *name + "' already exists"};
-        if (rc != 0) return lmdb::error("write user", rc);
+    return run_write(*impl_, [&](kv::Txn& txn) -> Status {
+        int rc = txn.put(kv::Table::users, *name, record, kv::Put::no_overwrite);
+        if (rc == kv::kKeyExists) return {StatusCode::already_exists, "user '" + *name + "' already exists"};
+        if (rc != 0) return kv_error(txn, "write user", rc);
         return append_audit(*impl_, txn, AuditAction::user_added, audit, *name, {},
                             sysadmin ? "sysadmin, no password" : "no password");
     });
@@ -161,7 +161,7 @@ Status Store::set_user_active(std::string_view name, bool active, const AuditCon
     // Disabling takes access away: it may use the reserve (a full store).
     return update_user(
         *impl_, name, active ? AuditAction::user_enabled : AuditAction::user_disabled, audit,
-        [&](records::UserView& user) { user.active = active; }, active ? lmdb::Space::ordinary : lmdb::Space::reserve);
+        [&](records::UserView& user) { user.active = active; }, active ? Space::ordinary : Space::reserve);
 }
 
 Status Store::delete_user(std::string_view raw_name, const AuditContext& audit) {
@@ -169,43 +169,43 @@ Status Store::delete_user(std::string_view raw_name, const AuditContext& audit) 
     if (!name) return name.status();
     const std::string prefix = records::user_prefix(*name);
     std::vector<std::string> token_ids;
-    Status deleted = lmdb::run_write(*impl_, [&](MDB_txn* txn) -> Status {
-        int rc = lmdb::del(txn, impl_->users, *name);
-        if (rc == MDB_NOTFOUND) return user_not_found(*name);
-        if (rc != 0) return lmdb::error("delete user", rc);
+    Status deleted = run_write(*impl_, [&](kv::Txn& txn) -> Status {
+        int rc = txn.del(kv::Table::users, *name);
+        if (rc == kv::kNotFound) return user_not_found(*name);
+        if (rc != 0) return kv_error(txn, "delete user", rc);
 
         // Collect first, delete after: a cursor walk and deletes in the
         // same table do not mix well.
         std::vector<std::string> doomed;
-        rc = lmdb::scan_prefix(txn, impl_->grants, prefix, [&](std::string_view key, std::string_view) {
+        rc = txn.scan(kv::Table::grants, prefix, [&](std::string_view key, std::string_view) {
             doomed.emplace_back(key);
             return true;
         });
-        if (rc != 0) return lmdb::error("read grants", rc);
+        if (rc != 0) return kv_error(txn, "read grants", rc);
         for (const auto& key : doomed) {
-            if ((rc = lmdb::del(txn, impl_->grants, key)) != 0) return lmdb::error("delete grant", rc);
+            if ((rc = txn.del(kv::Table::grants, key)) != 0) return kv_error(txn, "delete grant", rc);
         }
         if (Status s = forget_memberships(*impl_, txn, *name); !s.ok()) return s;
         doomed.clear();
-        rc = lmdb::scan_prefix(txn, impl_->user_tokens, prefix, [&](std::string_view key, std::string_view) {
+        rc = txn.scan(kv::Table::user_tokens, prefix, [&](std::string_view key, std::string_view) {
             doomed.emplace_back(key);
             return true;
         });
-        if (rc != 0) return lmdb::error("read tokens", rc);
+        if (rc != 0) return kv_error(txn, "read tokens", rc);
         for (const auto& key : doomed) {
             std::string id = key.substr(prefix.size());
             token_ids.push_back(id);
             std::string_view digest;
-            rc = lmdb::get(txn, impl_->token_ids, id, digest);
+            rc = txn.get(kv::Table::token_ids, id, digest);
             if (rc == 0) {
                 std::string digest_copy(digest);
-                if ((rc = lmdb::del(txn, impl_->tokens, digest_copy)) != 0 && rc != MDB_NOTFOUND)
-                    return lmdb::error("delete token", rc);
-                if ((rc = lmdb::del(txn, impl_->token_ids, id)) != 0) return lmdb::error("delete token id", rc);
-            } else if (rc != MDB_NOTFOUND) {
-                return lmdb::error("read token id", rc);
+                if ((rc = txn.del(kv::Table::tokens, digest_copy)) != 0 && rc != kv::kNotFound)
+                    return kv_error(txn, "delete token", rc);
+                if ((rc = txn.del(kv::Table::token_ids, id)) != 0) return kv_error(txn, "delete token id", rc);
+            } else if (rc != kv::kNotFound) {
+                return kv_error(txn, "read token id", rc);
             }
-            if ((rc = lmdb::del(txn, impl_->user_tokens, key)) != 0) return lmdb::error("delete token index", rc);
+            if ((rc = txn.del(kv::Table::user_tokens, key)) != 0) return kv_error(txn, "delete token index", rc);
         }
         return append_audit(*impl_, txn, AuditAction::user_deleted, audit, *name, {},
                             std::to_string(doomed.size()) + " tokens deleted");
@@ -215,12 +215,13 @@ Status Store::delete_user(std::string_view raw_name, const AuditContext& audit) 
 }
 
 Expected<std::vector<UserInfo>> Store::list_users() {
-    lmdb::Txn txn;
-    int rc = txn.begin(impl_->env, MDB_RDONLY);
-    if (rc != 0) return lmdb::error("begin read", rc);
+    auto reading = impl_->engine->read();
+    if (!reading) return reading.status();
+    kv::Txn& txn = **reading;
+    int rc = 0;
     std::vector<UserInfo> users;
     bool corrupt = false;
-    rc = lmdb::scan_prefix(txn.get(), impl_->users, "", [&](std::string_view key, std::string_view value) {
+    rc = txn.scan(kv::Table::users, "", [&](std::string_view key, std::string_view value) {
         auto user = records::decode_user(value);
         if (!user) {
             corrupt = true;
@@ -229,7 +230,7 @@ Expected<std::vector<UserInfo>> Store::list_users() {
         users.push_back(to_info(std::string(key), *user));
         return true;
     });
-    if (rc != 0) return lmdb::error("read users", rc);
+    if (rc != 0) return kv_error(txn, "read users", rc);
     if (corrupt) return Status{StatusCode::store_error, "store: a user record is corrupt"};
     return users;
 }
@@ -237,10 +238,10 @@ Expected<std::vector<UserInfo>> Store::list_users() {
 Expected<UserInfo> Store::get_user(std::string_view raw_name) {
     auto name = canonical_user_name(raw_name);
     if (!name) return name.status();
-    lmdb::Txn txn;
-    int rc = txn.begin(impl_->env, MDB_RDONLY);
-    if (rc != 0) return lmdb::error("begin read", rc);
-    auto user = read_user(txn.get(), *impl_, *name);
+    auto reading = impl_->engine->read();
+    if (!reading) return reading.status();
+    kv::Txn& txn = **reading;
+    auto user = read_user(txn, *impl_, *name);
     if (!user) return user.status();
     return to_info(*name, *user);
 }
@@ -255,10 +256,10 @@ Status Store::authenticate_user(std::string_view raw_name, std::string_view pass
     PasswordHash stored;  // defaults: a well-formed hash nobody's password matches
     bool active = true;
     {
-        lmdb::Txn txn;
-        int rc = txn.begin(impl_->env, MDB_RDONLY);
-        if (rc != 0) return lmdb::error("begin read", rc);
-        auto user = read_user(txn.get(), *impl_, *name);
+        auto reading = impl_->engine->read();
+        if (!reading) return reading.status();
+        kv::Txn& txn = **reading;
+        auto user = read_user(txn, *impl_, *name);
         if (!user && user.status().code() != StatusCode::not_found) return user.status();
         // No password (a directory user, or one made by apply): refused
         // like a wrong password, after the same KDF.
@@ -290,7 +291,7 @@ Expected<UserInfo> Store::admit_directory_user(std::string_view raw_name, std::s
         display_name.empty() || !validate_display_name(display_name).ok() ? std::string_view(*name) : display_name;
     UserInfo admitted;
     bool disabled = false;
-    Status written = lmdb::run_write(*impl_, [&](MDB_txn* txn) -> Status {
+    Status written = run_write(*impl_, [&](kv::Txn& txn) -> Status {
         auto existing = read_user(txn, *impl_, *name);
         if (existing) {
             // A local user (a password here) never signs in through the
@@ -305,8 +306,8 @@ Expected<UserInfo> Store::admit_directory_user(std::string_view raw_name, std::s
         user.from_directory = true;
         user.password = records::kNoPassword;
         user.display_name = shown;
-        int rc = lmdb::put(txn, impl_->users, *name, records::encode_user(user), MDB_NOOVERWRITE);
-        if (rc != 0) return lmdb::error("write user", rc);
+        int rc = txn.put(kv::Table::users, *name, records::encode_user(user), kv::Put::no_overwrite);
+        if (rc != 0) return kv_error(txn, "write user", rc);
         admitted = to_info(*name, user);
         return append_audit(*impl_, txn, AuditAction::user_added, audit, *name, {},
                             "from the directory at first sign-in");
