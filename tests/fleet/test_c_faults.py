@@ -54,16 +54,29 @@ def test_3_follower_killed_mid_changes_is_identical_within_5s(fleet, nodes):
     files = [permissions_file(fleet.root / f"churn-{lvl}.yaml", users, lvl, "CHURN")
              for lvl in ("read", "write")]
     start = fleet.head()
-    killed_at = None
-    applies = 0
-    while fleet.head() < start + CHANGES:
-        fleet.patctl("apply", str(files[applies % 2]))
-        fleet.patctl("grant", users[applies % len(users)], "repo", f"CHURN/r{applies}", "read")
-        applies += 1
-        if killed_at is None and fleet.head() >= start + CHANGES * 0.4:
-            c.follower.kill(signal.SIGKILL)
-            killed_at = fleet.head()
-    assert killed_at is not None
+    done = threading.Event()
+    applies = []
+
+    def churn():
+        try:
+            while fleet.head() < start + CHANGES:
+                n = len(applies)
+                fleet.patctl("apply", str(files[n % 2]))
+                fleet.patctl("grant", users[n % len(users)], "repo", f"CHURN/r{n}", "read")
+                applies.append(n)
+        finally:
+            done.set()
+
+    writer = threading.Thread(target=churn)
+    writer.start()
+    # SIGKILL while the changes keep coming (the follower applies a batch
+    # of up to hundreds of changes in one LMDB transaction).
+    wait_for(lambda: fleet.head() >= start + CHANGES * 0.4 or done.is_set(), timeout=120,
+             interval=0.01, what="40 % of the changes")
+    c.follower.kill(signal.SIGKILL)
+    killed_at = fleet.head()
+    writer.join()
+    assert killed_at < start + CHANGES, "the changes ended before the kill"
     end = fleet.head()
     assert end - start >= CHANGES
     restarted = time.monotonic()
@@ -71,7 +84,7 @@ def test_3_follower_killed_mid_changes_is_identical_within_5s(fleet, nodes):
     wait_for(lambda: identical(fleet, c), timeout=5, interval=0.1,
              what="node c identical to the source within 5 s of its restart")
     took = time.monotonic() - restarted
-    report("test 3", f"{end - start} changes in {applies * 2} transactions, follower killed at "
+    report("test 3", f"{end - start} changes in {len(applies) * 2} transactions, follower killed at "
                      f"+{killed_at - start}; identical {took:.2f} s after the restart")
     # The others never stopped and are identical too.
     for node in nodes[:2]:
