@@ -5,11 +5,17 @@ PG_INCLUDE := $(shell pg_config --includedir 2>/dev/null || echo /usr/include/po
 $(FLEET_OBJS) $(CLI_OBJS) $(UNIT_OBJS): CXXFLAGS += -I$(PG_INCLUDE)
 
 # The fleet pieces' own tests against a real PostgreSQL 15 that each suite
-# starts (initdb as the postgres user into a temporary directory, loopback):
-# the engine's result codes and ordering, gapless seq under concurrent
-# writers, the follower's apply and rebuild, import, verify.
-.PHONY: test-fleet-unit
-TEST_TARGETS += test-fleet-unit
-test-fleet-unit: $(UNIT_BIN) $(PATCTL)
+# starts (initdb as the postgres user into a temporary directory, a
+# loopback port): tests/unit/fleet_*_test.cpp (the engine's codes and
+# ordering, gapless seq under concurrent writers, the follower's apply and
+# rebuild, import, verify; part of test-unit too) and tests/fleet_unit (the
+# patctl fleet and follow commands end to end).
+.PHONY: test-fleet-unit test-fleet-cli
+test-fleet-unit: $(UNIT_BIN) test-fleet-cli
 	$(UNIT_BIN) --gtest_filter='Fleet*'
+
+test-fleet-cli: $(PATCTL)
 	PATCTL=$(abspath $(PATCTL)) $(PYTHON) -m pytest -q tests/fleet_unit
+
+# make test: the gtests run in test-unit; the command suite here.
+TEST_TARGETS += test-fleet-cli

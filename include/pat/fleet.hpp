@@ -81,7 +81,7 @@ Expected<SourceHead> read_head(Connection& conn);
 struct NodePosition {
     std::string node;
     std::uint64_t position = 0;
-    std::string client_addr;       // empty for a Unix socket
+    std::string client_addr;  // empty for a Unix socket
     std::int64_t backend_start_ms = 0;
 };
 Expected<std::vector<NodePosition>> fleet_nodes(Connection& conn);

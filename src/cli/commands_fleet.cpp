@@ -26,7 +26,9 @@ std::unique_ptr<pat::fleet::Connection> connect(const Invocation& invocation, pa
     return take(pat::fleet::Connection::open_connfile(connfile_of(invocation), "nginx-pat-patctl", purpose));
 }
 
-std::string seq_text(std::uint64_t seq) { return std::to_string(seq); }
+std::string seq_text(std::uint64_t seq) {
+    return std::to_string(seq);
+}
 
 }  // namespace
 
@@ -47,8 +49,8 @@ int run_fleet_init(const Invocation& invocation) {
         print_json(json);
     } else {
         print_line(std::string(result.created ? "initialised" : "already initialised:") + " the fleet source " +
-                   printable(conn->describe()) + " (source id " + result.source_id + ", head " +
-                   seq_text(result.head) + ")");
+                   printable(conn->describe()) + " (source id " + result.source_id + ", head " + seq_text(result.head) +
+                   ")");
         if (!options.follower_role.empty()) print_line("follower role " + options.follower_role + ": SELECT only");
         if (!options.writer_role.empty()) {
             print_line("writer role " + options.writer_role + ": SELECT, INSERT, UPDATE, DELETE, pg_read_all_stats");
@@ -148,8 +150,7 @@ int run_fleet_status(const Invocation& invocation) {
     for (const auto& node : nodes) {
         table.add_row({node.node, seq_text(node.position),
                        std::to_string(range.head > node.position ? range.head - node.position : 0),
-                       node.client_addr.empty() ? "local" : node.client_addr,
-                       format_time_utc(node.backend_start_ms)});
+                       node.client_addr.empty() ? "local" : node.client_addr, format_time_utc(node.backend_start_ms)});
     }
     print_text(table.render());
     return kExitOk;
@@ -188,8 +189,10 @@ int run_fleet_verify(const Invocation& invocation) {
             .field("records", static_cast<std::int64_t>(replica.records))
             .field("sha256", replica.sha256)
             .end_object();
-        json.key("source").begin_object().field("source", conn->describe()).field(
-            "position", static_cast<std::int64_t>(source.position));
+        json.key("source")
+            .begin_object()
+            .field("source", conn->describe())
+            .field("position", static_cast<std::int64_t>(source.position));
         if (same_position) {
             json.field("records", static_cast<std::int64_t>(source.records)).field("sha256", source.sha256);
         }
@@ -199,8 +202,8 @@ int run_fleet_verify(const Invocation& invocation) {
         print_line("replica " + printable(store->path()) + " at seq " + seq_text(replica.position) + ": sha256 " +
                    replica.sha256 + " (" + std::to_string(replica.records) + " records)");
         if (same_position) {
-            print_line("source  " + printable(conn->describe()) + " at seq " + seq_text(source.position) +
-                       ": sha256 " + source.sha256 + " (" + std::to_string(source.records) + " records)");
+            print_line("source  " + printable(conn->describe()) + " at seq " + seq_text(source.position) + ": sha256 " +
+                       source.sha256 + " (" + std::to_string(source.records) + " records)");
             print_line(identical ? "identical" : "DIFFERENT");
         } else {
             print_line("source  " + printable(conn->describe()) + " at seq " + seq_text(source.position) +

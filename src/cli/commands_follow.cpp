@@ -20,7 +20,9 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 
-extern "C" void on_stop_signal(int) { g_stop.store(true); }
+extern "C" void on_stop_signal(int) {
+    g_stop.store(true);
+}
 
 std::string default_node_name() {
     char host[256] = {};
@@ -28,8 +30,8 @@ std::string default_node_name() {
     std::string name;
     for (const char* p = host; *p != '\0' && *p != '.' && name.size() < 40; ++p) {
         const char c = *p;
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-                        c == '-';
+        const bool ok =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
         name += ok ? c : '-';
     }
     return name.empty() ? "node" : name;
@@ -52,13 +54,14 @@ int run_follow(const Invocation& invocation) {
     if (const std::string* text = invocation.args.value("max-size")) {
         const std::optional<std::int64_t> mib = parse_whole_number(*text);
         if (!mib || *mib < 1 || *mib > (std::int64_t{1} << 20)) {
-            usage_error("invalid --max-size '" + printable(*text) + "': expected a whole number of MiB from 1 to 1048576");
+            usage_error("invalid --max-size '" + printable(*text) +
+                        "': expected a whole number of MiB from 1 to 1048576");
         }
         options.max_size = static_cast<std::size_t>(*mib) << 20;
     }
     options.conninfo = take(pat::fleet::read_connfile(*source));
 
-    struct sigaction action{};
+    struct sigaction action {};
     action.sa_handler = on_stop_signal;
     sigemptyset(&action.sa_mask);
     action.sa_flags = 0;  // no SA_RESTART: poll() returns at once

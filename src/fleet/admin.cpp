@@ -15,7 +15,9 @@ namespace {
 
 constexpr int kFetchBatch = 10'000;
 
-Status failed(Connection& conn, const Result& r) { return store_failure(conn.describe(), pg_error(conn.raw(), r)); }
+Status failed(Connection& conn, const Result& r) {
+    return store_failure(conn.describe(), pg_error(conn.raw(), r));
+}
 
 // Runs sql; on failure rolls back and returns the error.
 Status run(Connection& conn, const std::string& sql) {
@@ -93,10 +95,21 @@ Status grant_roles(Connection& conn, const InitOptions& options) {
         const std::string role = quote_identifier(conn, options.writer_role);
         if (Status s = run(conn, "GRANT USAGE ON SCHEMA " + schema + " TO " + role +
                                      "; GRANT SELECT, INSERT, UPDATE, DELETE ON pat_head, pat_records, pat_changes, "
-                                     "pat_usage TO " +
-                                     role + "; GRANT pg_read_all_stats TO " + role);
+                                     "pat_usage, pat_sign_in_attempts TO " +
+                                     role + "; GRANT USAGE ON SEQUENCE pat_sign_in_attempts_id_seq TO " + role +
+                                     "; GRANT pg_read_all_stats TO " + role);
             !s.ok())
             return s;
+        // Its statements' parameters are token digests and password hashes:
+        // never in the server's log (log_statement). Setting it on a role
+        // needs a superuser: without one, init says what to run.
+        Result super = exec_plain(conn.raw(), "SELECT rolsuper FROM pg_roles WHERE rolname = current_user");
+        if (super.tuples_ok() && super.rows() == 1 && super.text(0, 0) == "t") {
+            if (Status s = run(conn, "ALTER ROLE " + role + " SET log_parameter_max_length = 0; ALTER ROLE " + role +
+                                         " SET log_parameter_max_length_on_error = 0");
+                !s.ok())
+                return s;
+        }
     }
     return Status::success();
 }
@@ -213,8 +226,9 @@ struct TempDir {
 Status commit(Connection& conn) {
     Result r = exec_plain(conn.raw(), "COMMIT");
     if (!r.command_ok() || std::string_view(PQcmdStatus(r.get())) != "COMMIT") {
-        return store_failure(conn.describe(), "commit failed, nothing was changed: " +
-                                                  (r.command_ok() ? std::string("rolled back") : pg_error(conn.raw(), r)));
+        return store_failure(conn.describe(),
+                             "commit failed, nothing was changed: " +
+                                 (r.command_ok() ? std::string("rolled back") : pg_error(conn.raw(), r)));
     }
     return Status::success();
 }
@@ -239,6 +253,7 @@ Expected<InitResult> init_source(Connection& conn, const InitOptions& options) {
         if (!head.ok()) return rollback(conn, head.status());
         result.source_id = head->source_id;
         result.head = head->seq;
+        if (Status s = create_fleet_only_tables(conn); !s.ok()) return rollback(conn, s);
     } else if (!tables->empty()) {
         std::string list;
         for (const std::string& t : *tables) list += (list.empty() ? "" : ", ") + t;
@@ -249,7 +264,8 @@ Expected<InitResult> init_source(Connection& conn, const InitOptions& options) {
     } else {
         // The records of an empty store, exactly as Store::create writes them.
         TempDir dir;
-        if (dir.path.empty()) return rollback(conn, Status(StatusCode::store_error, "cannot make a temporary directory"));
+        if (dir.path.empty())
+            return rollback(conn, Status(StatusCode::store_error, "cannot make a temporary directory"));
         Expected<std::unique_ptr<Store>> empty = Store::create(dir.path + "/empty.db", kMinStoreSize * 4);
         if (!empty.ok()) return rollback(conn, empty.status());
         result.source_id = random_source_id();
@@ -286,9 +302,9 @@ Expected<ImportResult> import_store(Connection& conn, Store& store) {
     if (!used.tuples_ok()) return rollback(conn, failed(conn, used));
     const std::uint64_t records = std::strtoull(PQgetvalue(used.get(), 0, 0), nullptr, 10);
     if (records != 0) {
-        return rollback(conn, Status(StatusCode::refused,
-                                     "fleet source: " + conn.describe() + " is not empty (" + std::to_string(records) +
-                                         " records besides meta): import only into a new source"));
+        return rollback(conn, Status(StatusCode::refused, "fleet source: " + conn.describe() + " is not empty (" +
+                                                              std::to_string(records) +
+                                                              " records besides meta): import only into a new source"));
     }
     ImportResult result;
     if (Status s = copy_into_import(conn, store.engine(), result.records); !s.ok()) return s;
@@ -359,7 +375,9 @@ RecordDigest::RecordDigest() : ctx_(EVP_MD_CTX_new()) {
     EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr);
 }
 
-RecordDigest::~RecordDigest() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+RecordDigest::~RecordDigest() {
+    EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_));
+}
 
 void RecordDigest::add(std::uint8_t table, std::string_view key, std::string_view value) {
     auto* ctx = static_cast<EVP_MD_CTX*>(ctx_);
@@ -434,10 +452,22 @@ std::optional<std::int64_t> parse_duration(std::string_view text) {
     std::int64_t unit = 1;
     std::string_view digits = text;
     switch (text.back()) {
-        case 'd': unit = 86400; digits.remove_suffix(1); break;
-        case 'h': unit = 3600; digits.remove_suffix(1); break;
-        case 'm': unit = 60; digits.remove_suffix(1); break;
-        case 's': unit = 1; digits.remove_suffix(1); break;
+        case 'd':
+            unit = 86400;
+            digits.remove_suffix(1);
+            break;
+        case 'h':
+            unit = 3600;
+            digits.remove_suffix(1);
+            break;
+        case 'm':
+            unit = 60;
+            digits.remove_suffix(1);
+            break;
+        case 's':
+            unit = 1;
+            digits.remove_suffix(1);
+            break;
         default: break;
     }
     if (digits.empty() || digits.size() > 9) return std::nullopt;

@@ -22,6 +22,8 @@ namespace pat::fleet {
 // Inside the caller's transaction: the tables (pat_head with seq 0 and
 // source_id, pat_records, pat_changes, pat_usage), no records.
 Status create_schema(Connection& conn, const std::string& source_id);
+// pat_usage and pat_sign_in_attempts, when missing (every init runs it).
+Status create_fleet_only_tables(Connection& conn);
 
 struct InitOptions {
     std::string follower_role;  // empty: none

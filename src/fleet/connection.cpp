@@ -60,7 +60,7 @@ std::string describe_conninfo(const std::string& conninfo) {
 }  // namespace
 
 Expected<std::string> read_connfile(const std::string& path) {
-    struct stat st{};
+    struct stat st {};
     if (::stat(path.c_str(), &st) != 0) {
         return Status(StatusCode::invalid_argument,
                       "cannot read the connection file " + path + ": " + std::strerror(errno));
@@ -69,13 +69,12 @@ Expected<std::string> read_connfile(const std::string& path) {
         return Status(StatusCode::invalid_argument, "the connection file " + path + " is not a regular file");
     }
     if ((st.st_mode & S_IROTH) != 0) {
-        return Status(StatusCode::invalid_argument,
-                      "the connection file " + path +
-                          " is readable by every user (mode " + [&] {
-                              char b[8];
-                              std::snprintf(b, sizeof b, "%04o", st.st_mode & 07777);
-                              return std::string(b);
-                          }() + "): it may name a password; chmod o-rwx it (0640 or 0600)");
+        return Status(
+            StatusCode::invalid_argument, "the connection file " + path + " is readable by every user (mode " + [&] {
+                char b[8];
+                std::snprintf(b, sizeof b, "%04o", st.st_mode & 07777);
+                return std::string(b);
+            }() + "): it may name a password; chmod o-rwx it (0640 or 0600)");
     }
     std::ifstream in(path);
     if (!in) {
@@ -91,9 +90,9 @@ Expected<std::string> read_connfile(const std::string& path) {
         break;
     }
     if (found.empty()) {
-        return Status(StatusCode::invalid_argument,
-                      "the connection file " + path + " holds no connection string (host=... dbname=... or "
-                      "postgresql://...)");
+        return Status(StatusCode::invalid_argument, "the connection file " + path +
+                                                        " holds no connection string (host=... dbname=... or "
+                                                        "postgresql://...)");
     }
     char* err = nullptr;
     PQconninfoOption* options = PQconninfoParse(found.c_str(), &err);
@@ -112,17 +111,18 @@ Expected<std::unique_ptr<Connection>> Connection::open(const std::string& connin
     // Ours first, the string's after (a later keyword wins: the string may
     // set its own connect_timeout), the application name last.
     std::string app(application_name.substr(0, 63));
-    const char* keys[] = {"connect_timeout", "tcp_user_timeout", "keepalives", "keepalives_idle",
-                          "keepalives_interval", "keepalives_count", "dbname", "application_name", nullptr};
-    const char* values[] = {kConnectTimeoutS, kTcpUserTimeoutMs, "1", "5", "1", "3", conninfo.c_str(), app.c_str(),
-                            nullptr};
+    const char* keys[] = {"connect_timeout", "tcp_user_timeout",    "keepalives",
+                          "keepalives_idle", "keepalives_interval", "keepalives_count",
+                          "dbname",          "application_name",    nullptr};
+    const char* values[] = {kConnectTimeoutS, kTcpUserTimeoutMs, "1",    "5", "1", "3",
+                            conninfo.c_str(), app.c_str(),       nullptr};
     PGconn* conn = PQconnectdbParams(keys, values, 1);
     if (conn == nullptr) {
         return Status(StatusCode::store_error, "fleet source: out of memory");
     }
     if (PQstatus(conn) != CONNECTION_OK) {
-        std::string message = "cannot connect to the fleet source (" + describe_conninfo(conninfo) + "): " +
-                              pg_error(conn);
+        std::string message =
+            "cannot connect to the fleet source (" + describe_conninfo(conninfo) + "): " + pg_error(conn);
         PQfinish(conn);
         return Status(StatusCode::store_error, message);
     }
@@ -133,6 +133,12 @@ Expected<std::unique_ptr<Connection>> Connection::open(const std::string& connin
     if (purpose == Purpose::writer) set += "; SET lock_timeout = " + std::to_string(kLockTimeoutMs);
     // A transaction left open by a stuck client must not hold the head row.
     set += "; SET idle_in_transaction_session_timeout = 60000";
+    // Keys and records (token digests, password hashes) are parameters: a
+    // server logging statements (log_statement) must not log their values.
+    // Only a superuser may set this here; fleet init sets it on the writer
+    // role (ALTER ROLE ... SET), docs/fleet.md#roles.
+    const char* superuser = PQparameterStatus(conn, "is_superuser");
+    if (superuser != nullptr && std::string_view(superuser) == "on") set += "; SET log_parameter_max_length = 0";
     if (Status s = c->exec(set); !s.ok()) return s;
     return c;
 }
@@ -144,7 +150,9 @@ Expected<std::unique_ptr<Connection>> Connection::open_connfile(const std::strin
     return open(*conninfo, application_name, purpose);
 }
 
-Connection::~Connection() { PQfinish(conn_); }
+Connection::~Connection() {
+    PQfinish(conn_);
+}
 
 Status Connection::exec(const std::string& sql) {
     Result r = exec_plain(conn_, sql);
@@ -162,7 +170,9 @@ Status Connection::set_application_name(std::string_view name) {
     return Status::success();
 }
 
-bool Connection::usable() const { return PQstatus(conn_) == CONNECTION_OK; }
+bool Connection::usable() const {
+    return PQstatus(conn_) == CONNECTION_OK;
+}
 
 Expected<SourceHead> read_head(Connection& conn) {
     Result r = exec_plain(conn.raw(), "SELECT seq, source_id FROM pat_head");

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "../core/store/records.hpp"
 #include "admin.hpp"
 #include "pat/kv.hpp"
 #include "pat/replica.hpp"
@@ -24,6 +25,9 @@ namespace {
 constexpr std::uint64_t kMaxBacklog = 500'000;
 constexpr std::size_t kRebuildBatch = 10'000;
 constexpr std::int64_t kRestoreWaitMs = 2'000;
+// Reconnecting: 100 ms, doubling, at most this (a restarted source is
+// followed again within about half a second of accepting connections).
+constexpr int kMaxBackoffMs = 500;
 
 struct Change {
     std::uint64_t seq;
@@ -39,8 +43,25 @@ void remove_beside(const std::string& path) {
 }
 
 bool exists(const std::string& path) {
-    struct stat st{};
+    struct stat st {};
     return ::stat(path.c_str(), &st) == 0;
+}
+
+// Whether a record of table decodes as the store's rules will read it
+// (the tables whose records have a format; the others hold empty values,
+// digests or rules-internal bytes the store checks itself).
+bool record_decodes(kv::Table table, std::string_view value) {
+    switch (table) {
+        case kv::Table::users: return records::decode_user(value).has_value();
+        case kv::Table::tokens: return records::decode_token(value).has_value();
+        case kv::Table::groups: return records::decode_group(value).has_value();
+        case kv::Table::everyone: return records::decode_everyone(value).has_value();
+        case kv::Table::grants:
+        case kv::Table::group_grants:
+        case kv::Table::effective: return records::decode_level(value).has_value();
+        case kv::Table::token_ids: return value.size() == 32;  // a SHA-256 digest
+        default: return true;
+    }
 }
 
 }  // namespace
@@ -93,6 +114,16 @@ Status Follower::open_replica() {
                                                " is a single-host store, not a fleet replica: the follower will "
                                                "not replace it (move it away, or import it with patctl fleet import)");
     }
+    // Just after a swap the lock file may still describe the old file
+    // while nginx's workers let go of it: never write through a stale view
+    // (the next synchronisation tries again).
+    if (Status s = (*store)->check_lock_region(); !s.ok()) return s;
+    struct stat st {};
+    if (::stat(options_.db_path.c_str(), &st) != 0) {
+        return Status(StatusCode::store_error, options_.db_path + " disappeared");
+    }
+    replica_inode_ = st.st_ino;
+    replica_device_ = st.st_dev;
     position_ = (*state)->position;
     store_ = std::move(*store);
     return Status::success();
@@ -102,14 +133,16 @@ Status Follower::sync_once() {
     if (conn_ == nullptr) {
         if (Status s = connect(); !s.ok()) return s;
     }
-    const std::int64_t boot_ns = boottime_ns();
-    const std::int64_t wall_ms = now_ms();
     Result begin = exec_plain(conn_->raw(), "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     if (!begin.command_ok()) {
         Status s = store_failure(conn_->describe(), pg_error(conn_->raw(), begin));
         drop_connection(s.message());
         return s;
     }
+    // The snapshot is taken by the transaction's first query (the head's):
+    // "verified at" is the moment before it was sent.
+    const std::int64_t boot_ns = boottime_ns();
+    const std::int64_t wall_ms = now_ms();
     Status status;
     Expected<SourceHead> head = read_head(*conn_);
     if (!head.ok()) {
@@ -132,6 +165,14 @@ Status Follower::sync_once() {
 }
 
 Status Follower::sync_in_transaction(const SourceHead& head, std::int64_t boot_ns, std::int64_t wall_ms) {
+    if (store_ != nullptr) {
+        // Removed or replaced behind the follower's back: let go of it.
+        struct stat st {};
+        if (::stat(options_.db_path.c_str(), &st) != 0 || st.st_ino != replica_inode_ || st.st_dev != replica_device_) {
+            log_(options_.db_path + " was removed or replaced: opening it again");
+            store_.reset();
+        }
+    }
     if (store_ == nullptr) {
         if (!exists(options_.db_path)) return rebuild(head, "no replica yet", boot_ns, wall_ms);
         if (Status s = open_replica(); !s.ok()) return s;
@@ -142,8 +183,8 @@ Status Follower::sync_in_transaction(const SourceHead& head, std::int64_t boot_n
     const ReplicaState& was = **current;
     position_ = was.position;
     if (was.source_id != head.source_id) {
-        return rebuild(head, "the replica follows another source (" + was.source_id + ", this one is " +
-                                 head.source_id + ")",
+        return rebuild(head,
+                       "the replica follows another source (" + was.source_id + ", this one is " + head.source_id + ")",
                        boot_ns, wall_ms);
     }
     if (head.seq < was.position) {
@@ -159,16 +200,14 @@ Status Follower::sync_in_transaction(const SourceHead& head, std::int64_t boot_n
     if (head.seq > was.position) {
         Params p;
         p.int8(static_cast<std::int64_t>(was.position)).int8(static_cast<std::int64_t>(head.seq));
-        Result r = exec_params(conn_->raw(),
-                               "SELECT seq, tbl, key, value FROM pat_changes WHERE seq > $1 AND seq <= $2 ORDER BY seq",
-                               p);
+        Result r = exec_params(
+            conn_->raw(), "SELECT seq, tbl, key, value FROM pat_changes WHERE seq > $1 AND seq <= $2 ORDER BY seq", p);
         if (!r.tuples_ok()) return store_failure(conn_->describe(), pg_error(conn_->raw(), r));
         const int rows = r.rows();
         if (rows == 0 || static_cast<std::uint64_t>(r.integer(0, 0)) != was.position + 1) {
-            return rebuild(head,
-                           "the change log no longer reaches back to position " + std::to_string(was.position) +
-                               " (pruned)",
-                           boot_ns, wall_ms);
+            return rebuild(
+                head, "the change log no longer reaches back to position " + std::to_string(was.position) + " (pruned)",
+                boot_ns, wall_ms);
         }
         changes.reserve(static_cast<std::size_t>(rows));
         for (int i = 0; i < rows; ++i) {
@@ -180,12 +219,19 @@ Status Follower::sync_in_transaction(const SourceHead& head, std::int64_t boot_n
             }
             const std::int64_t t = r.integer(i, 1);
             if (t < 0 || static_cast<std::size_t>(t) >= kv::kTableCount) {
-                return Status(StatusCode::store_error, "fleet source: change " + std::to_string(seq) +
-                                                           " names table " + std::to_string(t) +
+                return Status(StatusCode::store_error, "fleet source: change " + std::to_string(seq) + " names table " +
+                                                           std::to_string(t) +
                                                            ", which this version does not know; nothing applied");
             }
             Change c{seq, static_cast<kv::Table>(t), std::string(r.bytes(i, 2)), std::nullopt};
-            if (!r.is_null(i, 3)) c.value = std::string(r.bytes(i, 3));
+            if (!r.is_null(i, 3)) {
+                if (!record_decodes(c.table, r.bytes(i, 3))) {
+                    return Status(StatusCode::store_error,
+                                  "fleet source: change " + std::to_string(seq) + " holds a record of table " +
+                                      std::string(kv::table_name(c.table)) + " that does not decode; nothing applied");
+                }
+                c.value = std::string(r.bytes(i, 3));
+            }
             changes.push_back(std::move(c));
         }
         if (changes.back().seq != head.seq) {
@@ -211,9 +257,8 @@ Status Follower::sync_in_transaction(const SourceHead& head, std::int64_t boot_n
                     return Status(StatusCode::store_error, diverged);
                 }
                 if (rc != kv::kOk) {
-                    return Status(StatusCode::store_error,
-                                  "cannot apply change " + std::to_string(c.seq) + " to " + options_.db_path + ": " +
-                                      txn.failure());
+                    return Status(StatusCode::store_error, "cannot apply change " + std::to_string(c.seq) + " to " +
+                                                               options_.db_path + ": " + txn.failure());
                 }
             }
             return store_->put_replica_state(txn, state);
@@ -229,8 +274,7 @@ Status Follower::sync_in_transaction(const SourceHead& head, std::int64_t boot_n
     return Status::success();
 }
 
-Status Follower::rebuild(const SourceHead& head, const std::string& why, std::int64_t boot_ns,
-                         std::int64_t wall_ms) {
+Status Follower::rebuild(const SourceHead& head, const std::string& why, std::int64_t boot_ns, std::int64_t wall_ms) {
     log_("rebuilding the replica from a snapshot at seq " + std::to_string(head.seq) + ": " + why);
     const std::string tmp = options_.db_path + ".rebuild";
     remove_beside(tmp);
@@ -266,13 +310,19 @@ Status Follower::rebuild(const SourceHead& head, const std::string& why, std::in
                 return engine.write(
                     [&](kv::Txn& txn) -> Status {
                         for (int i = 0; i < rows; ++i) {
+                            const auto table = static_cast<kv::Table>(batch.integer(i, 0));
+                            if (!record_decodes(table, batch.bytes(i, 2))) {
+                                return Status(StatusCode::store_error,
+                                              "fleet source: a record of table " + std::string(kv::table_name(table)) +
+                                                  " does not decode; the replica was not replaced");
+                            }
                             int rc = txn.put(static_cast<kv::Table>(batch.integer(i, 0)), batch.bytes(i, 1),
                                              batch.bytes(i, 2), kv::Put::append);
                             if (rc != kv::kOk) {
-                                return Status(StatusCode::store_error,
-                                              "cannot write the rebuilt replica " + tmp + ": " +
-                                                  (rc == kv::kFull ? std::string("full (raise --max-size)")
-                                                                   : txn.failure()));
+                                return Status(
+                                    StatusCode::store_error,
+                                    "cannot write the rebuilt replica " + tmp + ": " +
+                                        (rc == kv::kFull ? std::string("full (raise --max-size)") : txn.failure()));
                             }
                         }
                         records += static_cast<std::uint64_t>(rows);
@@ -289,8 +339,8 @@ Status Follower::rebuild(const SourceHead& head, const std::string& why, std::in
             state.boot_id = boot_id_;
             state.verified_wall_ms = wall_ms;
             state.source_id = head.source_id;
-            status = engine.write([&](kv::Txn& txn) { return fresh.put_replica_state(txn, state); },
-                                  kv::Space::reserve);
+            status =
+                engine.write([&](kv::Txn& txn) { return fresh.put_replica_state(txn, state); }, kv::Space::reserve);
         }
     }
     if (!status.ok()) {
@@ -350,7 +400,7 @@ void Follower::run(const std::atomic<bool>& stop) {
             if (s.message() != last_error) log_(s.message());
             last_error = s.message();
             const int wait = conn_ == nullptr ? backoff_ms : 1000;
-            backoff_ms = std::min(backoff_ms * 2, 1000);
+            backoff_ms = std::min(backoff_ms * 2, kMaxBackoffMs);
             for (int waited = 0; waited < wait && !stop.load(); waited += 50) {
                 std::this_thread::sleep_for(std::chrono::milliseconds(50));
             }
@@ -362,8 +412,7 @@ void Follower::run(const std::atomic<bool>& stop) {
         // Until the next second, or a notification.
         for (;;) {
             if (stop.load()) return;
-            const auto elapsed =
-                std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started).count();
+            const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started).count();
             if (elapsed >= 1000) break;
             if (wait_for_notification(static_cast<int>(1000 - elapsed))) break;
             if (conn_ == nullptr) break;

@@ -24,9 +24,9 @@
 namespace pat::fleet {
 
 struct FollowerOptions {
-    std::string conninfo;  // read_connfile's
-    std::string db_path;   // the replica
-    std::string node;      // the name in application_name
+    std::string conninfo;                      // read_connfile's
+    std::string db_path;                       // the replica
+    std::string node;                          // the name in application_name
     std::size_t max_size = kDefaultStoreSize;  // of a rebuilt replica
 };
 
@@ -68,6 +68,9 @@ class Follower {
     std::uint64_t reported_ = ~std::uint64_t{0};
     std::uint64_t rebuilds_ = 0;
     std::array<std::uint8_t, 16> boot_id_{};
+    // The replica file store_ has open (a replaced or removed file is let go).
+    std::uint64_t replica_inode_ = 0;
+    std::uint64_t replica_device_ = 0;
 };
 
 }  // namespace pat::fleet

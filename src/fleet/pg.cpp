@@ -83,7 +83,9 @@ Result exec_params(PGconn* conn, const std::string& sql, Params& params, bool bi
                                params.formats(), binary_result ? 1 : 0));
 }
 
-Result exec_plain(PGconn* conn, const std::string& sql) { return Result(PQexec(conn, sql.c_str())); }
+Result exec_plain(PGconn* conn, const std::string& sql) {
+    return Result(PQexec(conn, sql.c_str()));
+}
 
 namespace {
 std::string one_line(const char* text) {
@@ -102,7 +104,9 @@ std::string one_line(const char* text) {
 }
 }  // namespace
 
-std::string pg_error(PGconn* conn) { return one_line(PQerrorMessage(conn)); }
+std::string pg_error(PGconn* conn) {
+    return one_line(PQerrorMessage(conn));
+}
 
 std::string pg_error(PGconn* conn, const Result& result) {
     const char* text = result.get() != nullptr ? PQresultErrorMessage(result.get()) : nullptr;

@@ -62,7 +62,7 @@ class Params {
     Params& int8(std::int64_t v);
     Params& bytes(std::string_view v);  // bytea
     Params& null();
-    Params& text(std::string_view v);   // a text parameter (still sent as bytes; the server parses it)
+    Params& text(std::string_view v);  // a text parameter (still sent as bytes; the server parses it)
 
     int count() const { return static_cast<int>(values_.size()); }
     const char* const* values() const { return values_.data(); }

@@ -1,12 +1,12 @@
 #include "pg_engine.hpp"
 
+#include <deque>
+
 #include "pg.hpp"
 
 namespace pat::fleet {
 
 namespace {
-
-thread_local std::uint64_t t_last_committed = 0;
 
 // The smallest byte string greater than every string starting with prefix;
 // empty when there is none (prefix empty or all 0xff).
@@ -47,14 +47,13 @@ class PgTxn : public kv::Txn {
         if (!writable_) return fail_text("put in a read transaction");
         Params p;
         p.int2(static_cast<std::int16_t>(table)).bytes(key).bytes(value).int8(static_cast<std::int64_t>(next_ + 1));
-        const char* sql =
-            mode == kv::Put::no_overwrite
-                ? "WITH r AS (INSERT INTO pat_records (tbl, key, value) VALUES ($1, $2, $3) "
-                  "ON CONFLICT (tbl, key) DO NOTHING RETURNING 1) "
-                  "INSERT INTO pat_changes (seq, tbl, key, value) SELECT $4, $1, $2, $3 FROM r"
-                : "WITH r AS (INSERT INTO pat_records (tbl, key, value) VALUES ($1, $2, $3) "
-                  "ON CONFLICT (tbl, key) DO UPDATE SET value = EXCLUDED.value RETURNING 1) "
-                  "INSERT INTO pat_changes (seq, tbl, key, value) SELECT $4, $1, $2, $3 FROM r";
+        const char* sql = mode == kv::Put::no_overwrite
+                              ? "WITH r AS (INSERT INTO pat_records (tbl, key, value) VALUES ($1, $2, $3) "
+                                "ON CONFLICT (tbl, key) DO NOTHING RETURNING 1) "
+                                "INSERT INTO pat_changes (seq, tbl, key, value) SELECT $4, $1, $2, $3 FROM r"
+                              : "WITH r AS (INSERT INTO pat_records (tbl, key, value) VALUES ($1, $2, $3) "
+                                "ON CONFLICT (tbl, key) DO UPDATE SET value = EXCLUDED.value RETURNING 1) "
+                                "INSERT INTO pat_changes (seq, tbl, key, value) SELECT $4, $1, $2, $3 FROM r";
         Result r = exec_params(conn_->raw(), sql, p);
         if (!r.command_ok()) return fail(r);
         if (r.affected() == 0) return kv::kKeyExists;
@@ -130,7 +129,7 @@ class PgTxn : public kv::Txn {
             if (!conn_->usable()) conn_.reset();
             return store_failure(engine_.describe(), "commit failed (nothing was changed): " + detail);
         }
-        t_last_committed = next_;
+        engine_.set_last_committed(next_);
         return Status::success();
     }
 
@@ -165,7 +164,9 @@ class PgTxn : public kv::Txn {
     bool finished_ = false;
     std::uint64_t head_;
     std::uint64_t next_;
-    std::vector<Result> results_;
+    // A deque: a visitor's get() during scan() adds results while scan
+    // reads an earlier one (a vector would move it away).
+    std::deque<Result> results_;
     std::string failure_;
 };
 
@@ -183,8 +184,7 @@ Expected<std::unique_ptr<PgEngine>> PgEngine::open(const std::string& conninfo, 
     return std::unique_ptr<PgEngine>(new PgEngine(conninfo, std::move(application_name), std::move(*first)));
 }
 
-Expected<std::unique_ptr<PgEngine>> PgEngine::open_connfile(const std::string& connfile,
-                                                            std::string application_name) {
+Expected<std::unique_ptr<PgEngine>> PgEngine::open_connfile(const std::string& connfile, std::string application_name) {
     Expected<std::string> conninfo = read_connfile(connfile);
     if (!conninfo.ok()) return conninfo.status();
     return open(*conninfo, std::move(application_name));
@@ -249,8 +249,12 @@ Status PgEngine::write(const std::function<Status(kv::Txn&)>& body, kv::Space) {
     return txn.commit();
 }
 
-std::uint64_t PgEngine::last_committed_position() const { return t_last_committed; }
+std::uint64_t PgEngine::last_committed_position() const {
+    return last_committed_.load();
+}
 
-std::string PgEngine::describe() const { return describe_; }
+std::string PgEngine::describe() const {
+    return describe_;
+}
 
 }  // namespace pat::fleet

@@ -25,8 +25,7 @@ class PgEngine : public kv::Engine {
    public:
     // Connects once (to fail early) and keeps that connection.
     static Expected<std::unique_ptr<PgEngine>> open(const std::string& conninfo, std::string application_name);
-    static Expected<std::unique_ptr<PgEngine>> open_connfile(const std::string& connfile,
-                                                             std::string application_name);
+    static Expected<std::unique_ptr<PgEngine>> open_connfile(const std::string& connfile, std::string application_name);
 
     Expected<std::unique_ptr<kv::Txn>> read() override;
     Status write(const std::function<Status(kv::Txn&)>& body, kv::Space space) override;
@@ -37,6 +36,7 @@ class PgEngine : public kv::Engine {
     // release() (only when it is still usable and outside a transaction).
     Expected<std::unique_ptr<Connection>> acquire();
     void release(std::unique_ptr<Connection> conn);
+    void set_last_committed(std::uint64_t seq) { last_committed_.store(seq); }
 
    private:
     PgEngine(std::string conninfo, std::string application_name, std::unique_ptr<Connection> first);
@@ -45,6 +45,7 @@ class PgEngine : public kv::Engine {
     std::string describe_;
     std::mutex mutex_;
     std::vector<std::unique_ptr<Connection>> idle_;
+    std::atomic<std::uint64_t> last_committed_{0};
 };
 
 }  // namespace pat::fleet

@@ -123,8 +123,19 @@ TEST_F(FleetPgEngine, AFailedBodyChangesNothing) {
 }
 
 TEST_F(FleetPgEngine, ScansInMemcmpOrderWithPrefixes) {
-    std::vector<std::string> keys = {std::string("\0", 1), std::string("\0\x01", 2), "a", "a\xff", "a\xff\xff", "ab",
-                                     "b", "\x7f", "\x80", "\xff", "\xff\xff", "B", "a\0x"};
+    std::vector<std::string> keys = {std::string("\0", 1),
+                                     std::string("\0\x01", 2),
+                                     "a",
+                                     "a\xff",
+                                     "a\xff\xff",
+                                     "ab",
+                                     "b",
+                                     "\x7f",
+                                     "\x80",
+                                     "\xff",
+                                     "\xff\xff",
+                                     "B",
+                                     "a\0x"};
     keys.back() = std::string("a\0x", 3);
     ASSERT_TRUE(engine_
                     ->write(
@@ -158,7 +169,8 @@ TEST_F(FleetPgEngine, ScansInMemcmpOrderWithPrefixes) {
     EXPECT_EQ(scan("a", false), (std::vector<std::string>{"a", std::string("a\0x", 3), "ab", "a\xff", "a\xff\xff"}));
     EXPECT_EQ(scan("a\xff", false), (std::vector<std::string>{"a\xff", "a\xff\xff"}));
     EXPECT_EQ(scan("\xff", false), (std::vector<std::string>{"\xff", "\xff\xff"}));
-    EXPECT_EQ(scan(std::string("\0", 1), true), (std::vector<std::string>{std::string("\0\x01", 2), std::string("\0", 1)}));
+    EXPECT_EQ(scan(std::string("\0", 1), true),
+              (std::vector<std::string>{std::string("\0\x01", 2), std::string("\0", 1)}));
     EXPECT_TRUE(scan("zz", false).empty());
 
     auto txn = engine_->read();
@@ -170,6 +182,20 @@ TEST_F(FleetPgEngine, ScansInMemcmpOrderWithPrefixes) {
     EXPECT_EQ((*txn)->scan(kv::Table::grants, "", [&](std::string_view, std::string_view) { return ++visited < 2; }),
               kv::kOk);
     EXPECT_EQ(visited, 2);
+    // A visitor that reads (Store::list_tokens gets each token while it
+    // scans): the scan's rows stay valid while get() adds results.
+    std::vector<std::string> values;
+    EXPECT_EQ((*txn)->scan(kv::Table::grants, "",
+                           [&](std::string_view k, std::string_view) {
+                               for (int i = 0; i < 3; ++i) {
+                                   std::string_view v;
+                                   EXPECT_EQ((*txn)->get(kv::Table::grants, k, v), kv::kOk);
+                               }
+                               values.emplace_back(k);
+                               return true;
+                           }),
+              kv::kOk);
+    EXPECT_EQ(values, sorted);
 }
 
 TEST_F(FleetPgEngine, AReadIsOneSnapshot) {
@@ -213,8 +239,9 @@ TEST_F(FleetPgEngine, ConcurrentWritersLeaveAGaplessLogInCommitOrder) {
         ASSERT_TRUE(conn.ok());
         std::int64_t position = 0;
         while (!done.load()) {
-            pat::fleet::Result r = pat::fleet::exec_plain(
-                (*conn)->raw(), "SELECT seq FROM pat_changes WHERE seq > " + std::to_string(position) + " ORDER BY seq");
+            pat::fleet::Result r =
+                pat::fleet::exec_plain((*conn)->raw(), "SELECT seq FROM pat_changes WHERE seq > " +
+                                                           std::to_string(position) + " ORDER BY seq");
             ASSERT_TRUE(r.tuples_ok());
             for (int i = 0; i < r.rows(); ++i) {
                 std::int64_t seq = std::strtoll(PQgetvalue(r.get(), i, 0), nullptr, 10);
@@ -297,6 +324,14 @@ TEST_F(FleetPgEngine, NotifiesTheSeqOnly) {
     EXPECT_STREQ(n->relname, "pat_changes");
     EXPECT_STREQ(n->extra, "1");
     PQfreemem(n);
+    // The server logs every statement (log_statement=all), never the
+    // parameters' values (hex of "secret-record" and "secret-digest").
+    std::ifstream in(fleet_test::server().dir() + "/server.log");
+    std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_NE(log.find("INSERT INTO pat_changes"), std::string::npos);
+    EXPECT_EQ(log.find(pat::fleet::hex("secret-record")), std::string::npos);
+    EXPECT_EQ(log.find(pat::fleet::hex("secret-digest")), std::string::npos);
+    EXPECT_EQ(log.find("secret-record"), std::string::npos);
 }
 
 TEST_F(FleetPgEngine, ALostConnectionRollsBackAndTheNextWriteReconnects) {

@@ -37,7 +37,9 @@ inline std::string as_db_user(const std::string& command) {
     return ::geteuid() == 0 ? "runuser -u postgres -- " + command : command;
 }
 
-inline int shell(const std::string& command) { return std::system(command.c_str()); }
+inline int shell(const std::string& command) {
+    return std::system(command.c_str());
+}
 
 class PgServer {
    public:
@@ -51,14 +53,17 @@ class PgServer {
             if (::chown(dir_.c_str(), pw->pw_uid, pw->pw_gid) != 0) throw std::runtime_error("chown");
         }
         port_ = free_port();
-        if (shell(as_db_user(std::string(kPgBin) + "/initdb -D " + dir_ + "/data -A trust -U postgres --no-sync "
-                                                   "-E UTF8 >" + dir_ + "/initdb.log 2>&1")) != 0) {
+        if (shell(as_db_user(std::string(kPgBin) + "/initdb -D " + dir_ +
+                             "/data -A trust -U postgres --no-sync "
+                             "-E UTF8 >" +
+                             dir_ + "/initdb.log 2>&1")) != 0) {
             throw std::runtime_error("initdb failed: see " + dir_ + "/initdb.log");
         }
-        if (shell(as_db_user(std::string(kPgBin) + "/pg_ctl -D " + dir_ + "/data -w -l " + dir_ +
-                             "/server.log -o \"-p " + std::to_string(port_) + " -k " + dir_ +
-                             " -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50\" start "
-                             ">/dev/null")) != 0) {
+        if (shell(as_db_user(
+                std::string(kPgBin) + "/pg_ctl -D " + dir_ + "/data -w -l " + dir_ + "/server.log -o \"-p " +
+                std::to_string(port_) + " -k " + dir_ +
+                " -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50 -c log_statement=all\" start "
+                ">/dev/null")) != 0) {
             throw std::runtime_error("pg_ctl start failed: see " + dir_ + "/server.log");
         }
     }
