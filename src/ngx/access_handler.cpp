@@ -93,6 +93,7 @@ const char* loggable_user(const AuthorizationCredentials& credentials, char (&bu
 // decide() and counted once by the access handler.
 struct Outcome {
     AccessOutcome value = AccessOutcome::internal_error;
+    bool stale = false;  // refused with 503 on a stale replica: auth_pat_requests_stale_total instead
 };
 
 ngx_int_t deny(RequestContext& ctx, ngx_uint_t status, Outcome& outcome, AccessOutcome why) {
@@ -114,6 +115,26 @@ ngx_int_t unauthenticated(ngx_http_request_t* r, RequestContext& ctx, const ngx_
 // `satisfy` says (only 401 and 403 are soft).
 ngx_int_t fault(RequestContext& ctx, Outcome& outcome, AccessOutcome why) {
     return deny(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR, outcome, why);
+}
+
+// A fleet replica not verified against its source for longer than the
+// location's auth_pat_max_staleness: 503 with Retry-After, never 401 (git
+// would erase the user's stored credentials) and never an allow. Logged
+// aggregated by the worker's timer (worker_stores.cpp), not per request.
+ngx_int_t stale_replica(ngx_http_request_t* r, RequestContext& ctx, Outcome& outcome) {
+    static ngx_str_t kRetryAfter = ngx_string("5");  // seconds; the follower verifies once a second
+    outcome.stale = true;
+    ctx.denied_status = NGX_HTTP_SERVICE_UNAVAILABLE;
+    if (push_response_header(r, "Retry-After", kRetryAfter) == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    return NGX_HTTP_SERVICE_UNAVAILABLE;
+}
+
+// Whether the location's replica is too stale to decide with: one compare
+// of nginx's clock with the gate's deadline (WorkerStores::stale); the rest
+// runs only for a request found stale.
+bool replica_too_stale(const LocConf& conf, Worker* worker, ngx_log_t* log) noexcept {
+    return conf.gate != NGX_CONF_UNSET_UINT && worker != nullptr && worker->stores().stale(conf.gate) &&
+           worker->stores().confirm_stale(conf.gate, log);
 }
 
 template <std::size_t N>
@@ -190,11 +211,14 @@ ngx_int_t decide_anonymous_read(ngx_http_request_t* r, const LocConf& conf, Requ
                                 Outcome& outcome, const Target& target) {
     ngx_log_t* log = r->connection->log;
     Worker* worker = Worker::current();
-    Store* store = worker != nullptr ? worker->stores().for_decision(conf.db_index, log) : nullptr;
+    bool opened = false;
+    Store* store = worker != nullptr ? worker->stores().for_decision(conf.db_index, log, &opened) : nullptr;
     if (store == nullptr) {
         ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: no usable store \"%V\": answering 500", &store_path(r, conf));
         return fault(ctx, outcome, AccessOutcome::store_unavailable);
     }
+    // Opened just now: its replica state was read with it.
+    if (opened && replica_too_stale(conf, worker, log)) return stale_replica(r, ctx, outcome);
 
     AccessRequest request;
     request.need = target.need;
@@ -262,12 +286,15 @@ ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx
 
     const ngx_str_t& path = store_path(r, conf);
     Worker* worker = Worker::current();
-    Store* store = worker != nullptr ? worker->stores().for_decision(conf.db_index, log) : nullptr;
+    bool opened = false;
+    Store* store = worker != nullptr ? worker->stores().for_decision(conf.db_index, log, &opened) : nullptr;
     TokenHasher* hasher = worker != nullptr ? worker->hasher() : nullptr;
     if (store == nullptr || hasher == nullptr) {
         ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: no usable store \"%V\": answering 500", &path);
         return fault(ctx, outcome, store == nullptr ? AccessOutcome::store_unavailable : AccessOutcome::internal_error);
     }
+    // Opened just now: its replica state was read with it.
+    if (opened && replica_too_stale(conf, worker, log)) return stale_replica(r, ctx, outcome);
 
     AccessRequest request;
     request.token = credentials.token;
@@ -356,8 +383,18 @@ ngx_int_t access_handler(ngx_http_request_t* r) noexcept {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
         Outcome outcome;
-        const ngx_int_t rc = decide(r, *conf, *ctx, realm, outcome);
-        count_outcome(mcf, outcome.value);
+        // A stale fleet replica refuses every protected request before
+        // anything else is looked at (a public read and a request without
+        // credentials included): the one compare a request pays for fleet
+        // mode.
+        const ngx_int_t rc = replica_too_stale(*conf, Worker::current(), r->connection->log)
+                                 ? stale_replica(r, *ctx, outcome)
+                                 : decide(r, *conf, *ctx, realm, outcome);
+        if (outcome.stale) {
+            count_stale(mcf);
+        } else {
+            count_outcome(mcf, outcome.value);
+        }
         if (rc != NGX_OK) hide_remote_user(r);
         return rc;
     } catch (const std::exception& e) {

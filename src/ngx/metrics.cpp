@@ -9,6 +9,7 @@
 #include "helpers.hpp"
 #include "pat/prometheus.hpp"
 #include "pat/version.hpp"
+#include "worker.hpp"
 
 namespace pat::ngx {
 
@@ -57,8 +58,85 @@ std::vector<StoreFileFacts> store_facts(const MainConf* conf) {
     return facts;
 }
 
-ngx_int_t send_text(ngx_http_request_t* r, const std::string& text) {
-    r->headers_out.status = NGX_HTTP_OK;
+// Fleet mode's families, after the core's (format_access_metrics): the
+// stale refusals, and each store's mode and replica state as this worker's
+// timer last read them (every worker reads the same file). Whether any
+// protected location using a store would answer 503 now: then the whole
+// page is answered with 503, so that a load balancer drains the node.
+std::string fleet_metrics(const SharedCounters* counters, const MainConf* conf, bool& stale) {
+    stale = false;
+    PrometheusText out;
+    out.family("auth_pat_requests_stale_total", "counter",
+               "Protected requests answered 503 because the fleet replica was not verified against its source within "
+               "auth_pat_max_staleness, summed over all workers (not in auth_pat_requests_refused_total).");
+    out.sample("auth_pat_requests_stale_total", counters != nullptr ? counters->stale_refusals : 0);
+
+    Worker* worker = Worker::current();
+    if (conf == nullptr || conf->stores == nullptr || worker == nullptr) return out.take();
+    const auto* stores = static_cast<const StoreConf*>(conf->stores->elts);
+    std::vector<std::string> paths;
+    std::vector<StoreHealth> health;
+    for (ngx_uint_t i = 0; i < conf->stores->nelts && i < worker->stores().size(); ++i) {
+        paths.emplace_back(view(stores[i].path));
+        health.push_back(worker->stores().health(i));
+        if (health.back().stale) stale = true;
+    }
+    auto each_replica = [&](auto&& emit) {
+        for (std::size_t i = 0; i < health.size(); ++i) {
+            if (health[i].view.mode == ReplicaView::Mode::replica && !health[i].view.read_failed) emit(i);
+        }
+    };
+
+    out.family("auth_pat_fleet_mode", "gauge",
+               "1 when the store is a fleet replica (the follower keeps a replica state in it), 0 when it is a "
+               "single-host store; absent while no worker has opened it.");
+    for (std::size_t i = 0; i < health.size(); ++i) {
+        if (health[i].view.mode == ReplicaView::Mode::unknown) continue;
+        out.sample("auth_pat_fleet_mode", {{"store", paths[i]}}, health[i].view.mode == ReplicaView::Mode::replica);
+    }
+    out.family("auth_pat_replica_stale", "gauge",
+               "1 when a protected location using the store answers 503 now (auth_pat_max_staleness passed, "
+               "verified on another boot, or the state unreadable); the status page is then answered with 503.");
+    for (std::size_t i = 0; i < health.size(); ++i) {
+        if (health[i].view.mode == ReplicaView::Mode::unknown) continue;
+        out.sample("auth_pat_replica_stale", {{"store", paths[i]}}, health[i].stale);
+    }
+    out.family("auth_pat_replica_max_staleness_seconds", "gauge",
+               "The smallest auth_pat_max_staleness of the protected locations using the replica.");
+    each_replica([&](std::size_t i) {
+        if (health[i].bound != 0)
+            out.gauge("auth_pat_replica_max_staleness_seconds", {{"store", paths[i]}},
+                      static_cast<double>(health[i].bound) / 1000.0);
+    });
+    out.family("auth_pat_replica_position", "gauge", "The last change-log seq the follower applied to the replica.");
+    each_replica([&](std::size_t i) {
+        out.sample("auth_pat_replica_position", {{"store", paths[i]}}, health[i].view.position);
+    });
+    out.family("auth_pat_replica_source_head", "gauge",
+               "The source's head (change-log seq) when the follower last verified the replica.");
+    each_replica([&](std::size_t i) {
+        out.sample("auth_pat_replica_source_head", {{"store", paths[i]}}, health[i].view.source_head);
+    });
+    out.family("auth_pat_replica_lag", "gauge",
+               "Changes the replica was behind its source when last verified (source head - position).");
+    each_replica([&](std::size_t i) {
+        const ReplicaView& v = health[i].view;
+        out.sample("auth_pat_replica_lag", {{"store", paths[i]}},
+                   v.source_head > v.position ? v.source_head - v.position : 0);
+    });
+    out.family("auth_pat_replica_verified_age_seconds", "gauge",
+               "Seconds since the follower last verified the replica against its source (CLOCK_BOOTTIME); absent "
+               "when it was verified on another boot (stale).");
+    each_replica([&](std::size_t i) {
+        if (health[i].view.this_boot)
+            out.gauge("auth_pat_replica_verified_age_seconds", {{"store", paths[i]}},
+                      static_cast<double>(health[i].view.age_now_ms()) / 1000.0);
+    });
+    return out.take();
+}
+
+ngx_int_t send_text(ngx_http_request_t* r, const std::string& text, ngx_uint_t status) {
+    r->headers_out.status = status;
     r->headers_out.content_length_n = static_cast<off_t>(text.size());
     r->headers_out.content_type.data = reinterpret_cast<u_char*>(const_cast<char*>(kPrometheusContentType.data()));
     r->headers_out.content_type.len = kPrometheusContentType.size();
@@ -86,9 +164,11 @@ ngx_int_t status_handler(ngx_http_request_t* r) noexcept {
         if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) return NGX_HTTP_NOT_ALLOWED;
         if (const ngx_int_t rc = ngx_http_discard_request_body(r); rc != NGX_OK) return rc;
         const auto* conf = main_conf(r);
-        const std::string text =
+        std::string text =
             format_access_metrics(snapshot(shared_counters(conf)), store_facts(conf), now_ms(), kVersion);
-        return send_text(r, text);
+        bool stale = false;
+        text += fleet_metrics(shared_counters(conf), conf, stale);
+        return send_text(r, text, stale ? NGX_HTTP_SERVICE_UNAVAILABLE : NGX_HTTP_OK);
     } catch (const std::exception& e) {
         ngx_log_error(NGX_LOG_CRIT, r->connection->log, 0, "auth_pat_status: %s", e.what());
     } catch (...) {

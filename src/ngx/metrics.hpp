@@ -19,6 +19,9 @@ namespace pat::ngx {
 struct SharedCounters {
     ngx_atomic_t outcomes[kAccessOutcomeCount];
     ngx_atomic_t store_open_failures;
+    // Protected requests refused with 503 on a stale fleet replica
+    // (auth_pat_max_staleness), not in outcomes.
+    ngx_atomic_t stale_refusals;
 };
 
 inline SharedCounters* shared_counters(const MainConf* conf) noexcept {
@@ -36,6 +39,11 @@ inline void count_outcome(const MainConf* conf, AccessOutcome outcome) noexcept 
 // A worker's failed attempt to open a store.
 inline void count_store_open_failure(const MainConf* conf) noexcept {
     if (SharedCounters* counters = shared_counters(conf)) (void)ngx_atomic_fetch_add(&counters->store_open_failures, 1);
+}
+
+// A protected request refused with 503 on a stale fleet replica.
+inline void count_stale(const MainConf* conf) noexcept {
+    if (SharedCounters* counters = shared_counters(conf)) (void)ngx_atomic_fetch_add(&counters->stale_refusals, 1);
 }
 
 // The `auth_pat_status` directive (location context, no arguments).

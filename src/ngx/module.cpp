@@ -154,6 +154,43 @@ char* set_last_used_flush(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
     return kConfOk;
 }
 
+// auth_pat_max_staleness time | off: how long a fleet replica may go
+// unverified against its source before the protected locations that use it
+// answer 503. At least a second: the follower verifies once a second.
+char* set_max_staleness(ngx_conf_t* cf, ngx_command_t*, void* conf) noexcept {
+    auto* lcf = static_cast<LocConf*>(conf);
+    if (lcf->max_staleness != NGX_CONF_UNSET_MSEC) return kIsDuplicate;
+    ngx_str_t* value = static_cast<ngx_str_t*>(cf->args->elts);
+    if (view(value[1]) == "off") {
+        lcf->max_staleness = 0;
+        return kConfOk;
+    }
+    const ngx_int_t ms = ngx_parse_time(&value[1], 0);
+    if (ms == NGX_ERROR || ms < 1000 || ms > kMaxStalenessBound) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"auth_pat_max_staleness\": it must be a time from 1s to 1d "
+                           "(e.g. \"30s\", \"2m\"; the follower verifies the replica once a second) or \"off\"",
+                           &value[1]);
+        return kConfError;
+    }
+    lcf->max_staleness = static_cast<ngx_msec_t>(ms);
+    return kConfOk;
+}
+
+// The index of the (store, bound) pair in MainConf::gates, added when new;
+// NGX_CONF_UNSET_UINT when out of memory.
+ngx_uint_t gate_index(MainConf& mcf, ngx_uint_t db_index, ngx_msec_t bound) {
+    auto* gates = static_cast<GateConf*>(mcf.gates->elts);
+    for (ngx_uint_t i = 0; i < mcf.gates->nelts; ++i) {
+        if (gates[i].db_index == db_index && gates[i].bound == bound) return i;
+    }
+    auto* added = static_cast<GateConf*>(ngx_array_push(mcf.gates));
+    if (added == nullptr) return NGX_CONF_UNSET_UINT;
+    added->db_index = db_index;
+    added->bound = bound;
+    return mcf.gates->nelts - 1;
+}
+
 constexpr ngx_uint_t kAnyContext = NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_HTTP_LMT_CONF;
 constexpr ngx_uint_t kContexts = kAnyContext | NGX_CONF_TAKE1;
 
@@ -174,6 +211,7 @@ ngx_command_t commands[] = {
      nullptr},
     {ngx_string("auth_pat_status"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, set_status, NGX_HTTP_LOC_CONF_OFFSET, 0,
      nullptr},
+    {ngx_string("auth_pat_max_staleness"), kContexts, set_max_staleness, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     {ngx_string("auth_pat_last_used_flush"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_last_used_flush,
      NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
     ngx_null_command,
@@ -187,6 +225,8 @@ void* create_main_conf(ngx_conf_t* cf) noexcept {
     if (mcf == nullptr) return nullptr;
     mcf->stores = ngx_array_create(cf->pool, 2, sizeof(StoreConf));
     if (mcf->stores == nullptr) return nullptr;
+    mcf->gates = ngx_array_create(cf->pool, 2, sizeof(GateConf));
+    if (mcf->gates == nullptr) return nullptr;
     mcf->last_used_flush = NGX_CONF_UNSET_MSEC;
     return mcf;
 }
@@ -228,6 +268,8 @@ void* create_loc_conf(ngx_conf_t* cf) noexcept {
     lcf->project = static_cast<ngx_http_complex_value_t*>(NGX_CONF_UNSET_PTR);
     lcf->repo = static_cast<ngx_http_complex_value_t*>(NGX_CONF_UNSET_PTR);
     lcf->rest_rules = NGX_CONF_UNSET_PTR;
+    lcf->max_staleness = NGX_CONF_UNSET_MSEC;
+    lcf->gate = NGX_CONF_UNSET_UINT;
     return lcf;
 }
 
@@ -242,6 +284,7 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) noexcept {
     ngx_conf_merge_ptr_value(conf->project, prev->project, nullptr);
     ngx_conf_merge_ptr_value(conf->repo, prev->repo, nullptr);
     ngx_conf_merge_ptr_value(conf->rest_rules, prev->rest_rules, nullptr);
+    ngx_conf_merge_msec_value(conf->max_staleness, prev->max_staleness, kDefaultMaxStaleness);
 
     // A protected location must name its store at the same or an enclosing
     // level; otherwise every request would get 500.
@@ -249,6 +292,16 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) noexcept {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"auth_pat\" is on but no \"auth_pat_db\" is set at this level or above");
         return kConfError;
+    }
+
+    // A protected location with a store has a staleness gate (unless "off");
+    // whether the store is a fleet replica is known only to the workers.
+    if (conf->realm != nullptr && conf->db_index != NGX_CONF_UNSET_UINT && conf->max_staleness != 0) {
+        auto* mcf = static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_auth_pat_module));
+        conf->gate = gate_index(*mcf, conf->db_index, conf->max_staleness);
+        if (conf->gate == NGX_CONF_UNSET_UINT) return kConfError;
+    } else {
+        conf->gate = NGX_CONF_UNSET_UINT;
     }
 
     return kConfOk;

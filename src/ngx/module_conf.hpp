@@ -21,6 +21,14 @@ struct StoreConf {
     ngx_uint_t conf_line;
 };
 
+// auth_pat_max_staleness: one distinct (store, bound) pair that a protected
+// location uses. A worker keeps one deadline per gate (worker_stores.hpp),
+// so that a request compares nginx's clock with it and nothing else.
+struct GateConf {
+    ngx_uint_t db_index;  // into MainConf::stores
+    ngx_msec_t bound;     // > 0 ("off" makes no gate)
+};
+
 struct MainConf {
     // The distinct store paths of every auth_pat_db. A location refers to
     // its store by index, so a worker keeps one open Store per path and a
@@ -32,6 +40,10 @@ struct MainConf {
     // nginx's "default" thread pool.
     ngx_msec_t last_used_flush;
     ngx_thread_pool_t* flush_pool;
+
+    // The distinct (store, auth_pat_max_staleness) pairs of the protected
+    // locations; a location refers to its pair by index (LocConf::gate).
+    ngx_array_t* gates;  // of GateConf
 
     // The counters of auth_pat_status (metrics.hpp); nullptr when no
     // location has the directive, and then nothing is counted.
@@ -47,7 +59,19 @@ struct LocConf {
     ngx_http_complex_value_t* project;  // NGX_CONF_UNSET_PTR / nullptr when unset
     ngx_http_complex_value_t* repo;
     void* rest_rules;  // a pat::RestRules (auth_pat_rest_rule); NGX_CONF_UNSET_PTR / nullptr when none
+    // auth_pat_max_staleness in ms (0: off; NGX_CONF_UNSET_MSEC: inherit,
+    // then 30 s), and the index of its (store, bound) pair in
+    // MainConf::gates (NGX_CONF_UNSET_UINT: no gate: off, not protected or
+    // no store).
+    ngx_msec_t max_staleness;
+    ngx_uint_t gate;
 };
+
+// The default of auth_pat_max_staleness. It applies to fleet replicas only
+// (a store the follower writes a ReplicaState into, pat/replica.hpp); a
+// single-host store is never stale.
+inline constexpr ngx_msec_t kDefaultMaxStaleness = 30'000;
+inline constexpr ngx_int_t kMaxStalenessBound = 86'400'000;  // 1d: the directive's largest value
 
 inline MainConf* main_conf(ngx_http_request_t* r) {
     return static_cast<MainConf*>(ngx_http_get_module_main_conf(r, ngx_http_auth_pat_module));

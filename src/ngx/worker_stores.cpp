@@ -5,10 +5,12 @@
 #include <unistd.h>
 
 #include <exception>
+#include <optional>
 #include <string>
 
 #include "metrics.hpp"
 #include "module_conf.hpp"
+#include "pat/replica.hpp"
 #include "pat/store.hpp"
 
 namespace pat::ngx {
@@ -29,6 +31,12 @@ constexpr ngx_msec_t kLockRegionRetry = 100;
 constexpr ngx_msec_t kLateCheck = 2 * WorkerStores::kTendInterval;
 // A store not used for a decision for this long gives up its read snapshot.
 constexpr ngx_msec_t kIdleSnapshot = 1000;
+// A gate's 503s are logged in one line at most this often.
+constexpr ngx_msec_t kStaleReport = 5000;
+// A deadline that never comes (a single-host store, or one not opened yet:
+// such a request gets 500 from the store, and is compared again once it
+// opens it).
+constexpr ngx_msec_t kNever = static_cast<ngx_msec_t>(-1);
 
 struct FileId {
     dev_t device = 0;
@@ -65,6 +73,7 @@ struct WorkerStores::Slot {
     bool replaced = false;
     ngx_msec_t replaced_at = 0;
     bool warned_writable = false;  // once per worker
+    ReplicaView replica;           // the open store's state, read by the timer
 };
 
 namespace {
@@ -199,16 +208,37 @@ WorkerStores::WorkerStores(const MainConf* conf, ngx_log_t* log) {
     if (conf == nullptr || conf->stores == nullptr) return;
     const auto* stores = static_cast<const StoreConf*>(conf->stores->elts);
     slots_.resize(conf->stores->nelts);
+    if (conf->gates != nullptr) {
+        const auto* gates = static_cast<const GateConf*>(conf->gates->elts);
+        gates_.resize(conf->gates->nelts);
+        deadlines_.assign(conf->gates->nelts, kNever);
+        for (ngx_uint_t g = 0; g < conf->gates->nelts; ++g) {
+            gates_[g].slot = gates[g].db_index;
+            gates_[g].bound = gates[g].bound;
+        }
+    }
+    // A replica verified on another boot is stale; without this machine's
+    // boot id every replica is (fail closed).
+    if (auto boot = current_boot_id(); boot) {
+        boot_id_ = boot.value();
+        boot_id_known_ = true;
+    } else {
+        ngx_log_error(NGX_LOG_CRIT, log, 0,
+                      "auth_pat: cannot read this machine's boot id (%s): every fleet replica counts as stale",
+                      boot.status().message().c_str());
+    }
     for (ngx_uint_t i = 0; i < conf->stores->nelts; ++i) {
         slots_[i].conf = &stores[i];
         slots_[i].main = conf;
-        open_store_logged(slots_[i], log);
+        open_slot(i, log);
     }
+    for (Gate& gate : gates_) gate.was_stale = false;
 }
 
 WorkerStores::~WorkerStores() = default;
 
-Store* WorkerStores::for_decision(ngx_uint_t index, ngx_log_t* log) noexcept {
+Store* WorkerStores::for_decision(ngx_uint_t index, ngx_log_t* log, bool* opened) noexcept {
+    if (opened != nullptr) *opened = false;
     if (index >= slots_.size()) {
         ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: no store slot %ui", index);
         return nullptr;
@@ -218,10 +248,171 @@ Store* WorkerStores::for_decision(ngx_uint_t index, ngx_log_t* log) noexcept {
     if (slot.store && ngx_current_msec - slot.last_check >= kLateCheck) {
         check_replaced(slot, log);
         reopen_if_upgraded(slot, log);
+        read_replica_state(index, log);
     }
-    Store* store = slot.store ? slot.store.get() : open_store_logged(slot, log);
+    Store* store = slot.store.get();
+    if (store == nullptr) {
+        store = open_slot(index, log);
+        if (opened != nullptr) *opened = store != nullptr;
+    }
     if (store != nullptr) slot.last_decision = ngx_current_msec;
     return store;
+}
+
+Store* WorkerStores::open_slot(ngx_uint_t index, ngx_log_t* log) noexcept {
+    Store* store = open_store_logged(slots_[index], log);
+    if (store != nullptr) read_replica_state(index, log);
+    return store;
+}
+
+void WorkerStores::read_replica_state(ngx_uint_t index, ngx_log_t* log) noexcept {
+    StoreSlot& slot = slots_[index];
+    if (!slot.store) return;
+    ReplicaView& view = slot.replica;
+    const ReplicaView before = view;
+    view.read_at = ngx_current_msec;
+    try {
+        auto state = slot.store->replica_state();
+        if (!state) {
+            view.read_failed = true;
+            if (!before.read_failed) {
+                ngx_log_error(NGX_LOG_CRIT, log, 0,
+                              "auth_pat: cannot read the replica state of the store \"%V\": %s; its protected "
+                              "locations answer 503 until it can be read",
+                              &slot.conf->path, state.status().message().c_str());
+            }
+        } else if (!state.value()) {
+            view = ReplicaView{};
+            view.mode = ReplicaView::Mode::single_host;
+            view.read_at = ngx_current_msec;
+        } else {
+            const ReplicaState& st = *state.value();
+            view.mode = ReplicaView::Mode::replica;
+            view.read_failed = false;
+            view.position = st.position;
+            view.source_head = st.source_head;
+            view.verified_wall_ms = st.verified_wall_ms;
+            std::optional<std::int64_t> age;
+            if (boot_id_known_) age = verified_age_ms(st, boot_id_, boottime_ns());
+            view.this_boot = age.has_value();
+            view.age_ms = age ? (*age < 0 ? 0 : *age) : 0;
+        }
+    } catch (const std::exception& e) {
+        view.read_failed = true;
+        if (!before.read_failed) {
+            ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: cannot read the replica state of the store \"%V\": %s",
+                          &slot.conf->path, e.what());
+        }
+    } catch (...) {
+        view.read_failed = true;
+    }
+    if (before.mode != view.mode && view.mode == ReplicaView::Mode::replica) {
+        ngx_log_error(NGX_LOG_INFO, log, 0, "auth_pat: the store \"%V\" is a fleet replica (position %uL)",
+                      &slot.conf->path, static_cast<uint64_t>(view.position));
+    } else if (before.mode == ReplicaView::Mode::replica && view.mode == ReplicaView::Mode::single_host) {
+        ngx_log_error(NGX_LOG_NOTICE, log, 0, "auth_pat: the store \"%V\" is no longer a fleet replica",
+                      &slot.conf->path);
+    }
+    set_deadlines(index);
+}
+
+// deadline = now + bound - age, saturated: 0 (stale from now on) when the
+// age passed the bound long ago, never past kNever - 1.
+void WorkerStores::set_deadlines(ngx_uint_t index) noexcept {
+    const ReplicaView& view = slots_[index].replica;
+    for (std::size_t g = 0; g < gates_.size(); ++g) {
+        if (gates_[g].slot != index) continue;
+        ngx_msec_t deadline = kNever;
+        if (view.read_failed) {
+            deadline = 0;
+        } else if (view.mode == ReplicaView::Mode::replica) {
+            if (!view.this_boot) {
+                deadline = 0;
+            } else {
+                const auto age = static_cast<ngx_msec_t>(view.age_ms);
+                const ngx_msec_t base = view.read_at + gates_[g].bound;  // no overflow: both far below 2^63
+                deadline = age >= base ? 0 : base - age;
+            }
+        }
+        deadlines_[g] = deadline;
+    }
+}
+
+bool WorkerStores::confirm_stale(ngx_uint_t gate, ngx_log_t* log) noexcept {
+    Gate& g = gates_[gate];
+    const StoreSlot& slot = slots_[g.slot];
+    if (slot.store && ngx_current_msec - slot.replica.read_at >= kLateCheck) read_replica_state(g.slot, log);
+    if (!stale(gate)) return false;
+    if (g.refused++ == 0) g.first_refused = ngx_current_msec;
+    return true;
+}
+
+std::size_t WorkerStores::size() const noexcept {
+    return slots_.size();
+}
+
+StoreHealth WorkerStores::health(ngx_uint_t index) const noexcept {
+    StoreHealth out;
+    if (index >= slots_.size()) return out;
+    out.view = slots_[index].replica;
+    for (std::size_t g = 0; g < gates_.size(); ++g) {
+        if (gates_[g].slot != index) continue;
+        if (stale(g)) out.stale = true;
+        if (out.bound == 0 || gates_[g].bound < out.bound) out.bound = gates_[g].bound;
+    }
+    return out;
+}
+
+// Whether an earlier gate of the same store turns stale (or fresh) at this
+// tick too: what does not depend on the bound is said once per store.
+bool WorkerStores::earlier_gate_turned(std::size_t gate, bool to_stale) const noexcept {
+    for (std::size_t g = 0; g < gate; ++g) {
+        if (gates_[g].slot == gates_[gate].slot && gates_[g].was_stale != to_stale && stale(g) == to_stale) return true;
+    }
+    return false;
+}
+
+// The gates' changes (stale, fresh again) and their 503s, one line each at
+// most every kStaleReport: never a line per request.
+void WorkerStores::report_gates(ngx_log_t* log) noexcept {
+    for (std::size_t g = 0; g < gates_.size(); ++g) {
+        Gate& gate = gates_[g];
+        const StoreSlot& slot = slots_[gate.slot];
+        const ReplicaView& view = slot.replica;
+        const bool now_stale = stale(g);
+        if (now_stale && !gate.was_stale) {
+            if (view.read_failed || earlier_gate_turned(g, true)) {
+                // said at crit by read_replica_state, or for another gate
+            } else if (!view.this_boot) {
+                ngx_log_error(NGX_LOG_WARN, log, 0,
+                              "auth_pat: the replica \"%V\" was not verified against its source since this machine "
+                              "booted: protected requests get 503 until the follower verifies it",
+                              &slot.conf->path);
+            } else {
+                ngx_log_error(NGX_LOG_WARN, log, 0,
+                              "auth_pat: the replica \"%V\" was last verified against its source %M ms ago, more "
+                              "than auth_pat_max_staleness (%M ms): protected requests get 503 until the follower "
+                              "verifies it (position %uL, source head %uL)",
+                              &slot.conf->path, static_cast<ngx_msec_t>(view.age_now_ms()), gate.bound,
+                              static_cast<uint64_t>(view.position), static_cast<uint64_t>(view.source_head));
+            }
+        } else if (!now_stale && gate.was_stale && !earlier_gate_turned(g, false)) {
+            ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                          "auth_pat: the replica \"%V\" is verified again (%M ms ago, position %uL): protected "
+                          "requests are decided again",
+                          &slot.conf->path, static_cast<ngx_msec_t>(view.age_now_ms()),
+                          static_cast<uint64_t>(view.position));
+        }
+        if (gate.refused != 0 && (gate.last_report == 0 || ngx_current_msec - gate.last_report >= kStaleReport)) {
+            ngx_log_error(NGX_LOG_WARN, log, 0,
+                          "auth_pat: answered 503 to %ui protected request(s) on the stale replica \"%V\" in the "
+                          "last %M ms (auth_pat_max_staleness %M ms)",
+                          gate.refused, &slot.conf->path, ngx_current_msec - gate.first_refused, gate.bound);
+            gate.refused = 0;
+            gate.last_report = ngx_current_msec;
+        }
+    }
+    for (std::size_t g = 0; g < gates_.size(); ++g) gates_[g].was_stale = stale(g);
 }
 
 void WorkerStores::drop_failed(ngx_uint_t index) noexcept {
@@ -232,11 +423,15 @@ void WorkerStores::drop_failed(ngx_uint_t index) noexcept {
 
 ngx_msec_t WorkerStores::tend(ngx_log_t* log) noexcept {
     ngx_msec_t next = kTendInterval;
-    for (StoreSlot& slot : slots_) {
+    for (ngx_uint_t i = 0; i < slots_.size(); ++i) {
+        StoreSlot& slot = slots_[i];
         check_replaced(slot, log);
         reopen_if_upgraded(slot, log);
         const bool between_files = !slot.store && (slot.replaced || slot.retry_interval == kLockRegionRetry);
         if (between_files && open_due(slot)) open_store_logged(slot, log);
+        // Every tick, so that a replaced file is judged by its own state at
+        // once, and a deadline never lags the follower by more than a tick.
+        read_replica_state(i, log);
         if (slot.store && ngx_current_msec - slot.last_decision >= kIdleSnapshot) slot.store->release_snapshot();
         if (!slot.store && slot.retry_interval == kLockRegionRetry) {
             const ngx_msec_t since = ngx_current_msec - slot.last_attempt;
@@ -244,6 +439,7 @@ ngx_msec_t WorkerStores::tend(ngx_log_t* log) noexcept {
             if (wait < next) next = wait;
         }
     }
+    report_gates(log);
     return next;
 }
 

@@ -41,8 +41,22 @@
 // PATH-lock from the new file. So every worker uses the new file about a
 // quarter of a second after the last process to hold the old one lets go,
 // and none of them holds it for more than about a quarter of a second.
+//
+// Fleet replicas (pat/replica.hpp, docs/fleet.md): on each tick the timer
+// also reads each open store's replica state (one short read) and turns it
+// into one deadline per gate, a (store, auth_pat_max_staleness) pair of the
+// configuration, in ngx_current_msec's terms: deadline = now + bound - age
+// of the last verification (0 when it was verified on another boot or the
+// state cannot be read; never for a single-host store, which has no state).
+// A request compares nginx's cached clock with its gate's deadline and
+// nothing else (stale()); only a request found stale looks again, and
+// reads the state itself when the timer is late (confirm_stale). A newly
+// opened store's state is read at once, so a file the follower replaced is
+// judged by its own state from its first request on.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -55,6 +69,30 @@ class Store;
 namespace pat::ngx {
 
 struct MainConf;
+
+// What the worker last read of a store's replica state, for the gates and
+// auth_pat_status.
+struct ReplicaView {
+    enum class Mode : std::uint8_t { unknown, single_host, replica };
+    Mode mode = Mode::unknown;  // unknown: never opened by this worker
+    bool read_failed = false;   // the last read failed: treated as stale
+    bool this_boot = false;     // a replica verified on this boot (else stale)
+    std::uint64_t position = 0;
+    std::uint64_t source_head = 0;
+    std::int64_t verified_wall_ms = 0;
+    std::int64_t age_ms = 0;  // at read_at, on CLOCK_BOOTTIME (this_boot only)
+    ngx_msec_t read_at = 0;   // ngx_current_msec when read
+
+    // The age now, ngx_current_msec's time since the read added.
+    std::int64_t age_now_ms() const noexcept { return age_ms + static_cast<std::int64_t>(ngx_current_msec - read_at); }
+};
+
+// One store's health as auth_pat_status shows it.
+struct StoreHealth {
+    ReplicaView view;
+    bool stale = false;    // some protected location using it answers 503 now
+    ngx_msec_t bound = 0;  // its smallest auth_pat_max_staleness (0: no gate)
+};
 
 // The worker's stores, one slot per configured path. Owned by the Worker
 // (worker.hpp); every method runs on the event loop.
@@ -77,7 +115,22 @@ class WorkerStores {
     // crit) when it cannot be used: a failed open is retried at most about
     // once a second (every 100 ms while PATH-lock still describes a replaced
     // file). Valid until control returns to the event loop.
-    Store* for_decision(ngx_uint_t index, ngx_log_t* log) noexcept;
+    // *opened (when given) says whether this call opened the store, and so
+    // read its replica state: the caller compares its gate again.
+    Store* for_decision(ngx_uint_t index, ngx_log_t* log, bool* opened = nullptr) noexcept;
+
+    // The request path's staleness check: one compare of nginx's cached
+    // clock with the gate's deadline (MainConf::gates; the caller passes a
+    // LocConf::gate, which is always in range).
+    bool stale(ngx_uint_t gate) const noexcept { return ngx_current_msec > deadlines_[gate]; }
+    // For a request stale() refused: reads the state again when the timer
+    // is late (a graceful shutdown stops it), and counts the refusal for the
+    // aggregated log line when it stands. Whether the request is refused.
+    bool confirm_stale(ngx_uint_t gate, ngx_log_t* log) noexcept;
+
+    // For auth_pat_status (the timer's last reading; every gate of the store).
+    std::size_t size() const noexcept;
+    StoreHealth health(ngx_uint_t index) const noexcept;
 
     // Closes a store after it failed a decision: the next request reopens it
     // (how a worker recovers once a broken file is replaced).
@@ -93,7 +146,27 @@ class WorkerStores {
     struct Slot;  // worker_stores.cpp
 
    private:
+    struct Gate {
+        ngx_uint_t slot = 0;
+        ngx_msec_t bound = 0;
+        bool was_stale = false;  // at the last tick, to log the changes
+        ngx_uint_t refused = 0;  // 503s since the last report
+        ngx_msec_t first_refused = 0;
+        ngx_msec_t last_report = 0;
+    };
+
+    void read_replica_state(ngx_uint_t index, ngx_log_t* log) noexcept;
+    void set_deadlines(ngx_uint_t index) noexcept;
+    void report_gates(ngx_log_t* log) noexcept;
+    bool earlier_gate_turned(std::size_t gate, bool to_stale) const noexcept;
+    Store* open_slot(ngx_uint_t index, ngx_log_t* log) noexcept;
+
     std::vector<Slot> slots_;
+    std::vector<Gate> gates_;
+    // One per gate; contiguous, for the request path's one load and compare.
+    std::vector<ngx_msec_t> deadlines_;
+    bool boot_id_known_ = false;
+    std::array<std::uint8_t, 16> boot_id_{};
 };
 
 }  // namespace pat::ngx
