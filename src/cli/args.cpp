@@ -13,7 +13,6 @@ namespace {
 constexpr OptionSpec kOptions[] = {
     // name              value  secret
     {"db",               true,  false},
-    {"source",           true,  false},
     {"json",             false, false},
     {"help",             false, false},
     {"version",          false, false},

@@ -31,11 +31,13 @@
 #include <thread>
 #include <vector>
 
+#include "fleet_limiter.hpp"
 #include "listener.hpp"
 #include "log.hpp"
 #include "options.hpp"
 #include "pat/directory.hpp"
 #include "pat/fleet.hpp"
+#include "pat/sign_in_limiter.hpp"
 #include "pat/store.hpp"
 #include "pat/version_text.hpp"
 #include "server.hpp"
@@ -131,6 +133,14 @@ int run(const patd::Options& options) {
     }
     if (options.check_config) {
         if (fleet) {
+            // The throttle's table too: patd would not start without it.
+            pat::SignInLimiter local([](std::string_view) { return false; });
+            patd::FleetSignInLimiter throttle(local, options.source);
+            if (!throttle.open(error)) {
+                patd::log_line(patd::Level::crit, error);
+                patd::close_listener(listener);
+                return 1;
+            }
             std::printf("patd: fleet source %s opens\npatd: replica %s (from %s) %s\npatd: listen %s ok\n",
                         options.source.c_str(), options.db.c_str(), options.db_source.c_str(),
                         store.lease() ? "opens read-only" : "cannot be opened yet", options.listen.c_str());

@@ -21,7 +21,7 @@ const char* const kUsage =
     "  --source CONNFILE       fleet mode: read and write the fleet's source (PostgreSQL; CONNFILE holds\n"
     "                          one libpq connection string, not readable by others); --db is then the\n"
     "                          node's replica, read only: each change waits up to 2 s for it\n"
-    "  --source-connections N  connections to the source at once (default 8)\n"
+    "  --source-connections N  requests using the source at once, each its own connection (default 8)\n"
     "  --listen unix:PATH      a Unix socket, mode 0660 (default unix:/run/nginx-pat/patd.sock)\n"
     "  --listen ADDR:PORT      a TCP address, e.g. 127.0.0.1:8091 or [::1]:8091\n"
     "  --max-connections N     open connections at once (default 256)\n"

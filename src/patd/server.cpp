@@ -235,15 +235,22 @@ pat::ApiResponse answer_from_source(Server::State& state, const pat::ApiRequest&
         response.audit_line = "token API: " + std::string(method) + " answered 503: " + why;
         return response;
     }
-    // The limiter's "is this a user" asks the replica (local, no round trip
-    // under the limiter's lock) when it can be had.
-    const std::shared_ptr<pat::Store> replica = state.store.lease();
-    request_store = replica ? replica.get() : &source.store();
     pat::kv::Engine& engine = source.store().engine();
     const std::uint64_t before = engine.last_committed_position();
-    pat::ManagementApi api(source.store(), std::move(options));
-    pat::ApiResponse response = api.handle(request);
-    request_store = nullptr;
+    pat::ApiResponse response;
+    {
+        // The limiter's "is this a user" asks the replica (local, no round
+        // trip under the limiter's lock) when it can be had. Let go of
+        // before the wait below: a replica the follower replaces by rename
+        // must not be held (the workers could not use the new file).
+        const std::shared_ptr<pat::Store> replica = state.store.lease();
+        struct RequestStore {
+            explicit RequestStore(pat::Store* store) { request_store = store; }
+            ~RequestStore() { request_store = nullptr; }
+        } const request_store_set(replica ? replica.get() : &source.store());
+        pat::ManagementApi api(source.store(), std::move(options));
+        response = api.handle(request);
+    }
     const std::uint64_t after = engine.last_committed_position();
     // A store error (the connection broke, PostgreSQL restarted): the next
     // request opens a new connection.
