@@ -151,12 +151,24 @@ def test_4b_the_api_answers_its_first_requests_after_a_restart(fleet, nodes):
     assert not bad, f"answers after PostgreSQL restarted: {bad}"
 
 
+def gauge(text, name):
+    """The value of a metric of the status page (the one replica's)."""
+    import re
+    values = re.findall(rf"^{name}(?:\{{[^}}]*\}})? (\S+)$", text, re.M)
+    assert len(values) == 1, f"{name}: {values}"
+    return float(values[0])
+
+
 def test_5_frozen_postgres_stale_replicas_answer_503_never_401(fleet, nodes):
     token = fleet.create_token(label="t5", project="read", repo="read")
     fleet.wait_all_at(fleet.head(), timeout=5)
+    head = fleet.head()
     for node in nodes:
         assert node.probe(token["token"])[0] == 200
-        assert node.status_location().status == 200
+        page = node.status_location()
+        assert page.status == 200
+        assert gauge(page.body, "auth_pat_replica_stale") == 0, page.body
+        assert gauge(page.body, "auth_pat_replica_position") == head, page.body
     samples = {n.name: [] for n in nodes}
     status_samples = {n.name: [] for n in nodes}
     fleet.pg.freeze()
@@ -169,7 +181,9 @@ def test_5_frozen_postgres_stale_replicas_answer_503_never_401(fleet, nodes):
             elapsed = time.monotonic() - frozen_at
             if elapsed < 8.5 or elapsed > 11.5:
                 for node in nodes:
-                    status_samples[node.name].append((elapsed, node.status_location().status))
+                    page = node.status_location()
+                    status_samples[node.name].append(
+                        (elapsed, page.status, gauge(page.body, "auth_pat_replica_stale")))
             time.sleep(0.1)
         # git itself while stale: 503, so git keeps the user's credentials.
         from conftest import curl
@@ -200,8 +214,8 @@ def test_5_frozen_postgres_stale_replicas_answer_503_never_401(fleet, nodes):
         assert not after, f"node {node.name}: 200 again while stale: {after[:5]}"
         assert all(s[2] for s in seen if s[1] == 503), f"node {node.name}: 503 without Retry-After"
         st = status_samples[node.name]
-        assert all(code == 200 for t, code in st if t < 8.5), st
-        assert all(code == 503 for t, code in st if t > 11.5), st
+        assert all(code == 200 and stale == 0 for t, code, stale in st if t < 8.5), st
+        assert all(code == 503 and stale == 1 for t, code, stale in st if t > 11.5), st
         figures.append(f"{node.name} first 503 at {first_503:.2f} s, 200 again "
                        f"{back.get(node.name, float('nan')):.2f} s after SIGCONT")
     report("test 5", "; ".join(figures))
