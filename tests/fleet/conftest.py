@@ -94,10 +94,11 @@ class Fleet:
     nodes. Users: alice (write on project WORK), bob (no grants), and
     writer01..writer20 (write on WORK; test 7's writers), all with PASSWORD."""
 
-    def __init__(self, root):
+    def __init__(self, root, log_statement="all"):
         self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o755)
-        self.pg = pgmod.Postgres(log_statement="all")
+        self.pg = pgmod.Postgres(log_statement=log_statement)
         self.pg.initdb()
         self.ca = self.pg.enable_tls(self.pg.client_dir / "tls")
         self.pg.start()
