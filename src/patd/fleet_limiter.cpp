@@ -214,6 +214,13 @@ std::int64_t FleetSignInLimiter::begin_attempt(std::string_view user, std::strin
         const std::lock_guard lock(mutex_);
         pat::Status connected = connect_locked();
         verdict = connected.ok() ? begin_locked(keys, ids) : pat::Expected<std::int64_t>(connected);
+        // A connection the server closed meanwhile (PostgreSQL restarted,
+        // a failover) fails its first statement: a new one, once.
+        if (!verdict && connection_ && !connection_->usable()) {
+            ids.clear();
+            connected = connect_locked();
+            verdict = connected.ok() ? begin_locked(keys, ids) : pat::Expected<std::int64_t>(connected);
+        }
         if (verdict && *verdict == 0 && !ids.empty()) pending_.emplace(ticket_key(keys.user, keys.address), ids);
         if (!verdict) {
             if (verdict.status().message() != last_failure_) {
@@ -242,12 +249,18 @@ void FleetSignInLimiter::resolve(std::string_view user, std::string_view address
     pending_.erase(it);
     // Not resolved (the source is away): the rows stay pending, and count
     // as failures after the pending timeout. Fail closed.
-    if (!connect_locked().ok()) return;
-    const Result r = run(connection_->raw(),
-                         keep_as_failure ? "UPDATE pat_sign_in_attempts SET pending = false WHERE id = ANY($1::bigint[])"
-                                         : "DELETE FROM pat_sign_in_attempts WHERE id = ANY($1::bigint[])",
-                         {{array, false}});
-    if (!r.ok()) log_line(Level::error, "the fleet throttle: cannot record a sign-in's outcome: " + r.failure());
+    const char* sql = keep_as_failure ? "UPDATE pat_sign_in_attempts SET pending = false WHERE id = ANY($1::bigint[])"
+                                      : "DELETE FROM pat_sign_in_attempts WHERE id = ANY($1::bigint[])";
+    // Twice when the server closed the first connection meanwhile.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        if (!connect_locked().ok()) return;
+        const Result r = run(connection_->raw(), sql, {{array, false}});
+        if (r.ok()) return;
+        if (connection_->usable() || attempt == 1) {
+            log_line(Level::error, "the fleet throttle: cannot record a sign-in's outcome: " + r.failure());
+            return;
+        }
+    }
 }
 
 void FleetSignInLimiter::attempt_succeeded(std::string_view user, std::string_view address, std::int64_t now_ms) {
