@@ -27,6 +27,13 @@ struct ReplicaState {
     std::int64_t verified_boot_ns = 0;
     std::array<std::uint8_t, 16> boot_id{};
     std::int64_t verified_wall_ms = 0;  // the same moment on the wall clock, for people
+    // The commit time (µs since the epoch) of the source's change at
+    // `position`, as the follower read it: a source restored from a backup or
+    // failed over to a standby that lost commits, whose new writes have
+    // carried its head past `position` again, has another change there (or
+    // none), and the follower rebuilds instead of applying a different
+    // history's changes. 0: not known (checked from the next change on).
+    std::int64_t position_mark = 0;
     std::string source_id;              // the source's identity (fleet init's random id), to refuse a foreign source
 };
 

@@ -168,6 +168,7 @@ ReplicaState sample_state() {
     state.verified_boot_ns = 987654321012345;
     for (std::size_t i = 0; i < state.boot_id.size(); ++i) state.boot_id[i] = static_cast<std::uint8_t>(i * 17);
     state.verified_wall_ms = 1764672000123;
+    state.position_mark = 1764672000123456;
     state.source_id = "4f1c2e0a-source";
     return state;
 }
@@ -178,6 +179,7 @@ void expect_same(const ReplicaState& a, const ReplicaState& b) {
     EXPECT_EQ(a.verified_boot_ns, b.verified_boot_ns);
     EXPECT_EQ(a.boot_id, b.boot_id);
     EXPECT_EQ(a.verified_wall_ms, b.verified_wall_ms);
+    EXPECT_EQ(a.position_mark, b.position_mark);
     EXPECT_EQ(a.source_id, b.source_id);
 }
 

@@ -17,9 +17,9 @@ namespace {
 
 // Record: version 1, then little-endian fixed-width fields (position u64,
 // source_head u64, verified_boot_ns i64, boot_id 16 bytes, verified_wall_ms
-// i64), then source_id as a u16 length and its bytes.
+// i64, position_mark i64), then source_id as a u16 length and its bytes.
 constexpr std::uint8_t kReplicaFormat = 1;
-constexpr std::size_t kFixedSize = 1 + 8 + 8 + 8 + 16 + 8 + 2;
+constexpr std::size_t kFixedSize = 1 + 8 + 8 + 8 + 16 + 8 + 8 + 2;
 constexpr std::string_view kReplicaTable = "replica";
 constexpr std::string_view kStateKey = "state";
 
@@ -48,6 +48,7 @@ std::string encode_replica_state(const ReplicaState& state) {
     put_le(out, static_cast<std::uint64_t>(state.verified_boot_ns), 8);
     out.append(reinterpret_cast<const char*>(state.boot_id.data()), state.boot_id.size());
     put_le(out, static_cast<std::uint64_t>(state.verified_wall_ms), 8);
+    put_le(out, static_cast<std::uint64_t>(state.position_mark), 8);
     const std::size_t id_size = std::min<std::size_t>(state.source_id.size(), 0xffff);
     put_le(out, id_size, 2);
     out.append(state.source_id, 0, id_size);
@@ -66,6 +67,7 @@ Expected<ReplicaState> decode_replica_state(std::string_view record) {
     state.verified_boot_ns = static_cast<std::int64_t>(get_le(record, at, 8)), at += 8;
     std::memcpy(state.boot_id.data(), record.data() + at, state.boot_id.size()), at += state.boot_id.size();
     state.verified_wall_ms = static_cast<std::int64_t>(get_le(record, at, 8)), at += 8;
+    state.position_mark = static_cast<std::int64_t>(get_le(record, at, 8)), at += 8;
     const std::size_t id_size = get_le(record, at, 2);
     at += 2;
     if (record.size() != at + id_size) return bad_record("of the wrong length");
