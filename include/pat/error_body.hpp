@@ -25,6 +25,12 @@ std::string_view fixed_error_body(int status) noexcept;
 // The message inside it.
 std::string_view fixed_error_message(int status) noexcept;
 
+// The 503 body for a stale fleet replica (auth_pat_max_staleness): the
+// node's token replica is not up to date, unlike the 503 above (the store
+// is being reopened). Constant text with static storage too.
+std::string_view stale_replica_error_body() noexcept;
+std::string_view stale_replica_error_message() noexcept;
+
 // The same as a token-API answer: the status (500 for one without a fixed
 // body), Bitbucket's JSON content type, the body, and `Retry-After: 1` for
 // 503. May throw std::bad_alloc.

@@ -128,6 +128,31 @@ ngx_int_t stale_replica(ngx_http_request_t* r, RequestContext& ctx, Outcome& out
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     outcome.stale = true;
+    ctx.stale_replica = 1;
+    ctx.denied_status = NGX_HTTP_SERVICE_UNAVAILABLE;
+    return NGX_HTTP_SERVICE_UNAVAILABLE;
+}
+
+const ngx_str_t& store_path(ngx_http_request_t* r, const LocConf& conf) {
+    const auto* stores = static_cast<const StoreConf*>(main_conf(r)->stores->elts);
+    return stores[conf.db_index].path;
+}
+
+// A fleet replica whose file the follower replaced (a rebuild renamed over
+// it) while the worker waits to open the new one (WorkerStores::
+// replacing_replica): a planned, momentary unavailability, so 503 with
+// `Retry-After: 1` (never 401, never an allow), not the 500 of a store
+// fault. Counted as store_unavailable.
+ngx_int_t replacing_replica(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx, Outcome& outcome) {
+    static ngx_str_t kRetryAfter = ngx_string("1");  // the worker retries every 100 ms
+    if (push_response_header(r, "Retry-After", kRetryAfter) == nullptr) {
+        outcome.value = AccessOutcome::internal_error;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    outcome.value = AccessOutcome::store_unavailable;
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "auth_pat: the fleet replica \"%V\" was replaced and is not reopened yet: answering 503",
+                  &store_path(r, conf));
     ctx.denied_status = NGX_HTTP_SERVICE_UNAVAILABLE;
     return NGX_HTTP_SERVICE_UNAVAILABLE;
 }
@@ -187,11 +212,6 @@ std::string_view raw_target(const ngx_http_request_t* r) {
     return {start, static_cast<std::size_t>(path.data() + path.size() - start)};
 }
 
-const ngx_str_t& store_path(ngx_http_request_t* r, const LocConf& conf) {
-    const auto* stores = static_cast<const StoreConf*>(main_conf(r)->stores->elts);
-    return stores[conf.db_index].path;
-}
-
 // The store failed a read during a decision: 500, and the store is closed
 // so that the next request opens it again.
 ngx_int_t failed_decision(ngx_http_request_t* r, Worker& worker, const LocConf& conf, RequestContext& ctx,
@@ -217,6 +237,9 @@ ngx_int_t decide_anonymous_read(ngx_http_request_t* r, const LocConf& conf, Requ
     bool opened = false;
     Store* store = worker != nullptr ? worker->stores().for_decision(conf.db_index, log, &opened) : nullptr;
     if (store == nullptr) {
+        if (worker != nullptr && worker->stores().replacing_replica(conf.db_index)) {
+            return replacing_replica(r, conf, ctx, outcome);
+        }
         ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: no usable store \"%V\": answering 500", &store_path(r, conf));
         return fault(ctx, outcome, AccessOutcome::store_unavailable);
     }
@@ -292,6 +315,9 @@ ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx
     bool opened = false;
     Store* store = worker != nullptr ? worker->stores().for_decision(conf.db_index, log, &opened) : nullptr;
     TokenHasher* hasher = worker != nullptr ? worker->hasher() : nullptr;
+    if (store == nullptr && worker != nullptr && worker->stores().replacing_replica(conf.db_index)) {
+        return replacing_replica(r, conf, ctx, outcome);
+    }
     if (store == nullptr || hasher == nullptr) {
         ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: no usable store \"%V\": answering 500", &path);
         return fault(ctx, outcome, store == nullptr ? AccessOutcome::store_unavailable : AccessOutcome::internal_error);

@@ -40,6 +40,13 @@ ngx_table_elt_t* push_www_authenticate(ngx_http_request_t* r, ngx_str_t value) {
 // Is this response the one our own denial produced? nginx sets err_status
 // when it builds an error page; an upstream's own 401 or 403 does not, and a
 // request that `satisfy any` let through carries no error status at all.
+// The JSON body for our own denial: by status, but a stale replica's 503
+// says so (the other 503: the store is being reopened).
+std::string_view denial_body(const RequestContext& ctx) {
+    if (ctx.stale_replica && ctx.denied_status == NGX_HTTP_SERVICE_UNAVAILABLE) return stale_replica_error_body();
+    return fixed_error_body(static_cast<int>(ctx.denied_status));
+}
+
 RequestContext* own_denial(ngx_http_request_t* r) {
     if (r != r->main) return nullptr;
     RequestContext* ctx = find_request_context(r);
@@ -62,7 +69,7 @@ ngx_int_t header_filter(ngx_http_request_t* r) noexcept {
         }
     }
 
-    const std::string_view body = fixed_error_body(static_cast<int>(ctx->denied_status));
+    const std::string_view body = denial_body(*ctx);
     ngx_str_set(&r->headers_out.content_type, "application/json");
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.content_type_lowcase = nullptr;
@@ -88,7 +95,7 @@ ngx_int_t body_filter(ngx_http_request_t* r, ngx_chain_t* in) noexcept {
     if (ctx->body_sent) return NGX_OK;
     ctx->body_sent = 1;
 
-    const std::string_view body = fixed_error_body(static_cast<int>(ctx->denied_status));
+    const std::string_view body = denial_body(*ctx);
     auto* buf = static_cast<ngx_buf_t*>(ngx_calloc_buf(r->pool));
     if (buf == nullptr) return NGX_ERROR;
     buf->pos = reinterpret_cast<u_char*>(const_cast<char*>(body.data()));

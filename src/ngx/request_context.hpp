@@ -28,6 +28,7 @@ struct RequestContext {
     unsigned rest_route : 1;      // errors in Bitbucket's JSON shape
     unsigned replacing_body : 1;  // the body filter swaps nginx's page for JSON
     unsigned body_sent : 1;
+    unsigned stale_replica : 1;  // the 503 of a stale fleet replica: its own body
 };
 
 static_assert(std::is_trivially_destructible_v<RequestContext>);

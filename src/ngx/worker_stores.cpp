@@ -126,7 +126,11 @@ void warn_if_writable(StoreSlot& slot, ngx_log_t* log) {
 Store* open_store(StoreSlot& slot, ngx_log_t* log) {
     const ngx_str_t& path = slot.conf->path;
     if (!open_due(slot)) {
-        ngx_log_error(NGX_LOG_CRIT, log, 0, "auth_pat: the store \"%V\" is unavailable (retrying in %M ms)", &path,
+        // A fleet replica's replaced file is a planned wait (the request gets
+        // 503): not a line at crit per request.
+        const bool planned = slot.replaced && slot.replica.mode == ReplicaView::Mode::replica;
+        const ngx_uint_t level = planned ? NGX_LOG_INFO : NGX_LOG_CRIT;
+        ngx_log_error(level, log, 0, "auth_pat: the store \"%V\" is unavailable (retrying in %M ms)", &path,
                       slot.retry_interval);
         return nullptr;
     }
@@ -345,6 +349,14 @@ bool WorkerStores::confirm_stale(ngx_uint_t gate, ngx_log_t* log) noexcept {
     if (!stale(gate)) return false;
     if (g.refused++ == 0) g.first_refused = ngx_current_msec;
     return true;
+}
+
+bool WorkerStores::replacing_replica(ngx_uint_t index) const noexcept {
+    if (index >= slots_.size()) return false;
+    const StoreSlot& slot = slots_[index];
+    // replica is the last state read from the old file: read_replica_state
+    // leaves it as it was while no store is open.
+    return !slot.store && slot.replaced && slot.replica.mode == ReplicaView::Mode::replica;
 }
 
 std::size_t WorkerStores::size() const noexcept {

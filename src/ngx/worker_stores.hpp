@@ -118,6 +118,13 @@ class WorkerStores {
     // *opened (when given) says whether this call opened the store, and so
     // read its replica state: the caller compares its gate again.
     Store* for_decision(ngx_uint_t index, ngx_log_t* log, bool* opened = nullptr) noexcept;
+    // After for_decision gave nullptr: whether the store is a fleet replica
+    // (it held a replica state when last read) whose file was replaced (the
+    // follower's rebuild) and whose new file the worker waits to open, i.e.
+    // PATH-lock still describes the old one. A planned, momentary gap, not a
+    // fault: the caller answers 503. A single-host store, a failed open or a
+    // store dropped after a failed decision is not.
+    bool replacing_replica(ngx_uint_t index) const noexcept;
 
     // The request path's staleness check: one compare of nginx's cached
     // clock with the gate's deadline (MainConf::gates; the caller passes a

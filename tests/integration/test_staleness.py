@@ -11,6 +11,7 @@ writes it through the core exactly as the follower does (Store::
 put_replica_state in one write transaction), with a chosen age or another
 boot's id; the workers read it on their timer. Real nginx, git and curl."""
 
+import json
 import os
 import re
 import shutil
@@ -126,6 +127,22 @@ def test_a_replica_verified_a_second_ago_is_served(deployment, tmp_path):
     # The age on CLOCK_BOOTTIME: 1 s when written, and the time since.
     age = values[gauge(d, "auth_pat_replica_verified_age_seconds")]
     assert abs(age - (1 + time.monotonic() - written)) < 0.5, age
+
+
+def test_a_stale_replicas_rest_503_says_it_is_not_up_to_date(deployment):
+    d = deployment
+    put_state(d.store_path, 40_000)
+    time.sleep(TICKS)
+    try:
+        response = curl(d.url("/rest/api/1.0/projects/WORK/repos"), *d.read_token.bearer())
+        assert_stale_answer(response)
+        assert response.header_values("Content-Type") == ["application/json"]
+        # Not the other 503's "The token store is being reopened" (a replaced
+        # file, test_replica_replaced.py).
+        assert json.loads(response.body)["errors"][0]["message"] == (
+            "This node's token replica is not up to date. Try again later.")
+    finally:
+        fresh(d)
 
 
 def test_verified_40s_ago_every_protected_request_is_503(deployment, tmp_path):

@@ -39,6 +39,13 @@ TEST(FixedErrorBody, TheMessagesAreDistinctAndSayNothingAboutWhy) {
     EXPECT_NE(fixed_error_message(500), fixed_error_message(503));
 }
 
+TEST(FixedErrorBody, AStaleReplicaSaysSoNotThatTheStoreIsBeingReopened) {
+    EXPECT_EQ(stale_replica_error_message(), "This node's token replica is not up to date. Try again later.");
+    EXPECT_EQ(stale_replica_error_body(), written(stale_replica_error_message()));
+    EXPECT_NE(stale_replica_error_body(), fixed_error_body(503));
+    EXPECT_TRUE(json::parse(stale_replica_error_body()).ok());
+}
+
 TEST(FixedErrorBody, AnyOtherStatusIsAnInternalError) {
     EXPECT_EQ(fixed_error_body(502), fixed_error_body(500));
     EXPECT_EQ(fixed_error_body(0), fixed_error_body(500));

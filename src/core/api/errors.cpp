@@ -44,6 +44,7 @@ constexpr auto kUnauthenticated = fixed_error("Authentication failed. Please che
 constexpr auto kForbidden = fixed_error("You are not permitted to access this resource.");
 constexpr auto kInternal = fixed_error("An internal error occurred. The server log has the details.");
 constexpr auto kReopening = fixed_error("The token store is being reopened. Try again in a second.");
+constexpr auto kStaleReplica = fixed_error("This node's token replica is not up to date. Try again later.");
 
 }  // namespace
 
@@ -65,6 +66,14 @@ std::string_view fixed_error_message(int status) noexcept {
         case 503: return kReopening.message;
         default: return kInternal.message;
     }
+}
+
+std::string_view stale_replica_error_body() noexcept {
+    return kStaleReplica.text();
+}
+
+std::string_view stale_replica_error_message() noexcept {
+    return kStaleReplica.message;
 }
 
 ApiResponse fixed_error_response(int status) {
