@@ -242,6 +242,7 @@ Expected<InitResult> init_source(Connection& conn, const InitOptions& options) {
                           "a role name is 1 to 63 characters from A-Z a-z 0-9 _ - . ('" + *role + "' is not)");
         }
     }
+    const DeadlineFor no_client_deadline(0);  // as the server's statement_timeout (pg.hpp)
     if (Status s = run(conn, "BEGIN; SET LOCAL statement_timeout = 0"); !s.ok()) return s;
     // One initialiser at a time.
     if (Status s = run(conn, "SELECT pg_advisory_xact_lock(7365102)"); !s.ok()) return s;
@@ -284,6 +285,7 @@ Expected<InitResult> init_source(Connection& conn, const InitOptions& options) {
 
 Expected<ImportResult> import_store(Connection& conn, Store& store) {
     // A big store takes longer than the usual statement deadline.
+    const DeadlineFor no_client_deadline(0);  // as the server's statement_timeout (pg.hpp)
     if (Status s = run(conn, "BEGIN; SET LOCAL statement_timeout = 0"); !s.ok()) return s;
     Expected<std::vector<std::string>> tables = existing_tables(conn);
     if (!tables.ok()) return rollback(conn, tables.status());

@@ -1,9 +1,12 @@
 // The CONNFILE and connections with deadlines (pat/fleet.hpp).
 
+#include <poll.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -116,13 +119,48 @@ Expected<std::unique_ptr<Connection>> Connection::open(const std::string& connin
                           "dbname",          "application_name",    nullptr};
     const char* values[] = {kConnectTimeoutS, kTcpUserTimeoutMs, "1",    "5", "1", "3",
                             conninfo.c_str(), app.c_str(),       nullptr};
-    PGconn* conn = PQconnectdbParams(keys, values, 1);
+    // Asynchronously, polled: the connect timeout holds for the whole
+    // connection (a frozen server accepts TCP and answers nothing), and a
+    // stop flag (StopWhen) ends the wait within ~100 ms.
+    PGconn* conn = PQconnectStartParams(keys, values, 1);
     if (conn == nullptr) {
         return Status(StatusCode::store_error, "fleet source: out of memory");
     }
-    if (PQstatus(conn) != CONNECTION_OK) {
-        std::string message =
-            "cannot connect to the fleet source (" + describe_conninfo(conninfo) + "): " + pg_error(conn);
+    std::string failure;
+    if (PQstatus(conn) != CONNECTION_BAD) {
+        int timeout_s = std::atoi(kConnectTimeoutS);
+        if (PQconninfoOption* used = PQconninfo(conn)) {
+            for (PQconninfoOption* o = used; o->keyword != nullptr; ++o) {
+                if (std::string_view(o->keyword) == "connect_timeout" && o->val != nullptr && std::atoi(o->val) > 0) {
+                    timeout_s = std::max(2, std::atoi(o->val));
+                }
+            }
+            PQconninfoFree(used);
+        }
+        using Clock = std::chrono::steady_clock;
+        const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
+        PostgresPollingStatusType polling = PGRES_POLLING_WRITING;
+        while (polling != PGRES_POLLING_OK && polling != PGRES_POLLING_FAILED) {
+            if (stop_requested()) {
+                failure = "stopped while connecting";
+                break;
+            }
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+            if (left <= 0) {
+                failure = "no answer within " + std::to_string(timeout_s) + " s (connect timeout)";
+                break;
+            }
+            pollfd pfd{PQsocket(conn), static_cast<short>(polling == PGRES_POLLING_READING ? POLLIN : POLLOUT), 0};
+            if (pfd.fd < 0) break;
+            const int rc = ::poll(&pfd, 1, static_cast<int>(std::min<long long>(left, 100)));
+            if (rc == 0 || (rc < 0 && errno == EINTR)) continue;
+            polling = PQconnectPoll(conn);
+        }
+    }
+    if (failure.empty() && PQstatus(conn) != CONNECTION_OK) failure = pg_error(conn);
+    if (!failure.empty()) {
+        std::string message = "cannot connect to the fleet source (" + describe_conninfo(conninfo) + "): " + failure;
         PQfinish(conn);
         return Status(StatusCode::store_error, message);
     }

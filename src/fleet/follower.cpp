@@ -391,6 +391,9 @@ bool Follower::wait_for_notification(int timeout_ms) {
 
 void Follower::run(const std::atomic<bool>& stop) {
     using clock = std::chrono::steady_clock;
+    // Every statement and connection attempt of this thread also gives up
+    // once stop is set (a frozen source does not hold a SIGTERM, pg.hpp).
+    StopWhen stop_when(stop);
     int backoff_ms = 100;
     std::string last_error;
     while (!stop.load()) {

@@ -1,8 +1,17 @@
 #include "pg.hpp"
 
 #include <arpa/inet.h>
+#include <poll.h>
+#include <sys/socket.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <memory>
+#include <mutex>
+#include <thread>
 
 namespace pat::fleet {
 
@@ -77,14 +86,159 @@ void Params::fix_pointers() {
     for (std::size_t i = 0; i < owned_.size(); ++i) values_[owned_[i]] = storage_[i].c_str();
 }
 
+namespace {
+
+thread_local const std::atomic<bool>* t_stop = nullptr;
+thread_local int t_deadline_ms = kClientDeadlineMs;
+
+// PQcancel opens a new connection, which a frozen server does not answer
+// either: it runs on its own thread, waited for at most kCancelWaitMs (the
+// thread ends when the server answers or the process exits).
+void cancel_bounded(PGconn* conn) {
+    PGcancel* cancel = PQgetCancel(conn);
+    if (cancel == nullptr) return;
+    struct Done {
+        std::mutex m;
+        std::condition_variable cv;
+        bool done = false;
+    };
+    auto done = std::make_shared<Done>();
+    try {
+        std::thread([cancel, done] {
+            char err[256];
+            PQcancel(cancel, err, sizeof err);
+            PQfreeCancel(cancel);
+            {
+                std::lock_guard<std::mutex> lock(done->m);
+                done->done = true;
+            }
+            done->cv.notify_all();
+        }).detach();
+    } catch (...) {
+        PQfreeCancel(cancel);
+        return;
+    }
+    std::unique_lock<std::mutex> lock(done->m);
+    done->cv.wait_for(lock, std::chrono::milliseconds(kCancelWaitMs), [&] { return done->done; });
+}
+
+// Shuts the socket down: libpq reads the end of the stream at once, closes
+// it and reports CONNECTION_BAD (the owner resets and reconnects).
+void break_connection(PGconn* conn) {
+    const int fd = PQsocket(conn);
+    if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
+    PQconsumeInput(conn);
+    for (int i = 0; i < 8; ++i) {
+        PGresult* r = PQgetResult(conn);
+        if (r == nullptr) break;
+        PQclear(r);
+    }
+}
+
+Result give_up(PGconn* conn, const std::string& message) {
+    cancel_bounded(conn);
+    break_connection(conn);
+    return Result::failure(message + "; the connection is closed");
+}
+
+// Waits up to the deadline for fd (events); true when the deadline passed
+// or the stop flag is set (why says which).
+using Clock = std::chrono::steady_clock;
+bool wait_socket(int fd, short events, Clock::time_point deadline, std::string& why) {
+    for (;;) {
+        if (stop_requested()) {
+            why = "stopped while waiting for PostgreSQL";
+            return true;
+        }
+        long long left = 100;
+        if (t_deadline_ms > 0) {
+            left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+            if (left <= 0) {
+                why = "PostgreSQL did not answer within " + std::to_string((t_deadline_ms + 999) / 1000) + " s";
+                return true;
+            }
+        }
+        pollfd pfd{fd, events, 0};
+        const int rc = ::poll(&pfd, 1, static_cast<int>(std::min<long long>(left, 100)));
+        if (rc > 0) return false;
+        if (rc < 0 && errno != EINTR) return false;  // libpq's next call reports it
+    }
+}
+
+// After a successful PQsend*: flush, then collect the results as PQexec does.
+Result finish(PGconn* conn) {
+    const auto deadline = Clock::now() + std::chrono::milliseconds(t_deadline_ms);
+    std::string why;
+    // Sending (non-blocking mode: a full socket buffer does not block).
+    for (;;) {
+        const int f = PQflush(conn);
+        if (f < 0) break;  // PQgetResult reports the broken connection
+        if (f == 0) break;
+        const int fd = PQsocket(conn);
+        if (fd < 0) break;
+        if (wait_socket(fd, POLLIN | POLLOUT, deadline, why)) return give_up(conn, why);
+        if (PQconsumeInput(conn) != 1) break;
+    }
+    PQsetnonblocking(conn, 0);
+    Result last;
+    for (;;) {
+        while (PQisBusy(conn) != 0) {
+            const int fd = PQsocket(conn);
+            if (fd < 0) break;
+            if (wait_socket(fd, POLLIN, deadline, why)) return give_up(conn, why);
+            if (PQconsumeInput(conn) != 1) break;
+        }
+        PGresult* r = PQgetResult(conn);
+        if (r == nullptr) break;
+        last = Result(r);
+        const ExecStatusType st = last.status();
+        if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH || PQstatus(conn) == CONNECTION_BAD) {
+            break;
+        }
+    }
+    return last;
+}
+
+}  // namespace
+
+StopWhen::StopWhen(const std::atomic<bool>& stop) : previous_(t_stop) {
+    t_stop = &stop;
+}
+
+StopWhen::~StopWhen() {
+    t_stop = previous_;
+}
+
+DeadlineFor::DeadlineFor(int deadline_ms) : previous_(t_deadline_ms) {
+    t_deadline_ms = deadline_ms;
+}
+
+DeadlineFor::~DeadlineFor() {
+    t_deadline_ms = previous_;
+}
+
+bool stop_requested() {
+    return t_stop != nullptr && t_stop->load();
+}
+
 Result exec_params(PGconn* conn, const std::string& sql, Params& params, bool binary_result) {
     params.fix_pointers();
-    return Result(PQexecParams(conn, sql.c_str(), params.count(), nullptr, params.values(), params.lengths(),
-                               params.formats(), binary_result ? 1 : 0));
+    PQsetnonblocking(conn, 1);
+    if (PQsendQueryParams(conn, sql.c_str(), params.count(), nullptr, params.values(), params.lengths(),
+                          params.formats(), binary_result ? 1 : 0) != 1) {
+        PQsetnonblocking(conn, 0);
+        return Result();  // PGRES_FATAL_ERROR; pg_error gives libpq's words
+    }
+    return finish(conn);
 }
 
 Result exec_plain(PGconn* conn, const std::string& sql) {
-    return Result(PQexec(conn, sql.c_str()));
+    PQsetnonblocking(conn, 1);
+    if (PQsendQuery(conn, sql.c_str()) != 1) {
+        PQsetnonblocking(conn, 0);
+        return Result();
+    }
+    return finish(conn);
 }
 
 namespace {
@@ -109,6 +263,7 @@ std::string pg_error(PGconn* conn) {
 }
 
 std::string pg_error(PGconn* conn, const Result& result) {
+    if (!result.client_error().empty()) return result.client_error();
     const char* text = result.get() != nullptr ? PQresultErrorMessage(result.get()) : nullptr;
     if (text != nullptr && *text != '\0') return one_line(text);
     return pg_error(conn);

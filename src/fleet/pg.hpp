@@ -4,6 +4,7 @@
 
 #include <libpq-fe.h>
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -19,12 +20,22 @@ class Result {
     Result() = default;
     explicit Result(PGresult* result) : result_(result) {}
     ~Result() { PQclear(result_); }
-    Result(Result&& other) noexcept : result_(other.result_) { other.result_ = nullptr; }
+    // A failure libpq has no result for (a client-side deadline): status
+    // PGRES_FATAL_ERROR with this message.
+    static Result failure(std::string message) {
+        Result r(PQmakeEmptyPGresult(nullptr, PGRES_FATAL_ERROR));
+        r.error_ = std::move(message);
+        return r;
+    }
+    Result(Result&& other) noexcept : result_(other.result_), error_(std::move(other.error_)) {
+        other.result_ = nullptr;
+    }
     Result& operator=(Result&& other) noexcept {
         if (this != &other) {
             PQclear(result_);
             result_ = other.result_;
             other.result_ = nullptr;
+            error_ = std::move(other.error_);
         }
         return *this;
     }
@@ -50,9 +61,12 @@ class Result {
     std::int64_t integer(int row, int col) const;
     // Rows a command changed (INSERT/UPDATE/DELETE).
     std::uint64_t affected() const;
+    // The message of failure() ("" otherwise).
+    const std::string& client_error() const { return error_; }
 
    private:
     PGresult* result_ = nullptr;
+    std::string error_;
 };
 
 // Parameters sent in binary format (no escaping of keys and values).
@@ -80,8 +94,52 @@ class Params {
 };
 
 // PQexecParams with the result in binary (binary_result) or text.
+//
+// Every statement has a client-side deadline (kClientDeadlineMs): a frozen
+// server (SIGSTOP: the kernel still ACKs, so neither tcp_user_timeout nor
+// the server's statement_timeout fires) would otherwise block libpq
+// forever. The statement is sent asynchronously and its socket polled; when
+// the deadline passes (or the thread's stop flag, see StopWhen, is set) the
+// statement is cancelled (PQcancel on its own thread, waited for at most
+// kCancelWaitMs), the connection is shut down (PQstatus then reports
+// CONNECTION_BAD: nobody reuses it mid-transaction) and a PGRES_FATAL_ERROR
+// Result says "PostgreSQL did not answer within N s". Otherwise the result
+// is PQexec's: the last one (a COPY's start stops the collection).
 Result exec_params(PGconn* conn, const std::string& sql, Params& params, bool binary_result = true);
 Result exec_plain(PGconn* conn, const std::string& sql);
+
+// The server's statement_timeout (connection.cpp sets it) plus a second.
+constexpr int kClientDeadlineMs = 6000;
+constexpr int kCancelWaitMs = 300;
+
+// While one lives, the statements this thread runs also give up (as above,
+// "stopped while waiting for PostgreSQL") once stop is set, within ~100 ms.
+class StopWhen {
+   public:
+    explicit StopWhen(const std::atomic<bool>& stop);
+    ~StopWhen();
+    StopWhen(const StopWhen&) = delete;
+    StopWhen& operator=(const StopWhen&) = delete;
+
+   private:
+    const std::atomic<bool>* previous_;
+};
+// While one lives, this thread's statements have deadline_ms instead of
+// kClientDeadlineMs (0: none, for the transactions that lift the server's
+// statement_timeout too: fleet init and import). The stop flag still holds.
+class DeadlineFor {
+   public:
+    explicit DeadlineFor(int deadline_ms);
+    ~DeadlineFor();
+    DeadlineFor(const DeadlineFor&) = delete;
+    DeadlineFor& operator=(const DeadlineFor&) = delete;
+
+   private:
+    int previous_;
+};
+
+// The current thread's stop flag was set (false without a StopWhen).
+bool stop_requested();
 
 // libpq's words for the last error on conn (or of result), on one line.
 std::string pg_error(PGconn* conn);
