@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "../fleet/pg.hpp"
 #include "log.hpp"
 #include "pat/fleet.hpp"
 #include "pat/names.hpp"
@@ -63,16 +64,22 @@ struct Param {
     std::string value;
     bool binary = false;
 };
+// Through src/fleet's helpers, which give every statement a client-side
+// deadline (a frozen server would otherwise hold a sign-in for ever).
 Result run(PGconn* conn, const char* sql, const std::vector<Param>& params = {}) {
-    std::vector<const char*> values;
-    std::vector<int> lengths, formats;
+    pat::fleet::Params values;
     for (const Param& p : params) {
-        values.push_back(p.value.data());
-        lengths.push_back(static_cast<int>(p.value.size()));
-        formats.push_back(p.binary ? 1 : 0);
+        if (p.binary) {
+            values.bytes(p.value);
+        } else {
+            values.text(p.value);
+        }
     }
-    return Result(PQexecParams(conn, sql, static_cast<int>(params.size()), nullptr, values.data(), lengths.data(),
-                               formats.data(), 0));
+    return Result(pat::fleet::exec_params(conn, sql, values, false).release());
+}
+
+Result run_plain(PGconn* conn, const char* sql) {
+    return Result(pat::fleet::exec_plain(conn, sql).release());
 }
 
 Param number(std::int64_t n) {
@@ -156,11 +163,11 @@ bool FleetSignInLimiter::open(std::string& error) {
 pat::Expected<std::int64_t> FleetSignInLimiter::begin_locked(const Keys& keys, std::vector<std::int64_t>& ids) {
     PGconn* conn = connection_->raw();
     const auto failed = [&](const Result& r, std::string_view doing) {
-        const Result rollback(PQexec(conn, "ROLLBACK"));
+        const Result rollback(run_plain(conn, "ROLLBACK"));
         return pat::Status{pat::StatusCode::store_error,
                            "the fleet throttle: " + std::string(doing) + ": " + r.failure()};
     };
-    if (const Result r(PQexec(conn, "BEGIN")); !r.ok()) return failed(r, "begin");
+    if (const Result r(run_plain(conn, "BEGIN")); !r.ok()) return failed(r, "begin");
     std::vector<std::int32_t> locks;
     for (const std::string* key : {&keys.user, &keys.address}) {
         if (!key->empty()) locks.push_back(lock_hash(*key));
@@ -171,7 +178,7 @@ pat::Expected<std::int64_t> FleetSignInLimiter::begin_locked(const Keys& keys, s
         const Result r = run(conn, "SELECT pg_advisory_xact_lock($1::int4, $2::int4)", {number(kLockClass), number(h)});
         if (!r.ok()) return failed(r, "lock");
     }
-    const Result clock(PQexec(conn, kNowSql));
+    const Result clock(run_plain(conn, kNowSql));
     if (!clock.ok() || clock.rows() != 1) return failed(clock, "read the clock");
     const std::int64_t now = clock.integer(0, 0);
     std::int64_t wait = 0;
@@ -189,7 +196,7 @@ pat::Expected<std::int64_t> FleetSignInLimiter::begin_locked(const Keys& keys, s
         wait = std::max(wait, wait_for(std::move(attempts), limit, limits_, now));
     }
     if (wait > 0) {
-        const Result r(PQexec(conn, "ROLLBACK"));
+        const Result r(run_plain(conn, "ROLLBACK"));
         return wait;
     }
     for (const auto& [key, limit] : limited) {
@@ -200,7 +207,7 @@ pat::Expected<std::int64_t> FleetSignInLimiter::begin_locked(const Keys& keys, s
         if (!r.ok() || r.rows() != 1) return failed(r, "count the attempt");
         ids.push_back(r.integer(0, 0));
     }
-    if (const Result r(PQexec(conn, "COMMIT")); !r.ok()) return failed(r, "commit");
+    if (const Result r(run_plain(conn, "COMMIT")); !r.ok()) return failed(r, "commit");
     return std::int64_t{0};
 }
 

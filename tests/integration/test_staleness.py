@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from harness import REPO_ROOT, curl, git, wait_for
+from harness import REPO_ROOT, curl, git, make_bare_repo, wait_for
 
 STATUS = "/auth-pat-status"
 GATED = f"""
@@ -45,10 +45,21 @@ GATED = f"""
             auth_pat_repo my-repo;
             try_files /ok.txt =404;
         }}
+        location /unbounded-open/ {{
+            auth_pat "Unbounded";
+            auth_pat_max_staleness off;
+            auth_pat_require repo-read;
+            auth_pat_project WORK;
+            auth_pat_repo open-repo;
+            try_files /ok.txt =404;
+        }}
 """
 EXTRA_SERVER = GATED
 SAMPLE = re.compile(r"^([a-z_]+)(\{[^}]*\})? (\S+)$")
 REFS = "/scm/WORK/my-repo.git/info/refs?service=git-upload-pack"
+# A public repository (anonymous reads allowed), made public before any
+# replica state is written: patctl refuses to write a fleet replica.
+OPEN_REFS = "/scm/WORK/open-repo.git/info/refs?service=git-upload-pack"
 # Two ticks of the workers' timer (250 ms each) and some slack: every
 # worker has read a state written before it.
 TICKS = 0.7
@@ -64,6 +75,13 @@ def put_state(store, ago_ms, other_boot=False, position=120, source_head=123):
     if other_boot:
         args.append("--other-boot")
     subprocess.run(args, check=True, capture_output=True, text=True, timeout=30)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def open_repo(deployment):
+    d = deployment
+    make_bare_repo(d.git_root, "WORK", "open-repo", d.root / "seed-open")
+    d.patctl.run("public", "repo", "WORK/open-repo", "on")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -147,72 +165,68 @@ def test_a_stale_replicas_rest_503_says_it_is_not_up_to_date(deployment):
 
 def test_verified_40s_ago_every_protected_request_is_503(deployment, tmp_path):
     d = deployment
-    d.patctl.run("public", "repo", "WORK/my-repo", "on")
-    try:
-        fresh(d)
-        assert curl(d.url(REFS)).status == 200  # a public read, while fresh
-        put_state(d.store_path, 40_000, position=7, source_head=9)
-        written = time.monotonic()
-        time.sleep(TICKS)
-        before = stale_total(d)
-        refused_before = sum(1 for line in d.nginx.access_log.read_text().splitlines()
-                             if line.split("|")[3] == "503" and not line.endswith(STATUS))
+    fresh(d)
+    assert curl(d.url(OPEN_REFS)).status == 200  # a public read, while fresh
+    put_state(d.store_path, 40_000, position=7, source_head=9)
+    written = time.monotonic()
+    time.sleep(TICKS)
+    before = stale_total(d)
+    refused_before = sum(1 for line in d.nginx.access_log.read_text().splitlines()
+                         if line.split("|")[3] == "503" and not line.endswith(STATUS))
 
-        token = d.read_token
-        answers = [
-            curl(d.url(REFS), *token.basic()),                # a valid token
-            curl(d.url(REFS), *token.bearer()),
-            curl(d.url(REFS)),                                # a public read without credentials
-            curl(d.url("/scm/WORK/my-repo.git/info/refs?service=git-receive-pack")),  # would be 401
-            curl(d.url(REFS), "-u", "alice:npat_not_a_token"),  # would be 401
-            curl(d.url("/rest/api/1.0/projects/WORK/repos"), *token.bearer()),
-            curl(d.url("/short/x"), *token.basic()),
-        ]
-        for response in answers:
-            assert_stale_answer(response)
-        # A REST route answers in Bitbucket's JSON shape.
-        assert answers[5].header_values("Content-Type") == ["application/json"]
-        # auth_pat_max_staleness off: decided as usual.
-        assert curl(d.url("/unbounded/x"), *token.basic()).status == 200
-        assert curl(d.url("/unbounded/x")).status == 200  # a public read
-        assert curl(d.url("/unbounded/x"), "-u", "alice:npat_not_a_token").status == 401
+    token = d.read_token
+    answers = [
+        curl(d.url(REFS), *token.basic()),                # a valid token
+        curl(d.url(REFS), *token.bearer()),
+        curl(d.url(OPEN_REFS)),                           # a public read without credentials
+        curl(d.url("/scm/WORK/my-repo.git/info/refs?service=git-receive-pack")),  # would be 401
+        curl(d.url(REFS), "-u", "alice:npat_not_a_token"),  # would be 401
+        curl(d.url("/rest/api/1.0/projects/WORK/repos"), *token.bearer()),
+        curl(d.url("/short/x"), *token.basic()),
+    ]
+    for response in answers:
+        assert_stale_answer(response)
+    # A REST route answers in Bitbucket's JSON shape.
+    assert answers[5].header_values("Content-Type") == ["application/json"]
+    # auth_pat_max_staleness off: decided as usual.
+    assert curl(d.url("/unbounded/x"), *token.basic()).status == 200
+    assert curl(d.url("/unbounded-open/x")).status == 200  # a public read
+    assert curl(d.url("/unbounded/x"), "-u", "alice:npat_not_a_token").status == 401
 
-        # git with a credential store: the clone fails on the 503 and the
-        # stored credentials are kept (a 401 would make git erase them).
-        credentials = tmp_path / "credentials"
-        line = f"http://alice:{token.text}@127.0.0.1:{d.port}\n"
-        credentials.write_text(line)
-        cloned = git("-c", f"credential.helper=store --file={credentials}", "clone", "-q",
-                     d.repo_url(), str(tmp_path / "c"), env={"HOME": str(d.home)}, check=False)
-        assert cloned.returncode != 0
-        assert "503" in cloned.stderr, cloned.stderr
-        assert credentials.read_text() == line
+    # git with a credential store: the clone fails on the 503 and the
+    # stored credentials are kept (a 401 would make git erase them).
+    credentials = tmp_path / "credentials"
+    line = f"http://alice:{token.text}@127.0.0.1:{d.port}\n"
+    credentials.write_text(line)
+    cloned = git("-c", f"credential.helper=store --file={credentials}", "clone", "-q",
+                 d.repo_url(), str(tmp_path / "c"), env={"HOME": str(d.home)}, check=False)
+    assert cloned.returncode != 0
+    assert "503" in cloned.stderr, cloned.stderr
+    assert credentials.read_text() == line
 
-        # Every 503 the access log shows (the answers above and the clone's),
-        # and nothing else; the status page itself is not counted.
-        response, values = status(d)
-        refused = [line for line in d.nginx.access_log.read_text().splitlines()
-                   if line.split("|")[3] == "503" and not line.endswith(STATUS)]
-        assert values["auth_pat_requests_stale_total"] - before == len(refused) - refused_before
-        assert len(refused) - refused_before >= len(answers) + 1
-        # The status page: 503 with the same body, so a load balancer drains the node.
-        assert response.status == 503
-        assert response.header_values("Content-Type") == ["text/plain; version=0.0.4; charset=utf-8"]
-        assert values[gauge(d, "auth_pat_fleet_mode")] == 1
-        assert values[gauge(d, "auth_pat_replica_stale")] == 1
-        assert values[gauge(d, "auth_pat_replica_position")] == 7
-        assert values[gauge(d, "auth_pat_replica_lag")] == 2
-        age = values[gauge(d, "auth_pat_replica_verified_age_seconds")]
-        assert abs(age - (40 + time.monotonic() - written)) < 0.5, age
-        assert "auth_pat_requests_allowed_total" in values  # the usual counters too
+    # Every 503 the access log shows (the answers above and the clone's),
+    # and nothing else; the status page itself is not counted.
+    response, values = status(d)
+    refused = [line for line in d.nginx.access_log.read_text().splitlines()
+               if line.split("|")[3] == "503" and not line.endswith(STATUS)]
+    assert values["auth_pat_requests_stale_total"] - before == len(refused) - refused_before
+    assert len(refused) - refused_before >= len(answers) + 1
+    # The status page: 503 with the same body, so a load balancer drains the node.
+    assert response.status == 503
+    assert response.header_values("Content-Type") == ["text/plain; version=0.0.4; charset=utf-8"]
+    assert values[gauge(d, "auth_pat_fleet_mode")] == 1
+    assert values[gauge(d, "auth_pat_replica_stale")] == 1
+    assert values[gauge(d, "auth_pat_replica_position")] == 7
+    assert values[gauge(d, "auth_pat_replica_lag")] == 2
+    age = values[gauge(d, "auth_pat_replica_verified_age_seconds")]
+    assert abs(age - (40 + time.monotonic() - written)) < 0.5, age
+    assert "auth_pat_requests_allowed_total" in values  # the usual counters too
 
-        # Verified again: decided again at the next tick.
-        fresh(d)
-        assert curl(d.url(REFS), *token.basic()).status == 200
-        assert curl(d.url(REFS)).status == 200
-        assert status(d)[0].status == 200
-    finally:
-        d.patctl.run("public", "repo", "WORK/my-repo", "off")
+    # Verified again: decided again at the next tick.
+    fresh(d)
+    assert curl(d.url(REFS), *token.basic()).status == 200
+    assert curl(d.url(OPEN_REFS)).status == 200
+    assert status(d)[0].status == 200
 
 
 def test_a_bound_of_5s_is_enforced_within_a_tick_of_its_end(deployment):
@@ -304,8 +318,9 @@ def test_503s_are_logged_aggregated(deployment):
     wait_for(lambda: stale_report_total(d)[0] - total_before == 40, timeout=8, interval=0.2,
              what="the aggregated 503 lines")
     total_after, lines_after = stale_report_total(d)
-    # One line per worker at most every 5 s, never one per request.
-    assert lines_after - lines_before <= 4, lines_after - lines_before
+    # At most one line per worker (2) every 5 s, never one per request: the
+    # 40 requests and the wait span at most three 5 s periods on a busy machine.
+    assert lines_after - lines_before <= 6, lines_after - lines_before
     text = d.nginx.error_log.read_text()
     assert re.search(r"was last verified against its source \d+ ms ago, more than auth_pat_max_staleness \(\d+ ms\)", text)
     for secret in d.secrets():
