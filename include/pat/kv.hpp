@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pat/status.hpp"
 
@@ -105,6 +106,14 @@ class Engine {
     virtual std::uint64_t last_committed_position() const { return 0; }
     // For messages: the file's path, or "the fleet source (host=… dbname=…)".
     virtual std::string describe() const = 0;
+    // Last-use times kept beside the records but not replicated (PostgreSQL:
+    // the fleet's pat_usage table, which patd fills from each node's usage
+    // file): one per id, 0 where none is known. Never fails: an error gives
+    // zeros (a listing never fails for want of them). The default (LMDB,
+    // whose store has its usage file instead) knows none.
+    virtual std::vector<std::int64_t> last_used(const std::vector<std::string>& token_ids) {
+        return std::vector<std::int64_t>(token_ids.size(), 0);
+    }
 };
 
 }  // namespace pat::kv

@@ -105,6 +105,12 @@ class UsageFile {
     // for thousands of ids, one pread of every slot.
     std::vector<std::int64_t> lookup(const std::vector<std::string>& ids);
 
+    // Every entry of the file, (id, last use), one per id (its newest sealed
+    // time), in slot order: one pread of every slot. Never fails: an absent,
+    // unreadable or damaged file gives none. For a process that copies the
+    // times elsewhere (patd in fleet mode pushes them to the source).
+    std::vector<std::pair<std::string, std::int64_t>> entries();
+
     // Creates the file now when absent (Mode::create), so that processes
     // that may not create files in its directory can write it later.
     Status prepare();

@@ -1,7 +1,9 @@
 #include "pg_engine.hpp"
 
 #include <deque>
+#include <unordered_map>
 
+#include "pat/token.hpp"
 #include "pg.hpp"
 
 namespace pat::fleet {
@@ -255,6 +257,52 @@ std::uint64_t PgEngine::last_committed_position() const {
 
 std::string PgEngine::describe() const {
     return describe_;
+}
+
+std::vector<std::int64_t> PgEngine::last_used(const std::vector<std::string>& token_ids) {
+    std::vector<std::int64_t> found(token_ids.size(), 0);
+    // A text array literal of token ids (12 digits each: nothing to quote);
+    // anything else is no token id and has no time.
+    std::string array = "{";
+    std::unordered_map<std::string_view, std::vector<std::size_t>> where;
+    for (std::size_t i = 0; i < token_ids.size(); ++i) {
+        if (!is_valid_token_id(token_ids[i])) continue;
+        auto [at, added] = where.try_emplace(token_ids[i]);
+        at->second.push_back(i);
+        if (!added) continue;
+        if (array.size() > 1) array += ',';
+        array += token_ids[i];
+    }
+    array += '}';
+    if (where.empty()) return found;
+    const std::string sql = "SELECT token_id, last_used_ms FROM pat_usage WHERE token_id = ANY($1::text[])";
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        // The second attempt on a new connection: a pooled one the server
+        // closed meanwhile (a restart) fails once.
+        Expected<std::unique_ptr<Connection>> conn =
+            attempt == 0 ? acquire() : Connection::open(conninfo_, application_name_, Purpose::writer);
+        if (!conn.ok()) return found;
+        Params p;
+        p.text(array);
+        Result r = exec_params((*conn)->raw(), sql, p, true);
+        if (!r.tuples_ok()) {
+            if ((*conn)->usable()) {
+                release(std::move(*conn));
+                return found;  // the statement failed (no table, no right): zeros
+            }
+            continue;
+        }
+        for (int row = 0; row < r.rows(); ++row) {
+            if (r.is_null(row, 0) || r.is_null(row, 1)) continue;
+            auto at = where.find(r.bytes(row, 0));
+            if (at == where.end()) continue;
+            const std::int64_t ms = r.integer(row, 1);
+            for (std::size_t i : at->second) found[i] = ms > 0 ? ms : 0;
+        }
+        release(std::move(*conn));
+        return found;
+    }
+    return found;
 }
 
 }  // namespace pat::fleet

@@ -31,6 +31,9 @@ class PgEngine : public kv::Engine {
     Status write(const std::function<Status(kv::Txn&)>& body, kv::Space space) override;
     std::uint64_t last_committed_position() const override;
     std::string describe() const override;
+    // From pat_usage (which patd fills from each node's usage file): one
+    // SELECT; any failure gives zeros.
+    std::vector<std::int64_t> last_used(const std::vector<std::string>& token_ids) override;
 
     // For the fleet's own statements: a pooled connection, given back with
     // release() (only when it is still usable and outside a transaction).

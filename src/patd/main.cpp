@@ -16,8 +16,9 @@
 // Fleet mode (--source CONNFILE, docs/patd.md#fleet-mode): the API reads and
 // writes the fleet's source in PostgreSQL (SourcePool), --db names the
 // node's replica, opened read-only, which each change waits for
-// (ReplicationWatch), and the throttle is counted in the source
-// (FleetSignInLimiter).
+// (ReplicationWatch), the throttle is counted in the source
+// (FleetSignInLimiter), and a thread pushes the replica's usage file to the
+// source every 10 s and at shutdown (UsagePush).
 
 #include <signal.h>
 #include <sys/resource.h>
@@ -42,6 +43,7 @@
 #include "pat/version_text.hpp"
 #include "server.hpp"
 #include "store_holder.hpp"
+#include "usage_push.hpp"
 
 namespace {
 
@@ -168,6 +170,11 @@ int run(const patd::Options& options) {
                        std::to_string(options.max_connections) + " connections and " +
                        std::to_string(options.max_sign_ins) + " sign-ins at once" +
                        (directory ? ", directory " + directory->config().file : std::string()) + ")");
+    std::unique_ptr<patd::UsagePush> usage_push;
+    if (fleet) {
+        usage_push = std::make_unique<patd::UsagePush>(options.source, options.db);
+        usage_push->start();
+    }
     // Ten times a second: one stat(2) of the store path, so that an idle
     // patd lets go of a replaced file within a tenth of a second.
     const timespec tend_interval{0, 100'000'000};
@@ -202,6 +209,7 @@ int run(const patd::Options& options) {
     const unsigned left = server->connections();
     const patd::Server::Counters counted = server->counters();
     server.reset();  // closes what is left; joins the threads
+    if (usage_push) usage_push->stop();  // a last push of the uses nginx recorded
     store.close();
     patd::log_line(
         patd::Level::notice,

@@ -304,6 +304,7 @@ http {{
     default_type application/octet-stream;
     log_format pat '$pid|$remote_user|$pat_user|$pat_token_id|$status|$request_uri';
     access_log {p}/logs/access.log pat;
+    auth_pat_last_used_flush 1s;  # test_g_usage: uses reach the API's listings in ~11 s
     client_body_temp_path {p}/tmp/body;
     fastcgi_temp_path {p}/tmp/fastcgi;
     proxy_temp_path {p}/tmp/proxy;

@@ -356,6 +356,20 @@ TEST_F(FleetPgEngine, ALostConnectionRollsBackAndTheNextWriteReconnects) {
     EXPECT_EQ(scalar("SELECT seq FROM pat_head"), 2);
 }
 
+TEST_F(FleetPgEngine, LastUsedReadsPatUsageAndGivesZerosWhenItCannot) {
+    ASSERT_TRUE(admin_->exec("INSERT INTO pat_usage (token_id, last_used_ms) VALUES "
+                             "('111111111111', 5000), ('222222222222', 7000)")
+                    .ok());
+    EXPECT_EQ(engine_->last_used({}), (std::vector<std::int64_t>{}));
+    EXPECT_EQ(engine_->last_used({"222222222222", "333333333333", "111111111111", "not-an-id", "',1}", "222222222222"}),
+              (std::vector<std::int64_t>{7000, 0, 5000, 0, 0, 7000}));
+    // No table (or no right to read it): zeros, never a failure.
+    ASSERT_TRUE(admin_->exec("DROP TABLE pat_usage").ok());
+    EXPECT_EQ(engine_->last_used({"111111111111", "222222222222"}), (std::vector<std::int64_t>{0, 0}));
+    // The engine's connections still work.
+    ASSERT_TRUE(put(kv::Table::users, "alice", "1").ok());
+}
+
 TEST_F(FleetPgEngine, AnUnreachableSourceFailsWithinTheConnectTimeout) {
     const auto start = std::chrono::steady_clock::now();
     // A blackholed address: connect_timeout (3 s) bounds it.

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -293,6 +294,31 @@ TEST_F(UsageTest, ForgedSlotsGiveForgedTimesOrNone) {
     ASSERT_TRUE(writer.record({{"222222222222", 20}, {"444444444444", 30}}).status.ok());
     EXPECT_EQ(read_slot(usage_path_, home_of("222222222222")), slot_for("222222222222", 20));
     EXPECT_EQ(read_slot(usage_path_, home_of("444444444444")), slot_for("444444444444", 30));
+}
+
+TEST_F(UsageTest, EntriesListEverySealedIdOnceWithItsNewestTime) {
+    UsageFile reader(store_path_, UsageFile::Mode::read_only);
+    EXPECT_TRUE(reader.entries().empty());  // no file
+    const std::vector<std::string> ids = same_window_as("111111111111", 2);  // a, b, c share a window
+    UsageFile writer(store_path_, UsageFile::Mode::create);
+    ASSERT_TRUE(writer.record({{ids[0], 1000}, {ids[1], 2000}, {ids[2], 3000}, {"222222222222", 4000}}).status.ok());
+    ASSERT_TRUE(UsageFile(store_path_, UsageFile::Mode::read_write).forget({ids[1]}).ok());
+    const std::size_t home = home_of(ids[0]);
+    // Two writers placed c twice (the later slot newer); a torn slot and a
+    // slot that is no token id are skipped.
+    poke(usage_path_, home + 3, slot_for(ids[2], 3500));
+    poke(usage_path_, home_of("333333333333"), slot_for("333333333333", 10000, false));
+    poke(usage_path_, home_of("555555555555"), slot_for("055555555555", 10000));
+    auto entries = reader.entries();
+    std::sort(entries.begin(), entries.end());
+    std::vector<std::pair<std::string, std::int64_t>> expected{{ids[0], 1000}, {ids[2], 3500}, {"222222222222", 4000}};
+    std::sort(expected.begin(), expected.end());
+    EXPECT_EQ(entries, expected);
+    // They agree with lookup().
+    for (const auto& [id, ms] : entries) EXPECT_EQ(reader.lookup({id}), (std::vector<std::int64_t>{ms}));
+    // A foreign file gives none.
+    std::ofstream(usage_path_, std::ios::trunc) << "not a usage file";
+    EXPECT_TRUE(UsageFile(store_path_, UsageFile::Mode::read_only).entries().empty());
 }
 
 TEST_F(UsageTest, RandomBytesMeanNoTimesAndNoCrash) {

@@ -80,11 +80,14 @@ bool may_manage(const Actor& actor, const records::TokenView& token) {
 }  // namespace
 
 void merge_usage(Store::Impl& store, std::vector<TokenInfo>& tokens) {
-    if (!store.usage || tokens.empty()) return;
+    // A store over another engine (Store::over) has no usage file: the
+    // engine may keep the times (the fleet's pat_usage).
+    if (tokens.empty() || (!store.usage && !store.engine)) return;
     std::vector<std::string> ids;
     ids.reserve(tokens.size());
     for (const TokenInfo& token : tokens) ids.push_back(token.id);
-    const std::vector<std::int64_t> used = store.usage->lookup(ids);
+    const std::vector<std::int64_t> used = store.usage ? store.usage->lookup(ids) : store.engine->last_used(ids);
+    if (used.size() != tokens.size()) return;
     for (std::size_t i = 0; i < tokens.size(); ++i) {
         tokens[i].last_authenticated_ms = std::max(tokens[i].last_authenticated_ms, used[i]);
     }

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 #include <mutex>
+#include <unordered_map>
 
 #include "pat/token.hpp"
 
@@ -401,6 +402,31 @@ std::vector<std::int64_t> UsageFile::lookup(const std::vector<std::string>& ids)
             const SlotKind kind = kind_of(slot);
             if (kind == SlotKind::empty) break;
             if (kind == SlotKind::token && holds(slot, id)) found[n] = std::max(found[n], time_of(slot));
+        }
+    }
+    return found;
+}
+
+std::vector<std::pair<std::string, std::int64_t>> UsageFile::entries() {
+    std::vector<std::pair<std::string, std::int64_t>> found;
+    std::lock_guard held(impl_->lock);
+    Impl& f = *impl_;
+    if (!f.open(false).ok() || !f.ours) return found;
+    std::vector<unsigned char> slots(kUsageSlots * kUsageSlotBytes);
+    if (!f.read_at(slots.data(), slots.size(), slot_offset(0))) return found;
+    // An id two writers both placed appears twice: the newest time counts.
+    std::unordered_map<std::string, std::size_t> index;
+    for (std::size_t i = 0; i < kUsageSlots; ++i) {
+        const unsigned char* slot = slots.data() + i * kUsageSlotBytes;
+        if (kind_of(slot) != SlotKind::token) continue;
+        const std::int64_t ms = time_of(slot);
+        if (ms <= 0) continue;
+        std::string id(reinterpret_cast<const char*>(slot), kIdBytes);
+        auto [at, added] = index.try_emplace(id, found.size());
+        if (added) {
+            found.emplace_back(std::move(id), ms);
+        } else {
+            found[at->second].second = std::max(found[at->second].second, ms);
         }
     }
     return found;

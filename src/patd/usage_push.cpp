@@ -1,0 +1,133 @@
+#include "usage_push.hpp"
+
+#include <postgresql/libpq-fe.h>
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "log.hpp"
+#include "pat/fleet.hpp"
+#include "pat/token.hpp"
+#include "pat/usage.hpp"
+
+namespace patd {
+
+namespace {
+
+constexpr const char* kApplicationName = "nginx-pat patd usage";
+// Rows per statement: a few hundred KiB of parameters at most.
+constexpr std::size_t kBatch = 5000;
+constexpr const char* kUpsert =
+    "INSERT INTO pat_usage (token_id, last_used_ms) "
+    "SELECT u.id, u.ms FROM unnest($1::text[], $2::bigint[]) AS u(id, ms) "
+    "ON CONFLICT (token_id) DO UPDATE SET last_used_ms = GREATEST(pat_usage.last_used_ms, EXCLUDED.last_used_ms)";
+
+// PostgreSQL's own words, one line (the parameters are token ids and times:
+// no secret).
+std::string failure_of(PGconn* conn, PGresult* result) {
+    const char* message = result != nullptr ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+    std::string text = message != nullptr ? message : PQerrorMessage(conn);
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+    for (char& c : text) {
+        if (c == '\n') c = ' ';
+    }
+    return text;
+}
+
+}  // namespace
+
+UsagePush::UsagePush(std::string connfile, std::string replica_path, std::chrono::milliseconds period)
+    : connfile_(std::move(connfile)), replica_path_(std::move(replica_path)), period_(period) {}
+
+UsagePush::~UsagePush() {
+    stop();
+}
+
+void UsagePush::start() {
+    thread_ = std::thread([this] { loop(); });
+}
+
+void UsagePush::stop() {
+    {
+        const std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+}
+
+void UsagePush::loop() {
+    for (;;) {
+        bool last = false;
+        {
+            std::unique_lock lock(mutex_);
+            wake_.wait_for(lock, period_, [this] { return stopping_; });
+            last = stopping_;
+        }
+        push_once();
+        if (last) break;
+    }
+    conn_.reset();
+}
+
+bool UsagePush::push_once() {
+    pat::UsageFile file(replica_path_, pat::UsageFile::Mode::read_only);
+    std::vector<std::pair<std::string, std::int64_t>> fresh;
+    for (auto& [id, ms] : file.entries()) {
+        auto at = pushed_.find(id);
+        if (at == pushed_.end() || at->second < ms) fresh.emplace_back(std::move(id), ms);
+    }
+    if (fresh.empty()) return true;
+    std::string error;
+    if (conn_ == nullptr || !conn_->usable()) {
+        conn_.reset();
+        pat::Expected<std::unique_ptr<pat::fleet::Connection>> opened =
+            pat::fleet::Connection::open_connfile(connfile_, kApplicationName, pat::fleet::Purpose::writer);
+        if (opened.ok()) {
+            conn_ = std::move(*opened);
+        } else {
+            error = opened.status().message();
+        }
+    }
+    for (std::size_t from = 0; error.empty() && from < fresh.size(); from += kBatch) {
+        const std::size_t to = std::min(fresh.size(), from + kBatch);
+        // Text array literals: ids are 12 digits (entries() gives only
+        // token ids), times decimal: nothing to quote.
+        std::string ids = "{", times = "{";
+        for (std::size_t i = from; i < to; ++i) {
+            if (i != from) {
+                ids += ',';
+                times += ',';
+            }
+            ids += fresh[i].first;
+            times += std::to_string(fresh[i].second);
+        }
+        ids += '}';
+        times += '}';
+        const char* values[2] = {ids.c_str(), times.c_str()};
+        PGresult* result = PQexecParams(conn_->raw(), kUpsert, 2, nullptr, values, nullptr, nullptr, 0);
+        if (PQresultStatus(result) != PGRES_COMMAND_OK) {
+            error = failure_of(conn_->raw(), result);
+            PQclear(result);
+            if (!conn_->usable()) conn_.reset();
+            break;
+        }
+        PQclear(result);
+        for (std::size_t i = from; i < to; ++i) pushed_[fresh[i].first] = fresh[i].second;
+    }
+    if (!error.empty()) {
+        if (!failing_) {
+            log_line(Level::error, "cannot push last-use times to the fleet source (--source " + connfile_ +
+                                       "): " + error + "; retrying every " +
+                                       std::to_string(period_.count() / 1000) + " s");
+        }
+        failing_ = true;
+        return false;
+    }
+    if (failing_) log_line(Level::notice, "pushing last-use times to the fleet source again");
+    failing_ = false;
+    return true;
+}
+
+}  // namespace patd
