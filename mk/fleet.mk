@@ -2,7 +2,10 @@
 # administration, linked by patctl, patd and the unit tests (FLEET_OBJS and
 # FLEET_LIBS are in the Makefile). libpq's header lives in its own folder.
 PG_INCLUDE := $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
-$(FLEET_OBJS) $(CLI_OBJS) $(UNIT_OBJS) $(PATD_OBJS): CXXFLAGS += -I$(PG_INCLUDE)
+$(FLEET_OBJS) $(CLI_OBJS) $(UNIT_OBJS): CXXFLAGS += -I$(PG_INCLUDE)
+# patd's fleet pieces use src/fleet's libpq helpers (mk/patd.mk comes later,
+# so by pattern).
+$(BUILD)/src/patd/%.o: CXXFLAGS += -I$(PG_INCLUDE)
 
 # The fleet pieces' own tests against a real PostgreSQL 15 that each suite
 # starts (initdb as the postgres user into a temporary directory, a

@@ -164,6 +164,16 @@ Status Follower::sync_once() {
     return Status::success();
 }
 
+Expected<std::int64_t> Follower::change_mark(std::uint64_t seq) {
+    if (seq == 0) return std::int64_t{0};
+    Params p;
+    p.int8(static_cast<std::int64_t>(seq));
+    Result r = exec_params(conn_->raw(),
+                           "SELECT (extract(epoch FROM committed_at) * 1000000)::int8 FROM pat_changes WHERE seq = $1", p);
+    if (!r.tuples_ok()) return store_failure(conn_->describe(), pg_error(conn_->raw(), r));
+    return r.rows() == 1 ? r.integer(0, 0) : std::int64_t{0};  // pruned: checked from the next change on
+}
+
 Status Follower::sync_in_transaction(const SourceHead& head, std::int64_t boot_ns, std::int64_t wall_ms) {
     if (store_ != nullptr) {
         // Removed or replaced behind the follower's back: let go of it.
@@ -197,26 +207,54 @@ Status Follower::sync_in_transaction(const SourceHead& head, std::int64_t boot_n
         return rebuild(head, std::to_string(head.seq - was.position) + " changes behind", boot_ns, wall_ms);
     }
     std::vector<Change> changes;
-    if (head.seq > was.position) {
+    // The change at the replica's own position is read too: its commit time
+    // must be the one applied (position_mark), or the source's history was
+    // rewritten past it (a restored backup or a failover that lost commits,
+    // whose new writes have taken the head past the position again).
+    std::int64_t mark = was.position_mark;
+    if (was.position > 0 || head.seq > was.position) {
         Params p;
         p.int8(static_cast<std::int64_t>(was.position)).int8(static_cast<std::int64_t>(head.seq));
-        Result r = exec_params(
-            conn_->raw(), "SELECT seq, tbl, key, value FROM pat_changes WHERE seq > $1 AND seq <= $2 ORDER BY seq", p);
+        Result r = exec_params(conn_->raw(),
+                               "SELECT seq, tbl, key, value, (extract(epoch FROM committed_at) * 1000000)::int8 "
+                               "FROM pat_changes WHERE seq >= $1 AND seq <= $2 ORDER BY seq",
+                               p);
         if (!r.tuples_ok()) return store_failure(conn_->describe(), pg_error(conn_->raw(), r));
         const int rows = r.rows();
-        if (rows == 0 || static_cast<std::uint64_t>(r.integer(0, 0)) != was.position + 1) {
+        int first = 0;  // the first row to apply
+        if (was.position > 0) {
+            if (rows == 0 || static_cast<std::uint64_t>(r.integer(0, 0)) != was.position) {
+                return rebuild(head,
+                               "the change log no longer reaches back to position " + std::to_string(was.position) +
+                                   " (pruned)",
+                               boot_ns, wall_ms);
+            }
+            const std::int64_t at_position = r.integer(0, 4);
+            if (was.position_mark != 0 && at_position != was.position_mark) {
+                return rebuild(head,
+                               "the source's change at seq " + std::to_string(was.position) +
+                                   " is not the one this replica applied (a restored backup or a failover that lost "
+                                   "commits, written past it again)",
+                               boot_ns, wall_ms);
+            }
+            mark = at_position;
+            first = 1;
+        }
+        if (head.seq > was.position &&
+            (rows <= first || static_cast<std::uint64_t>(r.integer(first, 0)) != was.position + 1)) {
             return rebuild(
                 head, "the change log no longer reaches back to position " + std::to_string(was.position) + " (pruned)",
                 boot_ns, wall_ms);
         }
-        changes.reserve(static_cast<std::size_t>(rows));
-        for (int i = 0; i < rows; ++i) {
+        changes.reserve(static_cast<std::size_t>(rows - first));
+        for (int i = first; i < rows; ++i) {
             const auto seq = static_cast<std::uint64_t>(r.integer(i, 0));
-            if (seq != was.position + 1 + static_cast<std::uint64_t>(i)) {
+            if (seq != was.position + 1 + static_cast<std::uint64_t>(i - first)) {
                 return Status(StatusCode::store_error, "fleet source: a gap in the change log at seq " +
-                                                           std::to_string(was.position + 1 + i) + " (found " +
+                                                           std::to_string(was.position + 1 + (i - first)) + " (found " +
                                                            std::to_string(seq) + "); nothing applied");
             }
+            mark = r.integer(i, 4);
             const std::int64_t t = r.integer(i, 1);
             if (t < 0 || static_cast<std::size_t>(t) >= kv::kTableCount) {
                 return Status(StatusCode::store_error, "fleet source: change " + std::to_string(seq) + " names table " +
@@ -234,7 +272,7 @@ Status Follower::sync_in_transaction(const SourceHead& head, std::int64_t boot_n
             }
             changes.push_back(std::move(c));
         }
-        if (changes.back().seq != head.seq) {
+        if (head.seq > was.position && changes.back().seq != head.seq) {
             return Status(StatusCode::store_error, "fleet source: the change log ends at " +
                                                        std::to_string(changes.back().seq) + ", before the head " +
                                                        std::to_string(head.seq) + "; nothing applied");
@@ -243,6 +281,7 @@ Status Follower::sync_in_transaction(const SourceHead& head, std::int64_t boot_n
     ReplicaState state = was;
     state.position = head.seq;
     state.source_head = head.seq;
+    state.position_mark = mark;
     state.verified_boot_ns = boot_ns;
     state.boot_id = boot_id_;
     state.verified_wall_ms = wall_ms;
@@ -339,8 +378,13 @@ Status Follower::rebuild(const SourceHead& head, const std::string& why, std::in
             state.boot_id = boot_id_;
             state.verified_wall_ms = wall_ms;
             state.source_id = head.source_id;
-            status =
-                engine.write([&](kv::Txn& txn) { return fresh.put_replica_state(txn, state); }, kv::Space::reserve);
+            Expected<std::int64_t> mark = change_mark(head.seq);
+            status = mark.ok() ? Status::success() : mark.status();
+            if (status.ok()) {
+                state.position_mark = *mark;
+                status = engine.write([&](kv::Txn& txn) { return fresh.put_replica_state(txn, state); },
+                                      kv::Space::reserve);
+            }
         }
     }
     if (!status.ok()) {

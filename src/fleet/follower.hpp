@@ -55,6 +55,9 @@ class Follower {
    private:
     Status connect();
     Status sync_in_transaction(const SourceHead& head, std::int64_t verified_boot_ns, std::int64_t verified_wall_ms);
+    // The commit time (µs) of the source's change seq, in the open
+    // transaction; 0 when the log no longer holds it.
+    Expected<std::int64_t> change_mark(std::uint64_t seq);
     Status rebuild(const SourceHead& head, const std::string& why, std::int64_t verified_boot_ns,
                    std::int64_t verified_wall_ms);
     Status open_replica();

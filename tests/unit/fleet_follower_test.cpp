@@ -227,6 +227,42 @@ TEST_F(FleetFollower, RebuildsAfterPruneAfterARewindAndForAnotherSource) {
     expect_identical(dir_ + "/b.db");
 }
 
+// A restored backup (or a failover that lost commits) whose new writes have
+// taken the head past the replica's position again: the change at the
+// position is another one (its commit time differs), so the follower
+// rebuilds instead of applying the rest of a different history on top of
+// commits the source no longer has.
+TEST_F(FleetFollower, RebuildsWhenTheSourcesHistoryWasRewrittenPastItsPosition) {
+    init();
+    auto store = source();
+    ASSERT_NE(store, nullptr);
+    pat::fleet::Follower follower(options("h"), logger());
+    ASSERT_TRUE(follower.sync_once().ok());
+    ASSERT_EQ(follower.rebuilds(), 1u);
+    ASSERT_TRUE(store->add_user("kept", "", false, kPassword).ok());
+    const std::int64_t restored_to = scalar("SELECT seq FROM pat_head");
+    ASSERT_TRUE(store->add_user("lost", "", false, kPassword).ok());
+    ASSERT_TRUE(follower.sync_once().ok());
+    const std::int64_t position = static_cast<std::int64_t>(follower.position());
+    ASSERT_EQ(position, scalar("SELECT seq FROM pat_head"));
+    ASSERT_EQ(follower.rebuilds(), 1u);
+
+    // The source as a backup taken at restored_to had it: "lost"'s records and changes gone.
+    const std::string cut = std::to_string(restored_to);
+    ASSERT_TRUE(admin_
+                    ->exec("DELETE FROM pat_records r USING pat_changes c WHERE c.seq > " + cut +
+                           " AND r.tbl = c.tbl AND r.key = c.key; DELETE FROM pat_changes WHERE seq > " + cut +
+                           "; UPDATE pat_head SET seq = " + cut)
+                    .ok());
+    // New writes take the head past the follower's position again.
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(store->add_user("new" + std::to_string(i), "", false, kPassword).ok());
+    ASSERT_GT(scalar("SELECT seq FROM pat_head"), position);
+
+    ASSERT_TRUE(follower.sync_once().ok());
+    EXPECT_EQ(follower.rebuilds(), 2u);
+    expect_identical(dir_ + "/h.db");
+}
+
 TEST_F(FleetFollower, AGapOrAnUnknownTableAppliesNothing) {
     init();
     auto store = source();
