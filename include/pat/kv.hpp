@@ -44,10 +44,12 @@ enum class Table : std::uint8_t {
 };
 inline constexpr std::size_t kTableCount = 14;
 inline constexpr std::array<std::string_view, kTableCount> kTableNames = {
-    "meta",        "users",  "grants",        "tokens",      "token_ids",    "user_tokens", "audit",
-    "groups",      "group_members", "user_groups", "group_grants", "everyone", "effective", "sign_in_failures",
+    "meta",   "users",         "grants",      "tokens",       "token_ids", "user_tokens", "audit",
+    "groups", "group_members", "user_groups", "group_grants", "everyone",  "effective",   "sign_in_failures",
 };
-inline std::string_view table_name(Table t) { return kTableNames[static_cast<std::size_t>(t)]; }
+inline std::string_view table_name(Table t) {
+    return kTableNames[static_cast<std::size_t>(t)];
+}
 inline std::optional<Table> table_named(std::string_view name) {
     for (std::size_t i = 0; i < kTableCount; ++i)
         if (kTableNames[i] == name) return static_cast<Table>(i);

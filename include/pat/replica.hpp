@@ -34,7 +34,7 @@ struct ReplicaState {
     // none), and the follower rebuilds instead of applying a different
     // history's changes. 0: not known (checked from the next change on).
     std::int64_t position_mark = 0;
-    std::string source_id;              // the source's identity (fleet init's random id), to refuse a foreign source
+    std::string source_id;  // the source's identity (fleet init's random id), to refuse a foreign source
 };
 
 std::string encode_replica_state(const ReplicaState& state);

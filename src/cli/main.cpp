@@ -129,13 +129,12 @@ std::string store_path_from(const ParsedArgs& args) {
 // (docs/fleet.md), exactly as over a file.
 bool works_on_records(const Command& command) {
     static constexpr Handler kRecordCommands[] = {
-        run_user_add,        run_user_passwd,      run_user_disable,     run_user_enable,
-        run_user_delete,     run_user_list,        run_grant,            run_ungrant,
-        run_grants,          run_group_add,        run_group_delete,     run_group_list,
-        run_group_members,   run_group_add_member, run_group_remove_member, run_public_project,
-        run_public_repo,     run_public_list,      run_token_create,     run_token_list,
-        run_token_modify,    run_token_revoke,     run_audit,            run_audit_prune,
-        run_directory_sync,  run_apply,            run_export,
+        run_user_add,       run_user_passwd,  run_user_disable,  run_user_enable,      run_user_delete,
+        run_user_list,      run_grant,        run_ungrant,       run_grants,           run_group_add,
+        run_group_delete,   run_group_list,   run_group_members, run_group_add_member, run_group_remove_member,
+        run_public_project, run_public_repo,  run_public_list,   run_token_create,     run_token_list,
+        run_token_modify,   run_token_revoke, run_audit,         run_audit_prune,      run_directory_sync,
+        run_apply,          run_export,
     };
     for (Handler handler : kRecordCommands) {
         if (command.handler == handler) return true;

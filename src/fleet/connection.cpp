@@ -145,8 +145,7 @@ Expected<std::unique_ptr<Connection>> Connection::open(const std::string& connin
                 failure = "stopped while connecting";
                 break;
             }
-            const auto left =
-                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
             if (left <= 0) {
                 failure = "no answer within " + std::to_string(timeout_s) + " s (connect timeout)";
                 break;

@@ -168,8 +168,8 @@ Expected<std::int64_t> Follower::change_mark(std::uint64_t seq) {
     if (seq == 0) return std::int64_t{0};
     Params p;
     p.int8(static_cast<std::int64_t>(seq));
-    Result r = exec_params(conn_->raw(),
-                           "SELECT (extract(epoch FROM committed_at) * 1000000)::int8 FROM pat_changes WHERE seq = $1", p);
+    Result r = exec_params(
+        conn_->raw(), "SELECT (extract(epoch FROM committed_at) * 1000000)::int8 FROM pat_changes WHERE seq = $1", p);
     if (!r.tuples_ok()) return store_failure(conn_->describe(), pg_error(conn_->raw(), r));
     return r.rows() == 1 ? r.integer(0, 0) : std::int64_t{0};  // pruned: checked from the next change on
 }
@@ -224,10 +224,10 @@ Status Follower::sync_in_transaction(const SourceHead& head, std::int64_t boot_n
         int first = 0;  // the first row to apply
         if (was.position > 0) {
             if (rows == 0 || static_cast<std::uint64_t>(r.integer(0, 0)) != was.position) {
-                return rebuild(head,
-                               "the change log no longer reaches back to position " + std::to_string(was.position) +
-                                   " (pruned)",
-                               boot_ns, wall_ms);
+                return rebuild(
+                    head,
+                    "the change log no longer reaches back to position " + std::to_string(was.position) + " (pruned)",
+                    boot_ns, wall_ms);
             }
             const std::int64_t at_position = r.integer(0, 4);
             if (was.position_mark != 0 && at_position != was.position_mark) {
@@ -382,8 +382,8 @@ Status Follower::rebuild(const SourceHead& head, const std::string& why, std::in
             status = mark.ok() ? Status::success() : mark.status();
             if (status.ok()) {
                 state.position_mark = *mark;
-                status = engine.write([&](kv::Txn& txn) { return fresh.put_replica_state(txn, state); },
-                                      kv::Space::reserve);
+                status =
+                    engine.write([&](kv::Txn& txn) { return fresh.put_replica_state(txn, state); }, kv::Space::reserve);
             }
         }
     }

@@ -151,7 +151,8 @@ bool FleetSignInLimiter::open(std::string& error) {
         error = "the throttle's connection to the fleet source: " + s.message();
         return false;
     }
-    const Result probe = run(connection_->raw(), "SELECT id, key, at_ms, pending FROM pat_sign_in_attempts WHERE false");
+    const Result probe =
+        run(connection_->raw(), "SELECT id, key, at_ms, pending FROM pat_sign_in_attempts WHERE false");
     if (!probe.ok()) {
         error = "the fleet source's throttle table pat_sign_in_attempts cannot be used (" + probe.failure() +
                 "): run `patctl fleet init` of this version on the source";
@@ -183,7 +184,7 @@ pat::Expected<std::int64_t> FleetSignInLimiter::begin_locked(const Keys& keys, s
     const std::int64_t now = clock.integer(0, 0);
     std::int64_t wait = 0;
     const std::pair<const std::string*, std::uint32_t> limited[] = {{&keys.user, limits_.user_attempts},
-                                                                      {&keys.address, limits_.address_attempts}};
+                                                                    {&keys.address, limits_.address_attempts}};
     for (const auto& [key, limit] : limited) {
         if (key->empty()) continue;
         const Result r = run(conn,
@@ -201,8 +202,9 @@ pat::Expected<std::int64_t> FleetSignInLimiter::begin_locked(const Keys& keys, s
     }
     for (const auto& [key, limit] : limited) {
         if (key->empty()) continue;
-        const Result r = run(conn, "INSERT INTO pat_sign_in_attempts (key, at_ms, pending) VALUES ($1, $2, true) "
-                                   "RETURNING id",
+        const Result r = run(conn,
+                             "INSERT INTO pat_sign_in_attempts (key, at_ms, pending) VALUES ($1, $2, true) "
+                             "RETURNING id",
                              {bytes(*key), number(now)});
         if (!r.ok() || r.rows() != 1) return failed(r, "count the attempt");
         ids.push_back(r.integer(0, 0));
@@ -232,8 +234,8 @@ std::int64_t FleetSignInLimiter::begin_attempt(std::string_view user, std::strin
         if (!verdict) {
             if (verdict.status().message() != last_failure_) {
                 last_failure_ = verdict.status().message();
-                log_line(Level::crit, "sign-ins refused (429) while the fleet throttle cannot be asked: " +
-                                          last_failure_);
+                log_line(Level::crit,
+                         "sign-ins refused (429) while the fleet throttle cannot be asked: " + last_failure_);
             }
         } else if (!last_failure_.empty()) {
             log_line(Level::notice, "the fleet throttle answers again");

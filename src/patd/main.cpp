@@ -85,7 +85,8 @@ int run(const patd::Options& options) {
         }
         source = std::make_unique<patd::SourcePool>(options.source, options.source_connections);
         if (!source->open(error)) {
-            patd::log_line(patd::Level::crit, "cannot open the fleet source (--source " + options.source + "): " + error);
+            patd::log_line(patd::Level::crit,
+                           "cannot open the fleet source (--source " + options.source + "): " + error);
             return 1;
         }
         // The replica may not be there yet (its follower is bootstrapping
@@ -162,14 +163,13 @@ int run(const patd::Options& options) {
         patd::close_listener(listener);
         return 1;
     }
-    patd::log_line(patd::Level::notice,
-                   "serving the token API on " + options.listen +
-                       (fleet ? " (fleet source " + options.source + ", replica " + options.db
-                              : " (store " + options.db) +
-                       ", at most " +
-                       std::to_string(options.max_connections) + " connections and " +
-                       std::to_string(options.max_sign_ins) + " sign-ins at once" +
-                       (directory ? ", directory " + directory->config().file : std::string()) + ")");
+    patd::log_line(
+        patd::Level::notice,
+        "serving the token API on " + options.listen +
+            (fleet ? " (fleet source " + options.source + ", replica " + options.db : " (store " + options.db) +
+            ", at most " + std::to_string(options.max_connections) + " connections and " +
+            std::to_string(options.max_sign_ins) + " sign-ins at once" +
+            (directory ? ", directory " + directory->config().file : std::string()) + ")");
     std::unique_ptr<patd::UsagePush> usage_push;
     if (fleet) {
         usage_push = std::make_unique<patd::UsagePush>(options.source, options.db);
@@ -208,7 +208,7 @@ int run(const patd::Options& options) {
     }
     const unsigned left = server->connections();
     const patd::Server::Counters counted = server->counters();
-    server.reset();  // closes what is left; joins the threads
+    server.reset();                      // closes what is left; joins the threads
     if (usage_push) usage_push->stop();  // a last push of the uses nginx recorded
     store.close();
     patd::log_line(

@@ -14,7 +14,7 @@ struct Options {
     // --db, else $PAT_DB, the configuration file or the default: the one
     // rule of patctl too (pat/config.hpp). Resolved unless --version or --help.
     std::string db;
-    std::string db_source;                // "--db", "PAT_DB", "FILE:LINE" or "built-in default"
+    std::string db_source;  // "--db", "PAT_DB", "FILE:LINE" or "built-in default"
     // Fleet mode (docs/fleet.md): --source CONNFILE, the fleet's PostgreSQL
     // source, which the API reads and writes; db is then the node's replica,
     // opened read-only, which patd waits on after each change. Empty: the

@@ -35,7 +35,7 @@ class ReplicationWatch {
     ~ReplicationWatch();
 
     struct Outcome {
-        bool local = false;              // this node's replica reached seq in time
+        bool local = false;                // this node's replica reached seq in time
         std::optional<std::string> nodes;  // "N/M"; nullopt when the source could not say
     };
     Outcome await(std::uint64_t seq);

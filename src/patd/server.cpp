@@ -16,11 +16,11 @@
 #include "log.hpp"
 #include "metrics.hpp"
 #include "pat/error_body.hpp"
+#include "pat/kv.hpp"
 #include "pat/management_api.hpp"
 #include "pat/prometheus.hpp"
 #include "pat/secret.hpp"
 #include "pat/sign_in_limiter.hpp"
-#include "pat/kv.hpp"
 #include "pat/store.hpp"
 #include "replication.hpp"
 #include "sign_in_gate.hpp"
@@ -260,8 +260,8 @@ pat::ApiResponse answer_from_source(Server::State& state, const pat::ApiRequest&
         const ReplicationWatch::Outcome outcome = state.replication->await(after);
         replicated = outcome.nodes;
         if (!outcome.local) {
-            log_line(Level::warn, "token API: change " + std::to_string(after) +
-                                      " was not in this node's replica " + "within 2 s (is its follower running?)");
+            log_line(Level::warn, "token API: change " + std::to_string(after) + " was not in this node's replica " +
+                                      "within 2 s (is its follower running?)");
         }
     }
     return response;
@@ -296,13 +296,14 @@ pat::ApiResponse answer_request(Server::State& state, MHD_Connection* connection
 
     pat::ManagementApiOptions options;
     options.realm = state.options.realm;
-    options.limiter = state.fleet_limiter ? static_cast<pat::PasswordAttemptLimiter*>(state.fleet_limiter.get())
-                                          : &state.limiter;
+    options.limiter =
+        state.fleet_limiter ? static_cast<pat::PasswordAttemptLimiter*>(state.fleet_limiter.get()) : &state.limiter;
     options.directory = state.directory;
     options.note_empty_password = [&state](std::string_view client, std::int64_t now) {
         return state.limiter.note_empty_password(client, now);
     };
-    if (state.source != nullptr) return answer_from_source(state, request, view(method), std::move(options), replicated);
+    if (state.source != nullptr)
+        return answer_from_source(state, request, view(method), std::move(options), replicated);
 
     // The store, or 503 while a replaced file is reopened.
     const std::shared_ptr<pat::Store> store = state.store.lease();

@@ -57,8 +57,7 @@ void StoreHolder::open_locked() {
         next_attempt_ = Clock::now() + kReopenInterval;
         if (opened.status().message() != last_failure_) {
             last_failure_ = opened.status().message();
-            log_line(Level::crit,
-                     "cannot open the store " + path_ + " " + mode_name(mode_) + ": " + last_failure_);
+            log_line(Level::crit, "cannot open the store " + path_ + " " + mode_name(mode_) + ": " + last_failure_);
         }
         return;
     }

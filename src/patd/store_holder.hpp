@@ -38,8 +38,7 @@ class StoreHolder {
    public:
     // Opens the store (read-write, or read-only: a fleet replica, which
     // only its follower writes); a message in error when it cannot.
-    bool open(const std::string& path, std::string& error,
-              pat::Store::Mode mode = pat::Store::Mode::read_write);
+    bool open(const std::string& path, std::string& error, pat::Store::Mode mode = pat::Store::Mode::read_write);
 
     // The store to use for one request, or nullptr while it is reopened
     // (answer 503). Checks the path first.

@@ -118,9 +118,8 @@ bool UsagePush::push_once() {
     }
     if (!error.empty()) {
         if (!failing_) {
-            log_line(Level::error, "cannot push last-use times to the fleet source (--source " + connfile_ +
-                                       "): " + error + "; retrying every " +
-                                       std::to_string(period_.count() / 1000) + " s");
+            log_line(Level::error, "cannot push last-use times to the fleet source (--source " + connfile_ + "): " +
+                                       error + "; retrying every " + std::to_string(period_.count() / 1000) + " s");
         }
         failing_ = true;
         return false;

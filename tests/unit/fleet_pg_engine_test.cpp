@@ -357,8 +357,9 @@ TEST_F(FleetPgEngine, ALostConnectionRollsBackAndTheNextWriteReconnects) {
 }
 
 TEST_F(FleetPgEngine, LastUsedReadsPatUsageAndGivesZerosWhenItCannot) {
-    ASSERT_TRUE(admin_->exec("INSERT INTO pat_usage (token_id, last_used_ms) VALUES "
-                             "('111111111111', 5000), ('222222222222', 7000)")
+    ASSERT_TRUE(admin_
+                    ->exec("INSERT INTO pat_usage (token_id, last_used_ms) VALUES "
+                           "('111111111111', 5000), ('222222222222', 7000)")
                     .ok());
     EXPECT_EQ(engine_->last_used({}), (std::vector<std::int64_t>{}));
     EXPECT_EQ(engine_->last_used({"222222222222", "333333333333", "111111111111", "not-an-id", "',1}", "222222222222"}),

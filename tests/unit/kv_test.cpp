@@ -1,12 +1,13 @@
 // The key-value interface (pat/kv.hpp) over LMDB, the replica state
 // (pat/replica.hpp), and the store's rules run through Store::over.
+#include "pat/kv.hpp"
+
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
 #include "../../src/core/store/lmdb_kv.hpp"
-#include "pat/kv.hpp"
 #include "pat/replica.hpp"
 #include "pat/store.hpp"
 #include "store_fixture.hpp"
@@ -88,8 +89,8 @@ TEST_F(KvTest, AppendTakesOnlyAKeyAfterEveryOther) {
 }
 
 TEST_F(KvTest, ScanPrefixReverseAndCount) {
-    const std::vector<std::string> keys = {std::string("a\0x", 3), std::string("a\0y", 3), "ab", "b",
-                                           "b\xff", "b\xff\xff", "c"};
+    const std::vector<std::string> keys = {
+        std::string("a\0x", 3), std::string("a\0y", 3), "ab", "b", "b\xff", "b\xff\xff", "c"};
     Status s = write([&](kv::Txn& txn) -> Status {
         for (const std::string& k : keys) EXPECT_EQ(txn.put(kv::Table::group_members, k, "v" + k), kv::kOk);
         std::size_t rows = 0;
@@ -108,12 +109,10 @@ TEST_F(KvTest, ScanPrefixReverseAndCount) {
     const std::string a0("a\0", 2);
     EXPECT_EQ(keys_of(scan(kv::Table::group_members, a0, false)), (std::vector<std::string>{keys[0], keys[1]}));
     EXPECT_EQ(keys_of(scan(kv::Table::group_members, a0, true)), (std::vector<std::string>{keys[1], keys[0]}));
-    EXPECT_EQ(keys_of(scan(kv::Table::group_members, "a", true)),
-              (std::vector<std::string>{"ab", keys[1], keys[0]}));
+    EXPECT_EQ(keys_of(scan(kv::Table::group_members, "a", true)), (std::vector<std::string>{"ab", keys[1], keys[0]}));
     EXPECT_EQ(keys_of(scan(kv::Table::group_members, "b", true)),
               (std::vector<std::string>{"b\xff\xff", "b\xff", "b"}));
-    EXPECT_EQ(keys_of(scan(kv::Table::group_members, "b\xff", true)),
-              (std::vector<std::string>{"b\xff\xff", "b\xff"}));
+    EXPECT_EQ(keys_of(scan(kv::Table::group_members, "b\xff", true)), (std::vector<std::string>{"b\xff\xff", "b\xff"}));
     EXPECT_EQ(keys_of(scan(kv::Table::group_members, "c", true)), (std::vector<std::string>{"c"}));
     EXPECT_TRUE(scan(kv::Table::group_members, "d", true).empty());
     EXPECT_TRUE(scan(kv::Table::group_members, "0", true).empty());
@@ -193,7 +192,7 @@ TEST(ReplicaStateTest, RecordRoundTripsAndBadOnesAreRefused) {
     EXPECT_FALSE(decode_replica_state("").ok());
     EXPECT_FALSE(decode_replica_state(record.substr(0, 20)).ok());                 // short
     EXPECT_FALSE(decode_replica_state(record.substr(0, record.size() - 1)).ok());  // source id cut
-    EXPECT_FALSE(decode_replica_state(record + "x").ok());                          // trailing bytes
+    EXPECT_FALSE(decode_replica_state(record + "x").ok());                         // trailing bytes
     std::string other = record;
     other[0] = 2;  // a version this build does not know
     auto refused = decode_replica_state(other);
@@ -363,7 +362,8 @@ TEST_F(OverTest, AnEngineWithoutSchemaTwoIsRefused) {
         return over.ok() ? Status::success() : over.status();
     };
     Status three = over_with(dir_ + "/three.db", "3");
-    EXPECT_EQ(three.message(), "store: " + dir_ + "/three.db has schema version 3; this build uses 2 over another engine");
+    EXPECT_EQ(three.message(),
+              "store: " + dir_ + "/three.db has schema version 3; this build uses 2 over another engine");
     Status missing = over_with(dir_ + "/missing.db", std::nullopt);
     EXPECT_EQ(missing.message(), "store: " + dir_ + "/missing.db has no schema version (not an nginx-pat store)");
     EXPECT_TRUE(over_with(dir_ + "/two.db", "2").ok());

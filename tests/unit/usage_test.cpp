@@ -298,7 +298,7 @@ TEST_F(UsageTest, ForgedSlotsGiveForgedTimesOrNone) {
 
 TEST_F(UsageTest, EntriesListEverySealedIdOnceWithItsNewestTime) {
     UsageFile reader(store_path_, UsageFile::Mode::read_only);
-    EXPECT_TRUE(reader.entries().empty());  // no file
+    EXPECT_TRUE(reader.entries().empty());                                   // no file
     const std::vector<std::string> ids = same_window_as("111111111111", 2);  // a, b, c share a window
     UsageFile writer(store_path_, UsageFile::Mode::create);
     ASSERT_TRUE(writer.record({{ids[0], 1000}, {ids[1], 2000}, {ids[2], 3000}, {"222222222222", 4000}}).status.ok());

@@ -361,13 +361,11 @@ Expected<std::size_t> Store::prune_audit(std::int64_t before_ms, const AuditCont
                 if (!done || !impl_->has_sign_in_failures) return Status::success();
                 // The last batch also takes the failure rows.
                 std::vector<std::string> doomed;
-                rc = txn.scan(kv::Table::sign_in_failures, "",
-                                       [&](std::string_view key, std::string_view value) {
-                                           FailureRow row;
-                                           if (!decode_failure(value, row) || row.last < cutoff)
-                                               doomed.emplace_back(key);
-                                           return true;
-                                       });
+                rc = txn.scan(kv::Table::sign_in_failures, "", [&](std::string_view key, std::string_view value) {
+                    FailureRow row;
+                    if (!decode_failure(value, row) || row.last < cutoff) doomed.emplace_back(key);
+                    return true;
+                });
                 if (rc != 0) return kv_error(txn, "read sign-in failures", rc);
                 for (const std::string& key : doomed) {
                     if ((rc = txn.del(kv::Table::sign_in_failures, key)) != 0)

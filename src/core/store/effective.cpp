@@ -51,7 +51,8 @@ Status recompute_effective(const Store::Impl& /*store*/, kv::Txn& txn, std::stri
     for (const std::string& membership : memberships) {
         std::string_view ignored, group;
         records::split_pair_key(membership, ignored, group);
-        if (Status s = raise_to(txn, kv::Table::group_grants, records::pair_key(group, target), level); !s.ok()) return s;
+        if (Status s = raise_to(txn, kv::Table::group_grants, records::pair_key(group, target), level); !s.ok())
+            return s;
     }
     if (level == Level::none) {
         rc = txn.del(kv::Table::effective, key);

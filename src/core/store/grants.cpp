@@ -72,8 +72,10 @@ Status require_row(kv::Txn& txn, kv::Table table, std::string_view key, const st
 
 Status require_grantee(kv::Txn& txn, const Store::Impl& /*store*/, const CanonicalGrantee& grantee) {
     switch (grantee.kind) {
-        case GranteeKind::user: return require_row(txn, kv::Table::users, grantee.name, "no user '" + grantee.name + "'");
-        case GranteeKind::group: return require_row(txn, kv::Table::groups, grantee.name, "no group '" + grantee.name + "'");
+        case GranteeKind::user:
+            return require_row(txn, kv::Table::users, grantee.name, "no user '" + grantee.name + "'");
+        case GranteeKind::group:
+            return require_row(txn, kv::Table::groups, grantee.name, "no group '" + grantee.name + "'");
         case GranteeKind::all_users: return Status::success();
     }
     return Status::success();

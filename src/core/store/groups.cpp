@@ -142,10 +142,10 @@ Expected<std::vector<GroupInfo>> Store::list_groups() {
     if (corrupt) return Status{StatusCode::store_error, "store: a group record is corrupt"};
     for (GroupInfo& group : groups) {
         rc = txn.scan(kv::Table::group_members, records::pair_key(group.name, ""),
-                               [&](std::string_view, std::string_view) {
-                                   ++group.members;
-                                   return true;
-                               });
+                      [&](std::string_view, std::string_view) {
+                          ++group.members;
+                          return true;
+                      });
         if (rc != 0) return kv_error(txn, "read group members", rc);
     }
     return groups;

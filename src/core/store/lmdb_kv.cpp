@@ -4,20 +4,11 @@ namespace pat {
 
 int LmdbTxn::code(int rc) {
     switch (rc) {
-        case 0:
-            return kv::kOk;
-        case MDB_NOTFOUND:
-            failure_ = mdb_strerror(rc);
-            return kv::kNotFound;
-        case MDB_KEYEXIST:
-            failure_ = mdb_strerror(rc);
-            return kv::kKeyExists;
-        case MDB_MAP_FULL:
-            failure_ = mdb_strerror(rc);
-            return kv::kFull;
-        default:
-            failure_ = mdb_strerror(rc);
-            return kv::kFailed;
+        case 0: return kv::kOk;
+        case MDB_NOTFOUND: failure_ = mdb_strerror(rc); return kv::kNotFound;
+        case MDB_KEYEXIST: failure_ = mdb_strerror(rc); return kv::kKeyExists;
+        case MDB_MAP_FULL: failure_ = mdb_strerror(rc); return kv::kFull;
+        default: failure_ = mdb_strerror(rc); return kv::kFailed;
     }
 }
 

@@ -85,7 +85,10 @@ Expected<std::array<std::uint8_t, 16>> current_boot_id() {
     int high = -1;
     for (char c : text) {
         if (c == '-') continue;
-        int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        int digit = c >= '0' && c <= '9'   ? c - '0'
+                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                    : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                           : -1;
         if (digit < 0 || n == id.size()) return Status{StatusCode::store_error, "the boot id is not a UUID: " + text};
         if (high < 0) {
             high = digit;
@@ -121,7 +124,8 @@ Expected<std::unique_ptr<Store>> Store::over(std::unique_ptr<kv::Engine> engine)
         std::string_view found;
         int rc = txn.get(kv::Table::meta, "schema_version", found);
         if (rc == kv::kNotFound)
-            return Status{StatusCode::store_error, "store: " + where + " has no schema version (not an nginx-pat store)"};
+            return Status{StatusCode::store_error,
+                          "store: " + where + " has no schema version (not an nginx-pat store)"};
         if (rc != kv::kOk) return kv_error(txn, "read schema version", rc);
         const std::string version = std::to_string(kSchemaVersion);
         if (found != version)

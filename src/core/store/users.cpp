@@ -95,7 +95,8 @@ Status forget_memberships(const Store::Impl& store, kv::Txn& txn, const std::str
         if (rc != 0 && rc != kv::kNotFound) return kv_error(txn, "delete membership", rc);
     }
     keys.clear();
-    if ((rc = collect_keys(txn, kv::Table::effective, prefix, keys)) != 0) return kv_error(txn, "read effective levels", rc);
+    if ((rc = collect_keys(txn, kv::Table::effective, prefix, keys)) != 0)
+        return kv_error(txn, "read effective levels", rc);
     for (const std::string& key : keys) {
         if ((rc = txn.del(kv::Table::effective, key)) != 0) return kv_error(txn, "delete effective level", rc);
     }
