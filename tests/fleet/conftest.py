@@ -32,7 +32,7 @@ INTEGRATION = FLEET.parents[0] / "integration"
 sys.path.insert(0, str(INTEGRATION))
 sys.path.insert(0, str(FLEET))
 
-from harness import (GIT_HTTP_BACKEND, PASSWORD, Fcgiwrap, Nginx, Patd, curl, free_port,  # noqa: E402
+from harness import (git_location, PASSWORD, Fcgiwrap, Nginx, Patd, curl, free_port,  # noqa: E402
                      git, load_module_line, make_bare_repo, module_path, patctl_path, patd_path,
                      wait_for)
 from api_client import API_SERVER  # noqa: E402
@@ -316,23 +316,7 @@ http {{
         auth_pat_db {self.replica};
         auth_pat_max_staleness {MAX_STALENESS};
 
-        location ~ (?s)^/scm(/.*)$ {{
-            auth_pat "Git";
-            auth_pat_route git;
-            client_max_body_size 0;
-            fastcgi_pass unix:{self.fleet.fcgiwrap.socket_path};
-            fastcgi_param SCRIPT_FILENAME {GIT_HTTP_BACKEND};
-            fastcgi_param GIT_PROJECT_ROOT {self.fleet.git_root};
-            fastcgi_param GIT_HTTP_EXPORT_ALL "";
-            fastcgi_param PATH_INFO $1;
-            fastcgi_param REMOTE_USER $pat_user;
-            fastcgi_param QUERY_STRING $query_string;
-            fastcgi_param REQUEST_METHOD $request_method;
-            fastcgi_param CONTENT_TYPE $content_type;
-            fastcgi_param CONTENT_LENGTH $content_length;
-            fastcgi_param SERVER_PROTOCOL $server_protocol;
-            fastcgi_param REMOTE_ADDR $remote_addr;
-        }}
+        {git_location(self.fleet.fcgiwrap.socket_path, self.fleet.git_root, "(?s)^/scm(/.*)$")}
 
         location /rest/api/ {{
             auth_pat "Bitbucket";

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import (GIT_HTTP_BACKEND, PASSWORD, Fcgiwrap, Nginx, Patctl, Patd, free_port,
+from harness import (git_location, PASSWORD, Fcgiwrap, Nginx, Patctl, Patd, free_port,
                      load_module_line, make_bare_repo, module_path, patctl_path, patd_path)
 
 # A token's text, or enough of one to be a secret (npat_ + 16 or more), in
@@ -49,23 +49,7 @@ http {{
         root {prefix}/html;
         auth_pat_db {store};
 
-        location ~ ^/scm(/.*)$ {{
-            auth_pat "Git";
-            auth_pat_route git;
-            client_max_body_size 0;
-            fastcgi_pass unix:{fcgi_socket};
-            fastcgi_param SCRIPT_FILENAME {GIT_HTTP_BACKEND};
-            fastcgi_param GIT_PROJECT_ROOT {git_root};
-            fastcgi_param GIT_HTTP_EXPORT_ALL "";
-            fastcgi_param PATH_INFO $1;
-            fastcgi_param REMOTE_USER $pat_user;
-            fastcgi_param QUERY_STRING $query_string;
-            fastcgi_param REQUEST_METHOD $request_method;
-            fastcgi_param CONTENT_TYPE $content_type;
-            fastcgi_param CONTENT_LENGTH $content_length;
-            fastcgi_param SERVER_PROTOCOL $server_protocol;
-            fastcgi_param REMOTE_ADDR $remote_addr;
-        }}
+        {git_location(fcgi_socket, git_root)}
 
         location /rest/ {{
             auth_pat "Bitbucket";

@@ -22,6 +22,28 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 NGINX = os.environ.get("PAT_NGINX", "/usr/sbin/nginx")
 FCGIWRAP = "/usr/sbin/fcgiwrap"
 GIT_HTTP_BACKEND = "/usr/lib/git-core/git-http-backend"
+
+
+def git_location(fcgi_socket, git_root, pattern="^/scm(/.*)$"):
+    """The protected location that serves git's smart HTTP through
+    git-http-backend over fcgiwrap: the one block every test nginx uses."""
+    return f"""location ~ {pattern} {{
+            auth_pat "Git";
+            auth_pat_route git;
+            client_max_body_size 0;
+            fastcgi_pass unix:{fcgi_socket};
+            fastcgi_param SCRIPT_FILENAME {GIT_HTTP_BACKEND};
+            fastcgi_param GIT_PROJECT_ROOT {git_root};
+            fastcgi_param GIT_HTTP_EXPORT_ALL "";
+            fastcgi_param PATH_INFO $1;
+            fastcgi_param REMOTE_USER $pat_user;
+            fastcgi_param QUERY_STRING $query_string;
+            fastcgi_param REQUEST_METHOD $request_method;
+            fastcgi_param CONTENT_TYPE $content_type;
+            fastcgi_param CONTENT_LENGTH $content_length;
+            fastcgi_param SERVER_PROTOCOL $server_protocol;
+            fastcgi_param REMOTE_ADDR $remote_addr;
+        }}"""
 PASSWORD = "correct horse battery staple"
 
 # error.log lines that fail a test module: nginx alerts and emergencies, and

@@ -285,8 +285,13 @@ def test_a_replaced_replica_file_is_judged_by_its_own_state(deployment, tmp_path
     assert curl(d.url(REFS), *token.basic()).status == 200
 
     swapped = replaced_by(d, tmp_path, "stale.db", 60_000)
-    wait_for(lambda: curl(d.url(REFS), *token.basic()).status == 503, timeout=5, interval=0.05,
-             what="503 from the replaced, stale file")
+
+    # Retry-After 5 is the stale replica's 503; 1 is the moment a worker
+    # waits to open the replaced file (test_replica_replaced.py).
+    def stale_503():
+        response = curl(d.url(REFS), *token.basic())
+        return response.status == 503 and response.header_values("Retry-After") == ["5"]
+    wait_for(stale_503, timeout=5, interval=0.05, what="503 from the replaced, stale file")
     assert time.monotonic() - swapped < 1.5
     wait_for(lambda: status(d)[0].status == 503, timeout=2, what="the status page's 503")
 
@@ -294,7 +299,10 @@ def test_a_replaced_replica_file_is_judged_by_its_own_state(deployment, tmp_path
     wait_for(lambda: curl(d.url(REFS), *token.basic()).status == 200, timeout=5, interval=0.05,
              what="200 from the replaced, fresh file")
     assert time.monotonic() - swapped < 1.5
-    # Both workers: a run of answers, all 200.
+    # Both workers, once each has opened the new file (until then one may
+    # answer the swap's 503): a run of answers, all 200.
+    wait_for(lambda: all(curl(d.url(REFS), *token.basic()).status == 200 for _ in range(6)), timeout=3,
+             interval=0.05, what="every worker on the fresh file")
     for _ in range(20):
         assert curl(d.url(REFS), *token.basic()).status == 200
 
