@@ -105,7 +105,8 @@ test-integration: export PATD := $(abspath $(PATD))
 # machine (tests/cli reads the default store path it creates). A new suite
 # runs alone unless it is named here. TEST_PREBUILD: builds the suites that
 # run alone need (the Debian packages), made in the first part.
-TEST_SIDE_BY_SIDE := test-unit test-cli test-asan-core test-fuzz-smoke format-check routes-check test-fleet-cli
+TEST_SIDE_BY_SIDE := test-unit test-cli test-asan-core test-fuzz-smoke format-check routes-check test-fleet-cli \
+                     man-check
 
 # The unit tests are built with the rest, in parallel (test-unit alone
 # would build them one file at a time). Every suite runs even when an
