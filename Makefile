@@ -81,8 +81,19 @@ $(UNIT_BIN): $(UNIT_OBJS) $(PERMFILE_OBJS) $(FLEET_OBJS) $(CORE_LIB)
 	$(CXX) $(CXXFLAGS) -o $@ $(UNIT_OBJS) $(PERMFILE_OBJS) $(FLEET_OBJS) $(CORE_LIB) -lgtest -lgtest_main -pthread \
 	    $(PERMFILE_LIBS) $(FLEET_LIBS) $(LDLIBS)
 
+# The gtests that start PostgreSQL and bound times (Fleet*) run alone, in
+# test-fleet-unit (mk/fleet.mk). The others run as two shards at once: most
+# of their time is waiting on fsync and on each other's scrypt, not the CPU.
+# Each shard's output is kept and shown whole (failures in full, the rest
+# one line each).
 test-unit: $(UNIT_BIN)
-	$(UNIT_BIN)
+	@GTEST_TOTAL_SHARDS=2 GTEST_SHARD_INDEX=0 $(UNIT_BIN) --gtest_brief=1 --gtest_filter='-Fleet*' \
+	    > $(BUILD)/unit-shard-0.log 2>&1 & first=$$!; \
+	GTEST_TOTAL_SHARDS=2 GTEST_SHARD_INDEX=1 $(UNIT_BIN) --gtest_brief=1 --gtest_filter='-Fleet*' \
+	    > $(BUILD)/unit-shard-1.log 2>&1; second=$$?; \
+	wait $$first; first=$$?; \
+	cat $(BUILD)/unit-shard-0.log $(BUILD)/unit-shard-1.log; \
+	[ $$first = 0 ] && [ $$second = 0 ] || { echo "unit tests: FAILED (above)"; exit 1; }
 
 test-cli: $(PATCTL)
 	PATCTL=$(abspath $(PATCTL)) $(PYTHON) -m pytest -q tests/cli
@@ -111,9 +122,17 @@ TEST_SIDE_BY_SIDE := test-unit test-cli test-asan-core test-fuzz-smoke format-ch
 # The unit tests are built with the rest, in parallel (test-unit alone
 # would build them one file at a time). Every suite runs even when an
 # earlier one fails (-k); the exit status still reports any failure.
+# Each part's time, and each suite's in the second part, is printed as it
+# ends ("make test: ... s"), so a slow run says where its time went.
 test: deps
 	$(MAKE) -j$$(nproc) all $(UNIT_BIN)
-	@fail=0; \
+	@fail=0; began=$$(date +%s); \
 	$(MAKE) -k -j2 --output-sync=target $(filter $(TEST_SIDE_BY_SIDE),$(TEST_TARGETS)) $(TEST_PREBUILD) || fail=1; \
-	$(MAKE) -k TEST_PREBUILT=yes $(filter-out $(TEST_SIDE_BY_SIDE),$(TEST_TARGETS)) || fail=1; \
+	echo "make test: the suites side by side took $$(( $$(date +%s) - began )) s"; \
+	for suite in $(filter-out $(TEST_SIDE_BY_SIDE),$(TEST_TARGETS)); do \
+	    started=$$(date +%s); \
+	    $(MAKE) TEST_PREBUILT=yes $$suite || { fail=1; echo "make test: $$suite FAILED"; }; \
+	    echo "make test: $$suite took $$(( $$(date +%s) - started )) s"; \
+	done; \
+	echo "make test: $$(( $$(date +%s) - began )) s after the build"; \
 	exit $$fail

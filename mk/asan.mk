@@ -46,9 +46,12 @@ asan-build:
 # hangs at startup (libfaketime's clock interposers run before ASan's
 # runtime is initialised).
 # The unit tests and the CLI tests under the sanitizers; sets fail=1 in the
-# recipe's shell on any failure.
+# recipe's shell on any failure. FleetDeadline is left out: it freezes
+# PostgreSQL for seconds at a time and asserts when the deadlines fire,
+# which says nothing more under the sanitizers (its code runs in the other
+# fleet gtests) and runs beside the builds here.
 ASAN_UNIT_AND_CLI = fail=0; \
-	for suite in $$($(ASAN_BUILD)/unit_tests --gtest_list_tests | awk '!/^ / && $$1 ~ /\.$$/ {print $$1}'); do \
+	for suite in $$($(ASAN_BUILD)/unit_tests --gtest_list_tests | awk '!/^ / && $$1 ~ /\.$$/ && $$1 !~ /^FleetDeadline/ {print $$1}'); do \
 	    $(ASAN_RUN_ENV) $(ASAN_BUILD)/unit_tests --gtest_brief=1 --gtest_filter="$$suite*" || \
 	        { echo "unit tests $$suite: FAILED (see $(ASAN_LOGS))"; fail=1; }; \
 	done; \

@@ -9,16 +9,18 @@ $(BUILD)/src/patd/%.o: CXXFLAGS += -I$(PG_INCLUDE)
 
 # The fleet pieces' own tests against a real PostgreSQL 15 that each suite
 # starts (initdb as the postgres user into a temporary directory, a
-# loopback port): tests/unit/fleet_*_test.cpp (the engine's codes and
-# ordering, gapless seq under concurrent writers, the follower's apply and
-# rebuild, import, verify; part of test-unit too) and tests/fleet_unit (the
-# patctl fleet and follow commands end to end).
+# loopback port): tests/unit/fleet_*_test.cpp (test-fleet-unit: the
+# engine's codes and ordering, gapless seq under concurrent writers, the
+# follower's apply and rebuild, import, verify, deadlines) and
+# tests/fleet_unit (test-fleet-cli: the patctl fleet and follow commands end
+# to end). test-fleet-unit bounds times (deadlines, a follower stopping
+# within a second), so make test runs it alone, not beside the builds;
+# test-unit leaves these gtests out.
 .PHONY: test-fleet-unit test-fleet-cli
-test-fleet-unit: $(UNIT_BIN) test-fleet-cli
-	$(UNIT_BIN) --gtest_filter='Fleet*'
+test-fleet-unit: $(UNIT_BIN)
+	$(UNIT_BIN) --gtest_brief=1 --gtest_filter='Fleet*'
 
 test-fleet-cli: $(PATCTL)
 	PATCTL=$(abspath $(PATCTL)) $(PYTHON) -m pytest -q tests/fleet_unit
 
-# make test: the gtests run in test-unit; the command suite here.
-TEST_TARGETS += test-fleet-cli
+TEST_TARGETS += test-fleet-cli test-fleet-unit
