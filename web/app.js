@@ -16,6 +16,9 @@
   // (/rest/api/1.0/users/credentials), but this one sits under the same
   // nginx location as the tokens, so one location passed to patd serves the page.
   const passwordUrl = (slug) => `${TOKENS_API}${encodeURIComponent(slug)}/password`;
+  // The administrator's token policy (docs/token-lifecycle.md#policy), read-only.
+  const POLICY_URL = `${REST_ROOT}/access-tokens/1.0/policy`;
+  const NO_POLICY = { requireExpiry: false, maxExpiryDays: null, maxTokensPerUser: null, creationEnabled: true };
 
   const LEVELS = ['READ', 'WRITE', 'ADMIN'];  // ordered: each includes the ones before
   const LEVEL_LABEL = { READ: 'Read', WRITE: 'Write', ADMIN: 'Admin' };
@@ -36,6 +39,7 @@
   let tokens = new Map(); // token id -> the token as the API returned it
   let editing = null;   // the token in the edit dialog
   let revoking = null;  // the token in the revoke dialog
+  let policy = NO_POLICY; // the token policy, read when the create dialog opens
 
   const $ = (id) => document.getElementById(id);
 
@@ -476,13 +480,70 @@
 
   // Create
 
-  function openCreate() {
+  // The policy as the server states it; a server without the endpoint (an
+  // older one) has none. Any other failure is shown: the server decides anyway.
+  async function loadPolicy() {
+    try {
+      const answer = await api('GET', POLICY_URL);
+      const limit = (value) => (Number.isInteger(value) && value > 0 ? value : null);
+      policy = {
+        requireExpiry: answer?.requireExpiry === true,
+        maxExpiryDays: limit(answer?.maxExpiryDays),
+        maxTokensPerUser: limit(answer?.maxTokensPerUser),
+        creationEnabled: answer?.creationEnabled !== false,
+      };
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.status !== 404) throw error;
+      policy = NO_POLICY;
+    }
+  }
+
+  const maxExpiryDays = () => Math.min(policy.maxExpiryDays || MAX_EXPIRY_DAYS, MAX_EXPIRY_DAYS);
+
+  // Offers only what the policy allows: no "never" when an expiry is
+  // required, the maximum as the default, and no form when creation is off.
+  function applyPolicy() {
+    const disabled = !policy.creationEnabled;
+    $('create-disabled').hidden = !disabled;
+    $('create-submit').disabled = disabled;
+    // The pickers' fieldsets: their own inputs keep their disabled levels.
+    for (const fieldset of $('create-form').querySelectorAll('fieldset')) fieldset.disabled = disabled;
+    for (const id of ['create-name', 'create-expires', 'create-expiry-days']) $(id).disabled = disabled;
+    const max = maxExpiryDays();
+    const days = $('create-expiry-days');
+    days.max = String(max);
+    if (policy.maxExpiryDays) days.value = String(max);
+    else if (Number(days.value) > max) days.value = String(max);
+    const expires = $('create-expires');
+    if (policy.requireExpiry) expires.checked = true;
+    if (policy.requireExpiry && !disabled) expires.disabled = true;
+    $('create-expiry-row').hidden = !expires.checked;
+    const rules = [];
+    if (policy.requireExpiry) rules.push('Your administrator requires tokens to expire.');
+    if (policy.maxTokensPerUser) {
+      rules.push(`You can have at most ${policy.maxTokensPerUser} active ${policy.maxTokensPerUser === 1
+        ? 'token' : 'tokens'}.`);
+    }
+    $('create-policy').textContent = rules.join(' ');
+    $('create-policy').hidden = rules.length === 0;
+    $('create-expiry-hint').textContent = `1 to ${max} days.`;
+  }
+
+  async function openCreate() {
     $('create-form').reset();
     setFormError('create-error', '');
     setPicker('create', 'ADMIN', 'ADMIN');
     $('create-expiry-row').hidden = true;
+    try {
+      await busy($('create-open'), loadPolicy);
+    } catch (error) {
+      handleFailure(error);
+      return;
+    }
+    if (!session) return;
+    applyPolicy();
     openDialog($('create-dialog'), $('create-open'));
-    $('create-name').focus();
+    (policy.creationEnabled ? $('create-name') : $('create-dialog').querySelector('[data-close]')).focus();
   }
 
   async function submitCreate(event) {
@@ -494,12 +555,16 @@
       $('create-name').focus();
       return;
     }
+    if (!policy.creationEnabled) {
+      setFormError('create-error', 'Token creation is disabled by your administrator.');
+      return;
+    }
     const { project, repo } = getPicker('create');
     const body = { name, permissions: [`PROJECT_${project}`, `REPO_${repo}`] };
     if ($('create-expires').checked) {
       const days = Number($('create-expiry-days').value);
-      if (!Number.isInteger(days) || days < 1 || days > MAX_EXPIRY_DAYS) {
-        setFormError('create-error', `Enter a whole number of days from 1 to ${MAX_EXPIRY_DAYS}.`);
+      if (!Number.isInteger(days) || days < 1 || days > maxExpiryDays()) {
+        setFormError('create-error', `Enter a whole number of days from 1 to ${maxExpiryDays()}.`);
         $('create-expiry-days').focus();
         return;
       }
@@ -699,6 +764,7 @@
     viewing = null;
     editing = null;
     revoking = null;
+    policy = NO_POLICY;
     tokens = new Map();
     for (const dialog of document.querySelectorAll('dialog')) if (dialog.open) dialog.close();
     forgetCreatedToken();

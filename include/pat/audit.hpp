@@ -40,6 +40,7 @@ enum class AuditAction : std::uint8_t {
     public_set,
     public_removed,
     store_upgraded,
+    policy_changed,  // the token policy (pat/token_policy.hpp); detail: what changed, old->new
 };
 std::string_view audit_action_name(AuditAction action);  // "token-created", ...
 

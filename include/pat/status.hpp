@@ -18,6 +18,7 @@ enum class StatusCode {
     already_exists,    // a unique name is taken
     refused,           // a rule forbids it (wrong password, not the owner, ...)
     store_error,       // LMDB failed, the file is corrupt, or of another schema
+    forbidden,         // a policy forbids it whoever asks (token creation disabled): API 403
 };
 
 class Status {

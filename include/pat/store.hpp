@@ -1,7 +1,8 @@
 // The token store: one LMDB file (MDB_NOSUBDIR; LMDB adds PATH-lock beside
 // it) with named sub-databases (schema 2):
 //
-//   meta           "schema_version" -> "2"
+//   meta           "schema_version" -> "2"; "token_policy" -> the token policy
+//                  (pat/token_policy.hpp; absent: no limits)
 //   users          user name -> user record
 //   grants         user "\0" KEY -> level byte            (a user's own project grant)
 //                  user "\0" KEY "/" slug -> level byte   (a user's own repository grant)
@@ -77,6 +78,7 @@
 #include "pat/permission.hpp"
 #include "pat/replica.hpp"
 #include "pat/status.hpp"
+#include "pat/token_policy.hpp"
 
 namespace pat {
 
@@ -432,6 +434,18 @@ class Store {
     // records the prune itself (audit-pruned, with the count). Uses the
     // reserve: works on a full store. Returns how many were deleted.
     Expected<std::size_t> prune_audit(std::int64_t before_ms, const AuditContext& audit = {});
+
+    // ---- token policy (pat/token_policy.hpp) ----
+    // The policy now: the defaults (no limit) when none was ever set; a
+    // store_error when its record is damaged (creation then fails closed).
+    Expected<TokenPolicy> token_policy();
+    // Applies update to the policy in one write transaction, audited as
+    // policy-changed with what changed ("max-expiry-days:none->90"); nothing
+    // is written when nothing changes. invalid_argument for a policy that
+    // validate_token_policy refuses. Existing tokens stay as they are: the
+    // result counts those beyond the new maxima (now_ms: what is live).
+    Expected<TokenPolicyChange> set_token_policy(const TokenPolicyUpdate& update, std::int64_t now_ms,
+                                                 const AuditContext& audit = {});
 
     // ---- backup (patctl backup) ----
     // Writes a consistent copy of this store, as of one read snapshot (writers

@@ -47,6 +47,11 @@ constexpr OptionSpec kOptions[] = {
     {"writer-role",      true,  false},
     {"keep",             true,  false},
     {"node",             true,  false},
+    // patctl policy set
+    {"require-expiry",      true,  false},
+    {"max-expiry-days",     true,  false},
+    {"max-tokens-per-user", true,  false},
+    {"creation",            true,  false},
 };
 // clang-format on
 

@@ -177,6 +177,26 @@ const std::vector<Command>& all_commands() {
          "pruned. Works on a full store, like revoking, disabling and ungranting.\n"
          "  --older-than DAYS  delete what is older than this many days\n",
          run_audit_prune},
+        {{"policy", "show"}, 0, 0, "", {},
+         "policy show",
+         "Show the token policy that every token creation obeys (patctl, the REST\n"
+         "API and the account page): expiry required, maximum days until expiry,\n"
+         "maximum live tokens per user, creation enabled. none: no maximum.\n",
+         run_policy_show},
+        {{"policy", "set"}, 0, 0, "", {"require-expiry", "max-expiry-days", "max-tokens-per-user", "creation"},
+         "policy set [--require-expiry yes|no] [--max-expiry-days N|none] [--max-tokens-per-user N|none]\n"
+         "             [--creation enabled|disabled]",
+         "Change the token policy (at least one option; the others stay as they are).\n"
+         "Audited as policy-changed. Tokens that exist are left as they are: the\n"
+         "output says how many exceed a new or lower maximum.\n"
+         "  --require-expiry yes|no       a new token must have an expiry\n"
+         "  --max-expiry-days N|none      at most N days until expiry (1 to 3650);\n"
+         "                                needs --require-expiry yes; none clears it\n"
+         "  --max-tokens-per-user N|none  at most N live (neither revoked nor expired)\n"
+         "                                tokens per user (1 to 1000000); none clears it\n"
+         "  --creation enabled|disabled   disabled: nobody creates tokens (the API\n"
+         "                                answers 403); existing ones keep working\n",
+         run_policy_set},
         {{"backup"}, 1, 1, "DEST", {"force"},
          "backup DEST [--force]",
          "Write a consistent copy of the store to DEST while nginx and patd go on\n"

@@ -99,5 +99,7 @@ int run_fleet_prune(const Invocation& invocation);
 int run_fleet_status(const Invocation& invocation);
 int run_fleet_verify(const Invocation& invocation);
 int run_follow(const Invocation& invocation);
+int run_policy_show(const Invocation& invocation);
+int run_policy_set(const Invocation& invocation);
 
 }  // namespace patctl

@@ -97,6 +97,8 @@ int run_token_create(const Invocation& invocation) {
     throw_if_failed(pat::check_token_request(*label, permissions, expiry_days));
     std::unique_ptr<const pat::DirectoryClient> directory = open_directory(invocation);
     std::unique_ptr<pat::Store> store = invocation.open_store(pat::Store::Mode::read_write);
+    // The token policy too (the store checks it again when it creates).
+    throw_if_failed(pat::check_token_policy(take(store->token_policy()), expiry_days));
     SecretLine password = read_secret_line("password", pat::kMaxPasswordLength);
     const pat::SignIn signed_in =
         pat::sign_in(*store, directory.get(), owner, password.view(), invocation.audit_context());

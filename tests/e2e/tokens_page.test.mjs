@@ -350,3 +350,53 @@ test('a user changes their password in the page and signs in with the new one', 
     await page.close();
   }
 });
+
+test('the create dialog offers only what the token policy allows', async () => {
+  deployment.addUser('dana');
+  deployment.patctl('policy', 'set', '--require-expiry', 'yes', '--max-expiry-days', '30');
+  const page = await openPage();
+  try {
+    await signIn(page, 'dana');
+    await page.getByText('You have no tokens yet.').waitFor();
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const create = page.getByRole('dialog', { name: 'Create a personal access token' });
+    await create.waitFor();
+    // No "never": the expiry is ticked and cannot be cleared; the maximum is
+    // the default and the field's limit.
+    const expires = create.getByLabel('Expire automatically');
+    assert.equal(await expires.isChecked(), true);
+    assert.equal(await expires.isDisabled(), true);
+    const days = create.getByLabel('Days until it expires');
+    assert.equal(await days.inputValue(), '30');
+    assert.equal(await days.getAttribute('max'), '30');
+    await create.getByText('Your administrator requires tokens to expire.').waitFor();
+    await create.getByLabel('Token name').fill('short-lived');
+    await days.fill('31');
+    await create.getByRole('button', { name: 'Create' }).click();
+    await create.getByText('Enter a whole number of days from 1 to 30.').waitFor();
+    await days.fill('30');
+    await create.getByRole('button', { name: 'Create' }).click();
+    const created = page.getByRole('dialog', { name: 'Your new token' });
+    await created.waitFor();
+    await created.getByRole('button', { name: 'Done' }).click();
+    await tokenRow(page, 'short-lived').waitFor();
+    const tokens = deployment.tokensOf('dana');
+    assert.equal(tokens.length, 1);
+    assert.notEqual(tokens[0].expires, null, 'the token expires');
+
+    // Creation disabled: the dialog says so and offers nothing to submit.
+    deployment.patctl('policy', 'set', '--creation', 'disabled');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    await create.getByText('Token creation is disabled by your administrator.').waitFor();
+    assert.equal(await create.getByRole('button', { name: 'Create' }).isDisabled(), true);
+    assert.equal(await create.getByLabel('Token name').isDisabled(), true);
+    await create.getByRole('button', { name: 'Cancel' }).click();
+    await create.waitFor({ state: 'hidden' });
+    assert.equal(deployment.tokensOf('dana').length, 1);
+    assert.deepEqual(pageErrors, []);
+  } finally {
+    deployment.patctl('policy', 'set', '--require-expiry', 'no', '--max-expiry-days', 'none',
+      '--creation', 'enabled');
+    await page.close();
+  }
+});

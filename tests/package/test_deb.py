@@ -253,8 +253,10 @@ def complete(words):
 def test_bash_completion_of_patctl(installed):
     assert complete("patctl ''") == sorted(
         "init user grant ungrant grants group public token check audit backup restore route directory "
-        "apply export fleet follow".split())
+        "apply export fleet follow policy".split())
     assert complete("patctl fleet ''") == sorted("init import status verify prune".split())
+    assert complete("patctl policy ''") == ["set", "show"]
+    assert complete("patctl policy set --creation ''") == ["disabled", "enabled"]
     assert complete("patctl --so") == ["--source"]
     assert complete("patctl group ''") == sorted("add delete list members add-member remove-member".split())
     assert complete("patctl token c") == ["create"]

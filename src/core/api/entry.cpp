@@ -149,6 +149,7 @@ ApiResponse Exchange::dispatch(const ApiRoute& route) {
             return revoke_token(route.user_slug, route.token_id);
         case ApiRoute::Kind::password: return change_password(route.user_slug);
         case ApiRoute::Kind::credentials: return change_password(std::nullopt);
+        case ApiRoute::Kind::policy: return get_policy();
         case ApiRoute::Kind::unknown: break;
     }
     return error_response(404, "No such resource.");
@@ -300,6 +301,7 @@ ApiResponse Exchange::from_status(const Status& status, std::string_view doing) 
         case StatusCode::not_found: return error_response(404, status.message(), exception_name::no_such_token);
         case StatusCode::already_exists: return error_response(409, status.message(), exception_name::validation);
         case StatusCode::refused: return error_response(403, status.message(), exception_name::authorisation);
+        case StatusCode::forbidden: return error_response(403, status.message(), exception_name::authorisation);
         case StatusCode::ok:
         case StatusCode::store_error: break;
     }

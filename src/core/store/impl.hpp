@@ -222,6 +222,15 @@ Status scan_all_grants(const Store::Impl& store, kv::Txn& txn, GranteeKind kind,
 Status scan_everyone(const Store::Impl& store, kv::Txn& txn, std::vector<GrantInfo>* defaults,
                      std::vector<PublicTarget>* targets);
 
+// The token policy inside a transaction (policy.cpp): the record in meta,
+// or the defaults when there is none; store_error when it is damaged.
+Status read_token_policy(kv::Txn& txn, TokenPolicy& policy);
+// The policy's rules for a new token of owner, in the creation's write
+// transaction: check_token_policy, then the count of the owner's live
+// tokens against max_tokens_per_user.
+Status check_creation_policy(const Store::Impl& store, kv::Txn& txn, std::string_view owner,
+                             std::optional<int> expiry_days, std::int64_t now);
+
 // Appends one audit entry inside a write transaction (audit.cpp).
 Status append_audit(const Store::Impl& store, kv::Txn& txn, AuditAction action, const AuditContext& context,
                     std::string_view user, std::string_view token_id = {}, std::string_view detail = {});

@@ -131,6 +131,9 @@ Expected<CreatedToken> write_new_token(Store::Impl& impl, const std::string& own
         auto user = records::decode_user(user_bytes);
         if (!user) return {StatusCode::store_error, "store: the record of user '" + owner + "' is corrupt"};
         if (!user->active) return {StatusCode::refused, "wrong user name or password"};
+        // The administrator's token policy (policy.cpp), in this transaction:
+        // the count of live tokens cannot race another creation.
+        if (Status s = check_creation_policy(impl, txn, owner, expiry_days, now); !s.ok()) return s;
 
         // A fresh random id; a collision (1 in 10^11 per token) draws again.
         std::string id;
