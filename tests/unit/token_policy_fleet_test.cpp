@@ -16,7 +16,7 @@ namespace {
 
 using namespace pat;
 
-TEST(TokenPolicyFleet, TheSourceKeepsAndEnforcesThePolicy) {
+TEST(FleetTokenPolicy, TheSourceKeepsAndEnforcesThePolicy) {
     const std::string conninfo = fleet_test::server().fresh_database();
     {
         auto admin = fleet::Connection::open(conninfo, "policy-test", fleet::Purpose::writer);
