@@ -232,6 +232,9 @@ struct TokenInfo {
     std::int64_t created_ms = 0;
     std::int64_t expires_ms = 0;             // 0: never
     std::int64_t last_authenticated_ms = 0;  // 0: never
+    // The client addresses of the last uses (at most 5 distinct, most recent
+    // first), from the usage file (pat/usage.hpp) or the fleet's pat_usage.
+    std::vector<std::string> last_used_ips;
 };
 
 // A token revoked by its text (Store::revoke_tokens_by_value).
