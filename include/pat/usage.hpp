@@ -6,7 +6,7 @@
 // 0660), so the trusted processes (patd, patctl) never let it steer them:
 // they only pread and pwrite whole slots at offsets computed from the
 // constants below, never from a value read from the file, and never past
-// kUsageFileSize whatever the file's length. What a hostile writer can do
+// kUsageFileSizeWithAddresses whatever the file's length. What a hostile writer can do
 // with it is forge or hide last-use times, nothing else.
 //
 // Layout (little-endian):
@@ -146,7 +146,7 @@ class UsageFile {
     // addresses the file holds for the id (the last kUsageAddresses
     // distinct); grows an older file to kUsageFileSizeWithAddresses first
     // (when it cannot, the times are still written).
-    Written record(const std::vector<UsageRecord>& uses);
+    Written record_with_addresses(const std::vector<UsageRecord>& uses);
 
     // The client addresses of each id's last uses (at most kUsageAddresses,
     // most recent first); empty where none is known. Never fails.

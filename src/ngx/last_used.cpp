@@ -84,7 +84,7 @@ std::uint64_t hash_id(std::uint32_t db_index, const char* id) {
 void write_uses(FlushJob& job) noexcept {
     for (FlushBatch& batch : job.batches) {
         try {
-            const UsageFile::Written written = batch.file->record(batch.uses);
+            const UsageFile::Written written = batch.file->record_with_addresses(batch.uses);
             batch.full = written.full;
             if (!written.status.ok()) batch.failure = written.status.message();
         } catch (const std::exception& e) {

@@ -369,10 +369,10 @@ UsageFile::Written UsageFile::record(const std::vector<std::pair<std::string, st
     std::vector<UsageRecord> records;
     records.reserve(uses.size());
     for (const auto& [id, when] : uses) records.push_back(UsageRecord{id, when, {}});
-    return record(records);
+    return record_with_addresses(records);
 }
 
-UsageFile::Written UsageFile::record(const std::vector<UsageRecord>& uses) {
+UsageFile::Written UsageFile::record_with_addresses(const std::vector<UsageRecord>& uses) {
     if (impl_->mode != Mode::create) {
         return {{StatusCode::invalid_argument, "usage file: opened without create"}};
     }
