@@ -5,8 +5,8 @@
 #include "cli_error.hpp"
 #include "commands.hpp"
 #include "output.hpp"
-#include "render.hpp"
 #include "pat/token.hpp"
+#include "render.hpp"
 #include "secret_input.hpp"
 
 namespace patctl {

@@ -320,7 +320,8 @@ std::vector<std::vector<std::string>> PgEngine::last_used_addresses(const std::v
     }
     array += '}';
     if (where.empty()) return found;
-    const std::string sql = "SELECT token_id, address FROM pat_usage WHERE token_id = ANY($1::text[]) AND address <> ''";
+    const std::string sql =
+        "SELECT token_id, address FROM pat_usage WHERE token_id = ANY($1::text[]) AND address <> ''";
     for (int attempt = 0; attempt < 2; ++attempt) {
         Expected<std::unique_ptr<Connection>> conn =
             attempt == 0 ? acquire() : Connection::open(conninfo_, application_name_, Purpose::writer);
@@ -349,7 +350,8 @@ std::vector<std::vector<std::string>> PgEngine::last_used_addresses(const std::v
                 rest = space == std::string_view::npos ? std::string_view{} : rest.substr(space + 1);
                 const std::size_t sign = entry.find('@');
                 UsageAddress address{};
-                if (sign == std::string_view::npos || !usage_address_from_text(entry.substr(sign + 1), address)) continue;
+                if (sign == std::string_view::npos || !usage_address_from_text(entry.substr(sign + 1), address))
+                    continue;
                 address.ms = 1;
                 list.push_back(usage_address_text(address));
             }

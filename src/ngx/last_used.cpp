@@ -202,7 +202,8 @@ FlushJob* LastUsed::take_uses() {
                 batch->db_index = slot.db_index;
                 batch->file = files_[slot.db_index].get();
             }
-            batch->uses.push_back(UsageRecord{std::string(slot.token_id, kTokenIdLength), slot.last_ms, slot.addresses});
+            batch->uses.push_back(
+                UsageRecord{std::string(slot.token_id, kTokenIdLength), slot.last_ms, slot.addresses});
         }
         slot.last_ms = 0;
     }

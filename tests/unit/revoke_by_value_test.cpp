@@ -112,7 +112,7 @@ TEST_F(RevokeByValueTest, TheEndpointAnswersAlikeWhateverTheTokens) {
     const ApiResponse valid = post(R"({"tokens":[")" + live + R"("]})");
     EXPECT_EQ(valid.status, 202);
     EXPECT_EQ(decide(live, Need::authenticated).reason, Reason::revoked);
-    EXPECT_EQ(valid.audit_line.find(live), std::string::npos);  // never the token in a log line
+    EXPECT_EQ(valid.audit_line.find(live), std::string::npos);            // never the token in a log line
     for (const std::string& body : {R"({"tokens":[")" + live + R"("]})",  // revoked already
                                     R"({"tokens":[")" + *unknown + R"("]})", std::string(R"({"tokens":["nope"]})"),
                                     std::string(R"({"tokens":[]})")}) {
@@ -134,11 +134,11 @@ TEST_F(RevokeByValueTest, TheEndpointRefusesMalformedOrTooLongListsAndThrottles)
     EXPECT_EQ(post("[]").status, 400);
     EXPECT_EQ(post("").status, 400);
     std::string address_seen;
-    const ApiResponse throttled = post(R"({"tokens":[]})", "198.51.100.4",
-                                       [&](std::string_view address, std::int64_t) -> std::int64_t {
-                                           address_seen = address;
-                                           return 2500;
-                                       });
+    const ApiResponse throttled =
+        post(R"({"tokens":[]})", "198.51.100.4", [&](std::string_view address, std::int64_t) -> std::int64_t {
+            address_seen = address;
+            return 2500;
+        });
     EXPECT_EQ(throttled.status, 429);
     EXPECT_EQ(throttled.retry_after_s, 3);
     EXPECT_EQ(address_seen, "198.51.100.4");

@@ -627,8 +627,8 @@ TEST_F(UsageTest, AddressesAreKeptFiveDistinctMostRecentFirst) {
     UsageFile writer(store_path_, UsageFile::Mode::create);
     const std::string id = "111111111111";
     ASSERT_TRUE(writer
-                    .record_with_addresses({use_from(id, 1000, {address("192.0.2.1", 1000), address("::1", 900),
-                                                                address("192.0.2.1", 800)})})
+                    .record_with_addresses({use_from(
+                        id, 1000, {address("192.0.2.1", 1000), address("::1", 900), address("192.0.2.1", 800)})})
                     .status.ok());
     EXPECT_EQ(writer.lookup({id}), (std::vector<std::int64_t>{1000}));
     EXPECT_EQ(writer.lookup_addresses({id}), (std::vector<Ips>{{"192.0.2.1", "::1"}}));
@@ -639,10 +639,9 @@ TEST_F(UsageTest, AddressesAreKeptFiveDistinctMostRecentFirst) {
     // the oldest dropped, an older time for a known address ignored.
     UsageFile other(store_path_, UsageFile::Mode::create);
     ASSERT_TRUE(other
-                    .record_with_addresses({use_from(id, 2000, {address("2001:db8::7", 1100),
-                                                                address("198.51.100.1", 1200),
-                                                                address("198.51.100.2", 1300),
-                                                                address("198.51.100.3", 2000)})})
+                    .record_with_addresses({use_from(id, 2000,
+                                                     {address("2001:db8::7", 1100), address("198.51.100.1", 1200),
+                                                      address("198.51.100.2", 1300), address("198.51.100.3", 2000)})})
                     .status.ok());
     EXPECT_EQ(UsageFile(store_path_, UsageFile::Mode::read_only).lookup_addresses({id, "222222222222"}),
               (std::vector<Ips>{{"198.51.100.3", "198.51.100.2", "198.51.100.1", "2001:db8::7", "192.0.2.1"}, {}}));
@@ -661,8 +660,8 @@ TEST_F(UsageTest, AnOlderFileWithoutAddressesStillReadsAndIsGrownByTheFirstAddre
     ASSERT_TRUE(writer.record({{"111111111111", 5000}}).status.ok());
     EXPECT_EQ(std::filesystem::file_size(usage_path_), kUsageFileSize);  // the earlier layout, exactly
     EXPECT_EQ(writer.lookup_addresses({"111111111111"}), (std::vector<Ips>{{}}));
-    ASSERT_TRUE(writer.record_with_addresses({use_from("222222222222", 6000, {address("192.0.2.9", 6000)})})
-                    .status.ok());
+    ASSERT_TRUE(
+        writer.record_with_addresses({use_from("222222222222", 6000, {address("192.0.2.9", 6000)})}).status.ok());
     UsageFile reader(store_path_, UsageFile::Mode::read_only);
     EXPECT_EQ(reader.lookup({"111111111111", "222222222222"}), (std::vector<std::int64_t>{5000, 6000}));
     EXPECT_EQ(reader.lookup_addresses({"111111111111", "222222222222"}), (std::vector<Ips>{{}, {"192.0.2.9"}}));

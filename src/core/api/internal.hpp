@@ -20,11 +20,11 @@ namespace pat::api {
 
 struct ApiRoute {
     enum class Kind {
-        unknown,       // 404
-        user_tokens,   // .../rest/access-tokens/V/users/{slug}
-        single_token,  // .../rest/access-tokens/V/users/{slug}/{tokenId}
-        password,      // .../rest/access-tokens/V/users/{slug}/password
-        credentials,   // .../rest/api/V/users/credentials (the signed-in user's own)
+        unknown,          // 404
+        user_tokens,      // .../rest/access-tokens/V/users/{slug}
+        single_token,     // .../rest/access-tokens/V/users/{slug}/{tokenId}
+        password,         // .../rest/access-tokens/V/users/{slug}/password
+        credentials,      // .../rest/api/V/users/credentials (the signed-in user's own)
         revoke_by_value,  // .../rest/access-tokens/V/revoke (no credentials: revoke_by_value.cpp)
     };
     Kind kind = Kind::unknown;

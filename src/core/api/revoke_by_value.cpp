@@ -61,9 +61,8 @@ ApiResponse revoke_by_value(Store& store, const ManagementApiOptions& options, c
     if (options.note_revoke_request) {
         if (const std::int64_t wait_ms = options.note_revoke_request(request.client_address, now); wait_ms > 0) {
             const std::int64_t seconds = (wait_ms + 999) / 1000;
-            ApiResponse response = error_response(
-                429, "Too many revocation requests from this address. Try again in " + std::to_string(seconds) +
-                         " seconds.");
+            ApiResponse response = error_response(429, "Too many revocation requests from this address. Try again in " +
+                                                           std::to_string(seconds) + " seconds.");
             response.retry_after_s = seconds;
             response.audit_line = "token API: revoke by value from " + loggable(request.client_address) +
                                   " throttled for " + std::to_string(seconds) + " s";

@@ -598,7 +598,8 @@ void note_usage_address(UsageAddresses& into, const UsageAddress& use) noexcept 
             oldest = &entry;
         }
     }
-    UsageAddress* target = free_entry != nullptr ? free_entry : (oldest != nullptr && oldest->ms < use.ms ? oldest : nullptr);
+    UsageAddress* target =
+        free_entry != nullptr ? free_entry : (oldest != nullptr && oldest->ms < use.ms ? oldest : nullptr);
     if (target != nullptr) *target = use;
 }
 
@@ -630,8 +631,7 @@ bool usage_address_from_text(std::string_view text, UsageAddress& out) {
 
 std::vector<std::string> usage_address_list(const UsageAddresses& addresses) {
     UsageAddresses sorted = addresses;
-    std::sort(sorted.begin(), sorted.end(),
-              [](const UsageAddress& a, const UsageAddress& b) { return a.ms > b.ms; });
+    std::sort(sorted.begin(), sorted.end(), [](const UsageAddress& a, const UsageAddress& b) { return a.ms > b.ms; });
     std::vector<std::string> list;
     for (const UsageAddress& address : sorted) {
         if (address.ms <= 0) break;
