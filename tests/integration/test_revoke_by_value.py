@@ -81,6 +81,9 @@ def test_too_many_or_malformed_is_400(deployment):
     answer = curl(deployment.url(REVOKE), "--interface", "127.0.0.5", "-H", "Content-Type: text/plain",
                   "--data-binary", '{"tokens": []}', method="POST")
     assert answer.status == 415
+    answer = curl(deployment.url(REVOKE), "--interface", "127.0.0.5", "-H", "Content-Type: application/json",
+                  "-H", "Origin: https://elsewhere.example", "--data-binary", '{"tokens": []}', method="POST")
+    assert answer.status == 403
     assert curl(deployment.url(REVOKE), "--interface", "127.0.0.5").status == 405
 
 
