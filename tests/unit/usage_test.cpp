@@ -680,6 +680,30 @@ TEST_F(UsageTest, AForgedOrTornAddressSlotShowsNothing) {
     EXPECT_EQ(writer.lookup({id}), (std::vector<std::int64_t>{7000}));
 }
 
+TEST_F(UsageTest, ALongListReadsTheSameAddressesAsWindowByWindow) {
+    UsageFile writer(store_path_, UsageFile::Mode::create);
+    std::vector<UsageRecord> uses;
+    std::vector<std::string> ids;
+    for (int n = 0; n < 5000; ++n) {
+        ids.push_back(std::to_string(400'000'000'000ull + static_cast<unsigned>(n) * 7919));
+        if (n % 100 == 0) {
+            uses.push_back(use_from(ids.back(), 1000 + n,
+                                    {address("192.0.2." + std::to_string(n % 250), 1000 + n), address("::1", 999)}));
+        }
+    }
+    ASSERT_TRUE(writer.record_with_addresses(uses).status.ok());
+    const std::vector<Ips> long_list = writer.lookup_addresses(ids);
+    ASSERT_EQ(long_list.size(), ids.size());
+    for (std::size_t n = 0; n < ids.size(); n += 50) {
+        EXPECT_EQ(long_list[n], writer.lookup_addresses({ids[n]}).front()) << ids[n];
+        if (n % 100 == 0) {
+            EXPECT_EQ(long_list[n], (Ips{"192.0.2." + std::to_string(n % 250), "::1"}));
+        } else {
+            EXPECT_TRUE(long_list[n].empty());
+        }
+    }
+}
+
 TEST(UsageAddressTest, TextRoundTripsAndTheOldestIsReplaced) {
     UsageAddress a{};
     EXPECT_FALSE(usage_address_from_text("not an address", a));

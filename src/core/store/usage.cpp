@@ -558,18 +558,30 @@ std::vector<UsageAddresses> UsageFile::lookup_address_entries(const std::vector<
     std::lock_guard held(impl_->lock);
     Impl& f = *impl_;
     if (!f.open(false).ok() || !f.ours || !f.has_address_region()) return found;
+    // As lookup(): a long list reads the time slots in one pread; only the
+    // address slots of the ids found are read then.
+    std::vector<unsigned char> slots;
+    if (ids.size() >= kWholeFileIds) {
+        slots.resize(kUsageSlots * kUsageSlotBytes);
+        if (!f.read_at(slots.data(), slots.size(), slot_offset(0))) return found;
+    }
     Window window;
     AddressSlot address_slot;
     for (std::size_t n = 0; n < ids.size(); ++n) {
         const std::string& id = ids[n];
         if (!is_valid_token_id(id)) continue;
         const std::size_t home = home_of(id);
-        if (!f.read_window(home, window)) continue;
+        const unsigned char* slots_of_id = window.data();
+        if (!slots.empty()) {
+            slots_of_id = slots.data() + home * kUsageSlotBytes;  // home <= kLastHome: the window fits
+        } else if (!f.read_window(home, window)) {
+            continue;
+        }
         // Every slot of the id (two writers may both have placed it): the
         // addresses of all, merged.
         UsageAddresses merged{};
         for (std::size_t i = 0; i < kUsageWindow; ++i) {
-            const unsigned char* slot = window.data() + i * kUsageSlotBytes;
+            const unsigned char* slot = slots_of_id + i * kUsageSlotBytes;
             const SlotKind kind = kind_of(slot);
             if (kind == SlotKind::empty) break;
             if (kind != SlotKind::token || !holds(slot, id)) continue;
