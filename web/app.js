@@ -301,9 +301,11 @@
 
     tr.append(labelled(cell(isTimestamp(token.createdDate) ? timeElement(token.createdDate) : '—'),
       'Created'));
-    tr.append(labelled(cell(isTimestamp(token.lastAuthenticated)
+    const lastUsed = cell(isTimestamp(token.lastAuthenticated)
       ? timeElement(token.lastAuthenticated, { preferRelative: true })
-      : muted('Never')), 'Last authenticated'));
+      : muted('Never'));
+    lastUsed.append(...lastUsedIpsElements(token.lastUsedIps));
+    tr.append(labelled(lastUsed, 'Last authenticated'));
     tr.append(labelled(cell(isTimestamp(token.expiryDate) ? timeElement(token.expiryDate) : muted('Never')),
       'Expires'));
 
@@ -321,6 +323,18 @@
   function labelled(td, label) {
     td.setAttribute('data-label', label);
     return td;
+  }
+
+  // The client addresses of a token's last uses (most recent first), under
+  // its last-authenticated time: text only, never markup.
+  function lastUsedIpsElements(addresses) {
+    if (!Array.isArray(addresses)) return [];
+    const shown = addresses.filter((a) => typeof a === 'string' && a !== '').slice(0, 5);
+    if (shown.length === 0) return [];
+    const line = muted(`from ${shown.join(', ')}`);
+    line.classList.add('last-used-ips');
+    line.title = 'The client addresses of the last uses, most recent first';
+    return [document.createElement('br'), line];
   }
 
   function muted(text) {

@@ -116,6 +116,11 @@ class Engine {
     virtual std::vector<std::int64_t> last_used(const std::vector<std::string>& token_ids) {
         return std::vector<std::int64_t>(token_ids.size(), 0);
     }
+    // The same for the client addresses of the last uses (pat_usage's
+    // address column): at most 5 per id, most recent first.
+    virtual std::vector<std::vector<std::string>> last_used_addresses(const std::vector<std::string>& token_ids) {
+        return std::vector<std::vector<std::string>>(token_ids.size());
+    }
 };
 
 }  // namespace pat::kv

@@ -10,8 +10,11 @@
 //   DELETE {ctx}/rest/access-tokens/{1.0|latest}/users/{userSlug}/{tokenId}  revoke (204)
 //   PUT    {ctx}/rest/access-tokens/{1.0|latest}/users/{userSlug}/password   own password (204)
 //   PUT    {ctx}/rest/api/{1.0|latest}/users/credentials                     the same, Bitbucket's path
+//   POST   {ctx}/rest/access-tokens/{1.0|latest}/revoke                      revoke leaked tokens by value (202)
 //
-// Every request authenticates with HTTP Basic and the user's password; a
+// The revoke endpoint reads no credentials (the token sent is the
+// authority) and answers 202 alike whatever the tokens are; every other
+// request authenticates with HTTP Basic and the user's password; a
 // personal access token is never accepted here. Before that, as a defence
 // against cross-site requests (a form post from another site reaching the
 // API with the browser's cached Basic credentials): a request whose Origin
@@ -106,6 +109,10 @@ struct ManagementApiOptions {
     // Users without a password of the store's own sign in with the
     // directory's (pat/sign_in.hpp). Not owned; nullptr: no directory.
     const DirectoryClient* directory = nullptr;
+    // Counts a call of the credential-less revoke endpoint against the
+    // client's address: 0, or the milliseconds to wait (then 429 with
+    // Retry-After). Unset: not throttled.
+    std::function<std::int64_t(std::string_view client_address, std::int64_t now_ms)> note_revoke_request{};
 };
 
 class ManagementApi {

@@ -234,6 +234,15 @@ struct TokenInfo {
     std::int64_t created_ms = 0;
     std::int64_t expires_ms = 0;             // 0: never
     std::int64_t last_authenticated_ms = 0;  // 0: never
+    // The client addresses of the last uses (at most 5 distinct, most recent
+    // first), from the usage file (pat/usage.hpp) or the fleet's pat_usage.
+    std::vector<std::string> last_used_ips;
+};
+
+// A token revoked by its text (Store::revoke_tokens_by_value).
+struct RevokedByValue {
+    std::string id;
+    std::string owner;
 };
 
 // The result of a creation: the text exists only here. Wipe it after showing.
@@ -419,6 +428,17 @@ class Store {
     // Also drops the token's usage-file entry (best effort; delete_user does
     // the same for the user's tokens).
     Status revoke_token(const Actor& actor, std::string_view id, const AuditContext& audit = {});
+    // Revoking by the token's text, for whoever holds a leaked one (no
+    // actor: knowing the token is the authority). Every entry is hashed and
+    // looked up, whatever its shape; the live tokens among them are revoked
+    // as revoke_token does, in one write transaction (usable on a full
+    // store), each audited token-revoked with detail "by value". Returns the
+    // tokens revoked (malformed, unknown, already revoked: none).
+    Expected<std::vector<RevokedByValue>> revoke_tokens_by_value(const std::vector<std::string_view>& texts,
+                                                                 const AuditContext& audit = {});
+    // One token: invalid_argument when it is not a token's format or
+    // checksum, not_found when no live token has it.
+    Expected<RevokedByValue> revoke_token_by_value(std::string_view text, const AuditContext& audit = {});
 
     // Record uses in the store itself, in one write transaction; unknown ids
     // are skipped. The nginx workers never call it: they only read the store

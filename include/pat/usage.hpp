@@ -6,7 +6,7 @@
 // 0660), so the trusted processes (patd, patctl) never let it steer them:
 // they only pread and pwrite whole slots at offsets computed from the
 // constants below, never from a value read from the file, and never past
-// kUsageFileSize whatever the file's length. What a hostile writer can do
+// kUsageFileSizeWithAddresses whatever the file's length. What a hostile writer can do
 // with it is forge or hide last-use times, nothing else.
 //
 // Layout (little-endian):
@@ -36,6 +36,22 @@
 // for one flush interval. Writes are not synced: a crash of the machine may
 // lose the last flush. Times are only shown, nothing is decided on them.
 //
+// The client addresses of the last uses (the last kUsageAddresses distinct
+// ones per token) follow the slots, in a region old versions never read
+// (they stop at kUsageFileSize): address slot i, of kUsageAddressSlotBytes
+// at kUsageFileSize + i * kUsageAddressSlotBytes, belongs to the id in
+// time slot i when it names the same id:
+//     [0, 12)   the token id
+//     [12, 16)  a seal: 32 bits of FNV-1a over the id and the entries
+//     [16, 136) kUsageAddresses entries of 24 bytes: the address (16 bytes,
+//               IPv6; IPv4 as ::ffff:a.b.c.d) and its last use (ms, u64);
+//               a time of 0 is no entry
+// A writer grows a file shorter than kUsageFileSizeWithAddresses (sparse)
+// before it writes addresses; a file that is not grown (an older one, or
+// one that may not be grown) has no addresses, and its times read as
+// before. The header is unchanged (layout version 1): older versions still
+// read and write the times.
+//
 // Listing tokens (Store::list_tokens, get_token) shows
 // lastAuthenticated = max(the store's record, this file); revoking or
 // deleting a token through the Store drops its entry, best effort.
@@ -44,6 +60,7 @@
 // run one at a time. Any number of objects and processes may open one file.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -66,6 +83,37 @@ inline constexpr std::size_t kUsageWindow = 64;
 // The file's size, set when it is created (sparse) and the bound of every
 // read and write.
 inline constexpr std::size_t kUsageFileSize = kUsageHeaderBytes + kUsageSlots * kUsageSlotBytes;
+
+// The client addresses of a token's last uses.
+inline constexpr std::size_t kUsageAddresses = 5;
+inline constexpr std::size_t kUsageAddressEntryBytes = 16 + 8;
+inline constexpr std::size_t kUsageAddressSlotBytes = 16 + kUsageAddresses * kUsageAddressEntryBytes;
+inline constexpr std::size_t kUsageFileSizeWithAddresses = kUsageFileSize + kUsageSlots * kUsageAddressSlotBytes;
+
+struct UsageAddress {
+    unsigned char bytes[16];  // IPv6; IPv4 as ::ffff:a.b.c.d
+    std::int64_t ms;          // its last use; 0: no address
+};
+using UsageAddresses = std::array<UsageAddress, kUsageAddresses>;
+
+// One token's uses since the last flush: the newest time, and the addresses
+// seen (any order; ms 0 where none).
+struct UsageRecord {
+    std::string id;
+    std::int64_t ms = 0;
+    UsageAddresses addresses{};
+};
+
+// Adds an address use to a set of kUsageAddresses: the same address keeps
+// its newest time; a new one takes a free entry or replaces the oldest when
+// it is newer. Allocation-free (the nginx workers call it per request).
+void note_usage_address(UsageAddresses& into, const UsageAddress& use) noexcept;
+// "192.0.2.1", "2001:db8::1"; empty for an entry with no time.
+std::string usage_address_text(const UsageAddress& address);
+// From text ("192.0.2.1", "::1"); false when it is no IP address.
+bool usage_address_from_text(std::string_view text, UsageAddress& out);
+// The addresses with a time, most recent first, as text.
+std::vector<std::string> usage_address_list(const UsageAddresses& addresses);
 
 class UsageFile {
    public:
@@ -94,6 +142,17 @@ class UsageFile {
     // are not token ids and times <= 0 are skipped. One pread of the id's
     // window and at most one pwrite of a slot per use. Needs Mode::create.
     Written record(const std::vector<std::pair<std::string, std::int64_t>>& uses);
+    // The same with the client addresses of the uses, merged into the
+    // addresses the file holds for the id (the last kUsageAddresses
+    // distinct); grows an older file to kUsageFileSizeWithAddresses first
+    // (when it cannot, the times are still written).
+    Written record_with_addresses(const std::vector<UsageRecord>& uses);
+
+    // The client addresses of each id's last uses (at most kUsageAddresses,
+    // most recent first); empty where none is known. Never fails.
+    std::vector<std::vector<std::string>> lookup_addresses(const std::vector<std::string>& ids);
+    // The same with their times, unordered (patd pushes them to the fleet's source).
+    std::vector<UsageAddresses> lookup_address_entries(const std::vector<std::string>& ids);
 
     // Drops the entries of these ids (revoked or deleted tokens), leaving
     // tombstones. Best effort: ok when the file does not exist or may not be

@@ -137,9 +137,11 @@ const std::vector<Command>& all_commands() {
          "token modify ID [--project LEVEL] [--repo LEVEL] [--name LABEL]",
          "Change a token's permissions or label (at least one option).\n",
          run_token_modify},
-        {{"token", "revoke"}, 1, 1, "ID", {},
-         "token revoke ID",
-         "Revoke a token. It is refused from the moment this command returns.\n",
+        {{"token", "revoke"}, 0, 1, "ID", {"token-stdin"},
+         "token revoke (ID | --token-stdin)",
+         "Revoke a token. It is refused from the moment this command returns.\n"
+         "  --token-stdin  revoke the token whose text is read as one line from\n"
+         "                 standard input (a leaked token): prints its id and owner\n",
          run_token_revoke},
         {{"check"}, 0, 0, "", {"token", "token-stdin", "anonymous", "user", "need", "project", "repo"},
          "check (--token TOKEN | --token-stdin | --anonymous) [--user NAME] --need NEED [--project KEY] [--repo SLUG]",

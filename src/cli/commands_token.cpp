@@ -179,6 +179,8 @@ int run_token_modify(const Invocation& invocation) {
 }
 
 int run_token_revoke(const Invocation& invocation) {
+    if (invocation.args.has("token-stdin")) return run_token_revoke_by_value(invocation);
+    if (invocation.operands.empty()) usage_error("'token revoke' needs ID (or --token-stdin)");
     const std::string& id = invocation.operands[0];
     std::unique_ptr<pat::Store> store = invocation.open_store(pat::Store::Mode::read_write);
     throw_if_failed(store->revoke_token(pat::Actor::system(), id, invocation.audit_context()));

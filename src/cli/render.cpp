@@ -81,8 +81,10 @@ void write_json(JsonWriter& json, const pat::TokenInfo& token) {
         .field("repo", pat::level_name(token.permissions.repo))
         .field("created", format_time_utc(token.created_ms))
         .optional_field("expires", time_or_null(token.expires_ms))
-        .optional_field("last_authenticated", time_or_null(token.last_authenticated_ms))
-        .end_object();
+        .optional_field("last_authenticated", time_or_null(token.last_authenticated_ms));
+    json.key("last_used_ips").begin_array();
+    for (const std::string& address : token.last_used_ips) json.string(address);
+    json.end_array().end_object();
 }
 
 void write_json(JsonWriter& json, const pat::AuditEntry& entry) {
@@ -135,11 +137,13 @@ std::string render_table(const std::vector<pat::PublicTarget>& targets) {
 }
 
 std::string render_table(const std::vector<pat::TokenInfo>& tokens) {
-    Table table({"ID", "OWNER", "NAME", "PROJECT", "REPO", "CREATED", "EXPIRES", "LAST AUTHENTICATED"});
+    Table table({"ID", "OWNER", "NAME", "PROJECT", "REPO", "CREATED", "EXPIRES", "LAST AUTHENTICATED", "LAST ADDRESS"});
     for (const pat::TokenInfo& token : tokens) {
+        // The most recent client address; --json lists the last 5.
         table.add_row({token.id, token.owner, token.name, std::string(pat::level_name(token.permissions.project)),
                        std::string(pat::level_name(token.permissions.repo)), format_time_utc(token.created_ms),
-                       format_time_or_never(token.expires_ms), format_time_or_never(token.last_authenticated_ms)});
+                       format_time_or_never(token.expires_ms), format_time_or_never(token.last_authenticated_ms),
+                       token.last_used_ips.empty() ? std::string("-") : token.last_used_ips.front()});
     }
     return table.render();
 }

@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "pat/token.hpp"
+#include "pat/usage.hpp"
 #include "pg.hpp"
 
 namespace pat::fleet {
@@ -298,6 +299,63 @@ std::vector<std::int64_t> PgEngine::last_used(const std::vector<std::string>& to
             if (at == where.end()) continue;
             const std::int64_t ms = r.integer(row, 1);
             for (std::size_t i : at->second) found[i] = ms > 0 ? ms : 0;
+        }
+        release(std::move(*conn));
+        return found;
+    }
+    return found;
+}
+
+std::vector<std::vector<std::string>> PgEngine::last_used_addresses(const std::vector<std::string>& token_ids) {
+    std::vector<std::vector<std::string>> found(token_ids.size());
+    std::string array = "{";
+    std::unordered_map<std::string_view, std::vector<std::size_t>> where;
+    for (std::size_t i = 0; i < token_ids.size(); ++i) {
+        if (!is_valid_token_id(token_ids[i])) continue;
+        auto [at, added] = where.try_emplace(token_ids[i]);
+        at->second.push_back(i);
+        if (!added) continue;
+        if (array.size() > 1) array += ',';
+        array += token_ids[i];
+    }
+    array += '}';
+    if (where.empty()) return found;
+    const std::string sql =
+        "SELECT token_id, address FROM pat_usage WHERE token_id = ANY($1::text[]) AND address <> ''";
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        Expected<std::unique_ptr<Connection>> conn =
+            attempt == 0 ? acquire() : Connection::open(conninfo_, application_name_, Purpose::writer);
+        if (!conn.ok()) return found;
+        Params p;
+        p.text(array);
+        Result r = exec_params((*conn)->raw(), sql, p, true);
+        if (!r.tuples_ok()) {
+            if ((*conn)->usable()) {
+                release(std::move(*conn));
+                return found;
+            }
+            continue;
+        }
+        for (int row = 0; row < r.rows(); ++row) {
+            if (r.is_null(row, 0) || r.is_null(row, 1)) continue;
+            auto at = where.find(r.bytes(row, 0));
+            if (at == where.end()) continue;
+            // Written by patd (src/patd/usage_push.cpp); only what parses
+            // as an address is shown.
+            std::vector<std::string> list;
+            std::string_view rest = r.bytes(row, 1);
+            while (!rest.empty() && list.size() < kUsageAddresses) {
+                const std::size_t space = rest.find(' ');
+                const std::string_view entry = rest.substr(0, space);
+                rest = space == std::string_view::npos ? std::string_view{} : rest.substr(space + 1);
+                const std::size_t sign = entry.find('@');
+                UsageAddress address{};
+                if (sign == std::string_view::npos || !usage_address_from_text(entry.substr(sign + 1), address))
+                    continue;
+                address.ms = 1;
+                list.push_back(usage_address_text(address));
+            }
+            for (std::size_t i : at->second) found[i] = list;
         }
         release(std::move(*conn));
         return found;

@@ -34,6 +34,8 @@ class PgEngine : public kv::Engine {
     // From pat_usage (which patd fills from each node's usage file): one
     // SELECT; any failure gives zeros.
     std::vector<std::int64_t> last_used(const std::vector<std::string>& token_ids) override;
+    // pat_usage.address: "MS@ADDRESS" entries separated by spaces, most recent first.
+    std::vector<std::vector<std::string>> last_used_addresses(const std::vector<std::string>& token_ids) override;
 
     // For the fleet's own statements: a pooled connection, given back with
     // release() (only when it is still usable and outside a transaction).

@@ -354,7 +354,7 @@ ngx_int_t decide(ngx_http_request_t* r, const LocConf& conf, RequestContext& ctx
             // nginx's own parse of "<token>:" would show the token.
             if (credentials.token_as_user) hide_remote_user(r);
             // In memory only; a worker timer writes it later (last_used.hpp).
-            worker->last_used().note(conf.db_index, ctx.token_id, now);
+            worker->last_used().note(conf.db_index, ctx.token_id, now, r->connection->sockaddr);
             return NGX_OK;
         case Verdict::unauthenticated:
             ngx_log_error(NGX_LOG_ERR, log, 0, "auth_pat: %s credentials rejected: %*s (Basic user \"%s\", token %s)",

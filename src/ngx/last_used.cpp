@@ -16,7 +16,8 @@ namespace pat::ngx {
 namespace {
 
 // Distinct tokens one worker can note between two flushes; more are dropped
-// (and noted again at their next use). 8192 slots of 24 bytes: 192 KiB.
+// (and noted again at their next use). 8192 slots of 144 bytes (the time
+// and 5 addresses): 1.1 MiB.
 constexpr std::size_t kUseSlots = 8192;
 // A use that finds no free or matching slot within this many probes is
 // dropped: the table stays fast however full it gets.
@@ -29,7 +30,7 @@ constexpr std::size_t kMaxProbes = 16;
 struct FlushBatch {
     ngx_uint_t db_index = 0;
     UsageFile* file = nullptr;
-    std::vector<std::pair<std::string, std::int64_t>> uses;
+    std::vector<UsageRecord> uses;
     // Filled on the thread, logged on the event loop.
     std::string failure;
     bool full = false;
@@ -39,7 +40,30 @@ struct UseSlot {
     std::int64_t last_ms;  // 0: free
     std::uint32_t db_index;
     char token_id[kTokenIdLength];
+    UsageAddresses addresses;  // ms 0: none
 };
+
+namespace {
+
+// The connection's address as the usage file keeps it; false for another family.
+bool usage_address_of(const struct sockaddr* client, std::int64_t now_ms, UsageAddress& out) noexcept {
+    if (client == nullptr) return false;
+    if (client->sa_family == AF_INET) {
+        const auto* in = reinterpret_cast<const struct sockaddr_in*>(client);
+        std::memset(out.bytes, 0, sizeof out.bytes);
+        out.bytes[10] = out.bytes[11] = 0xff;
+        std::memcpy(out.bytes + 12, &in->sin_addr, 4);
+    } else if (client->sa_family == AF_INET6) {
+        const auto* in6 = reinterpret_cast<const struct sockaddr_in6*>(client);
+        std::memcpy(out.bytes, &in6->sin6_addr, 16);
+    } else {
+        return false;
+    }
+    out.ms = now_ms;
+    return true;
+}
+
+}  // namespace
 
 struct FlushJob {
     std::vector<FlushBatch> batches;
@@ -60,7 +84,7 @@ std::uint64_t hash_id(std::uint32_t db_index, const char* id) {
 void write_uses(FlushJob& job) noexcept {
     for (FlushBatch& batch : job.batches) {
         try {
-            const UsageFile::Written written = batch.file->record(batch.uses);
+            const UsageFile::Written written = batch.file->record_with_addresses(batch.uses);
             batch.full = written.full;
             if (!written.status.ok()) batch.failure = written.status.message();
         } catch (const std::exception& e) {
@@ -178,7 +202,8 @@ FlushJob* LastUsed::take_uses() {
                 batch->db_index = slot.db_index;
                 batch->file = files_[slot.db_index].get();
             }
-            batch->uses.emplace_back(std::string(slot.token_id, kTokenIdLength), slot.last_ms);
+            batch->uses.push_back(
+                UsageRecord{std::string(slot.token_id, kTokenIdLength), slot.last_ms, slot.addresses});
         }
         slot.last_ms = 0;
     }
@@ -221,8 +246,11 @@ void LastUsed::flush_timer(ngx_event_t* ev) noexcept {
     self->timer_.again();
 }
 
-void LastUsed::note(ngx_uint_t db_index, const char* token_id, std::int64_t now_ms) noexcept {
+void LastUsed::note(ngx_uint_t db_index, const char* token_id, std::int64_t now_ms,
+                    const struct sockaddr* client) noexcept {
     if (slots_ == nullptr || token_id == nullptr || token_id[0] == '\0' || now_ms <= 0) return;
+    UsageAddress address{};
+    const bool has_address = usage_address_of(client, now_ms, address);
     const auto index = static_cast<std::uint32_t>(db_index);
     std::size_t at = hash_id(index, token_id) % kUseSlots;
     for (std::size_t probe = 0; probe < kMaxProbes; ++probe, at = (at + 1) % kUseSlots) {
@@ -231,11 +259,14 @@ void LastUsed::note(ngx_uint_t db_index, const char* token_id, std::int64_t now_
             slot.last_ms = now_ms;
             slot.db_index = index;
             std::memcpy(slot.token_id, token_id, kTokenIdLength);
+            slot.addresses = UsageAddresses{};
+            if (has_address) note_usage_address(slot.addresses, address);
             ++used_;
             return;
         }
         if (slot.db_index == index && std::memcmp(slot.token_id, token_id, kTokenIdLength) == 0) {
             if (now_ms > slot.last_ms) slot.last_ms = now_ms;
+            if (has_address) note_usage_address(slot.addresses, address);
             return;
         }
     }

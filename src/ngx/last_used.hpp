@@ -13,6 +13,12 @@
 // thread pool takes to run the task. At worker exit the remaining uses are
 // written best-effort. A use whose window of slots in the usage file is
 // full is dropped (logged once until a write succeeds).
+//
+// The client address of each use ($remote_addr: the connection's address,
+// as the realip module may have set it) is noted with it, copied into the
+// token's slot (16 bytes; at most pat::kUsageAddresses distinct, the oldest
+// replaced), and written with the time: the usage file keeps the last 5
+// distinct addresses of each token (pat/usage.hpp).
 #pragma once
 
 #include <cstddef>
@@ -48,7 +54,9 @@ class LastUsed {
     LastUsed& operator=(const LastUsed&) = delete;
 
     // Notes that a token was used now. No allocation, no system call.
-    void note(ngx_uint_t db_index, const char* token_id, std::int64_t now_ms) noexcept;
+    // client: the connection's address (AF_INET, AF_INET6; any other family,
+    // or nullptr, notes no address).
+    void note(ngx_uint_t db_index, const char* token_id, std::int64_t now_ms, const struct sockaddr* client) noexcept;
 
    private:
     static void flush_timer(ngx_event_t* ev) noexcept;

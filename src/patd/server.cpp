@@ -56,6 +56,10 @@ struct Server::State {
     pat::SignInLimiter limiter;
     // Fleet mode: the throttle counted in the source, over `limiter`.
     std::unique_ptr<FleetSignInLimiter> fleet_limiter;
+    // Calls of the credential-less revoke-by-value endpoint, per client
+    // address (IPv6 per /64), in this process's memory: per node in fleet
+    // mode (docs/rest-api.md#revoke-leaked-tokens-by-value).
+    pat::SignInLimiter revoke_limiter{[](std::string_view) { return false; }, revoke_limits()};
     SignInGate gate;
     Metrics metrics;
     MHD_Daemon* daemon = nullptr;
@@ -75,6 +79,13 @@ struct Server::State {
     // One user's fair share of the password-check places: the limiter's
     // (2), but always one place fewer than there are, so that others find
     // one (with --max-sign-ins 1 there is nothing to share).
+    static pat::SignInLimits revoke_limits() {
+        pat::SignInLimits limits;
+        limits.address_attempts = 20;
+        limits.window_ms = 60'000;
+        return limits;
+    }
+
     static pat::SignInLimits limits_for(const Options& o) {
         pat::SignInLimits limits;
         limits.user_in_flight = std::clamp<std::uint32_t>(o.max_sign_ins - 1, 1, limits.user_in_flight);
@@ -301,6 +312,9 @@ pat::ApiResponse answer_request(Server::State& state, MHD_Connection* connection
     options.directory = state.directory;
     options.note_empty_password = [&state](std::string_view client, std::int64_t now) {
         return state.limiter.note_empty_password(client, now);
+    };
+    options.note_revoke_request = [&state](std::string_view client, std::int64_t now) {
+        return state.revoke_limiter.note_empty_password(client, now);
     };
     if (state.source != nullptr)
         return answer_from_source(state, request, view(method), std::move(options), replicated);

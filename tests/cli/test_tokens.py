@@ -58,7 +58,7 @@ def test_token_create_json(populated):
     assert (created["project"], created["repo"]) == ("admin", "admin")
     assert ISO_RE.match(created["created"]) and ISO_RE.match(created["expires"])
     listed = json.loads(populated.ok("token", "list", "alice", "--json").out)
-    assert listed == [{k: v for k, v in created.items() if k != "token"} | {"last_authenticated": None}]
+    assert listed == [{k: v for k, v in created.items() if k != "token"} | {"last_authenticated": None, "last_used_ips": []}]
     assert before // 1000 - 1 <= iso_seconds(created["created"]) <= after // 1000 + 1
 
 
@@ -139,11 +139,11 @@ def test_token_list_table(populated):
     b = populated.create_token("bob", BOB_PASSWORD, name="bob's")
     lines = populated.ok("token", "list").out.splitlines()
     assert lines[0].split() == ["ID", "OWNER", "NAME", "PROJECT", "REPO", "CREATED", "EXPIRES", "LAST",
-                                "AUTHENTICATED"]
+                                "AUTHENTICATED", "LAST", "ADDRESS"]
     row_a = next(line for line in lines if a["id"] in line)
-    assert re.fullmatch(rf"{a['id']}\s+alice\s+build bot\s+read\s+write\s+\S+Z\s+\S+Z\s+never", row_a)
+    assert re.fullmatch(rf"{a['id']}\s+alice\s+build bot\s+read\s+write\s+\S+Z\s+\S+Z\s+never\s+-", row_a)
     row_b = next(line for line in lines if b["id"] in line)
-    assert re.fullmatch(rf"{b['id']}\s+bob\s+bob's\s+admin\s+admin\s+\S+Z\s+never\s+never", row_b)
+    assert re.fullmatch(rf"{b['id']}\s+bob\s+bob's\s+admin\s+admin\s+\S+Z\s+never\s+never\s+-", row_b)
     only_bob = json.loads(populated.ok("token", "list", "bob", "--json").out)
     assert [t["id"] for t in only_bob] == [b["id"]]
 

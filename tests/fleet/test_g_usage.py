@@ -65,3 +65,18 @@ def test_a_use_on_one_node_shows_in_the_api_of_another(fleet, nodes):
         time.sleep(0.5)
         later = listed_last_used(b, token_id)
     assert later > shown, (shown, later)
+
+    # The client address comes with the times: pat_usage.address holds
+    # "MS@ADDRESS" (both nodes saw 127.0.0.1: one entry, the newest time),
+    # and every node's API shows it as lastUsedIps.
+    def listed_ips(node):
+        response = api_admitted(node, "GET", tokens_path("alice"))
+        return next(t for t in response.json()["values"] if str(t["id"]) == str(token_id)).get("lastUsedIps")
+
+    deadline = time.monotonic() + 25
+    while time.monotonic() < deadline and listed_ips(a) != ["127.0.0.1"]:
+        time.sleep(0.5)
+    assert listed_ips(a) == ["127.0.0.1"] and listed_ips(b) == ["127.0.0.1"]
+    rows = fleet.pg.query(f"SELECT address FROM pat_usage WHERE token_id = '{token_id}'")
+    entries = rows[0][0].split(" ")
+    assert len(entries) == 1 and entries[0].endswith("@127.0.0.1"), rows

@@ -41,13 +41,16 @@ def usage_path(deployment):
 USAGE_HEADER = 64
 USAGE_SLOT = 24
 USAGE_SIZE = USAGE_HEADER + USAGE_SLOT * (1 << 19)
+# The addresses' region after the slots, grown by the first flush with an address.
+USAGE_ADDRESS_SLOT = 16 + 5 * 24
+USAGE_SIZE_WITH_ADDRESSES = USAGE_SIZE + USAGE_ADDRESS_SLOT * (1 << 19)
 
 
 def usage_times(path, token_id):
     """The times of every slot holding token_id, read from the file's bytes."""
     data = Path(path).read_bytes()
     times, at = [], data.find(token_id.encode())
-    while at >= 0:
+    while 0 <= at < USAGE_SIZE:
         if at >= USAGE_HEADER and (at - USAGE_HEADER) % USAGE_SLOT == 0:
             times.append(int.from_bytes(data[at + 16:at + 24], "little"))
         at = data.find(token_id.encode(), at + 1)
@@ -177,6 +180,40 @@ def test_revoking_drops_the_usage_entry(deployment):
     assert token.id.encode() not in usage_path(deployment).read_bytes()
 
 
+def use_from(deployment, token, source):
+    """One token-authenticated git request from a loopback source address."""
+    url = deployment.url("/scm/WORK/my-repo.git/info/refs?service=git-upload-pack")
+    result = subprocess.run(["curl", "-sS", "--interface", source, "-o", "/dev/null", "-w", "%{http_code}",
+                             "-u", f"alice:{token.text}", url],
+                            capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout == "200", result
+
+
+def test_last_used_addresses_five_distinct_most_recent_first(deployment):
+    """The client addresses of the last uses arrive with the times, in the
+    same flushes: within one interval, with no transaction in the store."""
+    token = deployment.patctl.create_token("alice", "from-many-places")
+    store_txn = last_txn_id(deployment.store_path)
+    assert listed(deployment, token.id)["last_used_ips"] == []
+    for n in range(2, 9):  # 7 distinct addresses, one after the other
+        use_from(deployment, token, f"127.0.0.{n}")
+        time.sleep(0.005)  # distinct milliseconds
+    expected = [f"127.0.0.{n}" for n in range(8, 3, -1)]
+    wait_for(lambda: listed(deployment, token.id)["last_used_ips"] == expected,
+             timeout=FLUSH_SECONDS + 3, interval=0.2,
+             what=f"the last 5 addresses ({listed(deployment, token.id)['last_used_ips']})")
+    # A known address used again moves to the front; nothing is duplicated.
+    use_from(deployment, token, "127.0.0.5")
+    expected = ["127.0.0.5", "127.0.0.8", "127.0.0.7", "127.0.0.6", "127.0.0.4"]
+    wait_for(lambda: listed(deployment, token.id)["last_used_ips"] == expected,
+             timeout=FLUSH_SECONDS + 3, interval=0.2, what="127.0.0.5 first again")
+    # The table shows the most recent.
+    table = deployment.patctl.run("token", "list", "alice").stdout.splitlines()
+    assert table[0].split()[-2:] == ["LAST", "ADDRESS"]
+    assert next(line for line in table if line.startswith(token.id)).split()[-1] == "127.0.0.5"
+    assert last_txn_id(deployment.store_path) == store_txn
+
+
 def patd_binary():
     return os.environ.get("PATD") or str(Path(__file__).resolve().parents[2] / "build" / "patd")
 
@@ -208,6 +245,11 @@ def test_patd_lists_the_usage_file_too(deployment):
         wait_for(lambda: last_authenticated() is not None, timeout=FLUSH_SECONDS + 3,
                  interval=0.3, what="lastAuthenticated through patd")
         assert last_authenticated() >= started_ms - 1000
+        # The addresses too, as lastUsedIps.
+        out = subprocess.run(["curl", "-sS", "--unix-socket", str(socket_path), "-u", f"alice:{PASSWORD}",
+                              f"http://localhost/rest/access-tokens/1.0/users/alice/{token.id}"],
+                             capture_output=True, text=True, timeout=30, check=True).stdout
+        assert json.loads(out)["lastUsedIps"] == ["127.0.0.1"]
     finally:
         patd.terminate()
         patd.wait(timeout=15)
@@ -225,7 +267,8 @@ def test_workers_create_a_missing_usage_file(tmp_path):
     finally:
         fresh.stop()
     assert os.stat(usage).st_mode & 0o777 == 0o660
-    assert usage.stat().st_size == USAGE_SIZE
+    # The uses came with an address (127.0.0.1): the region for them was added.
+    assert usage.stat().st_size == USAGE_SIZE_WITH_ADDRESSES
     assert not Path(f"{usage}-lock").exists()
     assert not fresh.nginx.log_problems()
 

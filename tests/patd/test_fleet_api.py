@@ -394,3 +394,33 @@ def test_concurrent_guesses_on_two_patd_get_five_checks_in_all(fleet):
     counted = fleet.pg.psql("SELECT count(*) FROM pat_sign_in_attempts WHERE key = 'utarget2'::bytea")
     assert counted == "5"
     assert second.stop() == 0
+
+
+def test_revoke_by_value_over_the_source(fleet):
+    """POST .../revoke (no credentials needed; Basic sent along is ignored)
+    revokes in the source and waits for the replica like any change: the
+    token is refused on this node right after the 202; an unknown token gets
+    the same 202 and body. patctl --source revokes by value too."""
+    bodies = []
+    for _ in range(2):
+        status, _, body, _ = fleet.patd.request("PUT", tokens_path("alice"), body=TOKEN_BODY)
+        assert status == 200, body
+        bodies.append(json.loads(body))
+    leaked, other = bodies
+    fleet.wait_caught_up()
+    assert decides(fleet, leaked["token"]) == 0
+    status, _, answer, _ = fleet.patd.request("POST", "/rest/access-tokens/1.0/revoke", password="wrong",
+                                              body={"tokens": [leaked["token"]]})
+    assert status == 202, answer
+    assert decides(fleet, leaked["token"]) != 0  # refused at once on this node
+    status, _, again, _ = fleet.patd.request("POST", "/rest/access-tokens/1.0/revoke",
+                                             body={"tokens": [leaked["token"], "npat_unknown"]})
+    assert (status, again) == (202, answer)
+    audit = json.loads(fleet.source("audit", "--json", "--limit", "20").stdout)
+    entry = next(e for e in audit if e.get("token_id") == leaked["id"])
+    assert (entry["action"], entry["actor"], entry["detail"]) == ("token-revoked", "anonymous", "by value")
+
+    result = fleet.source("token", "revoke", "--token-stdin", stdin=other["token"] + "\n")
+    assert result.stdout == f"revoked token {other['id']} of user alice\n"
+    fleet.wait_caught_up()
+    assert decides(fleet, other["token"]) != 0

@@ -602,3 +602,134 @@ TEST_F(UsageMergeTest, RevokingOrDeletingDropsTheUsageEntry) {
 
 }  // namespace
 }  // namespace pat::testing
+
+// ---- the client addresses of the last uses ----
+
+namespace pat::testing {
+namespace {
+
+UsageAddress address(std::string_view text, std::int64_t ms) {
+    UsageAddress a{};
+    EXPECT_TRUE(usage_address_from_text(text, a)) << text;
+    a.ms = ms;
+    return a;
+}
+
+UsageRecord use_from(std::string id, std::int64_t ms, std::vector<UsageAddress> from) {
+    UsageRecord record{std::move(id), ms, {}};
+    for (const UsageAddress& a : from) note_usage_address(record.addresses, a);
+    return record;
+}
+
+using Ips = std::vector<std::string>;
+
+TEST_F(UsageTest, AddressesAreKeptFiveDistinctMostRecentFirst) {
+    UsageFile writer(store_path_, UsageFile::Mode::create);
+    const std::string id = "111111111111";
+    ASSERT_TRUE(writer
+                    .record_with_addresses({use_from(
+                        id, 1000, {address("192.0.2.1", 1000), address("::1", 900), address("192.0.2.1", 800)})})
+                    .status.ok());
+    EXPECT_EQ(writer.lookup({id}), (std::vector<std::int64_t>{1000}));
+    EXPECT_EQ(writer.lookup_addresses({id}), (std::vector<Ips>{{"192.0.2.1", "::1"}}));
+    // Grown past the slots (sparse), once addresses are written.
+    EXPECT_EQ(std::filesystem::file_size(usage_path_), kUsageFileSizeWithAddresses);
+
+    // Another writer (another worker) merges its own: five distinct at most,
+    // the oldest dropped, an older time for a known address ignored.
+    UsageFile other(store_path_, UsageFile::Mode::create);
+    ASSERT_TRUE(other
+                    .record_with_addresses({use_from(id, 2000,
+                                                     {address("2001:db8::7", 1100), address("198.51.100.1", 1200),
+                                                      address("198.51.100.2", 1300), address("198.51.100.3", 2000)})})
+                    .status.ok());
+    EXPECT_EQ(UsageFile(store_path_, UsageFile::Mode::read_only).lookup_addresses({id, "222222222222"}),
+              (std::vector<Ips>{{"198.51.100.3", "198.51.100.2", "198.51.100.1", "2001:db8::7", "192.0.2.1"}, {}}));
+    ASSERT_TRUE(writer.record_with_addresses({use_from(id, 2100, {address("192.0.2.1", 2100)})}).status.ok());
+    EXPECT_EQ(writer.lookup_addresses({id}),
+              (std::vector<Ips>{{"192.0.2.1", "198.51.100.3", "198.51.100.2", "198.51.100.1", "2001:db8::7"}}));
+    EXPECT_EQ(writer.lookup({id}), (std::vector<std::int64_t>{2100}));
+
+    // Forgetting drops them with the time; the slot's next id starts afresh.
+    ASSERT_TRUE(writer.forget({id}).ok());
+    EXPECT_EQ(writer.lookup_addresses({id}), (std::vector<Ips>{{}}));
+}
+
+TEST_F(UsageTest, AnOlderFileWithoutAddressesStillReadsAndIsGrownByTheFirstAddress) {
+    UsageFile writer(store_path_, UsageFile::Mode::create);
+    ASSERT_TRUE(writer.record({{"111111111111", 5000}}).status.ok());
+    EXPECT_EQ(std::filesystem::file_size(usage_path_), kUsageFileSize);  // the earlier layout, exactly
+    EXPECT_EQ(writer.lookup_addresses({"111111111111"}), (std::vector<Ips>{{}}));
+    ASSERT_TRUE(
+        writer.record_with_addresses({use_from("222222222222", 6000, {address("192.0.2.9", 6000)})}).status.ok());
+    UsageFile reader(store_path_, UsageFile::Mode::read_only);
+    EXPECT_EQ(reader.lookup({"111111111111", "222222222222"}), (std::vector<std::int64_t>{5000, 6000}));
+    EXPECT_EQ(reader.lookup_addresses({"111111111111", "222222222222"}), (std::vector<Ips>{{}, {"192.0.2.9"}}));
+    // The time slots are still byte for byte the earlier layout.
+    EXPECT_EQ(read_slot(usage_path_, home_of("222222222222")), slot_for("222222222222", 6000));
+}
+
+TEST_F(UsageTest, AForgedOrTornAddressSlotShowsNothing) {
+    UsageFile writer(store_path_, UsageFile::Mode::create);
+    const std::string id = "333333333333";
+    ASSERT_TRUE(writer.record_with_addresses({use_from(id, 7000, {address("192.0.2.3", 7000)})}).status.ok());
+    const off_t at = static_cast<off_t>(kUsageFileSize + home_of(id) * kUsageAddressSlotBytes);
+    const unsigned char flipped = 0x5a;
+    write_bytes(usage_path_, at + 20, &flipped, 1);  // an entry byte: the seal no longer matches
+    EXPECT_EQ(writer.lookup_addresses({id}), (std::vector<Ips>{{}}));
+    EXPECT_EQ(writer.lookup({id}), (std::vector<std::int64_t>{7000}));
+}
+
+TEST_F(UsageTest, ALongListReadsTheSameAddressesAsWindowByWindow) {
+    UsageFile writer(store_path_, UsageFile::Mode::create);
+    std::vector<UsageRecord> uses;
+    std::vector<std::string> ids;
+    for (int n = 0; n < 5000; ++n) {
+        ids.push_back(std::to_string(400'000'000'000ull + static_cast<unsigned>(n) * 7919));
+        if (n % 100 == 0) {
+            uses.push_back(use_from(ids.back(), 1000 + n,
+                                    {address("192.0.2." + std::to_string(n % 250), 1000 + n), address("::1", 999)}));
+        }
+    }
+    ASSERT_TRUE(writer.record_with_addresses(uses).status.ok());
+    const std::vector<Ips> long_list = writer.lookup_addresses(ids);
+    ASSERT_EQ(long_list.size(), ids.size());
+    for (std::size_t n = 0; n < ids.size(); n += 50) {
+        EXPECT_EQ(long_list[n], writer.lookup_addresses({ids[n]}).front()) << ids[n];
+        if (n % 100 == 0) {
+            EXPECT_EQ(long_list[n], (Ips{"192.0.2." + std::to_string(n % 250), "::1"}));
+        } else {
+            EXPECT_TRUE(long_list[n].empty());
+        }
+    }
+}
+
+TEST(UsageAddressTest, TextRoundTripsAndTheOldestIsReplaced) {
+    UsageAddress a{};
+    EXPECT_FALSE(usage_address_from_text("not an address", a));
+    EXPECT_FALSE(usage_address_from_text("", a));
+    a = address("::ffff:192.0.2.1", 1);
+    EXPECT_EQ(usage_address_text(a), "192.0.2.1");
+    EXPECT_EQ(usage_address_text(address("2001:DB8::1", 1)), "2001:db8::1");
+    UsageAddresses set{};
+    for (int i = 1; i <= 5; ++i) note_usage_address(set, address("192.0.2." + std::to_string(i), i * 10));
+    note_usage_address(set, address("192.0.2.99", 5));  // older than all: not kept
+    EXPECT_EQ(usage_address_list(set), (Ips{"192.0.2.5", "192.0.2.4", "192.0.2.3", "192.0.2.2", "192.0.2.1"}));
+    note_usage_address(set, address("192.0.2.6", 60));  // replaces the oldest
+    EXPECT_EQ(usage_address_list(set), (Ips{"192.0.2.6", "192.0.2.5", "192.0.2.4", "192.0.2.3", "192.0.2.2"}));
+}
+
+TEST_F(UsageMergeTest, ListingShowsTheLastUsedAddresses) {
+    add_user("alice");
+    const std::string id = token_id("alice", "used", 1000);
+    UsageFile writer(path_, UsageFile::Mode::create);
+    ASSERT_TRUE(writer.record_with_addresses({use_from(id, 5000, {address("192.0.2.1", 4000), address("::1", 5000)})})
+                    .status.ok());
+    EXPECT_EQ(store_->get_token(id)->last_used_ips, (Ips{"::1", "192.0.2.1"}));
+    auto listed = store_->list_tokens("alice");
+    ASSERT_TRUE(listed.ok());
+    EXPECT_EQ(listed->front().last_used_ips, (Ips{"::1", "192.0.2.1"}));
+}
+
+}  // namespace
+}  // namespace pat::testing

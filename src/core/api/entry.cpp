@@ -119,6 +119,8 @@ ApiResponse ManagementApi::handle(const ApiRequest& request) noexcept {
             return api::error_response(400, "The request body is larger than 64 KiB.", api::exception_name::validation);
         }
         if (auto refused = refuse_cross_site(request)) return std::move(*refused);
+        // No credentials: whoever holds a leaked token may revoke it.
+        if (route.kind == api::ApiRoute::Kind::revoke_by_value) return api::revoke_by_value(store_, options_, request);
         api::Credentials credentials;
         api::parse_credentials(request.authorization, credentials);
         if (credentials.kind != api::Credentials::Kind::password) return refuse_credentials(options_, credentials.kind);
@@ -150,6 +152,7 @@ ApiResponse Exchange::dispatch(const ApiRoute& route) {
         case ApiRoute::Kind::password: return change_password(route.user_slug);
         case ApiRoute::Kind::credentials: return change_password(std::nullopt);
         case ApiRoute::Kind::policy: return get_policy();
+        case ApiRoute::Kind::revoke_by_value:  // answered before any credentials are read
         case ApiRoute::Kind::unknown: break;
     }
     return error_response(404, "No such resource.");

@@ -20,12 +20,13 @@ namespace pat::api {
 
 struct ApiRoute {
     enum class Kind {
-        unknown,       // 404
-        user_tokens,   // .../rest/access-tokens/V/users/{slug}
-        single_token,  // .../rest/access-tokens/V/users/{slug}/{tokenId}
-        password,      // .../rest/access-tokens/V/users/{slug}/password
-        credentials,   // .../rest/api/V/users/credentials (the signed-in user's own)
-        policy,        // .../rest/access-tokens/V/policy (the token policy, read-only)
+        unknown,          // 404
+        user_tokens,      // .../rest/access-tokens/V/users/{slug}
+        single_token,     // .../rest/access-tokens/V/users/{slug}/{tokenId}
+        password,         // .../rest/access-tokens/V/users/{slug}/password
+        credentials,      // .../rest/api/V/users/credentials (the signed-in user's own)
+        policy,           // .../rest/access-tokens/V/policy (the token policy, read-only)
+        revoke_by_value,  // .../rest/access-tokens/V/revoke (no credentials: revoke_by_value.cpp)
     };
     Kind kind = Kind::unknown;
     std::string_view user_slug;  // as written in the path
@@ -196,5 +197,23 @@ class Exchange {
 // limit).
 ApiResponse refuse_empty_password(const ManagementApiOptions& options, const ApiRequest& request,
                                   const Credentials& credentials);
+
+// ---- revoking leaked tokens by value (revoke_by_value.cpp) ----
+
+inline constexpr std::size_t kMaxRevokeTokens = 100;
+
+struct RevokeBody {
+    std::vector<std::string> tokens;  // secrets: wiped by the destructor
+
+    RevokeBody() = default;
+    RevokeBody(RevokeBody&&) = default;
+    RevokeBody(const RevokeBody&) = delete;
+    ~RevokeBody();
+};
+// {"tokens": [string, ...]} with at most kMaxRevokeTokens entries.
+Expected<RevokeBody> parse_revoke_body(std::string_view body);
+
+// The whole endpoint: no credentials are read (the token is the authority).
+ApiResponse revoke_by_value(Store& store, const ManagementApiOptions& options, const ApiRequest& request);
 
 }  // namespace pat::api

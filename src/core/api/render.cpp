@@ -59,6 +59,10 @@ void write_token(json::Writer& out, const TokenInfo& token, const UserInfo& owne
     out.key("name").string(token.name);
     out.key("createdDate").number(token.created_ms);
     if (token.last_authenticated_ms != 0) out.key("lastAuthenticated").number(token.last_authenticated_ms);
+    // nginx-pat's own: the client addresses of the last uses, most recent first.
+    out.key("lastUsedIps").begin_array();
+    for (const std::string& address : token.last_used_ips) out.string(address);
+    out.end_array();
     if (token.expires_ms != 0) {
         out.key("expiryDays").number((token.expires_ms - token.created_ms) / kMsPerDay);
         out.key("expiryDate").number(token.expires_ms);

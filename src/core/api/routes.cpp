@@ -43,6 +43,7 @@ ApiRoute route_tokens(std::string_view rest) {
     std::size_t n = 0;
     if (!split(rest, s, n)) return {};
     if (n == 2 && is_version(s[0]) && s[1] == "policy") return {ApiRoute::Kind::policy, {}, {}};
+    if (n == 2 && is_version(s[0]) && s[1] == "revoke") return {ApiRoute::Kind::revoke_by_value, {}, {}};
     if (n < 3 || !is_version(s[0]) || s[1] != "users") return {};
     if (n == 3) return {ApiRoute::Kind::user_tokens, s[2], {}};
     if (s[3] == "password") return {ApiRoute::Kind::password, s[2], {}};
@@ -76,6 +77,7 @@ std::string_view allowed_methods(ApiRoute::Kind kind) {
         case ApiRoute::Kind::password:
         case ApiRoute::Kind::credentials: return "PUT, POST";
         case ApiRoute::Kind::policy: return "GET, HEAD";
+        case ApiRoute::Kind::revoke_by_value: return "POST";
         case ApiRoute::Kind::unknown: return "";
     }
     return "";

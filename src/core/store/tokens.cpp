@@ -91,6 +91,10 @@ void merge_usage(Store::Impl& store, std::vector<TokenInfo>& tokens) {
     for (std::size_t i = 0; i < tokens.size(); ++i) {
         tokens[i].last_authenticated_ms = std::max(tokens[i].last_authenticated_ms, used[i]);
     }
+    std::vector<std::vector<std::string>> addresses =
+        store.usage ? store.usage->lookup_addresses(ids) : store.engine->last_used_addresses(ids);
+    if (addresses.size() != tokens.size()) return;
+    for (std::size_t i = 0; i < tokens.size(); ++i) tokens[i].last_used_ips = std::move(addresses[i]);
 }
 
 void forget_usage(Store::Impl& store, const std::vector<std::string>& ids) {

@@ -4,6 +4,7 @@
 // constants; nothing read from the file decides where to read or write next.
 #include "pat/usage.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -118,6 +119,55 @@ void fill_tombstone(Slot& slot) {
 
 off_t slot_offset(std::size_t index) {
     return static_cast<off_t>(kUsageHeaderBytes + index * kUsageSlotBytes);
+}
+
+// The address region (pat/usage.hpp).
+using AddressSlot = std::array<unsigned char, kUsageAddressSlotBytes>;
+constexpr std::size_t kAddressSealAt = 12;
+constexpr std::size_t kAddressEntriesAt = 16;
+
+off_t address_slot_offset(std::size_t index) {
+    return static_cast<off_t>(kUsageFileSize + index * kUsageAddressSlotBytes);
+}
+
+std::uint32_t address_seal_of(const unsigned char* slot) {
+    std::uint64_t h = fnv1a(1469598103934665603ull, slot, kIdBytes);
+    h = fnv1a(h, slot + kAddressEntriesAt, kUsageAddressSlotBytes - kAddressEntriesAt);
+    return static_cast<std::uint32_t>(h ^ (h >> 32));
+}
+
+// The addresses of an address slot if it is sealed and names id; else none.
+UsageAddresses addresses_of(const AddressSlot& slot, std::string_view id) {
+    UsageAddresses found{};
+    if (std::memcmp(slot.data(), id.data(), kIdBytes) != 0) return found;
+    if (static_cast<std::uint32_t>(get_le(slot.data() + kAddressSealAt, 4)) != address_seal_of(slot.data()))
+        return found;
+    for (std::size_t i = 0; i < kUsageAddresses; ++i) {
+        const unsigned char* entry = slot.data() + kAddressEntriesAt + i * kUsageAddressEntryBytes;
+        std::memcpy(found[i].bytes, entry, 16);
+        const auto ms = static_cast<std::int64_t>(get_le(entry + 16, 8));
+        found[i].ms = ms > 0 ? ms : 0;
+    }
+    return found;
+}
+
+void fill_address_slot(AddressSlot& slot, std::string_view id, const UsageAddresses& addresses) {
+    slot.fill(0);
+    std::memcpy(slot.data(), id.data(), kIdBytes);
+    for (std::size_t i = 0; i < kUsageAddresses; ++i) {
+        unsigned char* entry = slot.data() + kAddressEntriesAt + i * kUsageAddressEntryBytes;
+        if (addresses[i].ms <= 0) continue;
+        std::memcpy(entry, addresses[i].bytes, 16);
+        put_le(entry + 16, static_cast<std::uint64_t>(addresses[i].ms), 8);
+    }
+    put_le(slot.data() + kAddressSealAt, address_seal_of(slot.data()), 4);
+}
+
+bool any_address(const UsageAddresses& addresses) {
+    for (const UsageAddress& a : addresses) {
+        if (a.ms > 0) return true;
+    }
+    return false;
 }
 
 std::string errno_text() {
@@ -259,6 +309,32 @@ struct UsageFile::Impl {
         }
     }
 
+    // Whether the file reaches past the address region (grown by a writer).
+    bool has_address_region() const {
+        struct stat st {};
+        return fd >= 0 && ::fstat(fd, &st) == 0 && st.st_size >= static_cast<off_t>(kUsageFileSizeWithAddresses);
+    }
+
+    // Grows the file (sparse) to hold the address region; never shrinks it.
+    bool grow_for_addresses() const {
+        if (has_address_region()) return true;
+        return writable && ::ftruncate(fd, static_cast<off_t>(kUsageFileSizeWithAddresses)) == 0;
+    }
+
+    bool read_address_slot(std::size_t index, AddressSlot& slot) const {
+        if (index >= kUsageSlots) return false;
+        return read_at(slot.data(), slot.size(), address_slot_offset(index));
+    }
+
+    bool write_address_slot(std::size_t index, const AddressSlot& slot) const {
+        if (index >= kUsageSlots) return false;
+        for (;;) {
+            const ssize_t put = ::pwrite(fd, slot.data(), slot.size(), address_slot_offset(index));
+            if (put < 0 && errno == EINTR) continue;
+            return put == static_cast<ssize_t>(slot.size());
+        }
+    }
+
     Status foreign() const {
         return {StatusCode::store_error,
                 "usage file: " + path +
@@ -290,6 +366,13 @@ Status UsageFile::prepare() {
 }
 
 UsageFile::Written UsageFile::record(const std::vector<std::pair<std::string, std::int64_t>>& uses) {
+    std::vector<UsageRecord> records;
+    records.reserve(uses.size());
+    for (const auto& [id, when] : uses) records.push_back(UsageRecord{id, when, {}});
+    return record_with_addresses(records);
+}
+
+UsageFile::Written UsageFile::record_with_addresses(const std::vector<UsageRecord>& uses) {
     if (impl_->mode != Mode::create) {
         return {{StatusCode::invalid_argument, "usage file: opened without create"}};
     }
@@ -300,8 +383,15 @@ UsageFile::Written UsageFile::record(const std::vector<std::pair<std::string, st
     if (!f.ours) return {f.foreign()};
     if (!f.writable) return {{StatusCode::store_error, "usage file: may not write " + f.path + ": permission denied"}};
     std::size_t dropped = 0;
+    bool with_addresses = false;
+    for (const UsageRecord& use : uses) with_addresses = with_addresses || any_address(use.addresses);
+    // Without the region (it could not be grown) the times are still written.
+    if (with_addresses) with_addresses = f.grow_for_addresses();
     Window window;
-    for (const auto& [id, when] : uses) {
+    AddressSlot address_slot;
+    for (const UsageRecord& use : uses) {
+        const std::string& id = use.id;
+        const std::int64_t when = use.ms;
         if (when <= 0 || !is_valid_token_id(id)) continue;
         const std::size_t home = home_of(id);
         if (!f.read_window(home, window))
@@ -328,10 +418,27 @@ UsageFile::Written UsageFile::record(const std::vector<std::pair<std::string, st
             continue;
         }
         const unsigned char* current = window.data() + target * kUsageSlotBytes;
-        if (kind_of(current) == SlotKind::token && holds(current, id) && time_of(current) >= when) continue;
-        Slot slot;
-        fill_slot(slot, id, when);
-        if (!f.write_slot(home + target, slot)) {
+        const bool same_id = kind_of(current) == SlotKind::token && holds(current, id);
+        if (!(same_id && time_of(current) >= when)) {
+            Slot slot;
+            fill_slot(slot, id, when);
+            if (!f.write_slot(home + target, slot)) {
+                return {{StatusCode::store_error, "usage file: write " + f.path + ": " + errno_text()}};
+            }
+        }
+        if (!with_addresses || !any_address(use.addresses)) continue;
+        // The addresses kept for the id in this slot (none when the slot
+        // held another id before), with these uses merged in.
+        if (!f.read_address_slot(home + target, address_slot))
+            return {{StatusCode::store_error, "usage file: read " + f.path + ": " + errno_text()}};
+        UsageAddresses merged = same_id ? addresses_of(address_slot, id) : UsageAddresses{};
+        const UsageAddresses before = merged;
+        for (const UsageAddress& address : use.addresses) {
+            if (address.ms > 0) note_usage_address(merged, address);
+        }
+        if (same_id && std::memcmp(&before, &merged, sizeof merged) == 0) continue;
+        fill_address_slot(address_slot, id, merged);
+        if (!f.write_address_slot(home + target, address_slot)) {
             return {{StatusCode::store_error, "usage file: write " + f.path + ": " + errno_text()}};
         }
     }
@@ -354,6 +461,8 @@ Status UsageFile::forget(const std::vector<std::string>& ids) {
     Window window;
     Slot tombstone;
     fill_tombstone(tombstone);
+    const bool has_region = f.has_address_region();
+    AddressSlot cleared{};
     for (const std::string& id : ids) {
         if (!is_valid_token_id(id)) continue;
         const std::size_t home = home_of(id);
@@ -363,8 +472,12 @@ Status UsageFile::forget(const std::vector<std::string>& ids) {
             const unsigned char* slot = window.data() + i * kUsageSlotBytes;
             const SlotKind kind = kind_of(slot);
             if (kind == SlotKind::empty) break;
-            if (kind == SlotKind::token && holds(slot, id) && !f.write_slot(home + i, tombstone)) {
-                return {StatusCode::store_error, "usage file: write " + f.path + ": " + errno_text()};
+            if (kind == SlotKind::token && holds(slot, id)) {
+                if (!f.write_slot(home + i, tombstone)) {
+                    return {StatusCode::store_error, "usage file: write " + f.path + ": " + errno_text()};
+                }
+                // The addresses go with the time (best effort).
+                if (has_region) f.write_address_slot(home + i, cleared);
             }
         }
     }
@@ -430,6 +543,114 @@ std::vector<std::pair<std::string, std::int64_t>> UsageFile::entries() {
         }
     }
     return found;
+}
+
+std::vector<std::vector<std::string>> UsageFile::lookup_addresses(const std::vector<std::string>& ids) {
+    std::vector<std::vector<std::string>> found;
+    found.reserve(ids.size());
+    for (const UsageAddresses& addresses : lookup_address_entries(ids)) found.push_back(usage_address_list(addresses));
+    return found;
+}
+
+std::vector<UsageAddresses> UsageFile::lookup_address_entries(const std::vector<std::string>& ids) {
+    std::vector<UsageAddresses> found(ids.size(), UsageAddresses{});
+    if (ids.empty()) return found;
+    std::lock_guard held(impl_->lock);
+    Impl& f = *impl_;
+    if (!f.open(false).ok() || !f.ours || !f.has_address_region()) return found;
+    // As lookup(): a long list reads the time slots in one pread; only the
+    // address slots of the ids found are read then.
+    std::vector<unsigned char> slots;
+    if (ids.size() >= kWholeFileIds) {
+        slots.resize(kUsageSlots * kUsageSlotBytes);
+        if (!f.read_at(slots.data(), slots.size(), slot_offset(0))) return found;
+    }
+    Window window;
+    AddressSlot address_slot;
+    for (std::size_t n = 0; n < ids.size(); ++n) {
+        const std::string& id = ids[n];
+        if (!is_valid_token_id(id)) continue;
+        const std::size_t home = home_of(id);
+        const unsigned char* slots_of_id = window.data();
+        if (!slots.empty()) {
+            slots_of_id = slots.data() + home * kUsageSlotBytes;  // home <= kLastHome: the window fits
+        } else if (!f.read_window(home, window)) {
+            continue;
+        }
+        // Every slot of the id (two writers may both have placed it): the
+        // addresses of all, merged.
+        UsageAddresses merged{};
+        for (std::size_t i = 0; i < kUsageWindow; ++i) {
+            const unsigned char* slot = slots_of_id + i * kUsageSlotBytes;
+            const SlotKind kind = kind_of(slot);
+            if (kind == SlotKind::empty) break;
+            if (kind != SlotKind::token || !holds(slot, id)) continue;
+            if (!f.read_address_slot(home + i, address_slot)) continue;
+            for (const UsageAddress& address : addresses_of(address_slot, id)) {
+                if (address.ms > 0) note_usage_address(merged, address);
+            }
+        }
+        found[n] = merged;
+    }
+    return found;
+}
+
+void note_usage_address(UsageAddresses& into, const UsageAddress& use) noexcept {
+    if (use.ms <= 0) return;
+    UsageAddress* free_entry = nullptr;
+    UsageAddress* oldest = nullptr;
+    for (UsageAddress& entry : into) {
+        if (entry.ms > 0 && std::memcmp(entry.bytes, use.bytes, sizeof use.bytes) == 0) {
+            if (use.ms > entry.ms) entry.ms = use.ms;
+            return;
+        }
+        if (entry.ms <= 0) {
+            if (free_entry == nullptr) free_entry = &entry;
+        } else if (oldest == nullptr || entry.ms < oldest->ms) {
+            oldest = &entry;
+        }
+    }
+    UsageAddress* target =
+        free_entry != nullptr ? free_entry : (oldest != nullptr && oldest->ms < use.ms ? oldest : nullptr);
+    if (target != nullptr) *target = use;
+}
+
+std::string usage_address_text(const UsageAddress& address) {
+    if (address.ms <= 0) return {};
+    static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    char text[INET6_ADDRSTRLEN] = {};
+    if (std::memcmp(address.bytes, kMapped, sizeof kMapped) == 0) {
+        if (::inet_ntop(AF_INET, address.bytes + 12, text, sizeof text) == nullptr) return {};
+    } else if (::inet_ntop(AF_INET6, address.bytes, text, sizeof text) == nullptr) {
+        return {};
+    }
+    return text;
+}
+
+bool usage_address_from_text(std::string_view text, UsageAddress& out) {
+    if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return false;
+    char buffer[INET6_ADDRSTRLEN] = {};
+    std::memcpy(buffer, text.data(), text.size());
+    unsigned char v4[4];
+    if (::inet_pton(AF_INET, buffer, v4) == 1) {
+        std::memset(out.bytes, 0, sizeof out.bytes);
+        out.bytes[10] = out.bytes[11] = 0xff;
+        std::memcpy(out.bytes + 12, v4, 4);
+        return true;
+    }
+    return ::inet_pton(AF_INET6, buffer, out.bytes) == 1;
+}
+
+std::vector<std::string> usage_address_list(const UsageAddresses& addresses) {
+    UsageAddresses sorted = addresses;
+    std::sort(sorted.begin(), sorted.end(), [](const UsageAddress& a, const UsageAddress& b) { return a.ms > b.ms; });
+    std::vector<std::string> list;
+    for (const UsageAddress& address : sorted) {
+        if (address.ms <= 0) break;
+        std::string text = usage_address_text(address);
+        if (!text.empty()) list.push_back(std::move(text));
+    }
+    return list;
 }
 
 }  // namespace pat
