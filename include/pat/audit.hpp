@@ -40,6 +40,7 @@ enum class AuditAction : std::uint8_t {
     public_set,
     public_removed,
     store_upgraded,
+    token_expiry_warned,  // patctl token notify sent a warning (detail: the threshold and days left)
 };
 std::string_view audit_action_name(AuditAction action);  // "token-created", ...
 
