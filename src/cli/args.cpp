@@ -47,6 +47,11 @@ constexpr OptionSpec kOptions[] = {
     {"writer-role",      true,  false},
     {"keep",             true,  false},
     {"node",             true,  false},
+    {"expiring-within",  true,  false},
+    {"expired",          false, false},
+    {"unused-since",     true,  false},
+    {"days",             true,  false},
+    {"exec",             true,  false},
 };
 // clang-format on
 
