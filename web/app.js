@@ -275,6 +275,20 @@
     return span;
   }
 
+  // A token expiring within this many days is marked (docs/token-lifecycle.md).
+  const EXPIRY_WARNING_DAYS = 7;
+  const DAY_MS = 86400000;
+
+  // "Expires in 3 days" for a live token expiring within EXPIRY_WARNING_DAYS
+  // (whole days left, rounded up, as patctl token notify counts them), else null.
+  function expiresSoon(token) {
+    if (!isTimestamp(token.expiryDate)) return null;
+    const left = token.expiryDate - Date.now();
+    if (left <= 0 || left > EXPIRY_WARNING_DAYS * DAY_MS) return null;
+    const days = Math.ceil(left / DAY_MS);
+    return days <= 1 ? 'Expires within a day' : `Expires in ${days} days`;
+  }
+
   function tokenRow(token) {
     const tr = document.createElement('tr');
     tr.dataset.tokenId = token.id;
@@ -287,6 +301,8 @@
     const nameCell = cell(name);
     nameCell.setAttribute('data-label', 'Name');
     if (expired) nameCell.append(' ', badge('Expired', 'danger'));
+    const soon = expiresSoon(token);
+    if (soon) nameCell.append(' ', badge(soon, 'warning'));
     tr.append(nameCell);
 
     const levels = permissionLevels(token);

@@ -40,7 +40,8 @@ enum class AuditAction : std::uint8_t {
     public_set,
     public_removed,
     store_upgraded,
-    policy_changed,  // the token policy (pat/token_policy.hpp); detail: what changed, old->new
+    policy_changed,       // the token policy (pat/token_policy.hpp); detail: what changed, old->new
+    token_expiry_warned,  // patctl token notify sent a warning (detail: the threshold and days left)
 };
 std::string_view audit_action_name(AuditAction action);  // "token-created", ...
 

@@ -3,6 +3,7 @@
 //
 //   meta           "schema_version" -> "2"; "token_policy" -> the token policy
 //                  (pat/token_policy.hpp; absent: no limits)
+//                  "expiry-notified\0" token id -> threshold sent (pat/token_inventory.hpp)
 //   users          user name -> user record
 //   grants         user "\0" KEY -> level byte            (a user's own project grant)
 //                  user "\0" KEY "/" slug -> level byte   (a user's own repository grant)
@@ -120,7 +121,10 @@ std::string_view user_source_name(UserSource source);  // "local", "directory"
 Status check_token_request(std::string_view name, std::optional<TokenPermissions> permissions,
                            std::optional<int> expiry_days);
 
-class SignIn;  // pat/sign_in.hpp
+class SignIn;             // pat/sign_in.hpp
+struct TokenSelection;    // pat/token_inventory.hpp
+struct ExpiryNotice;      // pat/token_inventory.hpp
+struct ExpiryNoticesDue;  // pat/token_inventory.hpp
 
 // What the directory says (pat/directory.hpp's lists, without the network):
 // the input of Store::apply_directory. Names canonical.
@@ -444,6 +448,30 @@ class Store {
     // are skipped. The nginx workers never call it: they only read the store
     // and write uses to the usage file (pat/usage.hpp).
     Status record_token_uses(const std::vector<std::pair<std::string, std::int64_t>>& uses);
+
+    // ---- token inventory and expiry warnings (pat/token_inventory.hpp) ----
+    // The tokens list_tokens(selection.owner) lists that the selection
+    // selects at now_ms (with their last use merged in, as listed).
+    Expected<std::vector<TokenInfo>> select_tokens(const TokenSelection& selection, std::int64_t now_ms);
+    // Revokes every selected token in one write transaction, one
+    // token-revoked audit entry each (its detail names the selection), and
+    // drops their expiry-warning rows; uses the reserve (works on a full
+    // store). A selection without any criterion is refused. dry_run: writes
+    // nothing. Returns the tokens (would be) revoked; a token revoked
+    // meanwhile by someone else is left out.
+    Expected<std::vector<TokenInfo>> revoke_selected_tokens(const TokenSelection& selection, std::int64_t now_ms,
+                                                            bool dry_run, const AuditContext& audit = {});
+    // The warnings due at now_ms for thresholds (ascending days): live tokens
+    // with an expiry, of active owners, for which expiry_threshold_due says
+    // so given their expiry-warning row; and the rows gone stale. One read.
+    Expected<ExpiryNoticesDue> expiry_notices_due(const std::vector<int>& thresholds, std::int64_t now_ms);
+    // After the warning went out: its row (threshold) and a
+    // token-expiry-warned audit entry, in one write transaction. not_found
+    // when the token was revoked meanwhile.
+    Status record_expiry_notice(const ExpiryNotice& notice, const AuditContext& audit = {});
+    // Deletes these tokens' expiry-warning rows (stale ones), one write
+    // transaction; not audited (the rows are the notifier's bookkeeping).
+    Status forget_expiry_notices(const std::vector<std::string>& ids);
 
     // ---- audit ----
     // Newest first; entries about the user or made by them when user is set.

@@ -52,6 +52,12 @@ constexpr OptionSpec kOptions[] = {
     {"max-expiry-days",     true,  false},
     {"max-tokens-per-user", true,  false},
     {"creation",            true,  false},
+    // patctl token list, revoke and notify
+    {"expiring-within",  true,  false},
+    {"expired",          false, false},
+    {"unused-since",     true,  false},
+    {"days",             true,  false},
+    {"exec",             true,  false},
 };
 // clang-format on
 

@@ -129,20 +129,47 @@ const std::vector<Command>& all_commands() {
          "(docs/directory.md): --directory FILE, default /etc/nginx-pat/directory.conf\n"
          "when it exists; none: no directory.\n",
          run_token_create},
-        {{"token", "list"}, 0, 1, "", {},
-         "token list [NAME]",
-         "List all tokens, or one user's. The token text is never shown again.\n",
+        {{"token", "list"}, 0, 1, "", {"user", "expiring-within", "expired", "unused-since"},
+         "token list [NAME | --user NAME] [--expiring-within DAYS | --expired] [--unused-since DAYS]",
+         "List all tokens, or one user's. The token text is never shown again.\n"
+         "Filters (all given must hold; docs/token-lifecycle.md#inventory):\n"
+         "  --user NAME             one user's tokens (the same as NAME)\n"
+         "  --expiring-within DAYS  not expired yet, and expiring within DAYS days\n"
+         "  --expired               expired (revoked tokens are never listed)\n"
+         "  --unused-since DAYS     not used in the last DAYS days (a token never used:\n"
+         "                          created more than DAYS days ago)\n",
          run_token_list},
         {{"token", "modify"}, 1, 1, "ID", {"project", "repo", "name"},
          "token modify ID [--project LEVEL] [--repo LEVEL] [--name LABEL]",
          "Change a token's permissions or label (at least one option).\n",
          run_token_modify},
-        {{"token", "revoke"}, 0, 1, "ID", {"token-stdin"},
-         "token revoke (ID | --token-stdin)",
+        {{"token", "revoke"}, 0, 1, "ID", {"token-stdin", "unused-since", "user", "dry-run"},
+         "token revoke (ID | --token-stdin | --unused-since DAYS [--user NAME] [--dry-run])",
          "Revoke a token. It is refused from the moment this command returns.\n"
-         "  --token-stdin  revoke the token whose text is read as one line from\n"
-         "                 standard input (a leaked token): prints its id and owner\n",
+         "  --token-stdin        revoke the token whose text is read as one line from\n"
+         "                       standard input (a leaked token): prints its id and owner\n"
+         "  --unused-since DAYS  instead of one token: every token not used in the last\n"
+         "                       DAYS days (never used: created more than DAYS days\n"
+         "                       ago), in one transaction, one audit entry each; works\n"
+         "                       on a full store\n"
+         "  --user NAME          only this user's tokens\n"
+         "  --dry-run            list what would be revoked, change nothing\n",
          run_token_revoke},
+        {{"token", "notify"}, 0, 0, "", {"days", "exec", "dry-run"},
+         "token notify --days THRESHOLDS (--exec COMMAND | --dry-run)",
+         "Warn the owners of tokens about to expire (docs/token-lifecycle.md#expiry-warnings):\n"
+         "for each live token with an expiry whose days left are at most a threshold,\n"
+         "run COMMAND once (/bin/sh -c) with PAT_OWNER, PAT_DISPLAY_NAME, PAT_TOKEN_ID,\n"
+         "PAT_TOKEN_NAME, PAT_EXPIRES, PAT_DAYS_LEFT and PAT_THRESHOLD in its\n"
+         "environment (never the token). Several thresholds crossed at once give one\n"
+         "run, for the smallest. What was sent is kept in the store, written only\n"
+         "after COMMAND exits 0: run it as often as you like (a systemd timer), each\n"
+         "warning goes out once; a failed one is tried again on the next run (exit 1).\n"
+         "Tokens of disabled users are skipped.\n"
+         "  --days THRESHOLDS  days before expiry, separated by commas: 30,7,1\n"
+         "  --exec COMMAND     the command that sends one warning\n"
+         "  --dry-run          list the warnings due, run and change nothing\n",
+         run_token_notify},
         {{"check"}, 0, 0, "", {"token", "token-stdin", "anonymous", "user", "need", "project", "repo"},
          "check (--token TOKEN | --token-stdin | --anonymous) [--user NAME] --need NEED [--project KEY] [--repo SLUG]",
          "Decide a request exactly as the nginx module would, and say why; for a\n"

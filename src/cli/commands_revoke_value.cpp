@@ -23,6 +23,9 @@ int run_token_revoke_by_value(const Invocation& invocation) {
     if (!invocation.operands.empty()) {
         usage_error("'token revoke' takes either a token id or --token-stdin, not both");
     }
+    if (invocation.args.has("unused-since") || invocation.args.has("user") || invocation.args.has("dry-run")) {
+        usage_error("--token-stdin revokes one token: --unused-since, --user and --dry-run do not apply");
+    }
     std::unique_ptr<pat::Store> store = invocation.open_store(pat::Store::Mode::read_write);
     pat::RevokedByValue revoked;
     {

@@ -8,6 +8,7 @@
 
 #include "cli_error.hpp"
 #include "commands.hpp"
+#include "commands_token_inventory.hpp"
 #include "numbers.hpp"
 #include "output.hpp"
 #include "pat/directory.hpp"
@@ -150,6 +151,7 @@ int run_token_create(const Invocation& invocation) {
 }
 
 int run_token_list(const Invocation& invocation) {
+    if (has_token_selection(invocation)) return run_token_list_selected(invocation);
     std::unique_ptr<pat::Store> store = invocation.open_store(pat::Store::Mode::read_only);
     std::optional<std::string_view> owner;
     if (!invocation.operands.empty()) {
@@ -180,7 +182,8 @@ int run_token_modify(const Invocation& invocation) {
 
 int run_token_revoke(const Invocation& invocation) {
     if (invocation.args.has("token-stdin")) return run_token_revoke_by_value(invocation);
-    if (invocation.operands.empty()) usage_error("'token revoke' needs ID (or --token-stdin)");
+    if (invocation.operands.empty() || has_token_selection(invocation) || invocation.args.has("dry-run"))
+        return run_token_revoke_selected(invocation);
     const std::string& id = invocation.operands[0];
     std::unique_ptr<pat::Store> store = invocation.open_store(pat::Store::Mode::read_write);
     throw_if_failed(store->revoke_token(pat::Actor::system(), id, invocation.audit_context()));

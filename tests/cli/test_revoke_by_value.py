@@ -62,5 +62,8 @@ def test_revoke_needs_an_id_or_token_stdin_not_both(populated):
         assert_error(populated.run("token", "revoke"), 2, "--token-stdin")
         assert_error(populated.run("token", "revoke", a["id"], "--token-stdin", stdin=a["token"] + "\n"), 2,
                      "not both")
+        for selection in (["--unused-since", "3"], ["--user", "alice"], ["--dry-run"]):
+            assert_error(populated.run("token", "revoke", "--token-stdin", *selection, stdin=a["token"] + "\n"), 2,
+                         "do not apply")
     # Revoking by id still works as before.
     assert populated.ok("token", "revoke", a["id"]).out == f"revoked token {a['id']}\n"

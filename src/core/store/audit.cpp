@@ -211,7 +211,7 @@ bool decode_entry(std::string_view key, std::string_view in, AuditEntry& entry) 
     if (key.size() != 8 || in.size() < 2 || static_cast<std::uint8_t>(in[0]) != kAuditFormat) return false;
     const auto action = static_cast<std::uint8_t>(in[1]);
     if (action < static_cast<std::uint8_t>(AuditAction::user_added) ||
-        action > static_cast<std::uint8_t>(AuditAction::policy_changed))
+        action > static_cast<std::uint8_t>(AuditAction::token_expiry_warned))
         return false;
     in.remove_prefix(2);
     entry.action = static_cast<AuditAction>(action);
@@ -245,6 +245,7 @@ std::string_view audit_action_name(AuditAction action) {
         case AuditAction::public_removed: return "public-removed";
         case AuditAction::store_upgraded: return "store-upgraded";
         case AuditAction::policy_changed: return "policy-changed";
+        case AuditAction::token_expiry_warned: return "token-expiry-warned";
     }
     return "unknown";
 }

@@ -241,4 +241,10 @@ Status append_audit(const Store::Impl& store, kv::Txn& txn, AuditAction action, 
 // password; it only does not count it.
 void record_sign_in_failure(Store::Impl& store, std::string_view user, const AuditContext& context);
 
+// Revokes a live token inside a write transaction (tokens.cpp): its
+// tombstone and a token-revoked audit entry with detail; not_found when it
+// is not live. The caller drops its usage entry after the commit.
+Status revoke_token_in(Store::Impl& store, kv::Txn& txn, std::string_view id, std::int64_t revoked_at,
+                       const AuditContext& audit, std::string_view detail = {});
+
 }  // namespace pat

@@ -336,4 +336,19 @@ Status Store::record_token_uses(const std::vector<std::pair<std::string, std::in
     });
 }
 
+// Revocation inside a caller's write transaction (token_inventory.cpp):
+// the same tombstone and audit entry as revoke_token, by the system.
+// not_found when the token is not live.
+Status revoke_token_in(Store::Impl& store, kv::Txn& txn, std::string_view id, std::int64_t revoked_at,
+                       const AuditContext& audit, std::string_view detail) {
+    auto found = find_token(txn, store, id);
+    if (!found) return found.status();
+    records::TokenView token = found->view();
+    token.revoked = true;
+    token.revoked_ms = revoked_at;
+    int rc = txn.put(kv::Table::tokens, found->digest, records::encode_token(token));
+    if (rc != 0) return kv_error(txn, "write token", rc);
+    return append_audit(store, txn, AuditAction::token_revoked, audit, token.owner, token.id, detail);
+}
+
 }  // namespace pat
