@@ -40,6 +40,10 @@ enum class AuditAction : std::uint8_t {
     public_set,
     public_removed,
     store_upgraded,
+    // Rotation (issue 16): the replaced token, naming its successor; and
+    // one entry per token a reused rotation revoked.
+    token_rotated,
+    token_family_revoked,
 };
 std::string_view audit_action_name(AuditAction action);  // "token-created", ...
 

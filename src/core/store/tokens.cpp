@@ -68,7 +68,7 @@ Expected<FoundToken> find_token(kv::Txn& txn, const Store::Impl& /*store*/, std:
     if (rc != 0) return kv_error(txn, "read token", rc);
     auto view = records::decode_token(record);
     if (!view) return Status{StatusCode::store_error, "store: the record of token " + std::string(id) + " is corrupt"};
-    if (view->revoked) return token_not_found(id);
+    if (view->revoked || view->rotated) return token_not_found(id);  // rotated: see rotate.cpp
     return FoundToken{std::string(digest), std::string(record)};
 }
 
@@ -107,12 +107,10 @@ TokenInfo with_usage(Store::Impl& store, TokenInfo token) {
 
 }  // namespace
 
-namespace {
-
-// After the owner proved who they are: one write transaction.
+// After the owner proved who they are: one write transaction (impl.hpp).
 Expected<CreatedToken> write_new_token(Store::Impl& impl, const std::string& owner, std::string_view name,
                                        const TokenPermissions& granted, std::optional<int> expiry_days,
-                                       std::int64_t now, const AuditContext& audit) {
+                                       std::int64_t now, const AuditContext& audit, const TokenSuccession& succession) {
     CreatedToken created;
     auto text = generate_token();
     if (!text) return text.status();
@@ -154,6 +152,9 @@ Expected<CreatedToken> write_new_token(Store::Impl& impl, const std::string& own
         token.id = id;
         token.owner = owner;
         token.name = name;
+        if (succession) {
+            if (Status s = succession(txn, token); !s.ok()) return s;
+        }
         rc = txn.put(kv::Table::tokens, digest_key, records::encode_token(token), kv::Put::no_overwrite);
         if (rc == kv::kKeyExists) return {StatusCode::store_error, "token digest collision"};
         if (rc != 0) return kv_error(txn, "write token", rc);
@@ -168,8 +169,6 @@ Expected<CreatedToken> write_new_token(Store::Impl& impl, const std::string& own
     if (!written.ok()) return written;
     return created;
 }
-
-}  // namespace
 
 Status check_token_request(std::string_view name, std::optional<TokenPermissions> permissions,
                            std::optional<int> expiry_days) {
