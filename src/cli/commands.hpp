@@ -83,6 +83,7 @@ int run_token_create(const Invocation& invocation);
 int run_token_list(const Invocation& invocation);
 int run_token_modify(const Invocation& invocation);
 int run_token_revoke(const Invocation& invocation);
+int run_token_rotate(const Invocation& invocation);
 int run_check(const Invocation& invocation);
 int run_audit(const Invocation& invocation);
 int run_audit_prune(const Invocation& invocation);
