@@ -149,6 +149,7 @@ ApiResponse Exchange::dispatch(const ApiRoute& route) {
             return revoke_token(route.user_slug, route.token_id);
         case ApiRoute::Kind::password: return change_password(route.user_slug);
         case ApiRoute::Kind::credentials: return change_password(std::nullopt);
+        case ApiRoute::Kind::rotate_token: return rotate_token(route.user_slug, route.token_id);
         case ApiRoute::Kind::unknown: break;
     }
     return error_response(404, "No such resource.");

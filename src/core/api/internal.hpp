@@ -25,6 +25,7 @@ struct ApiRoute {
         single_token,  // .../rest/access-tokens/V/users/{slug}/{tokenId}
         password,      // .../rest/access-tokens/V/users/{slug}/password
         credentials,   // .../rest/api/V/users/credentials (the signed-in user's own)
+        rotate_token,  // .../rest/access-tokens/V/users/{slug}/{tokenId}/rotate
     };
     Kind kind = Kind::unknown;
     std::string_view user_slug;  // as written in the path
@@ -155,6 +156,7 @@ class Exchange {
     ApiResponse modify_token(std::string_view slug, std::string_view id);
     ApiResponse revoke_token(std::string_view slug, std::string_view id);
     ApiResponse change_password(std::optional<std::string_view> slug);
+    ApiResponse rotate_token(std::string_view slug, std::string_view id);  // rotate.cpp
 
     // Checks the Basic password (throttled). On success fills session and
     // returns nullopt; otherwise the response to send (401, 429, 500).
