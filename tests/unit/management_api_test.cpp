@@ -697,8 +697,7 @@ TEST_F(ManagementApiTest, OnlyTheOwnerRotates) {
     // A sysadmin naming alice: 403, as for creating her a token.
     const ApiResponse admin = call("POST", token_path("alice", ids[0]) + "/rotate", {}, basic("root"));
     EXPECT_EQ(admin.status, 403) << admin.body;
-    EXPECT_NE(error_message(admin).find("an administrator cannot create tokens for another user"),
-              std::string::npos);
+    EXPECT_NE(error_message(admin).find("an administrator cannot create tokens for another user"), std::string::npos);
     // bob naming himself: alice's token is no token of his.
     EXPECT_EQ(call("POST", token_path("bob", ids[0]) + "/rotate", {}, basic("bob")).status, 404);
     EXPECT_EQ(call("POST", token_path("alice", ids[0]) + "/rotate", {}, basic("alice", "wrong")).status, 401);
