@@ -59,6 +59,7 @@ namespace {
 constexpr std::uint64_t kSeed = 20261128;
 constexpr std::size_t kRequests = 150'000;
 constexpr std::int64_t kNow = 1'800'000'000'000;  // a fixed "now" for expiry
+constexpr std::string_view kOwnersPassword = "the owners' password";
 
 // ---------------------------------------------------------------------------
 // The reference model. Levels are 0 (none) to 3 (admin).
@@ -417,7 +418,11 @@ void DifferentialTest::build_store() {
         model_.tokens[row.text] = token;
         load.tokens.push_back(std::move(row));
     }
-    load.password.salt.fill(1);
+    // Every user has one password (hashed once: scrypt is slow), which the
+    // owners' rotations give (rotate_tokens).
+    auto hash = hash_password(kOwnersPassword);
+    ASSERT_TRUE(hash.ok()) << hash.status().message();
+    load.password = *hash;
     auto ids = store_->bulk_load(load);
     ASSERT_TRUE(ids.ok()) << ids.status().message();
     ASSERT_EQ(ids->size(), token_texts_.size());
@@ -629,13 +634,12 @@ void DifferentialTest::rotate_tokens() {
     }
     std::size_t owners = 0, rotations = 0, reuses = 0;
     for (auto& [owner, texts] : live) {
-        if (owners == 8) break;
+        if (owners == 5) break;  // each rotation checks a password (scrypt): a few suffice
         if (texts.size() < 3 || !random_.chance(0.3)) continue;
         ++owners;
-        const std::string password = "rotate-pw-" + owner;
-        ASSERT_TRUE(store_->set_password(owner, password, audit).ok());
+        const std::string_view password = kOwnersPassword;
         std::vector<std::string> retired;
-        for (int r = 0; r < 3; ++r) {
+        for (int r = 0; r < 2; ++r) {
             std::string text = texts[random_.below(texts.size())];
             if (model_.tokens[text].rotated) continue;
             for (int chain = 0; chain < 3; ++chain) {  // rotate the successor again, sometimes
@@ -676,7 +680,7 @@ void DifferentialTest::rotate_tokens() {
     }
     std::printf("differential test: %zu owners rotated %zu tokens, %zu reuses revoked a family\n", owners, rotations,
                 reuses);
-    ASSERT_GT(rotations, 10U);
+    ASSERT_GT(rotations, 5U);
     ASSERT_GT(reuses, 0U);
 }
 
