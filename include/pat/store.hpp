@@ -40,7 +40,8 @@
 // Space: the last 1/32 of the maximum size (at least 512 KiB, at most
 // 64 MiB) is a reserve that only the changes taking access away may use:
 // revoke_token, set_user_active(false), removing grants, memberships and
-// public access, delete_group and prune_audit. Any other change is refused
+// public access, delete_group and prune_audit (and the family revocation of
+// a reused rotation, rotate_token). Any other change is refused
 // with "store: full" once only the reserve is left, so a full store can
 // always still revoke. Stores made before the reserve have it too (it
 // follows from the size).
