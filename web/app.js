@@ -40,6 +40,7 @@
   let editing = null;   // the token in the edit dialog
   let revoking = null;  // the token in the revoke dialog
   let policy = NO_POLICY; // the token policy, read when the create dialog opens
+  let rotating = null;  // the token in the rotate dialog
 
   const $ = (id) => document.getElementById(id);
 
@@ -329,6 +330,8 @@
     actions.className = 'row-actions';
     if (isOwnView()) {
       actions.append(actionButton('Edit', `Edit token ${token.name}`, 'subtle', () => openEdit(token)));
+      // Only the owner rotates (a rotation creates a token), as only the owner creates.
+      actions.append(actionButton('Rotate', `Rotate token ${token.name}`, 'subtle', () => openRotate(token)));
     }
     actions.append(actionButton('Revoke', `Revoke token ${token.name}`, 'subtle danger-text',
       () => openRevoke(token)));
@@ -740,6 +743,45 @@
     }
   }
 
+  // Rotate: a new token in place of this one (docs/token-lifecycle.md),
+  // shown once in the creation's dialog.
+
+  function openRotate(token) {
+    rotating = token;
+    setFormError('rotate-error', '');
+    $('rotate-name').textContent = `“${token.name}”`;
+    openDialog($('rotate-dialog'), lastTrigger);
+    $('rotate-dialog').querySelector('[data-close]').focus();
+  }
+
+  async function submitRotate(event) {
+    event.preventDefault();
+    const token = rotating;
+    if (!token) return;
+    try {
+      const created = await busy($('rotate-submit'),
+        () => api('POST', `${tokensUrl(session.slug, token.id)}/rotate`));
+      if (!created || typeof created.token !== 'string' || !created.token) {
+        throw new ApiError(0, 'The server rotated the token but did not send the new one. Revoke it and create one.');
+      }
+      rotating = null;
+      $('rotate-dialog').close();
+      showCreatedToken(created);
+      showStatus(`Token “${created.name}” rotated: the old token no longer works.`);
+      await reloadTokens();
+    } catch (error) {
+      if (error instanceof ApiError && (error.status === 404 || error.status === 400)) {
+        // Gone meanwhile, or rotated elsewhere (then its family was revoked): say so and refresh.
+        rotating = null;
+        $('rotate-dialog').close();
+        showError(error.message);
+        await reloadTokens();
+        return;
+      }
+      handleFailure(error, 'rotate-error');
+    }
+  }
+
   // --------------------------------------------------- sign in and out
 
   function slugOf(name) {
@@ -901,6 +943,7 @@
     $('created-copy').addEventListener('click', copyCreatedToken);
     $('edit-form').addEventListener('submit', submitEdit);
     $('revoke-form').addEventListener('submit', submitRevoke);
+    $('rotate-form').addEventListener('submit', submitRotate);
     $('lookup-form').addEventListener('submit', submitLookup);
     $('viewing-back').addEventListener('click', backToOwnTokens);
     $('password-form').addEventListener('submit', submitPassword);

@@ -17,7 +17,7 @@
 namespace pat {
 
 // How a decision ended: the core's Reasons first, in their order (so a
-// Reason converts by value), then the refusals the module makes before the
+// Reason converts by value; no_credentials and rotated are Reasons too), then the refusals the module makes before the
 // store is asked, then the other way a request is allowed.
 enum class AccessOutcome : std::uint8_t {
     allowed,
@@ -36,6 +36,7 @@ enum class AccessOutcome : std::uint8_t {
     store_error,
     // The module's own:
     no_credentials,           // no Authorization header: 401
+    rotated,                  // a Reason too (added after no_credentials): a token a rotation replaced
     malformed_authorization,  // not Basic/Bearer, bad base64, ...: 401
     bad_request,              // an unsafe request target or an ambiguous route: 400
     store_unavailable,        // the store could not be opened: 500

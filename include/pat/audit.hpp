@@ -42,6 +42,10 @@ enum class AuditAction : std::uint8_t {
     store_upgraded,
     policy_changed,       // the token policy (pat/token_policy.hpp); detail: what changed, old->new
     token_expiry_warned,  // patctl token notify sent a warning (detail: the threshold and days left)
+    // Rotation (issue 16): the replaced token, naming its successor; and
+    // one entry per token a reused rotation revoked.
+    token_rotated,
+    token_family_revoked,
 };
 std::string_view audit_action_name(AuditAction action);  // "token-created", ...
 

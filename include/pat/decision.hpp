@@ -28,6 +28,7 @@ enum class Reason : std::uint8_t {
     route_not_allowed,    // authenticated, but the route is not one we allow
     store_error,          // the store could not be read: fail closed (HTTP 500)
     no_credentials,       // no credentials, and not a read of a public repository (decide_public): 401
+    rotated,              // replaced by a rotation (Store::rotate_token): 401 like any refusal
 };
 
 std::string_view reason_name(Reason reason) noexcept;  // "allowed", "unknown token", ...

@@ -16,7 +16,9 @@
 //                  user's own grant and their groups' grants on exactly that
 //                  target, rewritten in the transaction of every change of a
 //                  grant, a group or a membership (src/core/store/effective.cpp)
-//   tokens         SHA-256 digest (32 bytes) -> token record
+//   tokens         SHA-256 digest (32 bytes) -> token record (format 1; format 2
+//                  for a token a rotation made or replaced: a rotated flag and
+//                  the family's first token id; src/core/store/records.cpp)
 //   token_ids      token id -> digest
 //   user_tokens    user "\0" token id -> (empty)   (listing and deletion by owner)
 //   audit          8-byte big-endian sequence (time_ms << 16 | n) -> audit record
@@ -40,7 +42,8 @@
 // Space: the last 1/32 of the maximum size (at least 512 KiB, at most
 // 64 MiB) is a reserve that only the changes taking access away may use:
 // revoke_token, set_user_active(false), removing grants, memberships and
-// public access, delete_group and prune_audit. Any other change is refused
+// public access, delete_group and prune_audit (and the family revocation of
+// a reused rotation, rotate_token). Any other change is refused
 // with "store: full" once only the reserve is left, so a full store can
 // always still revoke. Stores made before the reserve have it too (it
 // follows from the size).
@@ -443,6 +446,25 @@ class Store {
     // One token: invalid_argument when it is not a token's format or
     // checksum, not_found when no live token has it.
     Expected<RevokedByValue> revoke_token_by_value(std::string_view text, const AuditContext& audit = {});
+
+    // Rotation (src/core/store/rotate.cpp, docs/token-lifecycle.md): only
+    // the owner, proving who they are as for create_token (nobody rotates a
+    // token of someone else: not_found, as for a token that does not exist).
+    // Returns a new token with the same name and permissions and an expiry
+    // of the same number of days (none stays none), made by the creation's
+    // rules; the old token is refused from the next request on (Reason::
+    // rotated) and no longer listed. Rotating a token that was already
+    // rotated away revokes every live token of its family (every token
+    // rotated from the same original; one token-family-revoked audit entry
+    // each) and answers invalid_argument, naming them.
+    Expected<CreatedToken> rotate_token(std::string_view owner, std::string_view password, std::string_view id,
+                                        std::int64_t now_ms, const AuditContext& audit = {});
+    Expected<CreatedToken> rotate_token(const SignIn& signed_in, std::string_view id, std::int64_t now_ms,
+                                        const AuditContext& audit = {});
+    // The owner of a token rotate_token would consider (live, or rotated
+    // away; not revoked), whose password patctl then asks for; not_found
+    // otherwise.
+    Expected<std::string> rotation_owner(std::string_view id);
 
     // Record uses in the store itself, in one write transaction; unknown ids
     // are skipped. The nginx workers never call it: they only read the store

@@ -170,6 +170,17 @@ const std::vector<Command>& all_commands() {
          "  --exec COMMAND     the command that sends one warning\n"
          "  --dry-run          list the warnings due, run and change nothing\n",
          run_token_notify},
+        {{"token", "rotate"}, 1, 1, "ID", {"password-stdin", "directory"},
+         "token rotate ID --password-stdin [--directory FILE|none]",
+         "Replace a token by a new one with the same name and permissions and an\n"
+         "expiry of the same number of days (never stays never). Only the owner's\n"
+         "password (one line on standard input) rotates; the new token is printed\n"
+         "once, as by token create, and ID is refused (reason rotated) from then on.\n"
+         "Rotating a token that was already rotated away revokes every live token\n"
+         "of its family (all rotated from the same original) and fails: someone\n"
+         "else holds a copy (docs/token-lifecycle.md).\n"
+         "  --directory FILE|none  as for token create\n",
+         run_token_rotate},
         {{"check"}, 0, 0, "", {"token", "token-stdin", "anonymous", "user", "need", "project", "repo"},
          "check (--token TOKEN | --token-stdin | --anonymous) [--user NAME] --need NEED [--project KEY] [--repo SLUG]",
          "Decide a request exactly as the nginx module would, and say why; for a\n"

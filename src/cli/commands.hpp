@@ -85,6 +85,7 @@ int run_token_modify(const Invocation& invocation);
 int run_token_revoke(const Invocation& invocation);
 int run_token_revoke_by_value(const Invocation& invocation);  // commands_revoke_value.cpp
 int run_token_notify(const Invocation& invocation);
+int run_token_rotate(const Invocation& invocation);
 int run_check(const Invocation& invocation);
 int run_audit(const Invocation& invocation);
 int run_audit_prune(const Invocation& invocation);

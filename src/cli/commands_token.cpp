@@ -197,4 +197,68 @@ int run_token_revoke(const Invocation& invocation) {
     return kExitOk;
 }
 
+// patctl token rotate ID --password-stdin: the owner's password, as for
+// create (the directory's for a directory user); the new token printed as
+// create prints it. A token already rotated away: its family is revoked and
+// the command fails (exit 1) saying so.
+int run_token_rotate(const Invocation& invocation) {
+    const std::string& id = invocation.operands[0];
+    if (!invocation.args.has("password-stdin")) {
+        usage_error(
+            "the owner's password is read from standard input: add --password-stdin "
+            "(it is never taken from the command line)");
+    }
+    std::unique_ptr<const pat::DirectoryClient> directory = open_directory(invocation);
+    std::unique_ptr<pat::Store> store = invocation.open_store(pat::Store::Mode::read_write);
+    const std::string owner = take(store->rotation_owner(id));
+    SecretLine password = read_secret_line("password", pat::kMaxPasswordLength);
+    const pat::SignIn signed_in =
+        pat::sign_in(*store, directory.get(), owner, password.view(), invocation.audit_context());
+    switch (signed_in.outcome()) {
+        case pat::SignIn::Outcome::ok: break;
+        case pat::SignIn::Outcome::refused: failure("wrong user name or password");
+        case pat::SignIn::Outcome::unavailable:
+            failure("the directory is unavailable, try again later: " + printable(signed_in.reason()));
+        case pat::SignIn::Outcome::failed: failure(signed_in.reason());
+    }
+    pat::CreatedToken created = take(store->rotate_token(signed_in, id, pat::now_ms(), invocation.audit_context()));
+    const pat::TokenInfo& info = created.info;
+
+    // As for create: reserved up front, written past stdio's buffer, wiped.
+    std::string output;
+    if (invocation.json) {
+        JsonWriter json;
+        json.reserve(2048 + info.name.size() * 6);
+        json.begin_object()
+            .field("id", info.id)
+            .field("token", created.text)
+            .field("owner", info.owner)
+            .field("name", info.name)
+            .field("project", pat::level_name(info.permissions.project))
+            .field("repo", pat::level_name(info.permissions.repo))
+            .field("created", format_time_utc(info.created_ms))
+            .optional_field("expires", info.expires_ms == 0
+                                           ? std::nullopt
+                                           : std::optional<std::string>(format_time_utc(info.expires_ms)))
+            .field("replaces", id)
+            .end_object();
+        json.text() += '\n';
+        output.swap(json.text());
+    } else {
+        output.reserve(created.text.size() + 1);
+        output += created.text;
+        output += '\n';
+    }
+    if (!write_secret_to_stdout(output)) {
+        failure("token " + id + " was rotated to " + info.id +
+                " but the new token could not be written to standard output: rotate " + info.id + " again");
+    }
+    if (!invocation.json) {
+        print_note("rotated token " + id + " to " + info.id + " for " + info.owner + " (" +
+                   describe_permissions(info.permissions) + ", expires " + format_time_or_never(info.expires_ms) +
+                   "); " + id + " is refused from now on; the new token is shown only this once");
+    }
+    return kExitOk;
+}
+
 }  // namespace patctl

@@ -18,6 +18,7 @@ std::string_view reason_name(Reason reason) noexcept {
         case Reason::user_level_too_low: return "user level too low";
         case Reason::route_not_allowed: return "route not allowed";
         case Reason::no_credentials: return "no credentials";
+        case Reason::rotated: return "rotated";
         case Reason::store_error: return "store error";
     }
     return "store error";
@@ -36,6 +37,7 @@ Verdict verdict_of(Reason reason) noexcept {
         case Reason::bad_checksum:
         case Reason::unknown_token:
         case Reason::revoked:
+        case Reason::rotated:
         case Reason::expired:
         case Reason::wrong_user:
         case Reason::user_unknown:

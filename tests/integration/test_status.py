@@ -233,3 +233,23 @@ def test_patd_metrics_take_get_only(deployment):
                              "--unix-socket", socket_path, "-X", "POST",
                              "http://patd/metrics"], capture_output=True, text=True, timeout=30)
     assert result.stdout == "405"
+
+
+def test_a_rotated_token_is_counted_as_rotated(deployment):
+    """Issue 16: the old token of a rotation is refused (401, as any refusal)
+    and counted under its own reason."""
+    created = api(deployment, "PUT", tokens_path("alice"), user="alice",
+                  body={"name": "to rotate", "permissions": ["REPO_READ"]})
+    assert created.status == 200, created.body
+    old = created.json()
+    rotated = api(deployment, "POST", f"{tokens_path('alice')}/{old['id']}/rotate", user="alice")
+    assert rotated.status == 200, rotated.body
+    new = rotated.json()
+    before = module_metrics()
+    for _ in range(2):
+        assert curl(count_url("/read/x"), "-u", f"alice:{old['token']}").status == 401
+    assert curl(count_url("/read/x"), "-u", f"alice:{new['token']}").status == 200
+    after = module_metrics()
+    assert after[refused("rotated")] - before.get(refused("rotated"), 0) == 2
+    assert after[refused("revoked")] == before[refused("revoked")]
+    assert after[answered(401)] - before[answered(401)] == 2

@@ -22,7 +22,12 @@
 //   - without credentials (decide_public): a repo-read of a valid name in a
 //     public project or a public repository is allowed; anything else is 401;
 //   - 401: not the token format, wrong checksum, unknown, revoked, expired,
-//     Basic user other than the owner, owner deleted or disabled;
+//     Basic user other than the owner, owner deleted or disabled, rotated;
+//   - (docs/token-lifecycle.md, rotation) a rotation gives a new token with
+//     the same permissions and the same number of days until expiry (the
+//     old span rounded up to whole days, at least one; never stays never);
+//     the old token is refused; rotating a token already rotated away
+//     revokes every token of its family (all rotated from one original);
 //   - 403: a valid credential without the permission, an invalid project key
 //     or slug, an unrecognised route;
 //   - names compare in canonical form (users lower case, keys upper case,
@@ -30,7 +35,8 @@
 //
 // The store is filled with Store::bulk_load, then changed with the real
 // calls a sysadmin makes (revoke_token, set_user_active, delete_user,
-// add_user, grant_*, revoke_*_grant), and the model follows each change.
+// add_user, grant_*, revoke_*_grant) and owners make (rotate_token), and
+// the model follows each change.
 #include <gtest/gtest.h>
 
 #include <array>
@@ -53,6 +59,7 @@ namespace {
 constexpr std::uint64_t kSeed = 20261128;
 constexpr std::size_t kRequests = 150'000;
 constexpr std::int64_t kNow = 1'800'000'000'000;  // a fixed "now" for expiry
+constexpr std::string_view kOwnersPassword = "the owners' password";
 
 // ---------------------------------------------------------------------------
 // The reference model. Levels are 0 (none) to 3 (admin).
@@ -153,9 +160,12 @@ struct ModelToken {
     std::string id;
     std::string owner;  // canonical
     int project = 0, repo = 0;
+    std::int64_t created_ms = 0;
     std::int64_t expires_ms = 0;  // 0: never
     bool revoked = false;
     bool deleted = false;  // its owner was deleted
+    bool rotated = false;  // replaced by a rotation
+    std::string family;    // the id of the first token of its rotation chain
 };
 
 template <typename Map, typename Key>
@@ -218,7 +228,7 @@ struct Model {
         auto found = tokens.find(text);
         if (found == tokens.end() || found->second.deleted) return Answer::unauthenticated;
         const ModelToken& token = found->second;
-        if (token.revoked) return Answer::unauthenticated;
+        if (token.revoked || token.rotated) return Answer::unauthenticated;
         if (token.expires_ms != 0 && now >= token.expires_ms) return Answer::unauthenticated;
         auto owner = users.find(token.owner);
         if (owner == users.end() || !owner->second.active) return Answer::unauthenticated;
@@ -335,6 +345,7 @@ class DifferentialTest : public StoreTest {
     void change_groups();
     void build_store();
     void change_store();
+    void rotate_tokens();
     AccessRequest random_request(std::string& token_storage, std::string& basic_storage, std::string& project_storage,
                                  std::string& repo_storage);
 };
@@ -402,11 +413,16 @@ void DifferentialTest::build_store() {
         row.text = random_.token_text();
         row.created_ms = kNow - 1000;
         row.expires_ms = token.expires_ms;
+        token.created_ms = row.created_ms;
         token_texts_.push_back(row.text);
         model_.tokens[row.text] = token;
         load.tokens.push_back(std::move(row));
     }
-    load.password.salt.fill(1);
+    // Every user has one password (hashed once: scrypt is slow), which the
+    // owners' rotations give (rotate_tokens).
+    auto hash = hash_password(kOwnersPassword);
+    ASSERT_TRUE(hash.ok()) << hash.status().message();
+    load.password = *hash;
     auto ids = store_->bulk_load(load);
     ASSERT_TRUE(ids.ok()) << ids.status().message();
     ASSERT_EQ(ids->size(), token_texts_.size());
@@ -541,7 +557,7 @@ void DifferentialTest::change_store() {
     // Revocations (the real call a sysadmin makes).
     for (const std::string& text : token_texts_) {
         ModelToken& token = model_.tokens[text];
-        if (!random_.chance(0.05)) continue;
+        if (!random_.chance(0.05) || token.revoked || token.rotated) continue;  // those are gone already
         ASSERT_TRUE(store_->revoke_token(Actor::system(), token.id, audit).ok());
         token.revoked = true;
     }
@@ -603,6 +619,69 @@ void DifferentialTest::change_store() {
             ++readded;
         }
     }
+}
+
+// Rotations, the owners' own call (with their password): a few owners
+// rotate some of their tokens, some successors again, and some rotate a
+// token already rotated away (reuse: its family is revoked).
+void DifferentialTest::rotate_tokens() {
+    constexpr std::int64_t kDay = 86'400'000;
+    const AuditContext audit{"differential-test", "local"};
+    std::map<std::string, std::vector<std::string>> live;  // owner -> texts of tokens rotatable now
+    for (const std::string& text : token_texts_) {
+        const ModelToken& token = model_.tokens[text];
+        if (model_.users.count(token.owner) != 0 && !token.revoked) live[token.owner].push_back(text);
+    }
+    std::size_t owners = 0, rotations = 0, reuses = 0;
+    for (auto& [owner, texts] : live) {
+        if (owners == 5) break;  // each rotation checks a password (scrypt): a few suffice
+        if (texts.size() < 3 || !random_.chance(0.3)) continue;
+        ++owners;
+        const std::string_view password = kOwnersPassword;
+        std::vector<std::string> retired;
+        for (int r = 0; r < 2; ++r) {
+            std::string text = texts[random_.below(texts.size())];
+            if (model_.tokens[text].rotated) continue;
+            for (int chain = 0; chain < 3; ++chain) {  // rotate the successor again, sometimes
+                const ModelToken old = model_.tokens[text];
+                auto rotated = store_->rotate_token(random_.random_case(owner), password, old.id, kNow, audit);
+                ASSERT_TRUE(rotated.ok()) << rotated.status().message();
+                ++rotations;
+                ModelToken successor = old;
+                successor.id = rotated->info.id;
+                successor.created_ms = kNow;
+                if (old.expires_ms != 0) {
+                    const std::int64_t span = old.expires_ms - old.created_ms;
+                    const std::int64_t days =
+                        std::min<std::int64_t>(std::max<std::int64_t>(1, (span + kDay - 1) / kDay), 3650);
+                    successor.expires_ms = kNow + days * kDay;
+                }
+                successor.family = old.family.empty() ? old.id : old.family;
+                model_.tokens[text].rotated = true;
+                model_.tokens[text].family = successor.family;
+                retired.push_back(text);
+                model_.tokens[rotated->text] = successor;
+                token_texts_.push_back(rotated->text);
+                texts.push_back(rotated->text);
+                text = rotated->text;
+                wipe(rotated->text);
+                if (!random_.chance(0.4)) break;
+            }
+        }
+        if (!retired.empty() && random_.chance(0.6)) {
+            const ModelToken& reused = model_.tokens[random_.pick(retired)];
+            auto refused = store_->rotate_token(owner, password, reused.id, kNow, audit);
+            ASSERT_EQ(refused.status().code(), StatusCode::invalid_argument) << refused.status().message();
+            ++reuses;
+            for (auto& [other_text, token] : model_.tokens) {
+                if (!token.rotated && !token.family.empty() && token.family == reused.family) token.revoked = true;
+            }
+        }
+    }
+    std::printf("differential test: %zu owners rotated %zu tokens, %zu reuses revoked a family\n", owners, rotations,
+                reuses);
+    ASSERT_GT(rotations, 5U);
+    ASSERT_GT(reuses, 0U);
 }
 
 AccessRequest DifferentialTest::random_request(std::string& token_storage, std::string& basic_storage,
@@ -701,7 +780,7 @@ std::string describe(const AccessRequest& request, const Model& model) {
         const ModelToken& t = token->second;
         out << ", token " << t.id << " of " << t.owner << " (project " << t.project << ", repo " << t.repo
             << ", expires " << t.expires_ms << (t.revoked ? ", revoked" : "") << (t.deleted ? ", owner deleted" : "")
-            << ")";
+            << (t.rotated ? ", rotated" : "") << ")";
     }
     return out.str();
 }
@@ -710,6 +789,8 @@ TEST_F(DifferentialTest, TheDecisionAgreesWithAReferenceModelOfTheReadme) {
     build_store();
     if (HasFatalFailure()) return;
     build_groups();
+    if (HasFatalFailure()) return;
+    rotate_tokens();
     if (HasFatalFailure()) return;
     change_store();
     if (HasFatalFailure()) return;
@@ -757,7 +838,8 @@ TEST_F(DifferentialTest, TheDecisionAgreesWithAReferenceModelOfTheReadme) {
     for (Reason reason :
          {Reason::allowed, Reason::malformed_token, Reason::bad_checksum, Reason::unknown_token, Reason::revoked,
           Reason::expired, Reason::wrong_user, Reason::user_unknown, Reason::user_disabled, Reason::invalid_target,
-          Reason::token_level_too_low, Reason::user_level_too_low, Reason::route_not_allowed, Reason::no_credentials}) {
+          Reason::token_level_too_low, Reason::user_level_too_low, Reason::route_not_allowed, Reason::no_credentials,
+          Reason::rotated}) {
         EXPECT_GT(reasons[reason], 100U) << "too few requests ended in: " << reason_name(reason);
     }
     EXPECT_EQ(reasons[Reason::store_error], 0U);

@@ -662,5 +662,48 @@ TEST_F(ThrottledManagementApiTest, OnlyCheckedPasswordsCountAndSuccessTakesItsel
     EXPECT_EQ(sign_ins_.address_attempts("192.0.2.10", kNow + 1000), 2u);
 }
 
+// ---- rotation (src/core/api/rotate.cpp, docs/token-lifecycle.md) ----
+
+TEST_F(ManagementApiTest, RotateGivesTheOwnerANewTokenAndRefusesTheOldOne) {
+    const std::vector<std::string> ids = seed_tokens("alice", 1, {Level::read, Level::write});
+    const std::string rotate_path = token_path("alice", ids[0]) + "/rotate";
+    EXPECT_EQ(call("GET", rotate_path).status, 405);
+    EXPECT_EQ(call("GET", rotate_path).allow, "POST");
+    EXPECT_EQ(call("POST", rotate_path, R"({"name":"x"})").status, 400);
+
+    const ApiResponse rotated = call("POST", rotate_path, "{}");
+    ASSERT_EQ(rotated.status, 200) << rotated.body;
+    EXPECT_TRUE(rotated.body_is_secret);
+    const json::Value body = body_of(rotated);
+    const std::string text = body.find("token")->as_string();
+    EXPECT_NE(body.find("id")->as_string(), ids[0]);
+    EXPECT_EQ(body.find("name")->as_string(), "token 0");
+    EXPECT_EQ(permissions_of(body), (std::vector<std::string>{"PROJECT_READ", "REPO_WRITE"}));
+    EXPECT_EQ(decide(seeded_texts_[0], Need::repo_read, "WORK", "app", kNow + 2000).reason, Reason::rotated);
+    EXPECT_EQ(decide(text, Need::repo_write, "WORK", "app", kNow + 2000).reason, Reason::allowed);
+    EXPECT_NE(rotated.audit_line.find("rotated to " + body.find("id")->as_string()), std::string::npos);
+    EXPECT_EQ(audit_count(AuditAction::token_rotated), 1u);
+
+    // Again on the rotated one: reuse, 400, and the new token is revoked.
+    const ApiResponse reused = call("POST", rotate_path);
+    EXPECT_EQ(reused.status, 400) << reused.body;
+    EXPECT_NE(error_message(reused).find("already rotated"), std::string::npos);
+    EXPECT_EQ(decide(text, Need::repo_read, "WORK", "app", kNow + 2000).reason, Reason::revoked);
+    EXPECT_EQ(audit_count(AuditAction::token_family_revoked), 1u);
+}
+
+TEST_F(ManagementApiTest, OnlyTheOwnerRotates) {
+    const std::vector<std::string> ids = seed_tokens("alice", 1);
+    // A sysadmin naming alice: 403, as for creating her a token.
+    const ApiResponse admin = call("POST", token_path("alice", ids[0]) + "/rotate", {}, basic("root"));
+    EXPECT_EQ(admin.status, 403) << admin.body;
+    EXPECT_NE(error_message(admin).find("an administrator cannot create tokens for another user"), std::string::npos);
+    // bob naming himself: alice's token is no token of his.
+    EXPECT_EQ(call("POST", token_path("bob", ids[0]) + "/rotate", {}, basic("bob")).status, 404);
+    EXPECT_EQ(call("POST", token_path("alice", ids[0]) + "/rotate", {}, basic("alice", "wrong")).status, 401);
+    EXPECT_EQ(decide(seeded_texts_[0], Need::repo_read, "WORK", "app", kNow + 2000).reason, Reason::allowed);
+    EXPECT_EQ(audit_count(AuditAction::token_rotated), 0u);
+}
+
 }  // namespace
 }  // namespace pat::testing

@@ -152,6 +152,7 @@ ApiResponse Exchange::dispatch(const ApiRoute& route) {
         case ApiRoute::Kind::password: return change_password(route.user_slug);
         case ApiRoute::Kind::credentials: return change_password(std::nullopt);
         case ApiRoute::Kind::policy: return get_policy();
+        case ApiRoute::Kind::rotate_token: return rotate_token(route.user_slug, route.token_id);
         case ApiRoute::Kind::revoke_by_value:  // answered before any credentials are read
         case ApiRoute::Kind::unknown: break;
     }

@@ -26,6 +26,7 @@ struct ApiRoute {
         password,         // .../rest/access-tokens/V/users/{slug}/password
         credentials,      // .../rest/api/V/users/credentials (the signed-in user's own)
         policy,           // .../rest/access-tokens/V/policy (the token policy, read-only)
+        rotate_token,     // .../rest/access-tokens/V/users/{slug}/{tokenId}/rotate
         revoke_by_value,  // .../rest/access-tokens/V/revoke (no credentials: revoke_by_value.cpp)
     };
     Kind kind = Kind::unknown;
@@ -158,6 +159,7 @@ class Exchange {
     ApiResponse revoke_token(std::string_view slug, std::string_view id);
     ApiResponse change_password(std::optional<std::string_view> slug);
     ApiResponse get_policy();  // policy.cpp
+    ApiResponse rotate_token(std::string_view slug, std::string_view id);  // rotate.cpp
 
     // Checks the Basic password (throttled). On success fills session and
     // returns nullopt; otherwise the response to send (401, 429, 500).

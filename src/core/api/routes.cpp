@@ -24,9 +24,10 @@ bool is_version(std::string_view segment) {
     return segment == "1.0" || segment == "latest";
 }
 
-// Splits what follows the marker into at most four non-empty segments; a
+// Splits what follows the marker into at most N non-empty segments; a
 // single trailing slash is tolerated, anything else odd is no route.
-bool split(std::string_view rest, std::array<std::string_view, 4>& segments, std::size_t& count) {
+template <std::size_t N>
+bool split(std::string_view rest, std::array<std::string_view, N>& segments, std::size_t& count) {
     if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
     count = 0;
     while (!rest.empty()) {
@@ -39,13 +40,17 @@ bool split(std::string_view rest, std::array<std::string_view, 4>& segments, std
 }
 
 ApiRoute route_tokens(std::string_view rest) {
-    std::array<std::string_view, 4> s;
+    std::array<std::string_view, 5> s;
     std::size_t n = 0;
     if (!split(rest, s, n)) return {};
     if (n == 2 && is_version(s[0]) && s[1] == "policy") return {ApiRoute::Kind::policy, {}, {}};
     if (n == 2 && is_version(s[0]) && s[1] == "revoke") return {ApiRoute::Kind::revoke_by_value, {}, {}};
     if (n < 3 || !is_version(s[0]) || s[1] != "users") return {};
     if (n == 3) return {ApiRoute::Kind::user_tokens, s[2], {}};
+    if (n == 5) {
+        if (s[4] != "rotate") return {};
+        return {ApiRoute::Kind::rotate_token, s[2], s[3]};
+    }
     if (s[3] == "password") return {ApiRoute::Kind::password, s[2], {}};
     return {ApiRoute::Kind::single_token, s[2], s[3]};
 }
@@ -74,6 +79,7 @@ std::string_view allowed_methods(ApiRoute::Kind kind) {
     switch (kind) {
         case ApiRoute::Kind::user_tokens: return "GET, HEAD, PUT";
         case ApiRoute::Kind::single_token: return "GET, HEAD, POST, DELETE";
+        case ApiRoute::Kind::rotate_token: return "POST";
         case ApiRoute::Kind::password:
         case ApiRoute::Kind::credentials: return "PUT, POST";
         case ApiRoute::Kind::policy: return "GET, HEAD";

@@ -23,6 +23,7 @@ PAT_SAME_VALUE(user_level_too_low);
 PAT_SAME_VALUE(route_not_allowed);
 PAT_SAME_VALUE(store_error);
 PAT_SAME_VALUE(no_credentials);
+PAT_SAME_VALUE(rotated);
 #undef PAT_SAME_VALUE
 
 std::string_view outcome_label(AccessOutcome outcome) noexcept {
@@ -42,6 +43,7 @@ std::string_view outcome_label(AccessOutcome outcome) noexcept {
         case AccessOutcome::route_not_allowed: return "route_not_allowed";
         case AccessOutcome::store_error: return "store_error";
         case AccessOutcome::no_credentials: return "no_credentials";
+        case AccessOutcome::rotated: return "rotated";
         case AccessOutcome::malformed_authorization: return "malformed_authorization";
         case AccessOutcome::bad_request: return "bad_request";
         case AccessOutcome::store_unavailable: return "store_unavailable";

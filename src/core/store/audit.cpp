@@ -211,7 +211,7 @@ bool decode_entry(std::string_view key, std::string_view in, AuditEntry& entry) 
     if (key.size() != 8 || in.size() < 2 || static_cast<std::uint8_t>(in[0]) != kAuditFormat) return false;
     const auto action = static_cast<std::uint8_t>(in[1]);
     if (action < static_cast<std::uint8_t>(AuditAction::user_added) ||
-        action > static_cast<std::uint8_t>(AuditAction::token_expiry_warned))
+        action > static_cast<std::uint8_t>(AuditAction::token_family_revoked))
         return false;
     in.remove_prefix(2);
     entry.action = static_cast<AuditAction>(action);
@@ -246,6 +246,8 @@ std::string_view audit_action_name(AuditAction action) {
         case AuditAction::store_upgraded: return "store-upgraded";
         case AuditAction::policy_changed: return "policy-changed";
         case AuditAction::token_expiry_warned: return "token-expiry-warned";
+        case AuditAction::token_rotated: return "token-rotated";
+        case AuditAction::token_family_revoked: return "token-family-revoked";
     }
     return "unknown";
 }

@@ -170,6 +170,7 @@ bool user_level(MDB_txn* txn, const Store::Impl& store, std::string_view user, b
     copy_field(owner, sizeof owner, token->owner);
 
     if (token->revoked) return Reason::revoked;
+    if (token->rotated) return Reason::rotated;
     if (token->expires_ms != 0 && now >= token->expires_ms) return Reason::expired;
     if (request.has_basic_user) {
         char basic_user[kMaxUserName];

@@ -105,6 +105,21 @@ void merge_usage(Store::Impl& store, std::vector<TokenInfo>& tokens);
 // Drops the usage entries of tokens that no longer exist; best effort.
 void forget_usage(Store::Impl& store, const std::vector<std::string>& ids);
 
+namespace records {
+struct TokenView;
+}
+// Writes a new token after its owner proved who they are (tokens.cpp): one
+// write transaction; the creation rules (and the policy, issue 16) apply.
+// A rotation (rotate.cpp) passes `succession`, which runs in that same
+// transaction once the new token's id is drawn and before its record is
+// written: it retires the old token and gives the new one its family; a
+// failure aborts the whole creation.
+using TokenSuccession = std::function<Status(kv::Txn& txn, records::TokenView& successor)>;
+Expected<CreatedToken> write_new_token(Store::Impl& impl, const std::string& owner, std::string_view name,
+                                       const TokenPermissions& granted, std::optional<int> expiry_days,
+                                       std::int64_t now, const AuditContext& audit,
+                                       const TokenSuccession& succession = {});
+
 namespace lmdb {
 
 inline MDB_val val(std::string_view s) {

@@ -170,7 +170,8 @@ Status count_live_tokens(const Store::Impl& /*store*/, kv::Txn& txn, std::string
                         : Status{StatusCode::store_error, "store: a token of '" + std::string(owner) + "' is corrupt"};
                 return false;
             }
-            if (!token->revoked && (token->expires_ms == 0 || token->expires_ms > now)) ++live;
+            // A token a rotation retired is no longer live (rotate.cpp).
+            if (!token->revoked && !token->rotated && (token->expires_ms == 0 || token->expires_ms > now)) ++live;
             return true;
         });
     if (rc != 0) return kv_error(txn, "read tokens", rc);

@@ -68,6 +68,7 @@ constexpr std::uint8_t kUserActive = 1;
 constexpr std::uint8_t kUserSysadmin = 2;
 constexpr std::uint8_t kUserFromDirectory = 4;
 constexpr std::uint8_t kTokenRevoked = 1;
+constexpr std::uint8_t kTokenRotated = 2;  // format 2 only
 
 }  // namespace
 
@@ -107,11 +108,18 @@ std::optional<UserView> decode_user(std::string_view bytes) {
 // token: format | flags | project level | repo level | created | expires |
 //        last authenticated | revoked at (i64 LE each) | u8 id len | id |
 //        u8 owner len | owner | u16 name len | name
+// format 2 adds: flags bit 2 (rotated) | u8 family len (1..255) | family
+//
+// A token with a family is written in format 2, any other in format 1, so
+// the records of tokens no rotation touched keep their bytes (and an older
+// patctl still reads them); the encoding is canonical either way: format 2
+// always has a family, format 1 never has one nor the rotated flag.
 std::string encode_token(const TokenView& token) {
+    const bool family = token.rotated || !token.family.empty();
     std::string out;
-    out.reserve(4 + 32 + 3 + token.id.size() + token.owner.size() + token.name.size() + 1);
-    out.push_back(static_cast<char>(kTokenFormat));
-    out.push_back(static_cast<char>(token.revoked ? kTokenRevoked : 0));
+    out.reserve(4 + 32 + 3 + token.id.size() + token.owner.size() + token.name.size() + 2 + token.family.size());
+    out.push_back(static_cast<char>(family ? kTokenFormatFamily : kTokenFormat));
+    out.push_back(static_cast<char>((token.revoked ? kTokenRevoked : 0) | (token.rotated ? kTokenRotated : 0)));
     out.push_back(static_cast<char>(token.permissions.project));
     out.push_back(static_cast<char>(token.permissions.repo));
     put_u64(out, static_cast<std::uint64_t>(token.created_ms));
@@ -124,6 +132,10 @@ std::string encode_token(const TokenView& token) {
     out.append(token.owner);
     put_u16(out, static_cast<std::uint16_t>(token.name.size()));
     out.append(token.name);
+    if (family) {
+        out.push_back(static_cast<char>(token.family.size()));
+        out.append(token.family);
+    }
     return out;
 }
 
@@ -132,8 +144,9 @@ std::optional<TokenView> decode_token(std::string_view bytes) {
     TokenView token;
     std::uint8_t format, flags, project, repo, id_len, owner_len;
     std::uint16_t name_len;
-    if (!in.u8(format) || format != kTokenFormat) return std::nullopt;
-    if (!in.u8(flags) || (flags & ~kTokenRevoked) != 0) return std::nullopt;
+    if (!in.u8(format) || (format != kTokenFormat && format != kTokenFormatFamily)) return std::nullopt;
+    const std::uint8_t known_flags = format == kTokenFormat ? kTokenRevoked : kTokenRevoked | kTokenRotated;
+    if (!in.u8(flags) || (flags & ~known_flags) != 0) return std::nullopt;
     if (!in.u8(project) || !in.u8(repo)) return std::nullopt;
     auto project_level = level_from_byte(project);
     auto repo_level = level_from_byte(repo);
@@ -143,8 +156,14 @@ std::optional<TokenView> decode_token(std::string_view bytes) {
         return std::nullopt;
     if (!in.u8(id_len) || id_len == 0 || !in.bytes(id_len, token.id)) return std::nullopt;
     if (!in.u8(owner_len) || owner_len == 0 || !in.bytes(owner_len, token.owner)) return std::nullopt;
-    if (!in.u16(name_len) || !in.bytes(name_len, token.name) || !in.at_end()) return std::nullopt;
+    if (!in.u16(name_len) || !in.bytes(name_len, token.name)) return std::nullopt;
+    if (format == kTokenFormatFamily) {
+        std::uint8_t family_len;
+        if (!in.u8(family_len) || family_len == 0 || !in.bytes(family_len, token.family)) return std::nullopt;
+    }
+    if (!in.at_end()) return std::nullopt;
     token.revoked = (flags & kTokenRevoked) != 0;
+    token.rotated = (flags & kTokenRotated) != 0;
     token.permissions = {*project_level, *repo_level};
     return token;
 }

@@ -20,6 +20,10 @@ namespace pat::records {
 
 inline constexpr std::uint8_t kUserFormat = 1;
 inline constexpr std::uint8_t kTokenFormat = 1;
+// Format 2 (issue 16, rotation): format 1's fields, then the token's family.
+// Written only for a token that has a family (made by or retired by a
+// rotation); every other token keeps format 1's bytes (see encode_token).
+inline constexpr std::uint8_t kTokenFormatFamily = 2;
 
 // The password of a user who has none (log2 N of 0 is outside the sane
 // range, so verify_password never accepts anything against it).
@@ -45,6 +49,12 @@ struct TokenView {
     std::string_view id;
     std::string_view owner;
     std::string_view name;
+    // Rotation (format 2): rotated is set on a token a rotation replaced
+    // (refused with Reason::rotated; rotating it again revokes the family);
+    // family is the id of the first token of the rotation chain, on every
+    // token of the chain. Empty (format 1): never rotated, nor made by one.
+    bool rotated = false;
+    std::string_view family;
 };
 
 std::string encode_user(const UserView& user);

@@ -51,7 +51,9 @@ Expected<std::vector<RevokedByValue>> Store::revoke_tokens_by_value(const std::v
                 if (rc != 0) return kv_error(txn, "read token", rc);
                 auto view = records::decode_token(record);
                 if (!view) return {StatusCode::store_error, "store: a token record is corrupt"};
-                if (view->revoked) continue;  // also a token sent twice in one request
+                // Revoked, or retired by a rotation (refused already): not live.
+                // Also a token sent twice in one request.
+                if (view->revoked || view->rotated) continue;
                 records::TokenView token = *view;
                 token.revoked = true;
                 token.revoked_ms = revoked_at;

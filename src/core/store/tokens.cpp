@@ -68,7 +68,7 @@ Expected<FoundToken> find_token(kv::Txn& txn, const Store::Impl& /*store*/, std:
     if (rc != 0) return kv_error(txn, "read token", rc);
     auto view = records::decode_token(record);
     if (!view) return Status{StatusCode::store_error, "store: the record of token " + std::string(id) + " is corrupt"};
-    if (view->revoked) return token_not_found(id);
+    if (view->revoked || view->rotated) return token_not_found(id);  // rotated: see rotate.cpp
     return FoundToken{std::string(digest), std::string(record)};
 }
 
@@ -111,12 +111,10 @@ TokenInfo with_usage(Store::Impl& store, TokenInfo token) {
 
 }  // namespace
 
-namespace {
-
-// After the owner proved who they are: one write transaction.
+// After the owner proved who they are: one write transaction (impl.hpp).
 Expected<CreatedToken> write_new_token(Store::Impl& impl, const std::string& owner, std::string_view name,
                                        const TokenPermissions& granted, std::optional<int> expiry_days,
-                                       std::int64_t now, const AuditContext& audit) {
+                                       std::int64_t now, const AuditContext& audit, const TokenSuccession& succession) {
     CreatedToken created;
     auto text = generate_token();
     if (!text) return text.status();
@@ -135,10 +133,6 @@ Expected<CreatedToken> write_new_token(Store::Impl& impl, const std::string& own
         auto user = records::decode_user(user_bytes);
         if (!user) return {StatusCode::store_error, "store: the record of user '" + owner + "' is corrupt"};
         if (!user->active) return {StatusCode::refused, "wrong user name or password"};
-        // The administrator's token policy (policy.cpp), in this transaction:
-        // the count of live tokens cannot race another creation.
-        if (Status s = check_creation_policy(impl, txn, owner, expiry_days, now); !s.ok()) return s;
-
         // A fresh random id; a collision (1 in 10^11 per token) draws again.
         std::string id;
         for (int attempt = 0;; ++attempt) {
@@ -161,6 +155,14 @@ Expected<CreatedToken> write_new_token(Store::Impl& impl, const std::string& own
         token.id = id;
         token.owner = owner;
         token.name = name;
+        if (succession) {
+            if (Status s = succession(txn, token); !s.ok()) return s;
+        }
+        // The administrator's token policy (policy.cpp), in this transaction:
+        // the count of live tokens cannot race another creation. After the
+        // succession: a rotation's old token is retired by then, so a user
+        // at the maximum can still rotate.
+        if (Status s = check_creation_policy(impl, txn, owner, expiry_days, now); !s.ok()) return s;
         rc = txn.put(kv::Table::tokens, digest_key, records::encode_token(token), kv::Put::no_overwrite);
         if (rc == kv::kKeyExists) return {StatusCode::store_error, "token digest collision"};
         if (rc != 0) return kv_error(txn, "write token", rc);
@@ -175,8 +177,6 @@ Expected<CreatedToken> write_new_token(Store::Impl& impl, const std::string& own
     if (!written.ok()) return written;
     return created;
 }
-
-}  // namespace
 
 Status check_token_request(std::string_view name, std::optional<TokenPermissions> permissions,
                            std::optional<int> expiry_days) {

@@ -72,6 +72,16 @@ void record_seeds() {
     token.expires_ms = 0;
     token.name = "";
     write_seed("records", "token-revoked", std::string(1, '\1') + pat::records::encode_token(token));
+    // Format 2 (rotation): a token rotated away, and its successor.
+    token.revoked = false;
+    token.rotated = true;
+    token.name = "CI deploy";
+    token.family = "482913004417";
+    write_seed("records", "token-rotated", std::string(1, '\1') + pat::records::encode_token(token));
+    token.rotated = false;
+    token.revoked_ms = 0;
+    token.id = "318807716245";
+    write_seed("records", "token-successor", std::string(1, '\1') + pat::records::encode_token(token));
 
     for (const pat::Level level : {pat::Level::read, pat::Level::write, pat::Level::admin}) {
         write_seed("records", "level-" + std::string(pat::level_name(level)),
