@@ -134,7 +134,7 @@ bool works_on_records(const Command& command) {
         run_group_delete,   run_group_list,   run_group_members, run_group_add_member, run_group_remove_member,
         run_public_project, run_public_repo,  run_public_list,   run_token_create,     run_token_list,
         run_token_modify,   run_token_revoke, run_audit,         run_audit_prune,      run_directory_sync,
-        run_apply,          run_export,       run_policy_show,   run_policy_set,   run_token_notify,
+        run_apply,          run_export,       run_policy_show,   run_policy_set,       run_token_notify,
         run_token_rotate,  // issue 16: rotation
     };
     for (Handler handler : kRecordCommands) {

@@ -51,7 +51,7 @@ def test_list_without_filters_is_unchanged(inventory):
     # The table is the one token list always printed.
     header = inventory.ok("token", "list", "--expired").out.splitlines()[0]
     assert header.split() == ["ID", "OWNER", "NAME", "PROJECT", "REPO", "CREATED", "EXPIRES", "LAST",
-                              "AUTHENTICATED"]
+                              "AUTHENTICATED", "LAST", "ADDRESS"]
 
 
 def test_expiring_within_and_expired(inventory):

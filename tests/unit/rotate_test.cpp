@@ -6,6 +6,7 @@
 
 #include "../../src/core/store/records.hpp"
 #include "pat/kv.hpp"
+#include "pat/token_policy.hpp"
 #include "store_fixture.hpp"
 
 namespace pat::testing {
@@ -216,6 +217,78 @@ TEST_F(RotateTest, RotationOwnerSeesLiveAndRotatedTokensOnly) {
     ASSERT_TRUE(store_->revoke_token(Actor::system(), revoked.id).ok());
     EXPECT_EQ(store_->rotation_owner(revoked.id).status().code(), StatusCode::not_found);
     EXPECT_EQ(store_->rotation_owner("000000000000").status().code(), StatusCode::not_found);
+}
+
+}  // namespace
+}  // namespace pat::testing
+
+namespace pat::testing {
+namespace {
+
+// Rotation under the token policy (token_policy.hpp): a rotation is a
+// creation for the policy, except that the old token is retired first.
+class RotateUnderPolicyTest : public RotateTest {
+   protected:
+    void set_policy(std::optional<bool> require_expiry, std::optional<std::optional<int>> max_days,
+                    std::optional<std::optional<int>> max_tokens, std::optional<bool> creation) {
+        TokenPolicyUpdate update;
+        update.require_expiry = require_expiry;
+        update.max_expiry_days = max_days;
+        update.max_tokens_per_user = max_tokens;
+        update.creation_enabled = creation;
+        auto changed = store_->set_token_policy(update, now_ms(), AuditContext{"patctl:root", ""});
+        ASSERT_TRUE(changed.ok()) << changed.status().message();
+    }
+};
+
+TEST_F(RotateUnderPolicyTest, TheSpanIsCappedAndNeverBecomesTheLongestAllowed) {
+    const Made ninety = make("alice", {L::read, L::read}, 90, now_ms());
+    const Made never = make("alice", {L::read, L::read}, std::nullopt, now_ms());
+    set_policy(true, std::optional<int>(30), std::nullopt, std::nullopt);
+    const std::int64_t now = now_ms();
+    auto capped = rotate("alice", ninety.id, now);
+    ASSERT_TRUE(capped.ok()) << capped.status().message();
+    EXPECT_EQ(capped->info.expires_ms, now + 30 * kDay);
+    auto dated = rotate("alice", never.id, now);
+    ASSERT_TRUE(dated.ok()) << dated.status().message();
+    EXPECT_EQ(dated->info.expires_ms, now + 30 * kDay);
+
+    // Expiry required without a maximum: "never" becomes the longest a token may have.
+    set_policy(std::nullopt, std::optional<std::optional<int>>(std::in_place, std::nullopt), std::nullopt,
+               std::nullopt);
+    const Made other = make("bob", {L::read, L::read}, 7, now_ms());
+    set_policy(false, std::nullopt, std::nullopt, std::nullopt);
+    const Made bob_never = make("bob", {L::read, L::read}, std::nullopt, now_ms());
+    set_policy(true, std::nullopt, std::nullopt, std::nullopt);
+    auto longest = rotate("bob", bob_never.id, now);
+    ASSERT_TRUE(longest.ok()) << longest.status().message();
+    EXPECT_EQ(longest->info.expires_ms, now + std::int64_t{kMaxPolicyExpiryDays} * kDay);
+    auto same = rotate("bob", other.id, now);
+    ASSERT_TRUE(same.ok()) << same.status().message();
+    EXPECT_EQ(same->info.expires_ms, now + 7 * kDay);
+}
+
+TEST_F(RotateUnderPolicyTest, AUserAtTheMaximumRotatesButCreationDisabledRefuses) {
+    const Made first = make("alice", {L::read, L::read}, 30, now_ms());
+    make("alice", {L::read, L::read}, 30, now_ms(), "second");
+    set_policy(std::nullopt, std::nullopt, std::optional<int>(2), std::nullopt);
+    // At the maximum: a new token is refused, a rotation is not (the old one is retired first).
+    EXPECT_EQ(store_->create_token("alice", "alice-pw", "third", TokenPermissions{L::read, L::read}, 30, now_ms())
+                  .status()
+                  .code(),
+              StatusCode::invalid_argument);
+    auto rotated = rotate("alice", first.id);
+    ASSERT_TRUE(rotated.ok()) << rotated.status().message();
+    auto listed = store_->list_tokens("alice");
+    ASSERT_TRUE(listed.ok());
+    EXPECT_EQ(listed->size(), 2u);
+
+    set_policy(std::nullopt, std::nullopt, std::nullopt, false);
+    auto refused = rotate("alice", rotated->info.id);
+    EXPECT_EQ(refused.status().code(), StatusCode::forbidden) << refused.status().message();
+    // Refused as a creation, not as a reuse: the token still works and nothing was revoked.
+    EXPECT_EQ(decide(rotated->text, Need::repo_read).reason, Reason::allowed);
+    EXPECT_TRUE(audit_of(AuditAction::token_family_revoked).empty());
 }
 
 }  // namespace

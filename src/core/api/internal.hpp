@@ -158,7 +158,7 @@ class Exchange {
     ApiResponse modify_token(std::string_view slug, std::string_view id);
     ApiResponse revoke_token(std::string_view slug, std::string_view id);
     ApiResponse change_password(std::optional<std::string_view> slug);
-    ApiResponse get_policy();  // policy.cpp
+    ApiResponse get_policy();                                              // policy.cpp
     ApiResponse rotate_token(std::string_view slug, std::string_view id);  // rotate.cpp
 
     // Checks the Basic password (throttled). On success fills session and

@@ -230,7 +230,8 @@ Status Store::record_expiry_notice(const ExpiryNotice& notice, const AuditContex
         rc = txn.get(kv::Table::tokens, digest, record);
         if (rc != 0 && rc != kv::kNotFound) return kv_error(txn, "read token", rc);
         auto token = rc == 0 ? records::decode_token(record) : std::nullopt;
-        if (!token || token->revoked || token->rotated) return {StatusCode::not_found, "no token '" + notice.token.id + "'"};
+        if (!token || token->revoked || token->rotated)
+            return {StatusCode::not_found, "no token '" + notice.token.id + "'"};
         rc = txn.put(kv::Table::meta, notified_key(notice.token.id), std::to_string(notice.threshold));
         if (rc != 0) return kv_error(txn, "write expiry warning", rc);
         return append_audit(
