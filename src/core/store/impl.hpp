@@ -115,6 +115,20 @@ struct TokenView;
 // written: it retires the old token and gives the new one its family; a
 // failure aborts the whole creation.
 using TokenSuccession = std::function<Status(kv::Txn& txn, records::TokenView& successor)>;
+
+// A token's record found by id, whatever its state (live, revoked, retired
+// by a rotation); the caller decides which states count as found. The
+// digest and record are copies, so they survive puts in the same
+// transaction; the record is known to decode. not_found ("no token 'ID'")
+// for an id that is malformed or names no token (tokens.cpp).
+struct FoundToken {
+    std::string digest;
+    std::string record;
+    // Decoded on demand: a stored view would dangle when this is moved.
+    records::TokenView view() const;
+};
+Status token_not_found(std::string_view id);
+Expected<FoundToken> find_token_record(kv::Txn& txn, std::string_view id);
 Expected<CreatedToken> write_new_token(Store::Impl& impl, const std::string& owner, std::string_view name,
                                        const TokenPermissions& granted, std::optional<int> expiry_days,
                                        std::int64_t now, const AuditContext& audit,

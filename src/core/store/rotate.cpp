@@ -30,37 +30,19 @@ namespace {
 constexpr std::int64_t kMsPerDay = 86'400'000;
 constexpr int kMaxRotatedExpiryDays = 3650;  // creation's bound (tokens.cpp)
 
-Status no_such_token(std::string_view id) {
-    return {StatusCode::not_found, "no token '" + std::string(id) + "'"};
-}
-
 // The family a token belongs to: its own id until a rotation gave it one.
 std::string_view family_of(const records::TokenView& token) {
     return token.family.empty() ? token.id : token.family;
 }
 
-// Token id's record as stored, whether live or rotated. not_found for an
-// unknown or revoked token and for another owner's (no existence leak).
-struct Stored {
-    std::string digest;
-    std::string record;
-    records::TokenView view() const { return *records::decode_token(record); }
-};
-
-Expected<Stored> find_rotatable(kv::Txn& txn, std::string_view id, std::string_view owner) {
-    if (!is_valid_token_id(id)) return no_such_token(id);
-    std::string_view digest, record;
-    int rc = txn.get(kv::Table::token_ids, id, digest);
-    if (rc == kv::kNotFound) return no_such_token(id);
-    if (rc != 0) return kv_error(txn, "read token id", rc);
-    rc = txn.get(kv::Table::tokens, digest, record);
-    if (rc == kv::kNotFound)
-        return Status{StatusCode::store_error, "store: token " + std::string(id) + " has no record"};
-    if (rc != 0) return kv_error(txn, "read token", rc);
-    auto view = records::decode_token(record);
-    if (!view) return Status{StatusCode::store_error, "store: the record of token " + std::string(id) + " is corrupt"};
-    if (view->revoked || (!owner.empty() && view->owner != owner)) return no_such_token(id);
-    return Stored{std::string(digest), std::string(record)};
+// Token id's record, whether live or rotated. not_found for an unknown or
+// revoked token and for another owner's (no existence leak).
+Expected<FoundToken> find_rotatable(kv::Txn& txn, std::string_view id, std::string_view owner) {
+    auto found = find_token_record(txn, id);
+    if (!found) return found.status();
+    const records::TokenView view = found->view();
+    if (view.revoked || (!owner.empty() && view.owner != owner)) return token_not_found(id);
+    return found;
 }
 
 // The old token's expiry as a number of days for the new one: the span

@@ -11,6 +11,30 @@
 #include "records.hpp"
 
 namespace pat {
+
+Status token_not_found(std::string_view id) {
+    return {StatusCode::not_found, "no token '" + std::string(id) + "'"};
+}
+
+records::TokenView FoundToken::view() const {
+    return *records::decode_token(record);
+}
+
+Expected<FoundToken> find_token_record(kv::Txn& txn, std::string_view id) {
+    if (!is_valid_token_id(id)) return token_not_found(id);
+    std::string_view digest, record;
+    int rc = txn.get(kv::Table::token_ids, id, digest);
+    if (rc == kv::kNotFound) return token_not_found(id);
+    if (rc != 0) return kv_error(txn, "read token id", rc);
+    rc = txn.get(kv::Table::tokens, digest, record);
+    if (rc == kv::kNotFound)
+        return Status{StatusCode::store_error, "store: token " + std::string(id) + " has no record"};
+    if (rc != 0) return kv_error(txn, "read token", rc);
+    if (!records::decode_token(record))
+        return Status{StatusCode::store_error, "store: the record of token " + std::string(id) + " is corrupt"};
+    return FoundToken{std::string(digest), std::string(record)};
+}
+
 namespace {
 
 constexpr std::size_t kMaxTokenName = 255;
@@ -43,33 +67,13 @@ TokenInfo to_info(const records::TokenView& token) {
     return info;
 }
 
-Status token_not_found(std::string_view id) {
-    return {StatusCode::not_found, "no token '" + std::string(id) + "'"};
-}
-
-// A live token found by id. The digest and record are copies, so they
-// survive puts in the same transaction; the record is known to decode.
-struct FoundToken {
-    std::string digest;
-    std::string record;
-    // Decoded on demand: a stored view would dangle when this is moved.
-    records::TokenView view() const { return *records::decode_token(record); }
-};
-
+// A live token found by id: revoked and rotated ones (rotate.cpp) are gone.
 Expected<FoundToken> find_token(kv::Txn& txn, const Store::Impl& /*store*/, std::string_view id) {
-    if (!is_valid_token_id(id)) return token_not_found(id);
-    std::string_view digest, record;
-    int rc = txn.get(kv::Table::token_ids, id, digest);
-    if (rc == kv::kNotFound) return token_not_found(id);
-    if (rc != 0) return kv_error(txn, "read token id", rc);
-    rc = txn.get(kv::Table::tokens, digest, record);
-    if (rc == kv::kNotFound)
-        return Status{StatusCode::store_error, "store: token " + std::string(id) + " has no record"};
-    if (rc != 0) return kv_error(txn, "read token", rc);
-    auto view = records::decode_token(record);
-    if (!view) return Status{StatusCode::store_error, "store: the record of token " + std::string(id) + " is corrupt"};
-    if (view->revoked || view->rotated) return token_not_found(id);  // rotated: see rotate.cpp
-    return FoundToken{std::string(digest), std::string(record)};
+    auto found = find_token_record(txn, id);
+    if (!found) return found.status();
+    const records::TokenView view = found->view();
+    if (view.revoked || view.rotated) return token_not_found(id);
+    return found;
 }
 
 // The owner, or a sysadmin; anyone else is told the token does not exist.
