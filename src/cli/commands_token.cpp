@@ -79,6 +79,56 @@ std::unique_ptr<const pat::DirectoryClient> open_directory(const Invocation& inv
     return client;
 }
 
+// The owner's password, one line on standard input, checked as a sign-in
+// checks it (the directory's for a directory user); a refusal ends patctl.
+pat::SignIn sign_in_owner(pat::Store& store, const pat::DirectoryClient* directory, const std::string& owner,
+                          const Invocation& invocation) {
+    SecretLine password = read_secret_line("password", pat::kMaxPasswordLength);
+    pat::SignIn signed_in = pat::sign_in(store, directory, owner, password.view(), invocation.audit_context());
+    switch (signed_in.outcome()) {
+        case pat::SignIn::Outcome::ok: break;
+        case pat::SignIn::Outcome::refused: failure("wrong user name or password");
+        case pat::SignIn::Outcome::unavailable:
+            failure("the directory is unavailable, try again later: " + printable(signed_in.reason()));
+        case pat::SignIn::Outcome::failed: failure(signed_in.reason());
+    }
+    return signed_in;
+}
+
+// A new token on standard output, shown this once: its text (JSON: with its
+// details, and the id it replaces for a rotation). Everything that holds
+// the text is reserved up front (no copies left by reallocation), written
+// past stdio's buffer, then wiped. false: it could not be written.
+bool print_new_token(const Invocation& invocation, const pat::CreatedToken& created,
+                     std::optional<std::string_view> replaces) {
+    const pat::TokenInfo& info = created.info;
+    std::string output;
+    if (invocation.json) {
+        JsonWriter json;
+        json.reserve(2048 + info.name.size() * 6);
+        json.begin_object()
+            .field("id", info.id)
+            .field("token", created.text)
+            .field("owner", info.owner)
+            .field("name", info.name)
+            .field("project", pat::level_name(info.permissions.project))
+            .field("repo", pat::level_name(info.permissions.repo))
+            .field("created", format_time_utc(info.created_ms))
+            .optional_field("expires", info.expires_ms == 0
+                                           ? std::nullopt
+                                           : std::optional<std::string>(format_time_utc(info.expires_ms)));
+        if (replaces) json.field("replaces", *replaces);
+        json.end_object();
+        json.text() += '\n';
+        output.swap(json.text());
+    } else {
+        output.reserve(created.text.size() + 1);
+        output += created.text;
+        output += '\n';
+    }
+    return write_secret_to_stdout(output);
+}
+
 }  // namespace
 
 int run_token_create(const Invocation& invocation) {
@@ -100,46 +150,12 @@ int run_token_create(const Invocation& invocation) {
     std::unique_ptr<pat::Store> store = invocation.open_store(pat::Store::Mode::read_write);
     // The token policy too (the store checks it again when it creates).
     throw_if_failed(pat::check_token_policy(take(store->token_policy()), expiry_days));
-    SecretLine password = read_secret_line("password", pat::kMaxPasswordLength);
-    const pat::SignIn signed_in =
-        pat::sign_in(*store, directory.get(), owner, password.view(), invocation.audit_context());
-    switch (signed_in.outcome()) {
-        case pat::SignIn::Outcome::ok: break;
-        case pat::SignIn::Outcome::refused: failure("wrong user name or password");
-        case pat::SignIn::Outcome::unavailable:
-            failure("the directory is unavailable, try again later: " + printable(signed_in.reason()));
-        case pat::SignIn::Outcome::failed: failure(signed_in.reason());
-    }
+    const pat::SignIn signed_in = sign_in_owner(*store, directory.get(), owner, invocation);
     pat::CreatedToken created = take(
         store->create_token(signed_in, *label, permissions, expiry_days, pat::now_ms(), invocation.audit_context()));
     const pat::TokenInfo& info = created.info;
 
-    // Everything that holds the token text is reserved up front (no copies
-    // left by reallocation), written past stdio's buffer, then wiped.
-    std::string output;
-    if (invocation.json) {
-        JsonWriter json;
-        json.reserve(2048 + info.name.size() * 6);
-        json.begin_object()
-            .field("id", info.id)
-            .field("token", created.text)
-            .field("owner", info.owner)
-            .field("name", info.name)
-            .field("project", pat::level_name(info.permissions.project))
-            .field("repo", pat::level_name(info.permissions.repo))
-            .field("created", format_time_utc(info.created_ms))
-            .optional_field("expires", info.expires_ms == 0
-                                           ? std::nullopt
-                                           : std::optional<std::string>(format_time_utc(info.expires_ms)))
-            .end_object();
-        json.text() += '\n';
-        output.swap(json.text());
-    } else {
-        output.reserve(created.text.size() + 1);
-        output += created.text;
-        output += '\n';
-    }
-    if (!write_secret_to_stdout(output)) {
+    if (!print_new_token(invocation, created, std::nullopt)) {
         failure("token " + info.id + " was created but could not be written to standard output: revoke it");
     }
     if (!invocation.json) {
@@ -211,45 +227,11 @@ int run_token_rotate(const Invocation& invocation) {
     std::unique_ptr<const pat::DirectoryClient> directory = open_directory(invocation);
     std::unique_ptr<pat::Store> store = invocation.open_store(pat::Store::Mode::read_write);
     const std::string owner = take(store->rotation_owner(id));
-    SecretLine password = read_secret_line("password", pat::kMaxPasswordLength);
-    const pat::SignIn signed_in =
-        pat::sign_in(*store, directory.get(), owner, password.view(), invocation.audit_context());
-    switch (signed_in.outcome()) {
-        case pat::SignIn::Outcome::ok: break;
-        case pat::SignIn::Outcome::refused: failure("wrong user name or password");
-        case pat::SignIn::Outcome::unavailable:
-            failure("the directory is unavailable, try again later: " + printable(signed_in.reason()));
-        case pat::SignIn::Outcome::failed: failure(signed_in.reason());
-    }
+    const pat::SignIn signed_in = sign_in_owner(*store, directory.get(), owner, invocation);
     pat::CreatedToken created = take(store->rotate_token(signed_in, id, pat::now_ms(), invocation.audit_context()));
     const pat::TokenInfo& info = created.info;
 
-    // As for create: reserved up front, written past stdio's buffer, wiped.
-    std::string output;
-    if (invocation.json) {
-        JsonWriter json;
-        json.reserve(2048 + info.name.size() * 6);
-        json.begin_object()
-            .field("id", info.id)
-            .field("token", created.text)
-            .field("owner", info.owner)
-            .field("name", info.name)
-            .field("project", pat::level_name(info.permissions.project))
-            .field("repo", pat::level_name(info.permissions.repo))
-            .field("created", format_time_utc(info.created_ms))
-            .optional_field("expires", info.expires_ms == 0
-                                           ? std::nullopt
-                                           : std::optional<std::string>(format_time_utc(info.expires_ms)))
-            .field("replaces", id)
-            .end_object();
-        json.text() += '\n';
-        output.swap(json.text());
-    } else {
-        output.reserve(created.text.size() + 1);
-        output += created.text;
-        output += '\n';
-    }
-    if (!write_secret_to_stdout(output)) {
+    if (!print_new_token(invocation, created, id)) {
         failure("token " + id + " was rotated to " + info.id +
                 " but the new token could not be written to standard output: rotate " + info.id + " again");
     }
