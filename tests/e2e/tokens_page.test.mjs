@@ -400,3 +400,127 @@ test('the create dialog offers only what the token policy allows', async () => {
     await page.close();
   }
 });
+
+// Creates a token in the page as the signed-in user; its text, from the
+// dialog that shows it once.
+async function createToken(page, name, { expiryDays } = {}) {
+  await page.getByRole('button', { name: 'Create token' }).click();
+  const create = page.getByRole('dialog', { name: 'Create a personal access token' });
+  await create.waitFor();
+  await create.getByLabel('Token name').fill(name);
+  if (expiryDays !== undefined) {
+    await create.getByLabel('Expire automatically').check();
+    await create.getByLabel('Days until it expires').fill(String(expiryDays));
+  }
+  await create.getByRole('button', { name: 'Create' }).click();
+  const created = page.getByRole('dialog', { name: 'Your new token' });
+  await created.waitFor();
+  const secret = await created.getByRole('textbox', { name: /^Token/ }).inputValue();
+  await created.getByRole('button', { name: 'Done' }).click();
+  await created.waitFor({ state: 'hidden' });
+  await tokenRow(page, name).waitFor();
+  return secret;
+}
+
+// Waits (bounded) until patctl sees a use of the token from an address:
+// the workers' flush (auth_pat_last_used_flush 1s in deployment.mjs) has
+// written it to the usage file. Not an assertion on the time it takes.
+async function usedFrom(user, name) {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const token = deployment.tokensOf(user).find((t) => t.name === name);
+    if (token?.last_used_ips?.length) return token.last_used_ips;
+    if (Date.now() > deadline) throw new Error(`no use of ${name} reached the usage file: ${JSON.stringify(token)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+test('expiring tokens are marked, the last use shows its address, and a rotated token is replaced', async () => {
+  deployment.addUser('erin');
+  deployment.patctl('grant', 'erin', 'project', 'WORK', 'read');
+  const page = await openPage();
+  const work = mkdtempSync(path.join(os.tmpdir(), 'nginx-pat-e2e-rotate-'));
+  try {
+    await signIn(page, 'erin');
+    await page.getByText('You have no tokens yet.').waitFor();
+    const oldSecret = await createToken(page, 'deploy', { expiryDays: 30 });
+    await createToken(page, 'short', { expiryDays: 3 });
+
+    // Within 7 days: the badge, with the whole days left; 30 days: none.
+    const shortRow = tokenRow(page, 'short');
+    const shortBadge = shortRow.locator('.badge.warning');
+    assert.equal(await shortBadge.count(), 1);
+    assert.equal((await shortBadge.textContent()).trim(), 'Expires in 3 days');
+    const deployRow = tokenRow(page, 'deploy');
+    assert.equal(await deployRow.locator('.badge.warning').count(), 0);
+    assert.doesNotMatch(await deployRow.textContent(), /Expires (in|within)/);
+
+    // Not used yet: no address.
+    assert.match(await deployRow.locator('td[data-label="Last authenticated"]').textContent(), /^Never$/);
+    assert.equal(await deployRow.locator('.last-used-ips').count(), 0);
+
+    // A clone with it through nginx; once the workers' flush has written the
+    // use, the page (signed in afresh, so the list is read again) shows when
+    // and from where.
+    const first = clone('erin', oldSecret, path.join(work, 'first'));
+    assert.equal(first.status, 0, first.stderr);
+    assert.deepEqual(await usedFrom('erin', 'deploy'), ['127.0.0.1']);
+    await signOut(page);
+    await signIn(page, 'erin');
+    await deployRow.waitFor();
+    const lastUsed = deployRow.locator('td[data-label="Last authenticated"]');
+    assert.equal(await lastUsed.locator('time').count(), 1, 'no last-authenticated time');
+    assert.equal((await lastUsed.locator('.last-used-ips').textContent()).trim(), 'from 127.0.0.1');
+    assert.equal(await tokenRow(page, 'short').locator('.last-used-ips').count(), 0);
+
+    // Rotate, with a confirmation whose safe button has the focus.
+    const oldId = await deployRow.getAttribute('data-token-id');
+    await deployRow.getByRole('button', { name: 'Rotate token deploy' }).click();
+    const confirm = page.getByRole('dialog', { name: 'Rotate token?' });
+    await confirm.waitFor();
+    assert.match(await confirm.textContent(), /“deploy”/);
+    assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Cancel');
+    await confirm.getByRole('button', { name: 'Rotate' }).click();
+    await confirm.waitFor({ state: 'hidden' });
+
+    // The new token, shown once.
+    const created = page.getByRole('dialog', { name: 'Your new token' });
+    await created.waitFor();
+    assert.match(await created.textContent(), /you won't see this token\s+again/i);
+    const newSecret = await created.getByRole('textbox', { name: /^Token/ }).inputValue();
+    assert.ok(newSecret.length >= 20, `a token, not ${JSON.stringify(newSecret)}`);
+    assert.notEqual(newSecret, oldSecret);
+    await created.getByRole('button', { name: 'Done' }).click();
+    await created.waitFor({ state: 'hidden' });
+    assert.equal(await page.locator('#created-token').inputValue(), '');
+    assert.equal((await page.content()).includes(newSecret), false, 'the new token is still in the page');
+    assert.match(await page.getByRole('status').textContent(), /deploy.*rotated/);
+
+    // The list: the new token in the old one's place, under the same name.
+    await page.locator(`#tokens-body tr[data-token-id="${oldId}"]`).waitFor({ state: 'detached' });
+    assert.equal(await tokenRow(page, 'deploy').count(), 1);
+    const newId = await tokenRow(page, 'deploy').getAttribute('data-token-id');
+    assert.notEqual(newId, oldId);
+    assert.equal(await page.locator('#tokens-body tr').count(), 2);
+    const stored = deployment.tokensOf('erin');
+    assert.deepEqual(stored.map((t) => t.name).sort(), ['deploy', 'short']);
+    assert.equal(String(stored.find((t) => t.name === 'deploy').id), newId);
+
+    // The old token is refused through nginx, the new one clones.
+    const refused = clone('erin', oldSecret, path.join(work, 'old'));
+    assert.notEqual(refused.status, 0, 'the rotated token still clones');
+    assert.match(refused.stderr, /Authentication failed|401/);
+    const cloned = clone('erin', newSecret, path.join(work, 'new'));
+    assert.equal(cloned.status, 0, cloned.stderr);
+
+    for (const secret of [oldSecret, newSecret]) {
+      assert.equal(deployment.errorLog().includes(secret), false, 'a token is in error.log');
+      assert.equal(deployment.accessLog().includes(secret), false, 'a token is in access.log');
+      assert.equal(deployment.patdLog().includes(secret), false, 'a token is in patd\'s log');
+    }
+    assert.deepEqual(pageErrors, []);
+  } finally {
+    await page.close();
+    rmSync(work, { recursive: true, force: true });
+  }
+});
