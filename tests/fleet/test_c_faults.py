@@ -161,14 +161,16 @@ def gauge(text, name):
 
 def test_5_frozen_postgres_stale_replicas_answer_503_never_401(fleet, nodes):
     token = fleet.create_token(label="t5", project="read", repo="read")
-    fleet.wait_all_at(fleet.head(), timeout=5)
     head = fleet.head()
+    fleet.wait_all_at(head, timeout=5)
     for node in nodes:
         assert node.probe(token["token"])[0] == 200
         page = node.status_location()
         assert page.status == 200
         assert gauge(page.body, "auth_pat_replica_stale") == 0, page.body
-        assert gauge(page.body, "auth_pat_replica_position") == head, page.body
+        # At least the head read above: a change committed since (one was
+        # seen once, on a loaded machine) may be there too.
+        assert gauge(page.body, "auth_pat_replica_position") >= head, page.body
     samples = {n.name: [] for n in nodes}
     status_samples = {n.name: [] for n in nodes}
     fleet.pg.freeze()
