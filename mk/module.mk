@@ -96,9 +96,13 @@ install: all man  # all: the module, patctl and patd (mk/patd.mk); man: mk/man.m
 	install -m 0644 $(addprefix docs/,$(DOC_FILES)) $(DESTDIR)$(DOCDIR)/
 	install -m 0644 $(addprefix nginx-conf-examples/,$(EXAMPLE_FILES)) $(DESTDIR)$(DOCDIR)/examples/
 	install -m 0644 contrib/bash-completion/patctl $(DESTDIR)$(BASH_COMPLETION_DIR)/patctl
-	@# Expiry warnings (docs/token-lifecycle.md): examples to copy and edit, not units.
-	install -m 0644 contrib/systemd/nginx-pat-notify.service contrib/systemd/nginx-pat-notify.timer \
-	    contrib/notify/sendmail-expiry.sh $(DESTDIR)$(DOCDIR)/examples/
+	@# Expiry warnings (docs/token-lifecycle.md): examples to copy and edit, not
+	@# units; the service names patctl where this install puts it.
+	install -m 0644 contrib/systemd/nginx-pat-notify.timer contrib/notify/sendmail-expiry.sh \
+	    $(DESTDIR)$(DOCDIR)/examples/
+	sed 's|/usr/local/s\?bin/patctl|$(SBINDIR)/patctl|g' contrib/systemd/nginx-pat-notify.service \
+	    > $(DESTDIR)$(DOCDIR)/examples/nginx-pat-notify.service
+	chmod 0644 $(DESTDIR)$(DOCDIR)/examples/nginx-pat-notify.service
 	@# The unit names patd where this install puts it.
 	sed 's|/usr/local/s\?bin/patd|$(SBINDIR)/patd|g' contrib/systemd/patd.service > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/patd.service
 	chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/patd.service

@@ -234,6 +234,10 @@ def test_tools_package_contents(installed):
         assert "SYNOPSIS" in rendered.stdout or "USAGE" in rendered.stdout
         assert rendered.stderr == "", f"man warns about {page}: {rendered.stderr}"
     assert Path("/usr/share/doc/nginx-pat/examples/git-http-backend.conf").exists()
+    # The expiry warnings' example service names patctl where the package puts it.
+    notify = Path("/usr/share/doc/nginx-pat/examples/nginx-pat-notify.service").read_text()
+    assert "ExecStart=/usr/sbin/patctl " in notify and "/usr/local/" not in notify
+    assert Path("/usr/share/doc/nginx-pat/examples/sendmail-expiry.sh").exists()
     assert Path("/usr/share/doc/nginx-pat/patd.md").exists()  # the unit's Documentation=
     # The configuration file: a conffile, all comments, so the default store applies.
     assert str(CONFIG_FILE) in Path("/var/lib/dpkg/info/nginx-pat.conffiles").read_text().split()
