@@ -74,10 +74,21 @@ def load_module_line():
     return "" if module_path() == "static" else f"load_module {module_path()};"
 
 
+_HANDED_OUT_PORTS = set()
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nothing listens on now that this process has not
+    handed out before: the kernel may give two binds in a row the same
+    ephemeral port, and a configuration with two listens then gets one
+    port twice (nginx: "a duplicate listen")."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _HANDED_OUT_PORTS:
+            _HANDED_OUT_PORTS.add(port)
+            return port
 
 
 def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):

@@ -202,7 +202,8 @@ TEST_F(RotateTest, ARotatedTokenKeepsItsRecordInFormat2AndOthersKeepFormat1) {
     EXPECT_TRUE(old_view->rotated);
     EXPECT_FALSE(old_view->revoked);
     EXPECT_EQ(old_view->family, first.id);
-    auto new_view = records::decode_token(record_of(second->info.id));
+    const std::string new_record = record_of(second->info.id);  // the view points into it
+    auto new_view = records::decode_token(new_record);
     ASSERT_TRUE(new_view);
     EXPECT_FALSE(new_view->rotated);
     EXPECT_EQ(new_view->family, first.id);
