@@ -74,6 +74,12 @@ def last_txn_id(store_path):
     return int(re.search(r"Last transaction ID: (\d+)", out).group(1))
 
 
+def deployment_logs(deployment):
+    """Everything nginx and patd logged: where no token text or password may be."""
+    return (deployment.nginx.error_log.read_text(errors="replace") +
+            deployment.nginx.access_log.read_text(errors="replace") + deployment.patd.text())
+
+
 def notice_lines(deployment, text):
     """patd's audit lines (notice, on its stderr) that contain text."""
     return deployment.patd.notice_lines(text)

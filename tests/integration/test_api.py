@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from api_client import (API_SERVER, api, api_admitted, error_message, git_refs_status,
+from api_client import (API_SERVER, api, api_admitted, deployment_logs, error_message, git_refs_status,
                         notice_lines, patd_location, tokens_path)
 from harness import PASSWORD, REPO_ROOT, curl
 
@@ -35,9 +35,7 @@ def d(deployment):
                           stdin=PASSWORD + "\n")
     deployment.created = []
     yield deployment
-    logs = deployment.nginx.error_log.read_text(errors="replace")
-    logs += deployment.nginx.access_log.read_text(errors="replace")
-    logs += deployment.patd.text()
+    logs = deployment_logs(deployment)
     for text in deployment.created:
         assert text not in logs, "a token created by the API reached nginx's or patd's logs"
     assert NEW_PASSWORD not in logs and PASSWORD not in logs

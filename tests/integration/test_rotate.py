@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from api_client import API_SERVER, api, error_message, git_refs_status, notice_lines, tokens_path
+from api_client import (API_SERVER, api, deployment_logs, error_message, git_refs_status, notice_lines, tokens_path)
 from harness import PASSWORD, git
 
 EXTRA_SERVER = API_SERVER
@@ -19,9 +19,7 @@ def d(deployment):
     deployment.patctl.run("user", "add", "sam", "--sysadmin", "--password-stdin", stdin=PASSWORD + "\n")
     deployment.created = []
     yield deployment
-    logs = deployment.nginx.error_log.read_text(errors="replace")
-    logs += deployment.nginx.access_log.read_text(errors="replace")
-    logs += deployment.patd.text()
+    logs = deployment_logs(deployment)
     for text in deployment.created:
         assert text not in logs, "a token made by the API reached nginx's or patd's logs"
 
