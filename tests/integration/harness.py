@@ -251,8 +251,10 @@ class Nginx:
                              for line in report.read_text(errors="replace").splitlines()]
         if not self.error_log.exists():
             return problems
+        # "worker_connections are not enough" is the test nginx's own limit
+        # (256), which the patd flood test exceeds on purpose; not the module's.
         return problems + [line for line in self.error_log.read_text(errors="replace").splitlines()
-                           if BAD_LOG_LINE.search(line)]
+                           if BAD_LOG_LINE.search(line) and "worker_connections are not enough" not in line]
 
 
 class Patd:
